@@ -1,0 +1,92 @@
+# stormwatch: `make demo` runs the scenario on the local stack, `make test` checks everything.
+# Everything installs itself into .venv and .tools on first use (Python 3.13 and 3.12 needed).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+
+PY313 := $(shell PYENV_VERSION=3.13.0 pyenv which python 2>/dev/null || command -v python3.13)
+PY312 := $(shell PYENV_VERSION=3.12.1 pyenv which python 2>/dev/null || command -v python3.12)
+VENV := .venv
+TOOLS := .tools
+PYTHON := $(VENV)/bin/python
+PIP_QUIET := --quiet --disable-pip-version-check
+
+export SAM_CLI_TELEMETRY := 0
+export PYTHONPATH := $(CURDIR)/layers/core:$(CURDIR)
+# sam build looks for `python3.13` on PATH: the venv provides it.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+SAM := $(TOOLS)/sam/bin/sam
+CHECKOV := $(TOOLS)/checkov/bin/checkov
+WHEELHOUSE := $(TOOLS)/wheelhouse
+
+.PHONY: help setup lint template test test-fast demo build bench clean
+
+help:
+	@echo "make demo       run the storm scenario on the embedded local stack"
+	@echo "make test       lint, type-check, template checks and the whole test suite"
+	@echo "make test-fast  pytest only (no template tools, no sam build)"
+	@echo "make build      sam build (arm64, no container needed)"
+	@echo "make bench      run the benchmarks under bench/"
+
+$(VENV)/.installed: requirements/dev.lock
+	@test -n "$(PY313)" || { echo "Python 3.13 is required (pyenv install 3.13.0)"; exit 1; }
+	$(PY313) -m venv $(VENV)
+	$(VENV)/bin/pip install $(PIP_QUIET) -r requirements/dev.lock
+	@touch $@
+
+$(TOOLS)/sam/.installed: requirements/sam.lock
+	@test -n "$(PY313)" || { echo "Python 3.13 is required (pyenv install 3.13.0)"; exit 1; }
+	$(PY313) -m venv $(TOOLS)/sam
+	$(TOOLS)/sam/bin/pip install $(PIP_QUIET) -r requirements/sam.lock
+	@touch $@
+
+# checkov pins an old boto3, so it lives in a venv of its own.
+$(TOOLS)/checkov/.installed: requirements/checkov.lock
+	@test -n "$(PY312)" || { echo "Python 3.12 is required (pyenv install 3.12.1)"; exit 1; }
+	$(PY312) -m venv $(TOOLS)/checkov
+	$(TOOLS)/checkov/bin/pip install $(PIP_QUIET) -r requirements/checkov.lock
+	@touch $@
+
+# Wheels of the layer for arm64 Lambda and for this machine, so the build test runs offline.
+$(WHEELHOUSE)/.complete: layers/core/requirements.txt $(VENV)/.installed
+	rm -rf $(WHEELHOUSE)
+	$(VENV)/bin/pip download $(PIP_QUIET) -r layers/core/requirements.txt -d $(WHEELHOUSE)
+	$(VENV)/bin/pip download $(PIP_QUIET) --platform manylinux2014_aarch64 --python-version 3.13 \
+		--only-binary=:all: -r layers/core/requirements.txt -d $(WHEELHOUSE)
+	@touch $@
+
+setup: $(VENV)/.installed $(TOOLS)/sam/.installed $(TOOLS)/checkov/.installed $(WHEELHOUSE)/.complete
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+template: setup
+	$(VENV)/bin/cfn-lint template.yaml
+	$(SAM) validate --lint --region eu-central-1
+	$(PYTHON) -m local.cfn > $(TOOLS)/template.cfn.json
+	$(CHECKOV) --quiet --compact --skip-download --config-file .checkov.yaml \
+		--framework cloudformation -f template.yaml -f $(TOOLS)/template.cfn.json
+
+test: setup lint template
+	$(PYTHON) -m pytest -q
+
+test-fast: $(VENV)/.installed
+	$(PYTHON) -m pytest -q -m "not build"
+
+demo: $(VENV)/.installed
+	$(PYTHON) -m local.demo
+
+build: setup
+	$(SAM) build
+
+bench: $(VENV)/.installed
+	$(PYTHON) -m bench.coldstart
+	$(PYTHON) -m bench.ingest
+	$(PYTHON) -m bench.nab --data ../shared/data/nab-tweets --out out/nab
+
+clean:
+	rm -rf .aws-sam out $(TOOLS)/template.cfn.json .pytest_cache .mypy_cache .ruff_cache

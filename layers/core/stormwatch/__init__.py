@@ -1,0 +1,1 @@
+"""stormwatch: social-media crisis early warning and response (shared Lambda layer)."""

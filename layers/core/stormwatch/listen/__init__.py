@@ -1,0 +1,1 @@
+"""Listen flow: turning raw mentions into language, sentiment and brand matches."""

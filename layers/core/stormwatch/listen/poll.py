@@ -1,0 +1,220 @@
+"""One poll of one channel: every source, page by page, committed as it goes.
+
+A storm is bigger than one invocation. Pages are pulled one at a time and each is
+committed with the cursor that follows it, so stopping anywhere - out of time, rate
+limited, crashed - loses nothing: the next run resumes from the last committed cursor.
+One source failing never stops the others, and the channel's health is recorded
+either way, so a poller that keeps failing can be noticed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from stormwatch.channels.base import Cursor, MentionSource
+from stormwatch.config import Config
+from stormwatch.deadline import TimeBudget
+from stormwatch.errors import ChannelError, RateLimited, StoreConflict
+from stormwatch.listen.scoring import MentionScorer, ScoringTally
+from stormwatch.model import ScoredMention
+from stormwatch.store import CommitResult, CursorRecord
+
+logger = logging.getLogger(__name__)
+
+# Time kept back after the last page for logging, metrics and the health record.
+FINAL_RESERVE_SECONDS = 3.0
+
+
+class PollStore(Protocol):
+    def load_cursors(self, channel: str) -> dict[str, CursorRecord]: ...
+
+    def commit_page(
+        self,
+        channel: str,
+        source: str,
+        expected_version: int,
+        cursor_state: Cursor,
+        scored: Sequence[ScoredMention],
+        *,
+        bucket_minutes: int,
+        mention_ttl_days: int,
+        now: datetime,
+    ) -> CommitResult: ...
+
+    def set_backoff(self, channel: str, source: str, until: datetime, reason: str) -> None: ...
+
+    def record_poll(
+        self, channel: str, at: datetime, *, succeeded: bool, error: str | None, mentions: int
+    ) -> None: ...
+
+
+@dataclass(slots=True)
+class SourceReport:
+    key: str
+    pages: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    outcome: str = "done"  # done | more | backing-off | rate-limited | conflict | failed | skipped
+    error: str | None = None
+    newest: datetime | None = None
+
+
+@dataclass(slots=True)
+class PollReport:
+    channel: str
+    sources: list[SourceReport] = field(default_factory=list)
+    tally: ScoringTally = field(default_factory=ScoringTally)
+
+    @property
+    def stored(self) -> int:
+        return sum(source.stored for source in self.sources)
+
+    @property
+    def errors(self) -> list[str]:
+        return [f"{s.key}: {s.error}" for s in self.sources if s.error and s.outcome == "failed"]
+
+    @property
+    def newest(self) -> datetime | None:
+        moments = [source.newest for source in self.sources if source.newest]
+        return max(moments) if moments else None
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "channel": self.channel,
+            "read": self.tally.read,
+            "stored": self.stored,
+            "duplicates": sum(source.duplicates for source in self.sources),
+            "unmatched": self.tally.unmatched,
+            "too_old": self.tally.too_old,
+            "sources": {source.key: source.outcome for source in self.sources},
+            "errors": self.errors,
+        }
+
+
+def poll_channel(
+    channel: str,
+    sources: Sequence[MentionSource],
+    store: PollStore,
+    scorer: MentionScorer,
+    config: Config,
+    deadline: TimeBudget,
+    now: Callable[[], datetime],
+) -> PollReport:
+    report = PollReport(channel)
+    cursors = store.load_cursors(channel)
+    max_pages = config.channel(channel).max_pages_per_run
+    for source in sources:
+        source_report = SourceReport(source.key)
+        report.sources.append(source_report)
+        if not deadline.allows(FINAL_RESERVE_SECONDS):
+            source_report.outcome = "skipped"
+            continue
+        record = cursors.get(source.key)
+        if record and record.backoff_until and record.backoff_until > now():
+            source_report.outcome = "backing-off"
+            continue
+        _poll_source(
+            channel,
+            source,
+            record,
+            store,
+            scorer,
+            config,
+            deadline,
+            now,
+            max_pages,
+            source_report,
+            report.tally,
+        )
+    succeeded = not report.errors
+    store.record_poll(
+        channel,
+        now(),
+        succeeded=succeeded,
+        error="; ".join(report.errors)[:1000] or None,
+        mentions=report.stored,
+    )
+    return report
+
+
+def _poll_source(
+    channel: str,
+    source: MentionSource,
+    record: CursorRecord | None,
+    store: PollStore,
+    scorer: MentionScorer,
+    config: Config,
+    deadline: TimeBudget,
+    now: Callable[[], datetime],
+    max_pages: int,
+    report: SourceReport,
+    tally: ScoringTally,
+) -> None:
+    state = record.state if record else None
+    version = record.version if record else 0
+    start = now() - timedelta(minutes=config.initial_lookback_minutes)
+    slowest_page = 0.0
+    try:
+        pages = source.pages(state, start)
+        while True:
+            began = time.monotonic()
+            page = next(pages, None)
+            if page is None:
+                report.outcome = "done"
+                return
+            scored = scorer.score(page.mentions, now(), tally)
+            if scored or page.cursor != state:
+                result = store.commit_page(
+                    channel,
+                    source.key,
+                    version,
+                    page.cursor,
+                    scored,
+                    bucket_minutes=config.bucket_minutes,
+                    mention_ttl_days=config.mention_ttl_days,
+                    now=now(),
+                )
+                version, state = result.version, page.cursor
+                report.stored += result.stored
+                report.duplicates += result.duplicates
+            report.pages += 1
+            for item in scored:
+                if report.newest is None or item.mention.created_at > report.newest:
+                    report.newest = item.mention.created_at
+            slowest_page = max(slowest_page, time.monotonic() - began)
+            # Stop while a page as slow as the slowest so far still fits, twice over.
+            if report.pages >= max_pages or not deadline.allows(
+                2 * slowest_page + FINAL_RESERVE_SECONDS
+            ):
+                report.outcome = "more"
+                return
+    except RateLimited as error:
+        report.outcome = "rate-limited"
+        report.error = str(error)
+        logger.warning(
+            "rate limited, backing off",
+            extra={"channel": channel, "source": source.key, "until": error.retry_at.isoformat()},
+        )
+        store.set_backoff(channel, source.key, error.retry_at, str(error))
+    except StoreConflict as error:
+        report.outcome = "conflict"
+        report.error = str(error)
+        logger.info(
+            "another run moved the cursor", extra={"channel": channel, "source": source.key}
+        )
+    except ChannelError as error:
+        report.outcome = "failed"
+        report.error = str(error)
+        logger.warning(
+            "source failed, cursor kept",
+            extra={"channel": channel, "source": source.key, "error": str(error)},
+        )
+    except Exception as error:  # one source's bug must not stop the others
+        report.outcome = "failed"
+        report.error = f"{error.__class__.__name__}: {error}"
+        logger.exception("source crashed", extra={"channel": channel, "source": source.key})

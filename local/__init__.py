@@ -1,0 +1,1 @@
+"""The embedded local stack: moto's server, the fake channel server and the scenario."""

@@ -1,0 +1,167 @@
+"""The fake channel server: one werkzeug app on 127.0.0.1, one URL prefix per channel.
+
+A channel's base URL locally is ``http://127.0.0.1:<port>/<channel>``; below that prefix
+each fake serves the same paths as the real API (``/2/tweets/search/recent`` ...).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.routing import Map, Rule, Submount
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
+from local.fakechannels.world import RecordedExchange, World
+
+Handler = Callable[..., Response]
+
+
+class ChannelFake(Protocol):
+    """One channel's fake API. Rules are relative to the channel prefix; endpoints are handlers
+    called as ``handler(world, request, **url_values)``."""
+
+    name: str
+
+    def rules(self) -> Iterable[Rule]: ...
+
+    def error_response(self, status: int, world: World) -> Response:
+        """The channel's own error body for `status` (used by injected faults)."""
+        ...
+
+
+def json_response(
+    payload: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(
+        json.dumps(payload, ensure_ascii=False),
+        status=status,
+        headers=headers or {},
+        content_type="application/json; charset=utf-8",
+    )
+
+
+HTML_ERROR_PAGE = (
+    "<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>"
+    "<body><h1>Bad Gateway</h1><p>The upstream server is temporarily unavailable.</p></body></html>"
+)
+
+
+# Answers that are not what the client asked for: (body, status, content type).
+CANNED_FAULTS = {
+    "html": (HTML_ERROR_PAGE, 502, "text/html"),
+    "html200": (HTML_ERROR_PAGE, 200, "text/html"),
+    "bad_json": ('{"data": [', 200, "application/json"),
+    "truncated": ('{"data": [{"id": "1", "te', 200, "application/json"),
+    "empty": ("", 200, "application/json"),
+}
+
+
+class KeepAliveHandler(WSGIRequestHandler):
+    """HTTP/1.1 with persistent connections, as the real APIs answer."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        del code, size  # the world's exchange log is the record; keep stderr quiet
+
+
+class FakeChannelServer:
+    def __init__(self, world: World, fakes: Iterable[ChannelFake]) -> None:
+        self.world = world
+        self.fakes = {fake.name: fake for fake in fakes}
+        self.url_map = Map(
+            [Submount(f"/{name}", list(fake.rules())) for name, fake in self.fakes.items()],
+            strict_slashes=False,
+        )
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("server not started")
+        return f"http://127.0.0.1:{self._server.server_port}"
+
+    def channel_url(self, channel: str) -> str:
+        return f"{self.base_url}/{channel}"
+
+    def start(self) -> FakeChannelServer:
+        self._server = make_server(
+            "127.0.0.1", 0, self.wsgi, threaded=True, request_handler=KeepAliveHandler
+        )
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        request = Request(environ)
+        response = self.dispatch(request)
+        return response(environ, start_response)
+
+    def dispatch(self, request: Request) -> Response:
+        channel = request.path.strip("/").split("/", 1)[0]
+        fake = self.fakes.get(channel)
+        body = request.get_data(cache=True)
+        fault = self.world.faults.take(channel, request.path) if fake else None
+        if fake is not None and fault is not None:
+            response = self._fault_response(fault, fake)
+        else:
+            response = self._route(request)
+        self.world.log(
+            RecordedExchange(
+                channel=channel,
+                method=request.method,
+                path=request.path[len(channel) + 1 :],
+                raw_uri=str(
+                    request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI", "")
+                ),
+                query=tuple(request.args.items(multi=True)),
+                headers=dict(request.headers.items()),
+                body=body,
+                status=response.status_code,
+                response_headers=dict(response.headers.items()),
+                response_body=response.get_data(),
+                fault=fault,
+            )
+        )
+        return response
+
+    def _route(self, request: Request) -> Response:
+        adapter = self.url_map.bind_to_environ(request.environ)
+        try:
+            endpoint, values = adapter.match()
+        except NotFound:
+            return json_response(
+                {"error": f"no fake route for {request.method} {request.path}"}, 404
+            )
+        except HTTPException as error:
+            return json_response({"error": str(error)}, error.code or 400)
+        handler: Handler = endpoint
+        return handler(self.world, request, **values)
+
+    def _fault_response(self, fault: str, fake: ChannelFake) -> Response:
+        kind, _, argument = fault.partition(":")
+        if kind == "status":
+            return fake.error_response(int(argument), self.world)
+        if kind == "slow":
+            time.sleep(float(argument))
+            return fake.error_response(504, self.world)
+        try:
+            body, status, content_type = CANNED_FAULTS[kind]
+        except KeyError:
+            raise ValueError(f"unknown fault {fault!r}") from None
+        return Response(body, status=status, content_type=content_type)

@@ -1,0 +1,118 @@
+"""Make moto's server fast enough for the demo without changing what it answers.
+
+Connections are kept alive (HTTP/1.1) as AWS endpoints do, and DynamoDB transactions
+cost what they touch, not the size of the table.
+
+moto 5 takes a deep copy of every table a transaction touches before running it, so it
+can roll back; with a few thousand items that is seconds per transaction, and the demo
+commits hundreds. Here the snapshot is replaced by a journal of just the items the
+transaction names: each is deep-copied (or noted as absent) before moto runs, and
+restored on any failure. moto's own transaction code - conditions, cancellation
+reasons, validation - runs unchanged; only what it restores from differs.
+`tests/integration/test_motofix.py` checks that all-or-nothing still holds.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from typing import Any
+
+_inside = threading.local()
+_state = {"installed": False}
+
+
+class _SkipTableCopy:
+    """Stands in for `copy` in moto's module: no table copy while our journal is active."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+    def deepcopy(self, value: Any, memo: Any = None) -> Any:
+        from moto.dynamodb.models.table import Table
+
+        if getattr(_inside, "active", False) and isinstance(value, Table):
+            return value
+        return copy.deepcopy(value, memo)
+
+
+def install() -> None:
+    if _state["installed"]:
+        return
+    from moto.dynamodb import models
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    # Keep connections open as AWS does: werkzeug's HTTP/1.0 default costs a new TCP
+    # connection (and a thread) for every request.
+    MotoRequestHandler.protocol_version = "HTTP/1.1"
+
+    original = DynamoDBBackend.transact_write_items
+    setattr(models, "copy", _SkipTableCopy())  # noqa: B010 - swapping moto's module global
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        journal = _journal(self, transact_items)
+        _inside.active = True
+        try:
+            original(self, transact_items)
+        except BaseException:
+            _restore(self, journal)
+            raise
+        finally:
+            _inside.active = False
+
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    _state["installed"] = True
+
+
+def _journal(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    saved: list[tuple[Any, ...]] = []
+    seen: set[tuple[str, str]] = set()
+    for entry in transact_items:
+        if len(entry) != 1:
+            continue  # moto itself rejects these before changing anything
+        ((operation, body),) = entry.items()
+        table = backend.tables.get(body.get("TableName"))
+        if table is None:
+            continue
+        attributes = body.get("Item") if operation == "Put" else body.get("Key")
+        if not attributes or table.hash_key_attr not in attributes:
+            continue
+        hash_key = DynamoType(attributes[table.hash_key_attr])
+        range_key = (
+            DynamoType(attributes[table.range_key_attr])
+            if table.has_range_key and table.range_key_attr in attributes
+            else None
+        )
+        identity = (
+            table.name,
+            repr((attributes.get(table.hash_key_attr), attributes.get(table.range_key_attr))),
+        )
+        if identity in seen:
+            continue
+        seen.add(identity)
+        if range_key is not None:
+            current = table.items.get(hash_key, {}).get(range_key)
+        else:
+            current = table.items.get(hash_key)
+        saved.append((table, hash_key, range_key, copy.deepcopy(current)))
+    return saved
+
+
+def _restore(backend: Any, journal: list[tuple[Any, ...]]) -> None:
+    del backend
+    for table, hash_key, range_key, previous in reversed(journal):
+        if range_key is not None:
+            partition = table.items[hash_key]
+            if previous is None:
+                partition.pop(range_key, None)
+                if not partition:
+                    table.items.pop(hash_key, None)
+            else:
+                partition[range_key] = previous
+        elif previous is None:
+            table.items.pop(hash_key, None)
+        else:
+            table.items[hash_key] = previous

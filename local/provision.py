@@ -1,0 +1,495 @@
+"""Create the resources of template.yaml in moto's server: the local stack's deployment.
+
+The SAM template is translated by aws-sam-translator into plain CloudFormation (as
+`sam deploy` would have it translated), then every resource is created through boto3
+in dependency order, with intrinsic functions resolved. There is no second list of
+tables and topics: a resource type this module does not know is an error, so a
+template change cannot be skipped locally without anyone noticing.
+
+Lambda functions are not created in moto (moto runs Lambda code only with Docker);
+their handlers are called in-process with the environment resolved here.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REGION = "eu-central-1"
+ACCOUNT_ID = "123456789012"
+STACK_NAME = "stormwatch-local"
+ARTIFACT_BUCKET = "stormwatch-local-artifacts"
+
+# Types that need nothing locally, and why.
+NOT_CREATED = {
+    "AWS::Lambda::Function": "handlers run in-process; moto runs Lambda code only with Docker",
+    "AWS::Lambda::LayerVersion": "the layer's package is imported directly",
+    "AWS::Lambda::Permission": "nothing invokes through AWS locally",
+    "AWS::Lambda::EventInvokeConfig": "no asynchronous invocation locally",
+    "AWS::IAM::Role": "moto does not enforce IAM; tests check the policies in the template",
+    "AWS::IAM::Policy": "moto does not enforce IAM; tests check the policies in the template",
+}
+
+
+class _NoValue:
+    """AWS::NoValue: the property is dropped."""
+
+
+NO_VALUE = _NoValue()
+
+
+@dataclass
+class Physical:
+    ref: str
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Deployment:
+    template: dict[str, Any]
+    parameters: dict[str, str]
+    conditions: dict[str, bool] = field(default_factory=dict)
+    resources: dict[str, Physical] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)
+
+    def function_environment(self, logical_id: str) -> dict[str, str]:
+        """The environment variables Lambda would give this function."""
+        properties = self.template["Resources"][logical_id]["Properties"]
+        variables = (properties.get("Environment") or {}).get("Variables") or {}
+        resolved = Resolver(self).resolve(variables)
+        return {key: str(value) for key, value in resolved.items()}
+
+    def function_name(self, logical_id: str) -> str:
+        return self.resources[logical_id].ref
+
+
+# --- translation ------------------------------------------------------------------------
+
+
+def translate(
+    sam_template: Path, parameters: Mapping[str, str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """CloudFormation for the SAM template, and each function's code folder."""
+    from samtranslator.translator.transform import transform
+    from samtranslator.yaml_helper import yaml_parse
+
+    template = yaml_parse(sam_template.read_text(encoding="utf-8"))
+    code_dirs: dict[str, str] = {}
+    for logical_id, resource in template["Resources"].items():
+        properties = resource.get("Properties", {})
+        for uri_key in ("CodeUri", "ContentUri"):
+            uri = properties.get(uri_key)
+            if isinstance(uri, str) and not uri.startswith("s3://"):
+                code_dirs[logical_id] = str((sam_template.parent / uri).resolve())
+                # What `sam package` would have uploaded.
+                properties[uri_key] = f"s3://{ARTIFACT_BUCKET}/{logical_id}.zip"
+
+    class NoManagedPolicies:
+        def load(self) -> dict[str, str]:
+            return {}
+
+    import os
+
+    os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
+    translated = transform(template, dict(parameters), NoManagedPolicies())
+    return json.loads(json.dumps(translated)), code_dirs
+
+
+# --- intrinsic functions ------------------------------------------------------------------
+
+
+class Resolver:
+    def __init__(self, deployment: Deployment) -> None:
+        self.deployment = deployment
+
+    def pseudo(self, name: str) -> Any:
+        return {
+            "AWS::Region": REGION,
+            "AWS::AccountId": ACCOUNT_ID,
+            "AWS::Partition": "aws",
+            "AWS::StackName": STACK_NAME,
+            "AWS::StackId": _arn("cloudformation", f"stack/{STACK_NAME}/local"),
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::NoValue": NO_VALUE,
+        }[name]
+
+    def ref(self, name: str) -> Any:
+        if name.startswith("AWS::"):
+            return self.pseudo(name)
+        if name in self.deployment.parameters:
+            return self.deployment.parameters[name]
+        if name in self.deployment.resources:
+            return self.deployment.resources[name].ref
+        raise KeyError(f"Ref {name}: not a parameter or a created resource")
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, list):
+            items = [self.resolve(item) for item in value]
+            return [item for item in items if item is not NO_VALUE]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            ((key, argument),) = value.items()
+            function = self._functions().get(key)
+            if function is not None:
+                return function(argument)
+        resolved = {key: self.resolve(item) for key, item in value.items()}
+        return {key: item for key, item in resolved.items() if item is not NO_VALUE}
+
+    def _functions(self) -> dict[str, Callable[[Any], Any]]:
+        return {
+            "Ref": self.ref,
+            "Fn::GetAtt": self._get_att,
+            "Fn::Sub": self._sub,
+            "Fn::Join": lambda arg: str(arg[0]).join(str(x) for x in self.resolve(arg[1])),
+            "Fn::Split": lambda arg: str(self.resolve(arg[1])).split(arg[0]),
+            "Fn::Select": lambda arg: self.resolve(arg[1])[int(self.resolve(arg[0]))],
+            "Fn::If": lambda arg: self.resolve(
+                arg[1] if self.deployment.conditions[arg[0]] else arg[2]
+            ),
+            "Fn::Equals": lambda arg: self.resolve(arg[0]) == self.resolve(arg[1]),
+            "Fn::Not": lambda arg: not self.resolve(arg[0]),
+            "Fn::And": lambda arg: all(self.resolve(x) for x in arg),
+            "Fn::Or": lambda arg: any(self.resolve(x) for x in arg),
+            "Condition": lambda arg: self.deployment.conditions[arg],
+        }
+
+    def _get_att(self, argument: Any) -> str:
+        logical_id, attribute = argument if isinstance(argument, list) else argument.split(".", 1)
+        physical = self.deployment.resources.get(logical_id)
+        if physical is None:
+            raise KeyError(f"GetAtt {logical_id}.{attribute}: resource not created")
+        if attribute not in physical.attributes:
+            raise KeyError(f"GetAtt {logical_id}.{attribute}: unknown attribute locally")
+        return physical.attributes[attribute]
+
+    def _sub(self, argument: Any) -> str:
+        text, variables = (argument, {}) if isinstance(argument, str) else argument
+        values = {name: self.resolve(item) for name, item in variables.items()}
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name in values:
+                return str(values[name])
+            if "." in name and not name.startswith("AWS::"):
+                return str(self._get_att(name))
+            return str(self.ref(name))
+
+        return re.sub(r"\$\{([^}!][^}]*)\}", replace, text)
+
+
+# --- creators -----------------------------------------------------------------------------
+
+Clients = Callable[[str], Any]
+
+
+def _arn(service: str, resource: str) -> str:
+    return f"arn:aws:{service}:{REGION}:{ACCOUNT_ID}:{resource}"
+
+
+def _kms_key(props: dict[str, Any], clients: Clients, _: str) -> Physical:
+    kms = clients("kms")
+    key = kms.create_key(
+        Description=props.get("Description", ""), Policy=json.dumps(props.get("KeyPolicy", {}))
+    )["KeyMetadata"]
+    if props.get("EnableKeyRotation"):
+        kms.enable_key_rotation(KeyId=key["KeyId"])
+    return Physical(key["KeyId"], {"Arn": key["Arn"], "KeyId": key["KeyId"]})
+
+
+def _kms_alias(props: dict[str, Any], clients: Clients, _: str) -> Physical:
+    clients("kms").create_alias(AliasName=props["AliasName"], TargetKeyId=props["TargetKeyId"])
+    return Physical(props["AliasName"])
+
+
+def _table(props: dict[str, Any], clients: Clients, _: str) -> Physical:
+    dynamodb = clients("dynamodb")
+    request = {
+        "TableName": props["TableName"],
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "KeySchema": props["KeySchema"],
+        "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+    }
+    for optional in ("GlobalSecondaryIndexes", "StreamSpecification"):
+        if optional in props:
+            request[optional] = props[optional]
+    sse = props.get("SSESpecification")
+    if sse:
+        request["SSESpecification"] = {
+            "Enabled": bool(sse.get("SSEEnabled")),
+            "SSEType": sse.get("SSEType", "KMS"),
+            **({"KMSMasterKeyId": sse["KMSMasterKeyId"]} if "KMSMasterKeyId" in sse else {}),
+        }
+    table = dynamodb.create_table(**request)["TableDescription"]
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl:
+        dynamodb.update_time_to_live(
+            TableName=props["TableName"],
+            TimeToLiveSpecification={
+                "AttributeName": ttl["AttributeName"],
+                "Enabled": ttl["Enabled"],
+            },
+        )
+    pitr = props.get("PointInTimeRecoverySpecification")
+    if pitr:
+        dynamodb.update_continuous_backups(
+            TableName=props["TableName"],
+            PointInTimeRecoverySpecification={
+                "PointInTimeRecoveryEnabled": pitr["PointInTimeRecoveryEnabled"]
+            },
+        )
+    return Physical(
+        props["TableName"],
+        {"Arn": table["TableArn"], "StreamArn": table.get("LatestStreamArn", "")},
+    )
+
+
+def _secret(props: dict[str, Any], clients: Clients, _: str) -> Physical:
+    request = {"Name": props["Name"], "Description": props.get("Description", "")}
+    if "KmsKeyId" in props:
+        request["KmsKeyId"] = props["KmsKeyId"]
+    if "SecretString" in props:
+        request["SecretString"] = props["SecretString"]
+    arn = clients("secretsmanager").create_secret(**request)["ARN"]
+    return Physical(arn, {"Id": arn})
+
+
+def _topic(props: dict[str, Any], clients: Clients, _: str) -> Physical:
+    attributes = {
+        key: str(props[prop])
+        for prop, key in (("DisplayName", "DisplayName"), ("KmsMasterKeyId", "KmsMasterKeyId"))
+        if prop in props
+    }
+    arn = clients("sns").create_topic(Name=props["TopicName"], Attributes=attributes)["TopicArn"]
+    return Physical(arn, {"TopicArn": arn, "TopicName": props["TopicName"]})
+
+
+def _subscription(props: dict[str, Any], clients: Clients, _: str) -> Physical:
+    attributes = {}
+    if "FilterPolicy" in props:
+        attributes["FilterPolicy"] = json.dumps(props["FilterPolicy"])
+        attributes["FilterPolicyScope"] = props.get("FilterPolicyScope", "MessageAttributes")
+    if props.get("RawMessageDelivery"):
+        attributes["RawMessageDelivery"] = "true"
+    arn = clients("sns").subscribe(
+        TopicArn=props["TopicArn"],
+        Protocol=props["Protocol"],
+        Endpoint=props["Endpoint"],
+        Attributes=attributes,
+        ReturnSubscriptionArn=True,
+    )["SubscriptionArn"]
+    return Physical(arn)
+
+
+def _queue(props: dict[str, Any], clients: Clients, _: str) -> Physical:
+    attributes = {
+        key: str(props[key])
+        for key in ("MessageRetentionPeriod", "KmsMasterKeyId", "VisibilityTimeout")
+        if key in props
+    }
+    sqs = clients("sqs")
+    url = sqs.create_queue(QueueName=props["QueueName"], Attributes=attributes)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    return Physical(url, {"Arn": arn, "QueueName": props["QueueName"], "QueueUrl": url})
+
+
+def _queue_policy(props: dict[str, Any], clients: Clients, logical_id: str) -> Physical:
+    for url in props["Queues"]:
+        clients("sqs").set_queue_attributes(
+            QueueUrl=url, Attributes={"Policy": json.dumps(props["PolicyDocument"])}
+        )
+    return Physical(logical_id)
+
+
+def _log_group(props: dict[str, Any], clients: Clients, _: str) -> Physical:
+    logs = clients("logs")
+    name = props["LogGroupName"]
+    request = {"logGroupName": name}
+    if "KmsKeyId" in props:
+        request["kmsKeyId"] = props["KmsKeyId"]
+    logs.create_log_group(**request)
+    if "RetentionInDays" in props:
+        logs.put_retention_policy(logGroupName=name, retentionInDays=int(props["RetentionInDays"]))
+    return Physical(name, {"Arn": _arn("logs", f"log-group:{name}:*")})
+
+
+def _alarm(props: dict[str, Any], clients: Clients, _: str) -> Physical:
+    request: dict[str, Any] = {
+        key: props[key]
+        for key in (
+            "AlarmName",
+            "AlarmDescription",
+            "Namespace",
+            "MetricName",
+            "Statistic",
+            "Period",
+            "EvaluationPeriods",
+            "DatapointsToAlarm",
+            "Threshold",
+            "ComparisonOperator",
+            "TreatMissingData",
+            "AlarmActions",
+            "OKActions",
+        )
+        if key in props
+    }
+    for number in ("Period", "EvaluationPeriods", "DatapointsToAlarm"):
+        if number in request:
+            request[number] = int(request[number])
+    request["Threshold"] = float(request["Threshold"])
+    request["Dimensions"] = props.get("Dimensions", [])
+    clients("cloudwatch").put_metric_alarm(**request)
+    return Physical(props["AlarmName"], {"Arn": _arn("cloudwatch", f"alarm:{props['AlarmName']}")})
+
+
+def _schedule_group(props: dict[str, Any], clients: Clients, _: str) -> Physical:
+    arn = clients("scheduler").create_schedule_group(Name=props["Name"])["ScheduleGroupArn"]
+    return Physical(props["Name"], {"Arn": arn})
+
+
+def _schedule(props: dict[str, Any], clients: Clients, _: str) -> Physical:
+    request: dict[str, Any] = {
+        key: props[key]
+        for key in (
+            "Name",
+            "GroupName",
+            "Description",
+            "ScheduleExpression",
+            "State",
+            "Target",
+            "FlexibleTimeWindow",
+            "ScheduleExpressionTimezone",
+        )
+        if key in props
+    }
+    arn = clients("scheduler").create_schedule(**request)["ScheduleArn"]
+    return Physical(props["Name"], {"Arn": arn})
+
+
+def _function(props: dict[str, Any], _: Clients, logical_id: str) -> Physical:
+    name = props.get("FunctionName") or f"{STACK_NAME}-{logical_id}"
+    return Physical(name, {"Arn": _arn("lambda", f"function:{name}")})
+
+
+def _role(props: dict[str, Any], _: Clients, logical_id: str) -> Physical:
+    name = props.get("RoleName") or f"{STACK_NAME}-{logical_id}"
+    return Physical(name, {"Arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{name}", "RoleId": name})
+
+
+def _placeholder(_: dict[str, Any], __: Clients, logical_id: str) -> Physical:
+    return Physical(logical_id, {"Arn": _arn("lambda", f"layer:{logical_id}:1")})
+
+
+CREATORS: dict[str, Callable[[dict[str, Any], Clients, str], Physical]] = {
+    "AWS::KMS::Key": _kms_key,
+    "AWS::KMS::Alias": _kms_alias,
+    "AWS::DynamoDB::Table": _table,
+    "AWS::SecretsManager::Secret": _secret,
+    "AWS::SNS::Topic": _topic,
+    "AWS::SNS::Subscription": _subscription,
+    "AWS::SQS::Queue": _queue,
+    "AWS::SQS::QueuePolicy": _queue_policy,
+    "AWS::Logs::LogGroup": _log_group,
+    "AWS::CloudWatch::Alarm": _alarm,
+    "AWS::Scheduler::ScheduleGroup": _schedule_group,
+    "AWS::Scheduler::Schedule": _schedule,
+    "AWS::Lambda::Function": _function,
+    "AWS::IAM::Role": _role,
+    "AWS::IAM::Policy": _placeholder,
+    "AWS::Lambda::LayerVersion": _placeholder,
+    "AWS::Lambda::Permission": _placeholder,
+    "AWS::Lambda::EventInvokeConfig": _placeholder,
+}
+
+
+# --- deployment ---------------------------------------------------------------------------
+
+
+def _dependencies(resource: dict[str, Any]) -> set[str]:
+    found: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key == "Ref" and isinstance(item, str):
+                    found.add(item)
+                elif key == "Fn::GetAtt":
+                    found.add(item[0] if isinstance(item, list) else item.split(".")[0])
+                elif key == "Fn::Sub":
+                    text = item if isinstance(item, str) else item[0]
+                    found.update(
+                        name.split(".")[0] for name in re.findall(r"\$\{([^}!][^}]*)\}", text)
+                    )
+                    walk(item)
+                else:
+                    walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(resource.get("Properties", {}))
+    depends = resource.get("DependsOn", [])
+    found.update([depends] if isinstance(depends, str) else depends)
+    return found
+
+
+def plan(template: dict[str, Any], parameters: Mapping[str, str]) -> Deployment:
+    """Parameter values and evaluated conditions, before anything is created."""
+    values = {
+        name: str(spec["Default"])
+        for name, spec in template.get("Parameters", {}).items()
+        if "Default" in spec
+    }
+    values.update(parameters)
+    missing = [name for name in template.get("Parameters", {}) if name not in values]
+    if missing:
+        raise ValueError(f"template parameters without a value: {', '.join(missing)}")
+    deployment = Deployment(template=template, parameters=values)
+    resolver = Resolver(deployment)
+    for name, expression in template.get("Conditions", {}).items():
+        deployment.conditions[name] = bool(resolver.resolve(expression))
+    return deployment
+
+
+def deploy(template: dict[str, Any], parameters: Mapping[str, str], clients: Clients) -> Deployment:
+    deployment = plan(template, parameters)
+    resolver = Resolver(deployment)
+
+    resources = template["Resources"]
+    unknown = sorted({r["Type"] for r in resources.values()} - set(CREATORS))
+    if unknown:
+        raise ValueError(f"the local stack cannot create {', '.join(unknown)}: add a creator")
+    remaining = {
+        logical_id
+        for logical_id, resource in resources.items()
+        if deployment.conditions.get(resource.get("Condition", ""), True)
+    }
+    while remaining:
+        ready = sorted(
+            logical_id
+            for logical_id in remaining
+            if not (_dependencies(resources[logical_id]) & remaining)
+        )
+        if not ready:
+            raise ValueError(f"dependency cycle among {sorted(remaining)}")
+        for logical_id in ready:
+            resource = resources[logical_id]
+            properties = resolver.resolve(copy.deepcopy(resource.get("Properties", {})))
+            deployment.resources[logical_id] = CREATORS[resource["Type"]](
+                properties, clients, logical_id
+            )
+            if resource["Type"] in NOT_CREATED:
+                deployment.skipped[logical_id] = NOT_CREATED[resource["Type"]]
+            remaining.discard(logical_id)
+    for name, output in template.get("Outputs", {}).items():
+        if deployment.conditions.get(output.get("Condition", ""), True):
+            deployment.outputs[name] = str(resolver.resolve(output["Value"]))
+    return deployment

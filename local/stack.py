@@ -1,0 +1,255 @@
+"""The embedded local stack: moto's server, the template deployed into it, the fake channels.
+
+    with LocalStack(scenario=build_scenario()) as stack:
+        stack.invoke("PollMentionsFunction", {"channel": "x"})
+
+boto3 finds moto through the standard `AWS_ENDPOINT_URL` variable, exactly as the
+handlers' own clients do; nothing in the application knows it runs locally.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import logging
+import os
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import IO, Any
+
+from local.fakechannels.registry import available_channels, fake_module
+from local.fakechannels.server import FakeChannelServer
+from local.fakechannels.world import World
+from local.localconfig import localize, read_document
+from local.provision import REGION, Deployment, deploy, translate
+from local.scenario import Scenario, build_scenario
+from stormwatch.config import parse_config
+from stormwatch.runtime import clear_caches
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+
+DEFAULT_PARAMETERS = {
+    "Stage": "dev",
+    "AlertEmail": "oncall@stormwatch.example",
+    "AlertPhone": "+4915112345678",
+}
+
+# What a Lambda runtime has that a developer's shell does not.
+LOCAL_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    # No X-Ray daemon runs locally.
+    "POWERTOOLS_TRACE_DISABLED": "true",
+}
+
+
+@dataclass
+class FakeLambdaContext:
+    """The parts of Lambda's context object the handlers use."""
+
+    function_name: str
+    budget_seconds: float
+    memory_limit_in_mb: int = 512
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    _started: float = field(default_factory=time.monotonic)
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:{REGION}:123456789012:function:{self.function_name}"
+
+    @property
+    def function_version(self) -> str:
+        return "$LATEST"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.budget_seconds - (time.monotonic() - self._started)) * 1000))
+
+
+class LocalStack:
+    def __init__(
+        self,
+        *,
+        scenario: Scenario | None = None,
+        parameters: dict[str, str] | None = None,
+        config_document: dict[str, Any] | None = None,
+        log: IO[str] | None = None,
+    ) -> None:
+        self.scenario = scenario or build_scenario()
+        self.parameters = {**DEFAULT_PARAMETERS, **(parameters or {})}
+        self.config_document = config_document
+        self.log = log
+        self.world = World(
+            scenario=self.scenario,
+            credentials={ch: dict(fake_module(ch).CREDENTIALS) for ch in available_channels()},
+        )
+        self.channels = FakeChannelServer(
+            self.world, [fake_module(ch).make_fake() for ch in available_channels()]
+        )
+        self.deployment: Deployment | None = None
+        self.endpoint = ""
+        self._moto: Any = None
+        self._saved_environment: dict[str, str | None] = {}
+        self._handlers: dict[str, ModuleType] = {}
+        self._code_dirs: dict[str, str] = {}
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> LocalStack:
+        from moto.server import ThreadedMotoServer
+
+        from local import motofix
+
+        motofix.install()
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._moto.start()
+        host, port = self._moto.get_host_and_port()
+        self.endpoint = f"http://{host}:{port}"
+        # moto keeps state per process, not per server: start from nothing.
+        import requests
+
+        requests.post(f"{self.endpoint}/moto-api/reset", timeout=10).raise_for_status()
+        self._set_environment({**LOCAL_ENVIRONMENT, "AWS_ENDPOINT_URL": self.endpoint})
+        self.channels.start()
+
+        # A previous stack in this process may have left its config and secrets cached.
+        clear_caches()
+        template, self._code_dirs = translate(TEMPLATE, self.parameters)
+        self.deployment = deploy(template, self.parameters, self.client)
+        self._store_configuration()
+        self._store_credentials()
+        return self
+
+    def stop(self) -> None:
+        self.channels.stop()
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None
+        for name, value in self._saved_environment.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_environment.clear()
+
+    def client(self, service: str) -> Any:
+        import boto3
+
+        return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION)  # type: ignore[call-overload]
+
+    # --- what the stack holds ----------------------------------------------------------
+
+    @property
+    def outputs(self) -> dict[str, str]:
+        assert self.deployment is not None
+        return self.deployment.outputs
+
+    def config_parameter(self) -> str:
+        return self.outputs["ConfigParameterName"]
+
+    def _store_configuration(self) -> None:
+        document = self.config_document or localize(read_document(), self.channels.channel_url)
+        parse_config(document)  # refuse to start with a document the functions would reject
+        text = json.dumps(document, ensure_ascii=False)
+        self.client("ssm").put_parameter(
+            Name=self.config_parameter(),
+            Value=text,
+            Type="String",
+            Tier="Advanced" if len(text.encode()) > 4096 else "Standard",
+            Overwrite=True,
+        )
+
+    def _store_credentials(self) -> None:
+        document = self.config_document or read_document()
+        channels = document.get("channels") or {}
+        secret = {
+            (settings or {}).get("secret_key", name): self.world.credentials[name]
+            for name, settings in channels.items()
+            if name in self.world.credentials
+        }
+        self.client("secretsmanager").put_secret_value(
+            SecretId=self.outputs["ChannelSecretName"], SecretString=json.dumps(secret)
+        )
+
+    # --- running handlers ------------------------------------------------------------
+
+    def invoke(self, function: str, event: dict[str, Any], budget_seconds: float = 60.0) -> Any:
+        """Call a function's handler in-process with the environment Lambda would give it."""
+        assert self.deployment is not None
+        environment = self.deployment.function_environment(function)
+        with self._environment(environment), self._output():
+            module = self._handler_module(function)
+            context = FakeLambdaContext(self.deployment.function_name(function), budget_seconds)
+            return module.handler(event, context)
+
+    def _handler_module(self, function: str) -> ModuleType:
+        if function not in self._handlers:
+            assert self.deployment is not None
+            properties = self.deployment.template["Resources"][function]["Properties"]
+            module_name, _, _attribute = properties["Handler"].rpartition(".")
+            path = Path(self._code_dirs[function]) / f"{module_name.replace('.', '/')}.py"
+            spec = importlib.util.spec_from_file_location(f"stormwatch_fn_{function}", path)
+            if spec is None or spec.loader is None:
+                raise ImportError(f"cannot load {path}")
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            self._handlers[function] = module
+        return self._handlers[function]
+
+    @contextlib.contextmanager
+    def _output(self) -> Iterator[None]:
+        """Handler logs go to `log` (the demo keeps them in a file), not over the progress."""
+        if self.log is None:
+            yield
+            return
+        with contextlib.redirect_stdout(self.log):
+            yield
+
+    @contextlib.contextmanager
+    def _environment(self, variables: dict[str, str]) -> Iterator[None]:
+        saved = {name: os.environ.get(name) for name in variables}
+        os.environ.update(variables)
+        try:
+            yield
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+    def _set_environment(self, variables: dict[str, str]) -> None:
+        for name, value in variables.items():
+            self._saved_environment.setdefault(name, os.environ.get(name))
+            os.environ[name] = value
+
+
+def schedules(stack: LocalStack) -> list[dict[str, Any]]:
+    """The schedules deployed from the template, with their targets' input."""
+    scheduler = stack.client("scheduler")
+    found = []
+    for summary in scheduler.list_schedules()["Schedules"]:
+        detail = scheduler.get_schedule(Name=summary["Name"], GroupName=summary["GroupName"])
+        found.append(detail)
+    return found
+
+
+if __name__ == "__main__":  # pragma: no cover - a quick manual check
+    with LocalStack(log=sys.stderr) as running:
+        print(json.dumps(running.outputs, indent=2))

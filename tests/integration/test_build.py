@@ -1,0 +1,111 @@
+"""`sam build` works here, and what it builds imports with nothing but the build output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+SAM = ROOT / ".tools" / "sam" / "bin" / "sam"
+WHEELHOUSE = ROOT / ".tools" / "wheelhouse"
+
+pytestmark = pytest.mark.build
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """Reads the built template's short-form intrinsics (!Ref, !GetAtt...) as plain data."""
+
+
+_CfnLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+
+@pytest.fixture(scope="module")
+def build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not SAM.exists() or not (WHEELHOUSE / ".complete").exists():
+        pytest.fail("the SAM CLI and the wheelhouse are missing: run `make setup` first")
+    target = tmp_path_factory.mktemp("sam") / "build"
+    environment = {
+        **os.environ,
+        "SAM_CLI_TELEMETRY": "0",
+        # Offline: the layer's wheels come from the wheelhouse `make setup` downloaded.
+        "PIP_NO_INDEX": "1",
+        "PIP_FIND_LINKS": str(WHEELHOUSE),
+        # sam looks for python3.13 on PATH; the venv's interpreter is the runtime's version.
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    subprocess.run(
+        [str(SAM), "build", "--build-dir", str(target), "--template-file", "template.yaml"],
+        cwd=ROOT,
+        env=environment,
+        check=True,
+        timeout=900,
+        capture_output=True,
+    )
+    return target
+
+
+def _built(build_dir: Path) -> tuple[dict[str, Path], Path]:
+    template = yaml.load((build_dir / "template.yaml").read_text(), Loader=_CfnLoader)  # noqa: S506
+    functions = {
+        name: build_dir / resource["Properties"]["CodeUri"]
+        for name, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+    layer = next(
+        build_dir / resource["Properties"]["ContentUri"]
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::Serverless::LayerVersion"
+    )
+    return functions, layer / "python"
+
+
+def _import_in_bare_python(paths: list[Path], code: str) -> subprocess.CompletedProcess[str]:
+    # -S: no site-packages at all, -I: no PYTHONPATH or user site. Only the build output.
+    program = f"import sys; sys.path[:0] = {json.dumps([str(p) for p in paths])}\n{code}"
+    return subprocess.run(
+        [sys.executable, "-S", "-I", "-c", program],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"AWS_DEFAULT_REGION": "eu-central-1"},
+        check=False,
+    )
+
+
+def test_every_handler_imports_from_the_build_output(build_dir: Path) -> None:
+    functions, layer = _built(build_dir)
+    assert functions, "the template declares no functions"
+    for name, code_dir in functions.items():
+        result = _import_in_bare_python(
+            [code_dir, layer], "import app\nassert callable(app.handler)\nprint('ok')"
+        )
+        assert result.returncode == 0, f"{name}: {result.stderr}"
+
+
+def test_every_module_of_the_layer_imports_from_the_build_output(build_dir: Path) -> None:
+    # Adapters are imported lazily by the handlers, so importing the handler alone would not
+    # notice a dependency (feedparser, say) missing from the layer until that channel's poll.
+    _, layer = _built(build_dir)
+    modules = sorted(
+        ".".join(path.relative_to(layer).with_suffix("").parts)
+        for path in (layer / "stormwatch").rglob("*.py")
+        if path.name != "__init__.py"
+    )
+    assert "stormwatch.channels.rss" in modules
+    code = "import importlib\n" + "\n".join(f"importlib.import_module({m!r})" for m in modules)
+    result = _import_in_bare_python([layer], code + "\nprint('ok')")
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_layer_carries_its_data_files_and_stays_small(build_dir: Path) -> None:
+    _, layer = _built(build_dir)
+    assert list((layer / "stormwatch" / "listen" / "lexicons").glob("*.tsv"))
+    size = sum(path.stat().st_size for path in layer.rglob("*") if path.is_file())
+    # Lambda allows 250 MB unzipped for function plus layers; most of ours is botocore.
+    assert size < 60 * 1024 * 1024, f"layer is {size / 1e6:.1f} MB"

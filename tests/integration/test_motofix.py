@@ -1,0 +1,71 @@
+"""The local stack's journaled rollback keeps DynamoDB transactions all-or-nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from local.stack import LocalStack
+
+
+def _item(stack: LocalStack, pk: str, sk: str) -> dict[str, Any] | None:
+    table = stack.outputs["TableName"]
+    key = {"pk": {"S": pk}, "sk": {"S": sk}}
+    answer = stack.client("dynamodb").get_item(TableName=table, Key=key)
+    item: dict[str, Any] | None = answer.get("Item")
+    return item
+
+
+def test_a_cancelled_transaction_changes_nothing(stack: LocalStack) -> None:
+    client = stack.client("dynamodb")
+    table = stack.outputs["TableName"]
+    # Given an existing counter and an existing item
+    client.put_item(
+        TableName=table, Item={"pk": {"S": "MF"}, "sk": {"S": "counter"}, "n": {"N": "5"}}
+    )
+    client.put_item(TableName=table, Item={"pk": {"S": "MF"}, "sk": {"S": "taken"}})
+    # When a transaction adds to the counter, creates a new item, and then fails a condition
+    with pytest.raises(ClientError) as caught:
+        client.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": table,
+                        "Key": {"pk": {"S": "MF"}, "sk": {"S": "counter"}},
+                        "UpdateExpression": "ADD n :one",
+                        "ExpressionAttributeValues": {":one": {"N": "1"}},
+                    }
+                },
+                {"Put": {"TableName": table, "Item": {"pk": {"S": "MF2"}, "sk": {"S": "new"}}}},
+                {
+                    "Put": {
+                        "TableName": table,
+                        "Item": {"pk": {"S": "MF"}, "sk": {"S": "taken"}},
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+            ]
+        )
+    # Then it was cancelled with per-item reasons, and no part of it was applied
+    reasons = [r["Code"] for r in caught.value.response["CancellationReasons"]]
+    assert reasons == ["None", "None", "ConditionalCheckFailed"]
+    assert _item(stack, "MF", "counter") == {
+        "pk": {"S": "MF"},
+        "sk": {"S": "counter"},
+        "n": {"N": "5"},
+    }
+    assert _item(stack, "MF2", "new") is None
+
+
+def test_a_successful_transaction_applies_everything(stack: LocalStack) -> None:
+    client = stack.client("dynamodb")
+    table = stack.outputs["TableName"]
+    client.transact_write_items(
+        TransactItems=[
+            {"Put": {"TableName": table, "Item": {"pk": {"S": "MS"}, "sk": {"S": str(i)}}}}
+            for i in range(100)
+        ]
+    )
+    assert all(_item(stack, "MS", str(i)) for i in (0, 50, 99))

@@ -1,0 +1,175 @@
+"""template.yaml as CloudFormation sees it (aws-sam-translator): what each function may do."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from local.provision import plan, translate
+from local.stack import DEFAULT_PARAMETERS, TEMPLATE
+
+CHANNELS = ("x", "mastodon", "bluesky", "facebook", "instagram", "linkedin", "reddit", "rss")
+
+
+@pytest.fixture(scope="module")
+def cfn() -> dict[str, Any]:
+    translated, _ = translate(TEMPLATE, DEFAULT_PARAMETERS)
+    return translated
+
+
+def _resources(cfn: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in cfn["Resources"].items() if r["Type"] == kind}
+
+
+def _statements(role: dict[str, Any]) -> list[dict[str, Any]]:
+    found = []
+    for policy in role["Properties"].get("Policies", []):
+        found.extend(policy["PolicyDocument"]["Statement"])
+    return found
+
+
+def _actions(statement: dict[str, Any]) -> set[str]:
+    actions = statement["Action"]
+    return {actions} if isinstance(actions, str) else set(actions)
+
+
+def test_the_poller_may_touch_only_its_table_config_secret_and_queue(cfn: dict[str, Any]) -> None:
+    role = cfn["Resources"]["PollMentionsFunctionRole"]
+    statements = _statements(role)
+    by_action: dict[str, list[Any]] = {}
+    for statement in statements:
+        assert statement["Effect"] == "Allow"
+        for action in _actions(statement):
+            by_action.setdefault(action, []).append(statement["Resource"])
+    # DynamoDB: read and conditional writes on the one table; no scans, deletes or admin
+    dynamodb = {a for a in by_action if a.startswith("dynamodb:")}
+    assert dynamodb == {
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:Query",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:ConditionCheckItem",
+    }
+    for action in dynamodb:
+        assert by_action[action] == [{"Fn::GetAtt": ["Table", "Arn"]}]
+    assert by_action["ssm:GetParameter"] == [
+        {
+            "Fn::Sub": (
+                "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${ConfigParameterName}"
+            )
+        }
+    ]
+    assert by_action["secretsmanager:GetSecretValue"] == [{"Ref": "ChannelSecret"}]
+    assert by_action["sqs:SendMessage"] == [{"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}]
+    # Wildcard resources only where AWS has no resource-level permissions (Comprehend)
+    wildcards = {a for a, resources in by_action.items() if "*" in resources}
+    assert wildcards == {"comprehend:BatchDetectSentiment", "comprehend:DetectSentiment"}
+    # It publishes nothing and cannot touch other secrets, parameters or tables
+    assert not {a for a in by_action if a.startswith(("sns:", "iam:", "kms:Encrypt"))}
+    # KMS use is bounded to the services that encrypt our data
+    for statement in statements:
+        if any(a.startswith("kms:") for a in _actions(statement)):
+            assert statement["Resource"] == {"Fn::GetAtt": ["Key", "Arn"]}
+            assert "kms:ViaService" in statement["Condition"]["StringEquals"]
+    managed = role["Properties"].get("ManagedPolicyArns", [])
+    assert all(
+        "AWSLambdaBasicExecutionRole" in str(arn) or "AWSXrayWriteOnlyAccess" in str(arn)
+        for arn in managed
+    )
+
+
+def test_the_scheduler_may_only_invoke_the_poller(cfn: dict[str, Any]) -> None:
+    statements = _statements(cfn["Resources"]["SchedulerRole"])
+    invoke = [s for s in statements if "lambda:InvokeFunction" in _actions(s)]
+    assert [s["Resource"] for s in invoke] == [{"Fn::GetAtt": ["PollMentionsFunction", "Arn"]}]
+    trust = cfn["Resources"]["SchedulerRole"]["Properties"]["AssumeRolePolicyDocument"]
+    assert trust["Statement"][0]["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    assert "aws:SourceAccount" in trust["Statement"][0]["Condition"]["StringEquals"]
+
+
+@pytest.mark.parametrize(
+    ("enabled", "expected"),
+    [(",".join(CHANNELS), set(CHANNELS)), ("x,rss", {"x", "rss"}), ("mastodon", {"mastodon"})],
+)
+def test_one_schedule_per_enabled_channel(
+    cfn: dict[str, Any], enabled: str, expected: set[str]
+) -> None:
+    # Given the EnabledChannels parameter / When conditions are evaluated
+    deployment = plan(cfn, {**DEFAULT_PARAMETERS, "EnabledChannels": enabled})
+    schedules = {
+        name: resource
+        for name, resource in _resources(cfn, "AWS::Scheduler::Schedule").items()
+        if deployment.conditions[resource["Condition"]]
+    }
+    # Then exactly those channels are polled, each at the PollRate, with a dead-letter queue
+    channels = {
+        resource["Properties"]["Target"]["Input"].split('"')[3] for resource in schedules.values()
+    }
+    assert channels == expected
+    for resource in schedules.values():
+        properties = resource["Properties"]
+        assert properties["ScheduleExpression"] == {"Ref": "PollRate"}
+        assert properties["Target"]["DeadLetterConfig"]["Arn"] == {
+            "Fn::GetAtt": ["DeadLetterQueue", "Arn"]
+        }
+        assert properties["Target"]["RetryPolicy"]["MaximumRetryAttempts"] == 0
+
+
+def test_data_is_durable_encrypted_and_expires(cfn: dict[str, Any]) -> None:
+    tables = _resources(cfn, "AWS::DynamoDB::Table")
+    assert set(tables) == {"Table", "IdempotencyTable"}
+    for table in tables.values():
+        properties = table["Properties"]
+        assert properties["BillingMode"] == "PAY_PER_REQUEST"
+        assert properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"]
+        assert properties["SSESpecification"]["KMSMasterKeyId"] == {"Ref": "Key"}
+        assert properties["TimeToLiveSpecification"]["Enabled"] is True
+    assert tables["Table"]["Properties"]["TimeToLiveSpecification"]["AttributeName"] == "expires_at"
+    assert tables["Table"]["DeletionPolicy"] == "Retain"
+    for topic in _resources(cfn, "AWS::SNS::Topic").values():
+        assert topic["Properties"]["KmsMasterKeyId"] == {"Ref": "Key"}
+    assert cfn["Resources"]["Key"]["Properties"]["EnableKeyRotation"] is True
+
+
+def test_every_function_logs_with_retention_alarms_and_parks_failures(cfn: dict[str, Any]) -> None:
+    functions = _resources(cfn, "AWS::Lambda::Function")
+    alarms = _resources(cfn, "AWS::CloudWatch::Alarm")
+    invoke_configs = _resources(cfn, "AWS::Lambda::EventInvokeConfig")
+    for name, function in functions.items():
+        properties = function["Properties"]
+        assert properties["Architectures"] == ["arm64"]
+        assert properties["Runtime"] == "python3.13"
+        assert properties["TracingConfig"] == {"Mode": "Active"}
+        group = properties["LoggingConfig"]["LogGroup"]["Ref"]
+        assert cfn["Resources"][group]["Properties"]["RetentionInDays"] == {
+            "Ref": "LogRetentionDays"
+        }
+        assert any(
+            alarm["Properties"]["MetricName"] == "Errors"
+            and alarm["Properties"]["Dimensions"][0]["Value"] == {"Ref": name}
+            for alarm in alarms.values()
+        ), f"{name} has no error alarm"
+        assert any(
+            config["Properties"]["FunctionName"] == {"Ref": name}
+            and config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]
+            for config in invoke_configs.values()
+        ), f"{name} has no on-failure destination"
+
+
+def test_the_layer_is_built_by_sam_for_the_runtime(cfn: dict[str, Any]) -> None:
+    from samtranslator.yaml_helper import yaml_parse
+
+    sam = yaml_parse(TEMPLATE.read_text())
+    layer = sam["Resources"]["CoreLayer"]
+    assert layer["Metadata"]["BuildMethod"] == "python3.13"
+    assert layer["Metadata"]["BuildArchitecture"] == "arm64"
+    assert set(sam["Outputs"]) >= {
+        "TableName",
+        "AlertsTopicArn",
+        "ChannelSecretName",
+        "ConfigParameterName",
+        "DeadLetterQueueUrl",
+        "IdempotencyTableName",
+    }
