@@ -72,10 +72,10 @@ template: setup
 		--framework cloudformation -f template.yaml -f $(TOOLS)/template.cfn.json
 
 test: setup lint template
-	$(PYTHON) -m pytest -q
+	$(PYTHON) -m pytest -q -n 2
 
 test-fast: $(VENV)/.installed
-	$(PYTHON) -m pytest -q -m "not build"
+	$(PYTHON) -m pytest -q -n 2 -m "not build"
 
 demo: $(VENV)/.installed
 	$(PYTHON) -m local.demo

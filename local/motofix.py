@@ -1,7 +1,12 @@
 """Make moto's server fast enough for the demo without changing what it answers.
 
-Connections are kept alive (HTTP/1.1) as AWS endpoints do, and DynamoDB transactions
-cost what they touch, not the size of the table.
+Connections are kept alive (HTTP/1.1) as AWS endpoints do; DynamoDB transactions and
+queries cost what they touch, not the size of the table (moto answers a Query by
+looking at every item of the table, and copies whole tables before a transaction); and
+DynamoDB operations are isolated from each other, as in DynamoDB. moto serves each
+request in a thread and does not isolate transactions: a cancelled transaction restores
+its snapshot over another one that committed meanwhile. The fault-injection test found
+that (overlapping poll runs lost bucket increments on the local stack only).
 
 moto 5 takes a deep copy of every table a transaction touches before running it, so it
 can roll back; with a few thousand items that is seconds per transaction, and the demo
@@ -62,7 +67,71 @@ def install() -> None:
             _inside.active = False
 
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    _index_queries_by_partition()
+    _isolate_operations(DynamoDBBackend)
     _state["installed"] = True
+
+
+_ISOLATED = (
+    "transact_write_items",
+    "transact_get_items",
+    "put_item",
+    "update_item",
+    "delete_item",
+    "get_item",
+    "query",
+    "scan",
+    "batch_write_item",
+    "batch_get_item",
+)
+_dynamodb_lock = threading.RLock()
+
+
+def _isolate_operations(backend_class: Any) -> None:
+    """One DynamoDB operation at a time, each seeing and leaving a consistent table."""
+    for name in _ISOLATED:
+        operation = getattr(backend_class, name)
+
+        def isolated(self: Any, *args: Any, __operation: Any = operation, **kwargs: Any) -> Any:
+            with _dynamodb_lock:
+                return __operation(self, *args, **kwargs)
+
+        setattr(backend_class, name, isolated)
+
+
+def _index_queries_by_partition() -> None:
+    """A base-table Query reads its one partition instead of filtering the whole table.
+
+    moto's query builds its candidates from `all_items()` and keeps those whose hash key
+    matches; while a base-table query runs, `all_items()` returns that partition only,
+    so the result is the same set, found without a scan.
+    """
+    from moto.dynamodb.models.table import Table
+
+    real_query = Table.query
+    real_all_items = Table.all_items
+
+    def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        # moto passes index_name as the 8th positional argument (after hash_key).
+        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+        if index_name is None and hash_key is not None:
+            _inside.partition = (self, hash_key)
+        try:
+            return real_query(self, hash_key, *args, **kwargs)
+        finally:
+            _inside.partition = None
+
+    def all_items(self: Any) -> Any:
+        hint = getattr(_inside, "partition", None)
+        if hint is None or hint[0] is not self:
+            return real_all_items(self)
+        partition = self.items.get(hint[1])
+        if partition is None:
+            return []
+        return list(partition.values()) if self.has_range_key else [partition]
+
+    Table.query = query  # type: ignore[method-assign]
+    Table.all_items = all_items  # type: ignore[method-assign]
 
 
 def _journal(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[Any, ...]]:

@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import io
 import json
 import logging
 import os
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import IO, Any
+from typing import IO, Any, TextIO
 
 from local.fakechannels.registry import available_channels, fake_module
 from local.fakechannels.server import FakeChannelServer
@@ -75,6 +77,44 @@ class FakeLambdaContext:
         return max(0, int((self.budget_seconds - (time.monotonic() - self._started)) * 1000))
 
 
+class _HandlerOutput(io.TextIOBase):
+    """Process-wide stdout that sends what handlers print to the stack's log.
+
+    Installed once: Powertools binds its log handler to the stdout it finds at import,
+    and overlapping invocations run in threads, so swapping `sys.stdout` per invocation
+    (contextlib.redirect_stdout) would tangle; here each thread says whether it is inside
+    an invocation, and everything else reaches the original stdout.
+    """
+
+    _installed: _HandlerOutput | None = None
+
+    def __init__(self, outside: TextIO) -> None:
+        self.outside = outside
+        self.log: IO[str] | None = None
+        self.inside = threading.local()
+
+    @classmethod
+    def install(cls) -> _HandlerOutput:
+        if cls._installed is None:
+            cls._installed = cls(sys.stdout)
+            sys.stdout = cls._installed
+        return cls._installed
+
+    def _target(self) -> IO[str]:
+        if self.log is not None and getattr(self.inside, "active", False):
+            return self.log
+        return self.outside
+
+    def write(self, text: str) -> int:
+        return self._target().write(text)
+
+    def flush(self) -> None:
+        self._target().flush()
+
+    def writable(self) -> bool:
+        return True
+
+
 class LocalStack:
     def __init__(
         self,
@@ -82,11 +122,13 @@ class LocalStack:
         scenario: Scenario | None = None,
         parameters: dict[str, str] | None = None,
         config_document: dict[str, Any] | None = None,
+        settings: dict[str, Any] | None = None,
         log: IO[str] | None = None,
     ) -> None:
         self.scenario = scenario or build_scenario()
         self.parameters = {**DEFAULT_PARAMETERS, **(parameters or {})}
         self.config_document = config_document
+        self.settings = settings or {}
         self.log = log
         self.world = World(
             scenario=self.scenario,
@@ -165,6 +207,7 @@ class LocalStack:
 
     def _store_configuration(self) -> None:
         document = self.config_document or localize(read_document(), self.channels.channel_url)
+        document = {**document, **self.settings}
         parse_config(document)  # refuse to start with a document the functions would reject
         text = json.dumps(document, ensure_ascii=False)
         self.client("ssm").put_parameter(
@@ -214,12 +257,17 @@ class LocalStack:
 
     @contextlib.contextmanager
     def _output(self) -> Iterator[None]:
-        """Handler logs go to `log` (the demo keeps them in a file), not over the progress."""
+        """What the handler prints goes to this stack's log (the demo keeps it in a file)."""
         if self.log is None:
             yield
             return
-        with contextlib.redirect_stdout(self.log):
+        router = _HandlerOutput.install()
+        router.log = self.log
+        router.inside.active = True
+        try:
             yield
+        finally:
+            router.inside.active = False
 
     @contextlib.contextmanager
     def _environment(self, variables: dict[str, str]) -> Iterator[None]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -13,11 +13,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from stormwatch.config import CHANNELS
 from stormwatch.deadline import Deadline
 from stormwatch.errors import ConfigError
+from stormwatch.observability import LazyTracer
 from stormwatch.runtime import AwsClients, Environment
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
+tracer = LazyTracer()
 copy_config_to_registered_loggers(source_logger=logger, include={"stormwatch"})
 
 # Kept back from the Lambda timeout for the last commit, metrics and logs.
@@ -34,18 +35,22 @@ def parse_channel(event: Any) -> str:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
+@tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, object]:
     from stormwatch.listen.service import poll, utc_now
 
-    channel = parse_channel(event)
-    logger.set_correlation_id(f"poll-{channel}-{context.aws_request_id}")
-    logger.append_keys(channel=channel)
-    environment = Environment.from_environ()
-    deadline = Deadline.from_context(context, RESERVE_SECONDS)
-
-    report, store = poll(channel, environment, _clients, deadline)
+    try:
+        channel = parse_channel(event)
+        logger.set_correlation_id(f"poll-{channel}-{context.aws_request_id}")
+        logger.append_keys(channel=channel)
+        environment = Environment.from_environ()
+        deadline = Deadline.from_context(context, RESERVE_SECONDS)
+        report, store = poll(channel, environment, _clients, deadline)
+    except Exception:
+        # A run that cannot start (bad event, config, environment) still shows in metrics.
+        metrics.add_metric(name="PollInvocationErrors", unit=MetricUnit.Count, value=1)
+        raise
 
     metrics.add_dimension(name="channel", value=channel)
     metrics.add_metric(name="MentionsRead", unit=MetricUnit.Count, value=report.tally.read)

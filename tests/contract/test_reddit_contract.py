@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-import jsonschema  # type: ignore[import-untyped]  # no stubs in the dev environment
+import jsonschema
 import pytest
 import requests
 import time_machine

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import pytest
@@ -69,3 +70,46 @@ def test_a_successful_transaction_applies_everything(stack: LocalStack) -> None:
         ]
     )
     assert all(_item(stack, "MS", str(i)) for i in (0, 50, 99))
+
+
+def test_concurrent_transactions_do_not_undo_each_other(stack: LocalStack) -> None:
+    # Given many threads adding to one counter, half of them in transactions that fail
+    import threading
+
+    client = stack.client("dynamodb")
+    table = stack.outputs["TableName"]
+    key = {"pk": {"S": "MC"}, "sk": {"S": "counter"}}
+    client.put_item(TableName=table, Item={**key, "n": {"N": "0"}})
+
+    def add(fail: bool) -> None:
+        actions: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": table,
+                    "Key": key,
+                    "UpdateExpression": "ADD n :one",
+                    "ExpressionAttributeValues": {":one": {"N": "1"}},
+                }
+            }
+        ]
+        if fail:
+            actions.append(
+                {
+                    "ConditionCheck": {
+                        "TableName": table,
+                        "Key": {"pk": {"S": "MC"}, "sk": {"S": "absent"}},
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                }
+            )
+        for _ in range(20):
+            with contextlib.suppress(ClientError):
+                client.transact_write_items(TransactItems=actions)
+
+    threads = [threading.Thread(target=add, args=(n % 2 == 1,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Then exactly the successful transactions' increments remain
+    assert _item(stack, "MC", "counter") == {**key, "n": {"N": "80"}}

@@ -126,7 +126,7 @@ def utc(moment: datetime) -> datetime:
 
 def iso(moment: datetime) -> str:
     """Sortable ISO-8601 UTC with a `Z`, second precision: the form stored in keys."""
-    return utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc(moment).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 def parse_iso(text: str) -> datetime:

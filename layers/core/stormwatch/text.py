@@ -17,11 +17,14 @@ _KEEP = {"\u200d", "\ufe0f"}
 
 def clean_text(raw: str, *, limit: int = MAX_TEXT_CHARS) -> str:
     """NFC, no control/bidi characters, single spaces, at most `limit` characters."""
-    text = unicodedata.normalize("NFC", raw)
-    text = "".join(
-        ch if ch in _KEEP or unicodedata.category(ch) not in _UNWANTED else " " for ch in text
-    )
-    text = _SPACE.sub(" ", text).strip()
+    text = _SPACE.sub(" ", unicodedata.normalize("NFC", raw))
+    if not text.isprintable():
+        # Only text with format or control characters left pays for the per-character pass.
+        text = "".join(
+            ch if ch in _KEEP or unicodedata.category(ch) not in _UNWANTED else " " for ch in text
+        )
+        text = _SPACE.sub(" ", text)
+    text = text.strip()
     if len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
     return text
@@ -45,7 +48,23 @@ def strip_markup(raw: str) -> str:
 _STROKES = str.maketrans({"ł": "l", "đ": "d", "ø": "o", "ħ": "h", "ı": "i", "ŧ": "t"})
 
 
+_combining_marks: dict[int, None] = {}
+
+
+def _without_combining_marks(text: str) -> str:
+    # A translate table runs in C; it is built on first use (about 20 ms) rather than at
+    # import, and covers the Basic Multilingual Plane, where the diacritics of every
+    # script we match live.
+    if not _combining_marks:
+        _combining_marks.update(
+            (code, None) for code in range(0x300, 0x10000) if unicodedata.combining(chr(code))
+        )
+    return text.translate(_combining_marks)
+
+
 def fold(text: str) -> str:
     """Case- and diacritics-insensitive form used for matching (ß -> ss, É -> e, Ł -> l)."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold().translate(_STROKES))
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    folded = text.casefold()
+    if folded.isascii():
+        return folded
+    return _without_combining_marks(unicodedata.normalize("NFKD", folded.translate(_STROKES)))

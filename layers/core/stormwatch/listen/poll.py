@@ -19,7 +19,7 @@ from typing import Protocol
 from stormwatch.channels.base import Cursor, MentionSource
 from stormwatch.config import Config
 from stormwatch.deadline import TimeBudget
-from stormwatch.errors import ChannelError, RateLimited, StoreConflict
+from stormwatch.errors import ChannelError, ConfigError, RateLimited, StoreConflict
 from stormwatch.listen.scoring import MentionScorer, ScoringTally
 from stormwatch.model import ScoredMention
 from stormwatch.store import CommitResult, CursorRecord
@@ -207,7 +207,7 @@ def _poll_source(
         logger.info(
             "another run moved the cursor", extra={"channel": channel, "source": source.key}
         )
-    except ChannelError as error:
+    except (ChannelError, ConfigError) as error:
         report.outcome = "failed"
         report.error = str(error)
         logger.warning(

@@ -1,0 +1,595 @@
+"""NAB realTweets benchmark of the production volume detector and firing rule.
+
+    python -m bench.nab --data DIR --out OUT [--param NAME=VALUE ...]
+                        [--sensitivity] [--cross-validate] [--explain-windows]
+
+Feeds every ``Twitter_volume_*.csv`` in DIR, row by row in time order, into
+`VolumeDetector` + `FiringRule` with the shipped defaults (one series = one brand,
+one row = one bucket; nothing the detector sees comes from the labels or the file
+name). Writes ``OUT/<same file name>`` with ``timestamp,value,alert`` where
+``alert`` is 1 on each row where a new alert starts firing.
+
+When DIR holds ``combined_windows.json`` the alerts are scored with NAB's
+"standard" profile and a report is printed whose last line is ``nab: S``.
+``--param`` overrides one detector or firing parameter (for the sensitivity table
+in docs/decisions/0003-volume-detector.md); ``--sensitivity`` scores every main
+parameter at -25 % and +25 %; ``--cross-validate`` selects parameters on half of the
+files and scores the choice on the other half, for every way to split the six;
+``--explain-windows`` shows how unusual each labelled window looked to the detector
+(the labels are read for that report only, after the run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import itertools
+import json
+import math
+import os
+import statistics
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+# A clean checkout has the layer's package under layers/core, not installed: make
+# `python -m bench.nab` work from the repository root without PYTHONPATH.
+_LAYER = Path(__file__).resolve().parents[1] / "layers" / "core"
+if str(_LAYER) not in sys.path:
+    sys.path.insert(0, str(_LAYER))
+
+from stormwatch.warn.detector import (  # noqa: E402
+    Assessment,
+    VolumeDetector,
+    VolumeDetectorParams,
+)
+from stormwatch.warn.firing import FiringEventKind, FiringRule, FiringRuleParams  # noqa: E402
+
+SERIES_GLOB = "Twitter_volume_*.csv"
+WINDOWS_FILE = "combined_windows.json"
+MINUTES_PER_WEEK = 7 * 24 * 60
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+@dataclass(frozen=True, slots=True)
+class ScoringProfile:
+    """NAB's "standard" application profile and its probationary period."""
+
+    tp_weight: float = 1.0
+    fp_weight: float = 0.11
+    fn_weight: float = 1.0
+    probation_fraction: float = 0.15
+    probation_cap_rows: int = 750
+
+
+STANDARD = ScoringProfile()
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A labelled anomaly window, both ends inclusive."""
+
+    start: datetime
+    end: datetime
+
+
+@dataclass(slots=True)
+class FileScore:
+    """How one file's alerts score, and the figures the report prints."""
+
+    name: str
+    windows: int
+    detected: int = 0
+    true_positive: float = 0.0
+    false_positive: float = 0.0
+    false_negative: float = 0.0
+    false_alerts: int = 0
+    scored_minutes: float = 0.0
+    minutes_from_window_start: list[float] = field(default_factory=list)
+    minutes_from_window_centre: list[float] = field(default_factory=list)
+
+    @property
+    def raw(self) -> float:
+        return self.true_positive + self.false_positive + self.false_negative
+
+
+def scaled_sigmoid(relative_position: float) -> float:
+    """NAB's reward curve: near +1 well inside a window, 0 at its end, -1 far past it."""
+    if relative_position > 3.0:
+        return -1.0
+    return 2.0 / (1.0 + math.exp(5.0 * relative_position)) - 1.0
+
+
+def probationary_rows(total_rows: int, profile: ScoringProfile = STANDARD) -> int:
+    """Rows at the start of a file that are never scored."""
+    return min(
+        math.floor(profile.probation_fraction * total_rows),
+        profile.probation_cap_rows,
+    )
+
+
+def window_rows(timestamps: Sequence[datetime], windows: Iterable[Window]) -> list[tuple[int, int]]:
+    """(first, last) row of each window that holds at least one row, in time order."""
+    ranges: list[tuple[int, int]] = []
+    for window in sorted(windows, key=lambda w: w.start):
+        inside = [i for i, moment in enumerate(timestamps) if window.start <= moment <= window.end]
+        if inside:
+            ranges.append((inside[0], inside[-1]))
+    return ranges
+
+
+def score_file(
+    name: str,
+    timestamps: Sequence[datetime],
+    alerts: Sequence[bool],
+    windows: Iterable[Window],
+    profile: ScoringProfile = STANDARD,
+) -> FileScore:
+    """Score one file's alert starts the way NAB's sweeper scores a fixed threshold.
+
+    Inside a window only the earliest alert counts, worth more the earlier it comes;
+    a window without one costs `fn_weight`. Every alert outside all windows costs
+    `fp_weight`, less when it comes shortly after a window's end, the full weight
+    before the first window. Probationary rows are never scored; a window that lies
+    wholly inside the probationary period does not count.
+    """
+    if len(timestamps) != len(alerts):
+        raise ValueError(f"{name}: {len(timestamps)} timestamps but {len(alerts)} alert flags")
+    probation = probationary_rows(len(timestamps), profile)
+    ranges = [(a, b) for a, b in window_rows(timestamps, windows) if b >= probation]
+    max_reward = scaled_sigmoid(-1.0)
+    score = FileScore(name=name, windows=len(ranges))
+    if len(timestamps) > probation:
+        score.scored_minutes = (timestamps[-1] - timestamps[probation]).total_seconds() / 60.0
+
+    reward_by_window: dict[int, float] = {}
+    upcoming = 0
+    previous: tuple[int, int] | None = None
+    for i, fired in enumerate(alerts):
+        while upcoming < len(ranges) and ranges[upcoming][1] < i:
+            previous = ranges[upcoming]
+            upcoming += 1
+        if not fired or i < probation:
+            continue
+        if upcoming < len(ranges) and ranges[upcoming][0] <= i:
+            if upcoming in reward_by_window:
+                continue
+            left, right = ranges[upcoming]
+            width = right - left + 1
+            reward = scaled_sigmoid(-(right - i + 1) / width) / max_reward
+            reward_by_window[upcoming] = profile.tp_weight * reward
+            start, end = timestamps[left], timestamps[right]
+            centre = start + (end - start) / 2
+            score.minutes_from_window_start.append((timestamps[i] - start).total_seconds() / 60)
+            score.minutes_from_window_centre.append((timestamps[i] - centre).total_seconds() / 60)
+        else:
+            score.false_alerts += 1
+            if previous is None:
+                score.false_positive -= profile.fp_weight
+            else:
+                left, right = previous
+                past = (i - right) / max(right - left, 1)
+                score.false_positive += profile.fp_weight * scaled_sigmoid(past)
+    score.detected = len(reward_by_window)
+    score.true_positive = sum(reward_by_window.values())
+    score.false_negative = -profile.fn_weight * (len(ranges) - score.detected)
+    return score
+
+
+def normalised(scores: Sequence[FileScore], profile: ScoringProfile = STANDARD) -> float:
+    """100 for one alert at the start of every window and nothing else; 0 for no alerts."""
+    windows = sum(s.windows for s in scores)
+    if windows == 0:
+        return 0.0
+    perfect = windows * profile.tp_weight
+    null = -windows * profile.fn_weight
+    return 100.0 * (sum(s.raw for s in scores) - null) / (perfect - null)
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    text: str
+    moment: datetime
+    value: int
+
+
+def _parse_time(text: str) -> datetime:
+    """NAB times carry no zone; they are read as UTC (the detector needs aware times)."""
+    moment = datetime.fromisoformat(text.strip())
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def read_series(path: Path) -> list[Row]:
+    """The rows of a NAB csv (timestamp,value), in time order."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = [
+            Row(record["timestamp"], _parse_time(record["timestamp"]), int(float(record["value"])))
+            for record in csv.DictReader(handle)
+        ]
+    rows.sort(key=lambda row: row.moment)
+    return rows
+
+
+def read_windows(path: Path) -> dict[str, list[Window]]:
+    """Windows by csv file name (NAB keys them as ``<category>/<file>``)."""
+    raw: Mapping[str, list[list[str]]] = json.loads(path.read_text(encoding="utf-8"))
+    return {
+        Path(key).name: [Window(_parse_time(start), _parse_time(end)) for start, end in pairs]
+        for key, pairs in raw.items()
+    }
+
+
+def write_output(path: Path, rows: Sequence[Row], alerts: Sequence[bool]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["timestamp", "value", "alert"])
+        for row, fired in zip(rows, alerts, strict=True):
+            writer.writerow([row.text, row.value, int(fired)])
+
+
+# --------------------------------------------------------------------------- running
+
+
+@dataclass(frozen=True, slots=True)
+class Setup:
+    """One detector + firing configuration."""
+
+    detector: VolumeDetectorParams = field(default_factory=VolumeDetectorParams)
+    firing: FiringRuleParams = field(default_factory=FiringRuleParams)
+
+
+def assess(rows: Sequence[Row], setup: Setup) -> tuple[list[Assessment], list[bool]]:
+    """Feed one series through a fresh detector and firing rule, in time order.
+
+    Returns each row's assessment and whether an alert started on that row.
+    """
+    detector = VolumeDetector(setup.detector)
+    rule = FiringRule(setup.firing)
+    assessments: list[Assessment] = []
+    started: list[bool] = []
+    for row in rows:
+        assessment = detector.observe(row.moment, row.value)
+        event = rule.step(assessment)
+        assessments.append(assessment)
+        started.append(event is not None and event.kind is FiringEventKind.STARTED)
+    return assessments, started
+
+
+def alert_starts(rows: Sequence[Row], setup: Setup) -> list[bool]:
+    """True on each row where a new alert starts firing."""
+    return assess(rows, setup)[1]
+
+
+def _score_one(args: tuple[Path, Setup, list[Window]]) -> FileScore:
+    path, setup, windows = args
+    rows = read_series(path)
+    return score_file(path.name, [r.moment for r in rows], alert_starts(rows, setup), windows)
+
+
+def score_setups(
+    files: Sequence[Path], windows: Mapping[str, list[Window]], setups: Sequence[Setup]
+) -> list[list[FileScore]]:
+    """Per setup, the scores of every file (which is all that subset scores need)."""
+    jobs = [(path, setup, windows[path.name]) for setup in setups for path in files]
+    workers = min(len(jobs), os.cpu_count() or 1)
+    if workers > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            flat = list(pool.map(_score_one, jobs))
+    else:
+        flat = [_score_one(job) for job in jobs]
+    return [flat[i : i + len(files)] for i in range(0, len(flat), len(files))]
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+def _convert(value: str, current: object) -> object:
+    if value.lower() in ("none", "null"):
+        return None
+    if isinstance(current, tuple):
+        return tuple(int(part) for part in value.split(",") if part)
+    if isinstance(current, bool):
+        return value.lower() in ("1", "true", "yes")
+    if isinstance(current, int) or current is None:
+        return int(value)
+    if isinstance(current, float):
+        return float(value)
+    return value
+
+
+def with_overrides(setup: Setup, overrides: Mapping[str, str]) -> Setup:
+    """`setup` with NAME=VALUE overrides; a name may belong to either parameter set."""
+    detector_fields = {f.name for f in dataclasses.fields(VolumeDetectorParams)}
+    firing_fields = {f.name for f in dataclasses.fields(FiringRuleParams)}
+    detector: dict[str, Any] = {}
+    firing: dict[str, Any] = {}
+    for name, text in overrides.items():
+        if name in detector_fields:
+            detector[name] = _convert(text, getattr(setup.detector, name))
+        elif name in firing_fields:
+            firing[name] = _convert(text, getattr(setup.firing, name))
+        else:
+            known = ", ".join(sorted(detector_fields | firing_fields))
+            raise SystemExit(f"--param {name}: unknown parameter (known: {known})")
+    try:
+        return Setup(
+            dataclasses.replace(setup.detector, **detector),
+            dataclasses.replace(setup.firing, **firing),
+        )
+    except ValueError as error:
+        raise SystemExit(f"--param: {error}") from error
+
+
+def _scaled(value: object, factor: float, bucket_minutes: int) -> str:
+    """`value` x `factor` as override text: windows stay multiples of the bucket."""
+    if isinstance(value, tuple):
+        return ",".join(
+            str(max(bucket_minutes, round(v * factor / bucket_minutes) * bucket_minutes))
+            for v in value
+        )
+    if isinstance(value, int):
+        return str(max(1, round(value * factor)))
+    assert isinstance(value, float)
+    return repr(value * factor)
+
+
+# The main knobs: each is scored at -25 % and +25 % by --sensitivity.
+SENSITIVITY_PARAMETERS = (
+    "watch_return_days",
+    "windows_minutes",
+    "level_half_life_hours",
+    "daily_half_life_days",
+    "weekly_half_life_weeks",
+    "huber_clip",
+    "shift_acceptance_hours",
+    "maxima_days",
+    "min_count",
+    "resolve_after_minutes",
+    "cooldown_minutes",
+)
+
+# Principled alternatives of the main knobs for --cross-validate: selection by score
+# on half of the files, then scored on the other half.
+CROSS_VALIDATION_GRID: Mapping[str, Sequence[str]] = {
+    "watch_return_days": ("7", "14", "28"),
+    "level_half_life_hours": ("12", "24", "48"),
+    "windows_minutes": ("15,60,180", "15,60,180,720"),
+}
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _median(values: Sequence[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def _minutes(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
+def report_lines(scores: Sequence[FileScore]) -> list[str]:
+    lines = [
+        f"{'file':<26}{'windows':>8}{'found':>6}{'false':>6}{'tp':>8}{'fp':>8}{'fn':>6}"
+        f"{'raw':>8}{'min>start':>10}{'min>centre':>11}"
+    ]
+    for s in scores:
+        lines.append(
+            f"{s.name:<26}{s.windows:>8}{s.detected:>6}{s.false_alerts:>6}"
+            f"{s.true_positive:>8.3f}{s.false_positive:>8.3f}{s.false_negative:>6.1f}{s.raw:>8.3f}"
+            f"{_minutes(_median(s.minutes_from_window_start)):>10}"
+            f"{_minutes(_median(s.minutes_from_window_centre)):>11}"
+        )
+    starts = [m for s in scores for m in s.minutes_from_window_start]
+    centres = [m for s in scores for m in s.minutes_from_window_centre]
+    weeks = sum(s.scored_minutes for s in scores) / MINUTES_PER_WEEK
+    false_alerts = sum(s.false_alerts for s in scores)
+    lines.append(
+        f"windows found: {sum(s.detected for s in scores)} of {sum(s.windows for s in scores)}; "
+        f"raw score {sum(s.raw for s in scores):.3f}"
+    )
+    lines.append(
+        f"median minutes from window start to alert: {_minutes(_median(starts))} "
+        f"(from window centre, the labelled moment: {_minutes(_median(centres))})"
+    )
+    per_week = false_alerts / weeks if weeks else 0.0
+    lines.append(
+        f"false alerts: {false_alerts} in {weeks:.1f} series-weeks = {per_week:.2f} per series-week"
+    )
+    return lines
+
+
+def _sensitivity(files: Sequence[Path], windows: Mapping[str, list[Window]], base: Setup) -> None:
+    setups: list[Setup] = [base]
+    labels: list[tuple[str, str, str]] = []
+    for name in SENSITIVITY_PARAMETERS:
+        owner: object = base.detector if hasattr(base.detector, name) else base.firing
+        current = getattr(owner, name)
+        low, high = (_scaled(current, f, base.detector.bucket_minutes) for f in (0.75, 1.25))
+        labels.append((name, low, high))
+        setups.extend(with_overrides(base, {name: text}) for text in (low, high))
+    results = [normalised(s) for s in score_setups(files, windows, setups)]
+    print(f"\nsensitivity (normalised score; default {results[0]:.1f})")
+    print(f"{'parameter':<24}{'-25%':>18}{'score':>7}{'+25%':>18}{'score':>7}")
+    for i, (name, low, high) in enumerate(labels):
+        print(f"{name:<24}{low:>18}{results[1 + 2 * i]:>7.1f}{high:>18}{results[2 + 2 * i]:>7.1f}")
+
+
+def _cross_validate(
+    files: Sequence[Path], windows: Mapping[str, list[Window]], base: Setup
+) -> None:
+    names = list(CROSS_VALIDATION_GRID)
+    combos = list(itertools.product(*(CROSS_VALIDATION_GRID[n] for n in names)))
+    setups = [with_overrides(base, dict(zip(names, combo, strict=True))) for combo in combos]
+    grid = score_setups(files, windows, [base, *setups])
+    default, candidates = grid[0], grid[1:]
+    by_name = [{s.name: s for s in scores} for scores in candidates]
+    default_by_name = {s.name: s for s in default}
+    all_names = sorted(default_by_name)
+
+    def subset(scores: Mapping[str, FileScore], chosen: Iterable[str]) -> float:
+        return normalised([scores[n] for n in chosen])
+
+    def describe(index: int) -> str:
+        return " ".join(f"{n}={v}" for n, v in zip(names, combos[index], strict=True))
+
+    def run(splits: list[tuple[list[str], list[str]]], title: str) -> None:
+        print(f"\n{title}")
+        print(f"{'held out':<40}{'default':>8}{'selected':>9}  selected on the other files")
+        held_default: list[float] = []
+        held_selected: list[float] = []
+        for fit, held in splits:
+            best = max(range(len(candidates)), key=lambda i: subset(by_name[i], fit))
+            d, s = subset(default_by_name, held), subset(by_name[best], held)
+            held_default.append(d)
+            held_selected.append(s)
+            label = ",".join(n.removeprefix("Twitter_volume_").removesuffix(".csv") for n in held)
+            print(f"{label:<40}{d:>8.1f}{s:>9.1f}  {describe(best)}")
+        print(
+            f"{'mean':<40}{statistics.mean(held_default):>8.1f}{statistics.mean(held_selected):>9.1f}"
+        )
+        print(f"{'min':<40}{min(held_default):>8.1f}{min(held_selected):>9.1f}")
+
+    half = len(all_names) // 2
+    halves = [
+        (sorted(set(all_names) - set(held)), list(held))
+        for held in itertools.combinations(all_names, len(all_names) - half)
+    ]
+    run(halves, f"half splits: select on {half} files, score the other {len(all_names) - half}")
+    run(
+        [([n for n in all_names if n != held], [held]) for held in all_names],
+        "leave one file out: select on the others, score the one",
+    )
+    best_all = max(range(len(candidates)), key=lambda i: normalised(candidates[i]))
+    print(
+        "\n(for reference only, never shipped) best on all files: "
+        f"{normalised(candidates[best_all]):.1f} with {describe(best_all)}; "
+        f"shipped default: {normalised(default):.1f}"
+    )
+
+
+def _explain_windows(
+    series: Mapping[str, Sequence[Row]], windows: Mapping[str, list[Window]], setup: Setup
+) -> None:
+    """How unusual each labelled window looked to the detector (labels are read only here)."""
+    print("\nrarest moment inside each window (return period after Bonferroni, in days)")
+    for name, rows in series.items():
+        assessments, started = assess(rows, setup)
+        moments = [row.moment for row in rows]
+        for window in windows.get(name, []):
+            inside = [i for i, m in enumerate(moments) if window.start <= m <= window.end]
+            judged = [
+                i
+                for i in inside
+                if assessments[i].return_period_days is not None
+                and assessments[i].window_count >= setup.detector.min_count
+            ]
+            alerts = [i for i in inside if started[i]]
+            label = f"{name.removeprefix('Twitter_volume_').removesuffix('.csv'):<6}"
+            when = f"{window.start:%m-%d %H:%M}"
+            if not judged:
+                print(f"{label}{when}  never judged on the baseline")
+                continue
+            top = max(judged, key=lambda i: assessments[i].return_period_days or 0.0)
+            rarest = assessments[top]
+            first = f"{moments[alerts[0]]:%m-%d %H:%M}" if alerts else "none"
+            print(
+                f"{label}{when}  1-in-{rarest.return_period_days or 0:.1f} at "
+                f"{moments[top]:%m-%d %H:%M} ({rarest.window_minutes} min, "
+                f"{rarest.window_count} vs {rarest.window_expected or 0:.0f}); first alert {first}"
+            )
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.nab", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--data", type=Path, required=True, help="folder of Twitter_volume_*.csv")
+    parser.add_argument("--out", type=Path, required=True, help="folder for the alert csv files")
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a detector or firing parameter (repeatable)",
+    )
+    parser.add_argument(
+        "--sensitivity", action="store_true", help="score each main parameter at +-25%%"
+    )
+    parser.add_argument(
+        "--cross-validate",
+        action="store_true",
+        help="held-out scores of half splits and leave-one-out",
+    )
+    parser.add_argument(
+        "--explain-windows",
+        action="store_true",
+        help="print how unusual the rarest moment inside each labelled window was",
+    )
+    args = parser.parse_args(argv)
+
+    files = sorted(args.data.glob(SERIES_GLOB))
+    if not files:
+        print(f"no {SERIES_GLOB} in {args.data}", file=sys.stderr)
+        return 2
+    overrides = dict(_split_override(text) for text in args.param)
+    setup = with_overrides(Setup(), overrides)
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    series = {path.name: read_series(path) for path in files}
+    alerts = {name: alert_starts(rows, setup) for name, rows in series.items()}
+    for name, rows in series.items():
+        write_output(args.out / name, rows, alerts[name])
+    print(f"wrote {len(files)} files to {args.out}")
+
+    windows_path = args.data / WINDOWS_FILE
+    if not windows_path.exists():
+        return 0
+    windows = read_windows(windows_path)
+    scored = [path for path in files if path.name in windows]
+    for path in files:
+        if path.name not in windows:
+            print(f"{path.name}: no windows in {WINDOWS_FILE}; not scored", file=sys.stderr)
+    scores = [
+        score_file(
+            path.name,
+            [row.moment for row in series[path.name]],
+            alerts[path.name],
+            windows[path.name],
+        )
+        for path in scored
+    ]
+    for line in report_lines(scores):
+        print(line)
+    if args.explain_windows:
+        _explain_windows({p.name: series[p.name] for p in scored}, windows, setup)
+    if args.sensitivity:
+        _sensitivity(scored, windows, setup)
+    if args.cross_validate:
+        _cross_validate(scored, windows, setup)
+    print(f"nab: {normalised(scores):.1f}")
+    return 0
+
+
+def _split_override(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise SystemExit(f"--param {text!r}: expected NAME=VALUE")
+    return name.strip(), value.strip()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Warn flow domain: storm detection on bucket counts and the alert-start rule, pure."""

@@ -1,0 +1,684 @@
+"""Volume anomaly detection for mention counts, one series at a time, in a stream.
+
+A series is the mention count of one brand (over one channel or all of them) in
+fixed buckets. `VolumeDetector.observe` takes each bucket's count in time order
+and says how unusual it is; `to_state`/`from_state` carry everything the
+detector knows between evaluator runs as a small JSON-ready dict.
+
+How it judges a bucket (docs/decisions/0003-volume-detector.md has the why):
+
+1. Expected count: level x hour-of-day factor x day-of-week factor, learned by
+   exponential smoothing (multiplicative Holt-Winters without trend). Every update
+   is Huber-clipped on the Anscombe scale, so a storm moves the baseline only by a
+   bounded amount per bucket (Gelper, Fried & Croux 2010). The clip widens the
+   longer an excess lasts, so a brand whose volume doubles for good is accepted
+   as the new normal within days instead of alerting forever.
+2. Evidence: over each window (15 min, 1 h, 3 h, 12 h by default) the observed and the
+   expected counts are compared on the Anscombe scale, 2*sqrt(x + 3/8), where a
+   Poisson count has unit variance. Social counts are overdispersed and bursty,
+   so this z is not read against a normal table: it is calibrated per series.
+3. Calibration: the largest z of each day (per window) is kept for the last weeks,
+   capped at the alert level so that a storm does not raise the bar; a Gumbel fit
+   to these daily maxima turns today's z into a return period ("a 1-in-N-days
+   excess for this series"). Severity 1/2/3 = return period of at least 14 / 90 /
+   365 days by default, Bonferroni-adjusted over the windows.
+4. Warm-up: until enough daily maxima exist the detector says it is warming up and
+   only the static threshold (if configured) can raise an alert.
+
+Standard library only: this module runs in the shared Lambda layer.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from typing import Any, Final, Literal
+
+STATE_VERSION: Final = 1
+HOURS_PER_DAY: Final = 24
+DAYS_PER_WEEK: Final = 7
+# E|Z| for a standard normal: turns a mean absolute residual into a sigma.
+_MEAN_ABS_NORMAL: Final = math.sqrt(2.0 / math.pi)
+_EULER_GAMMA: Final = 0.5772156649015329
+# A return period beyond this is reported as this (it only has to sort above "critical").
+_MAX_RETURN_DAYS: Final = 1.0e6
+# Counts beyond this are clamped: far above any real bucket, far below float overflow.
+_MAX_COUNT: Final = 10**15
+_MIN_EXPECTED: Final = 1.0e-3
+
+Basis = Literal["baseline", "static", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeDetectorParams:
+    """Tuning of `VolumeDetector`; the defaults are the shipped configuration.
+
+    The config document's ``alerts.volume`` section maps onto these names.
+    """
+
+    bucket_minutes: int = 5
+    """Size of one bucket; must match the buckets the Listen flow writes."""
+    windows_minutes: tuple[int, ...] = (15, 60, 180, 720)
+    """Windows over which counts are summed: spike, build-up, sustained storm, slow burn."""
+    watch_return_days: float = 14.0
+    """Severity 1 (watch): an excess this series shows less than once in this many days."""
+    warning_return_days: float = 90.0
+    """Severity 2 (warning, SMS): an excess rarer than once in this many days."""
+    critical_return_days: float = 365.0
+    """Severity 3 (critical, escalation): an excess rarer than once in this many days."""
+    level_half_life_hours: float = 24.0
+    """How fast the overall level follows the data; about one day of memory."""
+    daily_half_life_days: float = 7.0
+    """How fast each hour-of-day factor follows the data."""
+    weekly_half_life_weeks: float = 4.0
+    """How fast each day-of-week factor follows the data."""
+    huber_clip: float = 3.0
+    """Learning clips residuals at this many robust sigmas (Anscombe scale): storms barely teach."""
+    shift_acceptance_hours: float = 24.0
+    """Unusual buckets teach nothing upward at first, the full clip after an excess this long."""
+    maxima_days: int = 28
+    """How many daily maxima the calibration keeps (the newest ones)."""
+    warmup_days: int = 3
+    """Daily maxima needed before the baseline is trusted; until then: static threshold only."""
+    min_gumbel_scale: float = 0.5
+    """Lower bound of the Gumbel scale, so a near-constant series is not hair-triggered."""
+    min_count: int = 10
+    """No alert on fewer mentions than this in the window that is unusual."""
+    static_count: int | None = None
+    """Warm-up fallback: alert when a window of `static_minutes` holds this many mentions."""
+    static_minutes: int = 15
+    """Window of the warm-up fallback threshold."""
+    timezone: str = "UTC"
+    """IANA time zone in which hours of day, weekdays and days (for daily maxima) are read."""
+
+    def __post_init__(self) -> None:
+        problems = [*self._window_problems(), *self._rate_problems()]
+        if problems:
+            name, problem = problems[0]
+            raise ValueError(f"alerts.volume.{name}: {problem}")
+
+    def _window_problems(self) -> list[tuple[str, str]]:
+        if not 1 <= self.bucket_minutes <= 60 or 60 % self.bucket_minutes:
+            return [("bucket_minutes", f"must divide 60, got {self.bucket_minutes}")]
+        problems: list[tuple[str, str]] = []
+        if not self.windows_minutes:
+            problems.append(("windows_minutes", "needs at least one window"))
+        if len(set(self.windows_minutes)) != len(self.windows_minutes):
+            problems.append(("windows_minutes", "windows must be distinct"))
+        for name, values in (
+            ("windows_minutes", self.windows_minutes),
+            ("static_minutes", (self.static_minutes,)),
+        ):
+            problems.extend(
+                (name, f"{minutes} is not a multiple of bucket_minutes {self.bucket_minutes}")
+                for minutes in values
+                if minutes < self.bucket_minutes or minutes % self.bucket_minutes
+            )
+        try:
+            _zone(self.timezone)
+        except (KeyError, ValueError) as error:
+            problems.append(("timezone", f"unknown time zone {self.timezone!r} ({error})"))
+        return problems
+
+    def _rate_problems(self) -> list[tuple[str, str]]:
+        problems: list[tuple[str, str]] = []
+        if (
+            not 1.0
+            < self.watch_return_days
+            <= self.warning_return_days
+            <= self.critical_return_days
+        ):
+            problems.append(("watch_return_days", "need 1 < watch <= warning <= critical"))
+        positive = (
+            "level_half_life_hours",
+            "daily_half_life_days",
+            "weekly_half_life_weeks",
+            "huber_clip",
+            "shift_acceptance_hours",
+            "min_gumbel_scale",
+        )
+        problems.extend(
+            (name, f"must be positive, got {getattr(self, name)}")
+            for name in positive
+            if not getattr(self, name) > 0
+        )
+        if self.warmup_days < 2:
+            problems.append(("warmup_days", "a spread needs at least 2 daily maxima"))
+        if self.maxima_days < self.warmup_days:
+            problems.append(("maxima_days", "must be at least warmup_days"))
+        if self.min_count < 0:
+            problems.append(("min_count", "must not be negative"))
+        if self.static_count is not None and self.static_count < 1:
+            problems.append(("static_count", "must be at least 1 (or null for none)"))
+        return problems
+
+    @property
+    def buckets_per_day(self) -> int:
+        return HOURS_PER_DAY * 60 // self.bucket_minutes
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """The detector's judgement of one bucket."""
+
+    bucket_start: datetime
+    """Start of the bucket (aware, UTC, aligned to the bucket size)."""
+    bucket_minutes: int
+    count: int
+    """The count that was judged (the latest one given for this bucket)."""
+    expected: float | None
+    """Expected count of this bucket from the seasonal baseline (None before any history)."""
+    severity: int
+    """0 normal, 1 watch, 2 warning, 3 critical."""
+    warming_up: bool
+    """True while the baseline has too little history; then only the static threshold applies."""
+    basis: Basis
+    """What the severity rests on: the learned baseline, the static threshold, or nothing yet."""
+    return_period_days: float | None = None
+    """How rare the most unusual window is for this series (None while warming up)."""
+    window_minutes: int | None = None
+    """The window that drove the judgement."""
+    window_count: int = 0
+    """Mentions in that window."""
+    window_expected: float | None = None
+    """Expected mentions in that window."""
+    stale: bool = False
+    """The bucket is older than one already seen: it was ignored and the state is unchanged."""
+    reason: str = ""
+    """One line for people: why this severity."""
+
+    @property
+    def anomalous(self) -> bool:
+        return self.severity >= 1
+
+
+@dataclass(frozen=True, slots=True)
+class _WindowEvidence:
+    minutes: int
+    count: int
+    expected: float
+    z: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Evaluation:
+    index: int
+    expected: float | None
+    windows: tuple[_WindowEvidence, ...]
+    assessment: Assessment
+
+
+@dataclass(frozen=True, slots=True)
+class _Gumbel:
+    location: float
+    scale: float
+
+    def threshold(self, return_days: float) -> float:
+        return self.location - self.scale * math.log(-math.log1p(-1.0 / return_days))
+
+    def return_days(self, z: float) -> float:
+        reduced = (z - self.location) / self.scale
+        if reduced < -30.0:
+            return 1.0
+        exceed = -math.expm1(-math.exp(-reduced))
+        if exceed <= 0.0:
+            return _MAX_RETURN_DAYS
+        return min(1.0 / exceed, _MAX_RETURN_DAYS)
+
+
+def _gumbel_fit(maxima: list[float], min_scale: float) -> _Gumbel:
+    """Fit by L-moments (Hosking 1990): steadier than moments on a few weeks of maxima,
+    yet, unlike a median/MAD fit, it still widens when the upper tail is heavy."""
+    ordered = sorted(maxima)
+    n = len(ordered)
+    b0 = sum(ordered) / n
+    b1 = sum(i * value for i, value in enumerate(ordered)) / (n * (n - 1))
+    scale = max((2.0 * b1 - b0) / math.log(2.0), min_scale)
+    return _Gumbel(location=b0 - _EULER_GAMMA * scale, scale=scale)
+
+
+def _anscombe(count: float) -> float:
+    return 2.0 * math.sqrt(count + 0.375)
+
+
+def _anscombe_expected(expected: float) -> float:
+    # E[2*sqrt(X + 3/8)] ~ 2*sqrt(mu + 1/8) for a Poisson count of mean mu.
+    return 2.0 * math.sqrt(expected + 0.125)
+
+
+def _gain(half_life_observations: float) -> float:
+    """Smoothing weight of one observation for the given half-life (in observations)."""
+    return -math.expm1(-math.log(2.0) / half_life_observations)
+
+
+class VolumeDetector:
+    """Streaming, serialisable volume detector for one series.
+
+    Buckets must come in time order. Giving the same bucket again replaces its count
+    (the evaluator re-reads the still-filling current bucket every minute); the
+    judgement is then made again from the same history, so it is idempotent. A
+    bucket is learned from only once a later bucket arrives, when it is final. A
+    bucket older than the newest one seen is ignored (`Assessment.stale`). A missing
+    bucket is "unknown", not zero: pass 0 for a bucket that is known to be empty.
+    """
+
+    def __init__(self, params: VolumeDetectorParams | None = None) -> None:
+        self.params = params or VolumeDetectorParams()
+        p = self.params
+        self._tz = _zone(p.timezone)
+        self._bucket_seconds = p.bucket_minutes * 60
+        self._window_buckets = tuple(m // p.bucket_minutes for m in p.windows_minutes)
+        self._static_buckets = p.static_minutes // p.bucket_minutes
+        self._history_buckets = max(*self._window_buckets, self._static_buckets)
+        per_hour = 60.0 / p.bucket_minutes
+        self._level_gain = _gain(p.level_half_life_hours * per_hour)
+        # Each hour-of-day slot sees `per_hour` buckets a day; each weekday a day's worth a week.
+        self._daily_gain = _gain(p.daily_half_life_days * per_hour)
+        self._weekly_gain = _gain(p.weekly_half_life_weeks * p.buckets_per_day)
+        self._scale_gain = _gain(p.daily_half_life_days * p.buckets_per_day)
+
+        self._level: float | None = None
+        self._level_n = 0
+        self._daily = [1.0] * HOURS_PER_DAY
+        self._daily_n = [0] * HOURS_PER_DAY
+        self._weekly = [1.0] * DAYS_PER_WEEK
+        self._weekly_n = [0] * DAYS_PER_WEEK
+        self._scale = 1.0
+        self._scale_n = 0
+        self._learned = 0
+        self._history: list[tuple[int, int, float | None]] = []
+        self._maxima: list[list[float]] = [[] for _ in self._window_buckets]
+        self._day: int | None = None
+        self._day_buckets = 0
+        self._day_learned_before = 0
+        self._day_max: list[float | None] = [None] * len(self._window_buckets)
+        self._excess_buckets = 0
+        self._pending: tuple[int, int] | None = None
+        # Derived from `_maxima` only; refreshed whenever a day is filed.
+        self._fits: tuple[_Gumbel, ...] = ()
+        # The judgement of the pending bucket, reused when it is learned from (same state).
+        self._pending_evaluation: _Evaluation | None = None
+
+    # ------------------------------------------------------------------ public
+
+    def observe(self, bucket_start: datetime, count: int) -> Assessment:
+        """Judge `count` mentions in the bucket starting at `bucket_start` (timezone-aware)."""
+        if bucket_start.tzinfo is None:
+            raise ValueError("bucket_start must be timezone-aware")
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise TypeError(f"count must be an int, got {type(count).__name__}")
+        if count < 0:
+            raise ValueError(f"count must not be negative, got {count}")
+        count = min(count, _MAX_COUNT)
+        index = math.floor(bucket_start.timestamp() / self._bucket_seconds)
+        pending = self._pending
+        if pending is not None and index < pending[0]:
+            return self._stale(index, count, pending[0])
+        if pending is None or index > pending[0]:
+            if pending is not None:
+                self._commit(*pending)
+            self._roll_day(index)
+        self._pending = (index, count)
+        self._pending_evaluation = self._evaluate(index, count)
+        return self._pending_evaluation.assessment
+
+    @property
+    def warming_up(self) -> bool:
+        return len(self._maxima[0]) < self.params.warmup_days
+
+    def to_state(self) -> dict[str, Any]:
+        """Everything needed to carry on later, JSON-ready (a few KB)."""
+        return {
+            "version": STATE_VERSION,
+            "bucket_minutes": self.params.bucket_minutes,
+            "windows_minutes": list(self.params.windows_minutes),
+            "timezone": self.params.timezone,
+            "level": self._level,
+            "level_n": self._level_n,
+            "daily": list(self._daily),
+            "daily_n": list(self._daily_n),
+            "weekly": list(self._weekly),
+            "weekly_n": list(self._weekly_n),
+            "scale": self._scale,
+            "scale_n": self._scale_n,
+            "learned": self._learned,
+            "history": [list(entry) for entry in self._history],
+            "maxima": [list(m) for m in self._maxima],
+            "day": self._day,
+            "day_buckets": self._day_buckets,
+            "day_learned_before": self._day_learned_before,
+            "day_max": list(self._day_max),
+            "excess_buckets": self._excess_buckets,
+            "pending": None if self._pending is None else list(self._pending),
+        }
+
+    @classmethod
+    def from_state(
+        cls, state: Mapping[str, Any], params: VolumeDetectorParams | None = None
+    ) -> VolumeDetector:
+        """Rebuild a detector saved by `to_state`.
+
+        Raises ValueError when the state is malformed or was made with another bucket
+        size, windows or time zone (its numbers would mean something else): start a
+        fresh detector then.
+        """
+        detector = cls(params)
+        p = detector.params
+        try:
+            if state["version"] != STATE_VERSION:
+                raise ValueError(f"state version {state['version']!r}, expected {STATE_VERSION}")
+            saved = (state["bucket_minutes"], tuple(state["windows_minutes"]), state["timezone"])
+            if saved != (p.bucket_minutes, p.windows_minutes, p.timezone):
+                raise ValueError(
+                    f"state made for buckets/windows/time zone {saved}, "
+                    f"params say {(p.bucket_minutes, p.windows_minutes, p.timezone)}"
+                )
+            detector._level = None if state["level"] is None else float(state["level"])
+            detector._level_n = int(state["level_n"])
+            detector._daily = _floats(state["daily"], HOURS_PER_DAY)
+            detector._daily_n = _ints(state["daily_n"], HOURS_PER_DAY)
+            detector._weekly = _floats(state["weekly"], DAYS_PER_WEEK)
+            detector._weekly_n = _ints(state["weekly_n"], DAYS_PER_WEEK)
+            detector._scale = float(state["scale"])
+            detector._scale_n = int(state["scale_n"])
+            detector._learned = int(state["learned"])
+            detector._history = [
+                (int(i), int(c), None if e is None else float(e)) for i, c, e in state["history"]
+            ]
+            maxima = state["maxima"]
+            if len(maxima) != len(detector._window_buckets):
+                raise ValueError("one list of maxima per window expected")
+            detector._maxima = [[float(v) for v in m] for m in maxima]
+            detector._day = None if state["day"] is None else int(state["day"])
+            detector._day_buckets = int(state["day_buckets"])
+            detector._day_learned_before = int(state["day_learned_before"])
+            day_max = state["day_max"]
+            if len(day_max) != len(detector._window_buckets):
+                raise ValueError("one daily maximum per window expected")
+            detector._day_max = [None if v is None else float(v) for v in day_max]
+            detector._excess_buckets = int(state["excess_buckets"])
+            pending = state["pending"]
+            detector._pending = None if pending is None else (int(pending[0]), int(pending[1]))
+            detector._refit()
+        except (KeyError, TypeError, IndexError) as error:
+            raise ValueError(f"malformed detector state: {error!r}") from error
+        return detector
+
+    # ------------------------------------------------------------------ judging
+
+    def _local(self, index: int) -> datetime:
+        return datetime.fromtimestamp(index * self._bucket_seconds, self._tz)
+
+    def _expected(self, index: int) -> float | None:
+        if self._level is None:
+            return None
+        local = self._local(index)
+        seasonal = self._daily[local.hour] * self._weekly[local.weekday()]
+        return max(self._level * seasonal, _MIN_EXPECTED)
+
+    def _window_sums(
+        self, index: int, count: int, expected: float | None, width: int
+    ) -> tuple[int, float]:
+        total = count
+        expected_total = expected or 0.0
+        oldest = index - width + 1
+        for past_index, past_count, past_expected in reversed(self._history):
+            if past_index < oldest:
+                break
+            total += past_count
+            expected_total += past_expected or 0.0
+        return total, expected_total
+
+    def _evaluate(self, index: int, count: int) -> _Evaluation:
+        p = self.params
+        start = datetime.fromtimestamp(index * self._bucket_seconds, UTC)
+        expected = self._expected(index)
+        evidence: list[_WindowEvidence] = []
+        if expected is not None:
+            for minutes, width in zip(p.windows_minutes, self._window_buckets, strict=True):
+                total, expected_total = self._window_sums(index, count, expected, width)
+                z = _anscombe(total) - _anscombe_expected(expected_total)
+                evidence.append(_WindowEvidence(minutes, total, expected_total, z))
+        if not self._fits or not evidence:
+            assessment = self._static_assessment(start, index, count, expected)
+        else:
+            assessment = self._baseline_assessment(start, count, expected, evidence)
+        return _Evaluation(index, expected, tuple(evidence), assessment)
+
+    def _baseline_assessment(
+        self,
+        start: datetime,
+        count: int,
+        expected: float | None,
+        evidence: list[_WindowEvidence],
+    ) -> Assessment:
+        p = self.params
+        # Bonferroni over the windows: each window alone must be n times as rare.
+        windows = len(evidence)
+        # The rarest window decides, among those with enough mentions to matter.
+        ranked = sorted(
+            (
+                (
+                    window.count >= p.min_count,
+                    fit.return_days(window.z) / windows,
+                    -i,
+                    window,
+                )
+                for i, (fit, window) in enumerate(zip(self._fits, evidence, strict=True))
+            ),
+            key=lambda item: item[:3],
+        )
+        enough, return_days, _, window = ranked[-1]
+        severity = 0
+        if enough:
+            for level, days in enumerate(
+                (p.watch_return_days, p.warning_return_days, p.critical_return_days), start=1
+            ):
+                if return_days >= days:
+                    severity = level
+        reason = (
+            f"{window.count} mentions in {window.minutes} min against {window.expected:.1f} "
+            f"expected: a 1-in-{_fmt_days(return_days)}-days excess for this series"
+        )
+        if not enough:
+            reason += f" (below {p.min_count} mentions: never alerts)"
+        return Assessment(
+            bucket_start=start,
+            bucket_minutes=p.bucket_minutes,
+            count=count,
+            expected=expected,
+            severity=severity,
+            warming_up=False,
+            basis="baseline",
+            return_period_days=return_days,
+            window_minutes=window.minutes,
+            window_count=window.count,
+            window_expected=window.expected,
+            reason=reason,
+        )
+
+    def _static_assessment(
+        self, start: datetime, index: int, count: int, expected: float | None
+    ) -> Assessment:
+        p = self.params
+        days = len(self._maxima[0])
+        warming = f"baseline warming up ({days} of {p.warmup_days} days)"
+        if p.static_count is None:
+            return Assessment(
+                bucket_start=start,
+                bucket_minutes=p.bucket_minutes,
+                count=count,
+                expected=expected,
+                severity=0,
+                warming_up=True,
+                basis="none",
+                reason=f"{warming}; no static threshold configured",
+            )
+        total, _ = self._window_sums(index, count, None, self._static_buckets)
+        severity = 0
+        for level, multiple in enumerate((1, 2, 4), start=1):
+            if total >= multiple * p.static_count:
+                severity = level
+        return Assessment(
+            bucket_start=start,
+            bucket_minutes=p.bucket_minutes,
+            count=count,
+            expected=expected,
+            severity=severity,
+            warming_up=True,
+            basis="static",
+            window_minutes=p.static_minutes,
+            window_count=total,
+            reason=(
+                f"{warming}; static threshold: {total} mentions in {p.static_minutes} min "
+                f"against {p.static_count}"
+            ),
+        )
+
+    def _stale(self, index: int, count: int, newest: int) -> Assessment:
+        p = self.params
+        start = datetime.fromtimestamp(index * self._bucket_seconds, UTC)
+        newest_start = datetime.fromtimestamp(newest * self._bucket_seconds, UTC)
+        return Assessment(
+            bucket_start=start,
+            bucket_minutes=p.bucket_minutes,
+            count=count,
+            expected=None,
+            severity=0,
+            warming_up=self.warming_up,
+            basis="none",
+            stale=True,
+            reason=f"ignored: older than the newest bucket {newest_start.isoformat()}",
+        )
+
+    # ------------------------------------------------------------------ learning
+
+    def _commit(self, index: int, count: int) -> None:
+        """Learn from a bucket that is now final (a later one has arrived)."""
+        evaluation = self._pending_evaluation
+        if evaluation is None or evaluation.index != index or evaluation.assessment.count != count:
+            evaluation = self._evaluate(index, count)
+        for slot, window in enumerate(evaluation.windows):
+            current = self._day_max[slot]
+            self._day_max[slot] = window.z if current is None else max(current, window.z)
+        self._day_buckets += 1
+        # Unusual buckets add to the excess clock, normal ones wind it back: a storm that
+        # flickers in and out still counts as one long excess.
+        step = 1 if evaluation.assessment.anomalous else -1
+        self._excess_buckets = max(0, self._excess_buckets + step)
+        self._learn(index, count, evaluation.expected, evaluation.assessment.anomalous)
+        self._history.append((index, count, evaluation.expected))
+        oldest = index - self._history_buckets + 1
+        while self._history and self._history[0][0] < oldest:
+            self._history.pop(0)
+
+    def _learn(self, index: int, count: int, expected: float | None, anomalous: bool) -> None:
+        self._learned += 1
+        local = self._local(index)
+        hour, weekday = local.hour, local.weekday()
+        if expected is None or self._level is None:
+            self._level = max(float(count), _MIN_EXPECTED)
+            self._level_n = 1
+            return
+        p = self.params
+        residual = _anscombe(count) - _anscombe_expected(expected)
+        clip = p.huber_clip * self._scale
+        upper = clip
+        if anomalous:
+            # A storm teaches nothing upward at first; the longer an excess lasts, the
+            # more of it is learned (a new normal persists, a storm does not).
+            upper = clip * self._excess_buckets * p.bucket_minutes / 60.0 / p.shift_acceptance_hours
+        clipped = max(-clip, min(upper, residual))
+        root = (_anscombe_expected(expected) + clipped) / 2.0
+        ratio = max(root * root - 0.375, 0.0) / expected
+
+        self._scale_n += 1
+        scale_gain = max(self._scale_gain, 1.0 / self._scale_n)
+        robust_abs = min(abs(residual), p.huber_clip * self._scale) / _MEAN_ABS_NORMAL
+        self._scale += scale_gain * (robust_abs - self._scale)
+        self._scale = max(self._scale, 0.1)
+
+        # Early on the gains are 1/n (plain means), later fixed (exponential memory).
+        self._level_n += 1
+        self._daily_n[hour] += 1
+        self._weekly_n[weekday] += 1
+        level_gain = max(self._level_gain, 1.0 / self._level_n)
+        daily_gain = max(self._daily_gain, 1.0 / (self._daily_n[hour] + 1))
+        weekly_gain = max(self._weekly_gain, 1.0 / (self._weekly_n[weekday] + 1))
+        self._level *= 1.0 + level_gain * (ratio - 1.0)
+        self._daily[hour] *= 1.0 + daily_gain * (ratio - 1.0)
+        self._weekly[weekday] *= 1.0 + weekly_gain * (ratio - 1.0)
+        # Keep the seasonal factors averaging 1 so the level alone carries the scale.
+        for factors in (self._daily, self._weekly):
+            mean = sum(factors) / len(factors)
+            if mean > 0.0:
+                for i in range(len(factors)):
+                    factors[i] /= mean
+                self._level *= mean
+        self._level = max(self._level, _MIN_EXPECTED)
+
+    def _refit(self) -> None:
+        p = self.params
+        if self.warming_up:
+            self._fits = ()
+        else:
+            self._fits = tuple(_gumbel_fit(m, p.min_gumbel_scale) for m in self._maxima)
+
+    def _roll_day(self, index: int) -> None:
+        """At the first bucket of a new day, file the finished day's maxima."""
+        day = self._local(index).toordinal()
+        if self._day == day:
+            return
+        p = self.params
+        complete = self._day_buckets * 2 >= p.buckets_per_day
+        baseline_formed = self._day_learned_before >= p.buckets_per_day
+        if self._day is not None and complete and baseline_formed:
+            for slot, day_max in enumerate(self._day_max):
+                if day_max is None:
+                    continue
+                maxima = self._maxima[slot]
+                filed = day_max
+                if self._fits:
+                    # A storm day is filed at most at the alert level: it must not raise the bar.
+                    cap = self._fits[slot].threshold(
+                        p.watch_return_days * len(self._window_buckets)
+                    )
+                    filed = min(day_max, cap)
+                maxima.append(filed)
+                del maxima[: -p.maxima_days]
+            self._refit()
+        self._day = day
+        self._day_buckets = 0
+        self._day_learned_before = self._learned
+        self._day_max = [None] * len(self._window_buckets)
+
+
+def _zone(name: str) -> tzinfo:
+    if name == "UTC":
+        return UTC
+    # Imported here: most series are read in UTC and zoneinfo costs a few ms at cold start.
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(name)
+
+
+def _fmt_days(days: float) -> str:
+    if days >= _MAX_RETURN_DAYS:
+        return f">{_MAX_RETURN_DAYS:.0e}"
+    return f"{days:.0f}" if days >= 10 else f"{days:.1f}"
+
+
+def _floats(values: Any, length: int) -> list[float]:
+    result = [float(v) for v in values]
+    if len(result) != length:
+        raise ValueError(f"expected {length} numbers, got {len(result)}")
+    return result
+
+
+def _ints(values: Any, length: int) -> list[int]:
+    result = [int(v) for v in values]
+    if len(result) != length:
+        raise ValueError(f"expected {length} numbers, got {len(result)}")
+    return result

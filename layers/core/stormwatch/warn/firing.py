@@ -1,0 +1,206 @@
+"""When an alert starts, rises and ends: a small state machine over assessments.
+
+`FiringRule.step` takes the detector's `Assessment` of each bucket in time order and
+answers with at most one event: STARTED (a new alert fires), ESCALATED (a firing
+alert reached a higher severity) or RESOLVED (back to normal for long enough).
+The full lifecycle (acknowledgement, notifications, escalation policy) is built
+on these events elsewhere; this rule only decides their moments.
+
+Everything is measured in bucket time, not in calls, so a gap in the data or an
+evaluator that judges the same bucket several times (the current bucket is
+re-read every minute while it fills) gives the same events as one call per bucket.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, Protocol
+
+STATE_VERSION: Final = 1
+
+
+class FiringEventKind(enum.StrEnum):
+    STARTED = "started"
+    ESCALATED = "escalated"
+    RESOLVED = "resolved"
+
+
+class FiringPhase(enum.StrEnum):
+    IDLE = "idle"
+    PENDING = "pending"
+    FIRING = "firing"
+
+
+@dataclass(frozen=True, slots=True)
+class FiringEvent:
+    kind: FiringEventKind
+    at: datetime
+    """Start of the bucket that caused the event."""
+    severity: int
+    """STARTED/ESCALATED: the severity now; RESOLVED: the peak severity of the alert."""
+    started_at: datetime
+    """When the alert this event belongs to started firing."""
+
+
+class AssessmentLike(Protocol):
+    """What the rule reads from `stormwatch.warn.detector.Assessment`."""
+
+    @property
+    def bucket_start(self) -> datetime: ...
+    @property
+    def bucket_minutes(self) -> int: ...
+    @property
+    def severity(self) -> int: ...
+    @property
+    def stale(self) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FiringRuleParams:
+    """Timing of the alert-start rule; the defaults are the shipped configuration."""
+
+    confirm_buckets: int = 1
+    """Consecutive unusual buckets before an alert fires (1: fire on the first; early warning)."""
+    resolve_after_minutes: int = 60
+    """A firing alert resolves after this long without an unusual bucket."""
+    cooldown_minutes: int = 360
+    """After a resolve, a new alert within this time starts only if it is more severe."""
+
+    def __post_init__(self) -> None:
+        for name, least in (
+            ("confirm_buckets", 1),
+            ("resolve_after_minutes", 1),
+            ("cooldown_minutes", 0),
+        ):
+            value = getattr(self, name)
+            if value < least:
+                raise ValueError(f"alerts.firing.{name}: must be >= {least}, got {value}")
+
+
+class FiringRule:
+    """Decides when alerts of one series start, escalate and resolve.
+
+    IDLE -> PENDING (unusual, not yet confirmed) -> FIRING -> IDLE (resolved). While
+    FIRING there is never a second STARTED; after RESOLVED, the cooldown only lets a
+    more severe episode through.
+    """
+
+    def __init__(self, params: FiringRuleParams | None = None) -> None:
+        self.params = params or FiringRuleParams()
+        self._last_bucket: datetime | None = None
+        self._streak_start: datetime | None = None
+        self._streak_last: datetime | None = None
+        self._firing_since: datetime | None = None
+        self._severity = 0
+        self._last_unusual: datetime | None = None
+        self._resolved_at: datetime | None = None
+        self._resolved_peak = 0
+
+    @property
+    def phase(self) -> FiringPhase:
+        if self._firing_since is not None:
+            return FiringPhase.FIRING
+        if self._streak_last is not None and self._streak_last == self._last_bucket:
+            return FiringPhase.PENDING
+        return FiringPhase.IDLE
+
+    @property
+    def firing_since(self) -> datetime | None:
+        return self._firing_since
+
+    def step(self, assessment: AssessmentLike) -> FiringEvent | None:
+        """The event this bucket's assessment causes, if any."""
+        if assessment.stale:
+            return None
+        at = assessment.bucket_start
+        if self._last_bucket is not None and at < self._last_bucket:
+            return None
+        self._last_bucket = at
+        bucket = timedelta(minutes=assessment.bucket_minutes)
+        if assessment.severity >= 1:
+            return self._unusual(at, bucket, assessment.severity)
+        return self._normal(at)
+
+    def _unusual(self, at: datetime, bucket: timedelta, severity: int) -> FiringEvent | None:
+        contiguous = self._streak_last is not None and at - self._streak_last <= bucket
+        if not contiguous or self._streak_start is None:
+            self._streak_start = at
+        self._streak_last = at
+        self._last_unusual = at
+        if self._firing_since is not None:
+            if severity > self._severity:
+                self._severity = severity
+                return FiringEvent(FiringEventKind.ESCALATED, at, severity, self._firing_since)
+            return None
+        streak = (at - self._streak_start) // bucket + 1
+        if streak < self.params.confirm_buckets:
+            return None
+        cooling = self._resolved_at is not None and at - self._resolved_at < timedelta(
+            minutes=self.params.cooldown_minutes
+        )
+        if cooling and severity <= self._resolved_peak:
+            return None
+        self._firing_since = at
+        self._severity = severity
+        return FiringEvent(FiringEventKind.STARTED, at, severity, at)
+
+    def _normal(self, at: datetime) -> FiringEvent | None:
+        if self._firing_since is None or self._last_unusual is None:
+            return None
+        if at - self._last_unusual < timedelta(minutes=self.params.resolve_after_minutes):
+            return None
+        event = FiringEvent(FiringEventKind.RESOLVED, at, self._severity, self._firing_since)
+        self._resolved_at = at
+        self._resolved_peak = self._severity
+        self._firing_since = None
+        self._severity = 0
+        return event
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "version": STATE_VERSION,
+            "last_bucket": _iso(self._last_bucket),
+            "streak_start": _iso(self._streak_start),
+            "streak_last": _iso(self._streak_last),
+            "firing_since": _iso(self._firing_since),
+            "severity": self._severity,
+            "last_unusual": _iso(self._last_unusual),
+            "resolved_at": _iso(self._resolved_at),
+            "resolved_peak": self._resolved_peak,
+        }
+
+    @classmethod
+    def from_state(
+        cls, state: Mapping[str, Any], params: FiringRuleParams | None = None
+    ) -> FiringRule:
+        rule = cls(params)
+        try:
+            if state["version"] != STATE_VERSION:
+                raise ValueError(f"state version {state['version']!r}, expected {STATE_VERSION}")
+            rule._last_bucket = _parse(state["last_bucket"])
+            rule._streak_start = _parse(state["streak_start"])
+            rule._streak_last = _parse(state["streak_last"])
+            rule._firing_since = _parse(state["firing_since"])
+            rule._severity = int(state["severity"])
+            rule._last_unusual = _parse(state["last_unusual"])
+            rule._resolved_at = _parse(state["resolved_at"])
+            rule._resolved_peak = int(state["resolved_peak"])
+        except (KeyError, TypeError) as error:
+            raise ValueError(f"malformed firing state: {error!r}") from error
+        return rule
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat()
+
+
+def _parse(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"naive time in firing state: {text}")
+    return moment

@@ -1,0 +1,111 @@
+"""Operator commands against a deployed stack (or the local one, via AWS_ENDPOINT_URL).
+
+    python -m ops config check config/prod.yaml
+    python -m ops config push config/prod.yaml --name /stormwatch/prod/config
+    python -m ops credentials push secrets.json --secret stormwatch/prod/channels
+
+Credentials files never belong in the repository: keep them where your other secrets live
+and delete local copies after pushing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from stormwatch.config import CHANNELS, parse_config
+from stormwatch.errors import ConfigError
+
+STANDARD_TIER_BYTES = 4096
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    text = path.read_text(encoding="utf-8")
+    document = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    if not isinstance(document, dict):
+        raise ConfigError("<document>", f"{path} must hold a mapping")
+    parse_config(document)
+    return document
+
+
+def config_check(args: argparse.Namespace) -> int:
+    config = parse_config(_read_config(args.file))
+    print(
+        f"{args.file}: valid - {len(config.brands)} brands, "
+        f"channels {', '.join(config.enabled_channels)}"
+    )
+    return 0
+
+
+def config_push(args: argparse.Namespace) -> int:
+    import boto3
+
+    document = _read_config(args.file)
+    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+    tier: Literal["Advanced", "Standard"] = (
+        "Advanced" if len(text.encode()) > STANDARD_TIER_BYTES else "Standard"
+    )
+    boto3.client("ssm").put_parameter(
+        Name=args.name, Value=text, Type="String", Tier=tier, Overwrite=True
+    )
+    print(f"pushed {args.file} to {args.name} ({tier} tier); functions pick it up within a minute")
+    return 0
+
+
+def credentials_push(args: argparse.Namespace) -> int:
+    import boto3
+
+    document = json.loads(args.file.read_text(encoding="utf-8"))
+    if not isinstance(document, dict) or not all(isinstance(v, dict) for v in document.values()):
+        print('credentials must be a JSON object of objects: {"x": {"bearer_token": ...}}')
+        return 2
+    unknown = sorted(set(document) - set(CHANNELS))
+    if unknown:
+        print(f"note: keys {unknown} are not channel names; they must match a secret_key")
+    boto3.client("secretsmanager").put_secret_value(
+        SecretId=args.secret, SecretString=json.dumps(document)
+    )
+    # Names only: values never reach the terminal or a log.
+    print(f"stored credentials for {', '.join(sorted(document))} in {args.secret}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m ops",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    config = commands.add_parser("config", help="the configuration document").add_subparsers(
+        dest="action", required=True
+    )
+    check = config.add_parser("check", help="validate a YAML/JSON config document")
+    check.add_argument("file", type=Path)
+    check.set_defaults(run=config_check)
+    push = config.add_parser("push", help="validate, then store in SSM Parameter Store")
+    push.add_argument("file", type=Path)
+    push.add_argument("--name", required=True, help="the stack's ConfigParameterName")
+    push.set_defaults(run=config_push)
+    credentials = commands.add_parser("credentials", help="channel credentials").add_subparsers(
+        dest="action", required=True
+    )
+    store = credentials.add_parser("push", help="store a JSON file in the stage's secret")
+    store.add_argument("file", type=Path)
+    store.add_argument("--secret", required=True, help="the stack's ChannelSecretName")
+    store.set_defaults(run=credentials_push)
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except ConfigError as error:
+        print(f"invalid configuration: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""The poll handler on the local stack: bad input is a clear error, never a silent skip."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+import time_machine
+
+from local.stack import LocalStack
+from stormwatch.errors import ConfigError
+from stormwatch.runtime import clear_caches
+
+POLL = "PollMentionsFunction"
+
+
+def test_an_event_without_a_known_channel_is_refused(stack: LocalStack) -> None:
+    with pytest.raises(ConfigError, match=r"event\.channel: must be one of x, mastodon"):
+        stack.invoke(POLL, {"channel": "myspace"})
+    with pytest.raises(ConfigError, match=r"event\.channel"):
+        stack.invoke(POLL, {})
+
+
+def test_a_poll_reads_the_channel_and_reports_what_it_did(stack: LocalStack) -> None:
+    # Given the scenario's first hours / When X is polled
+    with time_machine.travel(stack.scenario.start + timedelta(hours=3), tick=False):
+        summary = stack.invoke(POLL, {"channel": "x"})
+    # Then every source finished and what was read is accounted for
+    assert summary["channel"] == "x"
+    assert set(summary["sources"].values()) == {"done"}
+    assert summary["read"] == summary["stored"] + summary["unmatched"] + summary["duplicates"]
+    assert summary["errors"] == []
+
+
+def test_missing_credentials_fail_the_channel_with_the_key_named(stack: LocalStack) -> None:
+    # Given a secret without Bluesky's credentials
+    secret = stack.outputs["ChannelSecretName"]
+    client = stack.client("secretsmanager")
+    saved = client.get_secret_value(SecretId=secret)["SecretString"]
+    document = json.loads(saved)
+    del document["bluesky"]
+    client.put_secret_value(SecretId=secret, SecretString=json.dumps(document))
+    clear_caches()
+    try:
+        # When Bluesky is polled
+        with time_machine.travel(stack.scenario.start + timedelta(hours=3), tick=False):
+            summary = stack.invoke(POLL, {"channel": "bluesky"})
+        # Then each source failed and says which secret key is missing; nothing crashed
+        assert set(summary["sources"].values()) == {"failed"}
+        assert all("bluesky: no credentials object under this key" in e for e in summary["errors"])
+    finally:
+        client.put_secret_value(SecretId=secret, SecretString=saved)
+        clear_caches()
+
+
+def test_a_missing_config_document_says_where_it_should_be(stack: LocalStack) -> None:
+    ssm = stack.client("ssm")
+    name = stack.config_parameter()
+    saved = ssm.get_parameter(Name=name)["Parameter"]["Value"]
+    ssm.delete_parameter(Name=name)
+    clear_caches()
+    try:
+        with pytest.raises(ConfigError, match=f"{name}: SSM parameter not found"):
+            stack.invoke(POLL, {"channel": "x"})
+    finally:
+        ssm.put_parameter(Name=name, Value=saved, Type="String", Tier="Advanced", Overwrite=True)
+        clear_caches()
+
+
+def test_an_invalid_config_document_names_the_key(stack: LocalStack) -> None:
+    ssm = stack.client("ssm")
+    name = stack.config_parameter()
+    saved = ssm.get_parameter(Name=name)["Parameter"]["Value"]
+    broken = json.loads(saved)
+    broken["channels"]["x"]["page_size"] = 1000
+    ssm.put_parameter(Name=name, Value=json.dumps(broken), Type="String", Overwrite=True)
+    clear_caches()
+    try:
+        with pytest.raises(ConfigError, match=r"channels\.x\.page_size: must be between 1 and 100"):
+            stack.invoke(POLL, {"channel": "x"})
+    finally:
+        ssm.put_parameter(Name=name, Value=saved, Type="String", Overwrite=True)
+        clear_caches()

@@ -1,0 +1,225 @@
+"""The alert-start rule: when alerts start, escalate and resolve, with cooldown and repeats."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stormwatch.warn.firing import (
+    FiringEvent,
+    FiringEventKind,
+    FiringPhase,
+    FiringRule,
+    FiringRuleParams,
+)
+
+T0 = datetime(2026, 3, 1, 3, 0, tzinfo=UTC)
+BUCKET = timedelta(minutes=5)
+STARTED, ESCALATED, RESOLVED = (
+    FiringEventKind.STARTED,
+    FiringEventKind.ESCALATED,
+    FiringEventKind.RESOLVED,
+)
+
+
+@dataclass(frozen=True)
+class Judged:
+    """The part of a detector assessment the rule reads."""
+
+    bucket_start: datetime
+    severity: int
+    bucket_minutes: int = 5
+    stale: bool = False
+
+
+def run(
+    severities: list[int], rule: FiringRule | None = None, start: datetime = T0
+) -> list[tuple[int, FiringEventKind, int]]:
+    """(bucket number, kind, severity) of every event over consecutive buckets."""
+    rule = rule or FiringRule()
+    events = []
+    for i, severity in enumerate(severities):
+        event = rule.step(Judged(start + i * BUCKET, severity))
+        if event is not None:
+            events.append((i, event.kind, event.severity))
+    return events
+
+
+def test_an_alert_starts_on_the_first_unusual_bucket() -> None:
+    # Given a quiet series, when one bucket is unusual
+    events = run([0, 0, 1, 0])
+    # Then an alert starts there
+    assert events == [(2, STARTED, 1)]
+
+
+def test_confirmation_needs_consecutive_buckets() -> None:
+    # Given a rule that wants three unusual buckets in a row
+    rule = FiringRule(FiringRuleParams(confirm_buckets=3))
+    # When two unusual buckets are interrupted, then three follow
+    events = run([1, 1, 0, 1, 1, 2], rule)
+    # Then it fires on the third of the unbroken run
+    assert events == [(5, STARTED, 2)]
+
+
+def test_a_gap_in_the_buckets_breaks_the_confirmation() -> None:
+    rule = FiringRule(FiringRuleParams(confirm_buckets=2))
+    assert rule.step(Judged(T0, 1)) is None
+    assert rule.phase is FiringPhase.PENDING
+    # A bucket 20 minutes later is not the next one: the run starts again
+    assert rule.step(Judged(T0 + 4 * BUCKET, 1)) is None
+    event = rule.step(Judged(T0 + 5 * BUCKET, 1))
+    assert event is not None
+    assert event.kind is STARTED
+
+
+def test_rising_severity_escalates_once_per_level() -> None:
+    events = run([1, 2, 2, 1, 3, 3, 2])
+    assert events == [(0, STARTED, 1), (1, ESCALATED, 2), (4, ESCALATED, 3)]
+
+
+def test_an_alert_resolves_after_an_hour_of_normal() -> None:
+    # Given an alert at bucket 0, unusual again at bucket 5
+    severities = [2, 0, 0, 0, 0, 1] + [0] * 13
+    events = run(severities)
+    # Then it resolves 60 minutes after the last unusual bucket, reporting the peak
+    assert events == [(0, STARTED, 2), (17, RESOLVED, 2)]
+
+
+def test_cooldown_holds_back_a_flapping_series() -> None:
+    # Given an alert that resolved
+    rule = FiringRule(FiringRuleParams(resolve_after_minutes=10, cooldown_minutes=60))
+    events = run([1, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], rule)
+    # Then the same severity within the hour does not page again, but after it does
+    assert [kind for _, kind, _ in events] == [STARTED, RESOLVED, STARTED]
+    assert events[-1][0] == 14
+
+
+def test_a_worse_episode_breaks_through_the_cooldown() -> None:
+    rule = FiringRule(FiringRuleParams(resolve_after_minutes=10, cooldown_minutes=600))
+    events = run([1, 0, 0, 1, 3], rule)
+    assert events == [(0, STARTED, 1), (2, RESOLVED, 1), (4, STARTED, 3)]
+
+
+def test_judging_the_same_bucket_again_sends_nothing_twice() -> None:
+    # Given a rule that started an alert on a bucket
+    rule = FiringRule()
+    first = rule.step(Judged(T0, 2))
+    # When the evaluator judges that bucket again (every minute while it fills)
+    again = [rule.step(Judged(T0, 2)) for _ in range(3)]
+    # Then only the first call started anything
+    assert first is not None
+    assert first.kind is STARTED
+    assert again == [None, None, None]
+
+
+def test_a_filling_bucket_that_becomes_unusual_starts_the_alert() -> None:
+    rule = FiringRule(FiringRuleParams(confirm_buckets=2))
+    assert rule.step(Judged(T0, 1)) is None
+    assert rule.step(Judged(T0 + BUCKET, 0)) is None
+    # The second bucket fills up and becomes unusual on a later evaluation
+    event = rule.step(Judged(T0 + BUCKET, 1))
+    assert event is not None
+    assert event.kind is STARTED
+
+
+def test_stale_and_older_assessments_are_ignored() -> None:
+    rule = FiringRule()
+    rule.step(Judged(T0 + 3 * BUCKET, 0))
+    assert rule.step(Judged(T0, 3, stale=True)) is None
+    assert rule.step(Judged(T0 + BUCKET, 3)) is None
+    assert rule.phase is FiringPhase.IDLE
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"confirm_buckets": 0}, {"resolve_after_minutes": 0}, {"cooldown_minutes": -1}],
+)
+def test_bad_parameters_name_the_key(change: dict[str, int]) -> None:
+    (key,) = change
+    with pytest.raises(ValueError, match=f"alerts.firing.{key}"):
+        FiringRuleParams(**change)
+
+
+def test_malformed_state_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="malformed"):
+        FiringRule.from_state({"version": 1})
+
+
+# ------------------------------------------------------------------ properties
+
+steps = st.lists(
+    st.tuples(st.integers(0, 3), st.integers(0, 3), st.booleans()),
+    min_size=1,
+    max_size=120,
+)
+params = st.builds(
+    FiringRuleParams,
+    confirm_buckets=st.integers(1, 3),
+    resolve_after_minutes=st.sampled_from([5, 15, 60]),
+    cooldown_minutes=st.sampled_from([0, 30, 360]),
+)
+
+
+def _stream(raw: list[tuple[int, int, bool]]) -> list[Judged]:
+    """Buckets with gaps (0 = the same bucket again) and any severities."""
+    moment = T0
+    judged = []
+    for gap, severity, stale in raw:
+        moment += gap * BUCKET
+        judged.append(Judged(moment, severity, stale=stale and gap == 0))
+    return judged
+
+
+@settings(max_examples=150, deadline=None)
+@given(raw=steps, rule_params=params)
+def test_alerts_never_overlap_and_respect_the_cooldown(
+    raw: list[tuple[int, int, bool]], rule_params: FiringRuleParams
+) -> None:
+    rule = FiringRule(rule_params)
+    events: list[FiringEvent] = []
+    for judged in _stream(raw):
+        event = rule.step(judged)
+        if event is not None:
+            events.append(event)
+    firing = False
+    severity = 0
+    resolved: FiringEvent | None = None
+    for event in events:
+        if event.kind is STARTED:
+            # Never two starts without a resolve in between
+            assert not firing
+            if resolved is not None and event.at - resolved.at < timedelta(
+                minutes=rule_params.cooldown_minutes
+            ):
+                # Within the cooldown only a more severe episode starts
+                assert event.severity > resolved.severity
+            firing, severity = True, event.severity
+        elif event.kind is ESCALATED:
+            assert firing
+            assert event.severity > severity
+            severity = event.severity
+        else:
+            assert firing
+            assert event.severity == severity
+            firing, resolved = False, event
+    assert firing == (rule.phase is FiringPhase.FIRING)
+
+
+@settings(max_examples=100, deadline=None)
+@given(raw=steps, split=st.integers(0, 120), rule_params=params)
+def test_state_round_trip_gives_the_same_events(
+    raw: list[tuple[int, int, bool]], split: int, rule_params: FiringRuleParams
+) -> None:
+    stream = _stream(raw)
+    original = FiringRule(rule_params)
+    for judged in stream[:split]:
+        original.step(judged)
+    restored = FiringRule.from_state(json.loads(json.dumps(original.to_state())), rule_params)
+    for judged in stream[split:]:
+        assert original.step(judged) == restored.step(judged)
+    assert original.to_state() == restored.to_state()
