@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+import time_machine
 
 from local.fakechannels.registry import available_channels, fake_module
 from local.fakechannels.server import FakeChannelServer
 from local.fakechannels.world import World
-from local.localconfig import localize, read_document
 from local.scenario import Scenario, build_scenario
 from stormwatch.channels.base import ChannelContext
-from stormwatch.channels.http import HttpClient
-from stormwatch.config import Config, parse_config
+from stormwatch.config import Config
 from stormwatch.deadline import Deadline
+from tests.helpers import context_for, example_config
 
 
 @pytest.fixture(autouse=True)
@@ -49,26 +50,66 @@ def world(small_scenario: Scenario) -> World:
     )
 
 
-@pytest.fixture
-def fake_server(world: World) -> Iterator[FakeChannelServer]:
+@pytest.fixture(scope="session")
+def _running_server() -> Iterator[FakeChannelServer]:
+    """One server for the whole session, because stopping one takes half a second (its
+    poll interval), which would dominate the channel tests; each test swaps its own world
+    (faults, budgets, recorded requests) in through `fake_server`."""
+    placeholder = World(scenario=build_scenario(volume=0.01, seed=0))
     server = FakeChannelServer(
-        world, [fake_module(ch).make_fake() for ch in available_channels()]
+        placeholder, [fake_module(ch).make_fake() for ch in available_channels()]
     ).start()
     yield server
     server.stop()
 
 
 @pytest.fixture
+def fake_server(_running_server: FakeChannelServer, world: World) -> FakeChannelServer:
+    _running_server.world = world
+    return _running_server
+
+
+@pytest.fixture
+def now(small_scenario: Scenario) -> Iterator[datetime]:
+    """The whole scenario lies in the past; the clock stands still."""
+    moment = small_scenario.end + timedelta(minutes=5)
+    with time_machine.travel(moment, tick=False):
+        yield moment
+
+
+@pytest.fixture
+def start(small_scenario: Scenario) -> datetime:
+    """Where a first poll starts reading: just before the scenario's first post."""
+    return small_scenario.start - timedelta(minutes=1)
+
+
+@pytest.fixture
 def local_config(fake_server: FakeChannelServer) -> Config:
-    return parse_config(localize(read_document(), fake_server.channel_url))
+    return example_config(fake_server.channel_url)
 
 
+ConfigFactory = Callable[..., Config]
 ContextFactory = Callable[..., ChannelContext]
 
 
 @pytest.fixture
-def channel_context(local_config: Config, world: World) -> ContextFactory:
-    """Build the context an adapter gets in Lambda, pointed at the fake server."""
+def config_for(fake_server: FakeChannelServer) -> ConfigFactory:
+    """The example configuration with one channel's settings changed (and other brands)."""
+
+    def build(
+        channel: str, *, brands: list[dict[str, Any]] | None = None, **settings: Any
+    ) -> Config:
+        return example_config(fake_server.channel_url, channel, brands=brands, **settings)
+
+    return build
+
+
+@pytest.fixture
+def channel_context(
+    local_config: Config, config_for: ConfigFactory, world: World
+) -> ContextFactory:
+    """Build the context an adapter gets in Lambda, pointed at the fake server; keyword
+    settings change the channel's section of the example configuration."""
 
     def make(
         channel: str,
@@ -76,17 +117,17 @@ def channel_context(local_config: Config, world: World) -> ContextFactory:
         deadline: Deadline | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         config: Config | None = None,
+        brands: list[dict[str, Any]] | None = None,
+        **settings: Any,
     ) -> ChannelContext:
-        cfg = config or local_config
-        channel_config = cfg.channel(channel)
-        return ChannelContext(
-            config=channel_config,
-            brands=cfg.brands,
-            http=HttpClient(
-                channel, timeout=channel_config.timeout_seconds, deadline=deadline, now=now
-            ),
-            credentials=lambda: world.credentials[channel],
-            now=now,
+        if config is None:
+            config = (
+                config_for(channel, brands=brands, **settings)
+                if settings or brands is not None
+                else local_config
+            )
+        return context_for(
+            config, channel, lambda: world.credentials[channel], deadline=deadline, now=now
         )
 
     return make

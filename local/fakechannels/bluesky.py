@@ -38,6 +38,7 @@ from typing import Any
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
+from local.fakechannels.graphemes import graphemes
 from local.fakechannels.server import json_response
 from local.fakechannels.world import World
 from local.scenario import Post
@@ -500,33 +501,6 @@ def _parse_q(q: str, tags: list[str]) -> _Query:
     if not phrases and not wanted:
         raise _invalid("Error: Params/q must contain a search term")
     return _Query(tuple(phrases), frozenset(wanted))
-
-
-def graphemes(text: str) -> int:
-    """User-perceived characters, closely enough for length limits: combining marks,
-    variation selectors, skin tones, ZWJ sequences and flag pairs do not count apart."""
-    count, after_joiner, open_flag = 0, False, False
-    for char in text:
-        code = ord(char)
-        extends = (
-            unicodedata.category(char) in ("Mn", "Me", "Mc")
-            or 0xFE00 <= code <= 0xFE0F
-            or 0x1F3FB <= code <= 0x1F3FF
-            or 0xE0020 <= code <= 0xE007F
-            or char == "\u200d"
-        )
-        joins = after_joiner or (extends and count > 0)
-        after_joiner = char == "\u200d"
-        if joins:
-            continue
-        if 0x1F1E6 <= code <= 0x1F1FF:
-            open_flag = not open_flag
-            if not open_flag:
-                continue
-        else:
-            open_flag = False
-        count += 1
-    return count
 
 
 def _cursor_param(request: Request) -> int:

@@ -32,7 +32,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -40,6 +40,7 @@ from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
 from local.fakechannels.server import json_response
+from local.fakechannels.state import count_call
 from local.fakechannels.world import World
 
 VERSION = re.compile(r"^v\d{1,2}\.\d$")
@@ -358,17 +359,17 @@ class Usage:
 def spend(world: World, channel: str, owner_id: str, usage_type: str) -> Usage:
     """Count one call against the channel's window budget and report the usage headers."""
     now = world.now()
-    with world.lock:
-        state = world.channel_state(channel)
-        budget = int(state.setdefault("budget", DEFAULT_BUDGET))
-        window = timedelta(seconds=int(state.setdefault("window_seconds", DEFAULT_WINDOW_SECONDS)))
-        started = state.get("window_start")
-        if started is None or not started <= now < started + window:
-            state["window_start"], state["calls"] = now, 0
-            started = now
-        state["calls"] = calls = int(state.get("calls", 0)) + 1
+    window = count_call(
+        world,
+        channel,
+        now,
+        default_budget=DEFAULT_BUDGET,
+        default_window_seconds=DEFAULT_WINDOW_SECONDS,
+    )
+    calls, budget = window.calls, window.budget
     percent = 100 if budget <= 0 else min(100, calls * 100 // budget)
-    regain = math.ceil((started + window - now).total_seconds() / 60) if percent >= 100 else 0
+    ends = window.started + window.length
+    regain = math.ceil((ends - now).total_seconds() / 60) if percent >= 100 else 0
     app = {"call_count": percent, "total_cputime": percent // 3, "total_time": percent // 2}
     business = {
         owner_id: [

@@ -39,6 +39,7 @@ from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
 from local.fakechannels.server import json_response
+from local.fakechannels.state import count_call
 from local.fakechannels.world import World
 from local.scenario import Post
 
@@ -473,16 +474,14 @@ def _check_headers(world: World, request: Request) -> None:
 
 
 def _throttled(world: World) -> bool:
-    now = world.now()
-    with world.lock:
-        state = world.channel_state(CHANNEL)
-        budget = int(state.setdefault("budget", DEFAULT_BUDGET))
-        window = timedelta(seconds=int(state.setdefault("window_seconds", DEFAULT_WINDOW_SECONDS)))
-        started = state.get("window_start")
-        if started is None or not started <= now < started + window:
-            state["window_start"], state["calls"] = now, 0
-        state["calls"] = calls = int(state.get("calls", 0)) + 1
-    return calls > budget
+    window = count_call(
+        world,
+        CHANNEL,
+        world.now(),
+        default_budget=DEFAULT_BUDGET,
+        default_window_seconds=DEFAULT_WINDOW_SECONDS,
+    )
+    return window.calls > window.budget
 
 
 def _raw_uri(request: Request) -> str:

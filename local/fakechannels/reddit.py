@@ -38,7 +38,8 @@ from typing import Any
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
-from local.fakechannels.server import json_response
+from local.fakechannels.server import REASON_PHRASES, json_response
+from local.fakechannels.state import queue_faults, take_fault
 from local.fakechannels.world import World
 from local.scenario import Post
 from stormwatch.text import fold
@@ -91,17 +92,7 @@ _GENERIC_AGENTS = ("python-requests", "python-urllib", "java", "curl", "go-http-
 _PHRASE = re.compile(r'"([^"]*)"|(\S+)')
 _WORD = re.compile(r"\w+")
 
-_REASONS = {
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}
+_REASONS = {400: "Bad Request", **REASON_PHRASES}
 
 # --- ids and rendering --------------------------------------------------------------------
 
@@ -268,7 +259,6 @@ def _agent_refused(request: Request) -> bool:
 def _state(world: World) -> dict[str, Any]:
     state = world.channel_state(NAME)
     state.setdefault("tokens", {})
-    state.setdefault("faults", [])
     return state
 
 
@@ -290,16 +280,9 @@ def arm_fault(world: World, kind: str, times: int = 1) -> None:
     ``no_children``: a Listing without ``data.children``; ``item_without_author``: the first
     child lacks ``author``; ``item_without_fullname``: the first child lacks ``name``.
     """
-    if kind not in ("no_children", "item_without_author", "item_without_fullname"):
-        raise ValueError(f"unknown reddit fault {kind!r}")
-    with world.lock:
-        _state(world)["faults"].extend([kind] * times)
-
-
-def _take_fault(world: World) -> str | None:
-    with world.lock:
-        faults: list[str] = _state(world)["faults"]
-        return faults.pop(0) if faults else None
+    queue_faults(
+        world, NAME, kind, times, ("no_children", "item_without_author", "item_without_fullname")
+    )
 
 
 def _rate_headers(world: World, *, charge: bool) -> tuple[dict[str, str], bool]:
@@ -403,7 +386,7 @@ def _page(
 
 
 def _apply_fault(world: World, children: list[dict[str, Any]], data: dict[str, Any]) -> None:
-    fault = _take_fault(world)
+    fault = take_fault(world, NAME)
     if fault == "no_children":
         del data["children"]
     elif fault and children:

@@ -30,6 +30,8 @@ from urllib.parse import quote
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
+from local.fakechannels.server import REASON_PHRASES
+from local.fakechannels.state import queue_faults, take_fault
 from local.fakechannels.world import World
 from local.scenario import Post
 
@@ -52,16 +54,6 @@ RSS_TYPE = "application/rss+xml; charset=utf-8"
 
 _BRAND_WORDS = re.compile(r"(?i)\b(nordwind\s?air|nordwind|kolibri\s?pay)\b")
 _NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_REASONS = {
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}
 _CONSENT_PAGE = (
     "<!DOCTYPE html><html lang=de><head><meta charset=utf-8>"
     "<title>Bevor Sie zu Google weitergehen</title></head><body>"
@@ -191,9 +183,7 @@ def blog_document(posts: Sequence[Post], newest: datetime, omit: str | None = No
 
 
 def _state(world: World) -> dict[str, Any]:
-    state = world.channel_state(NAME)
-    state.setdefault("faults", [])
-    return state
+    return world.channel_state(NAME)
 
 
 def set_request_budget(world: World, requests_per_minute: int) -> None:
@@ -203,20 +193,11 @@ def set_request_budget(world: World, requests_per_minute: int) -> None:
 
 def arm_fault(world: World, kind: str, times: int = 1) -> None:
     """A feed-specific bad answer for the next feed requests, one of `FAULTS`."""
-    if kind not in FAULTS:
-        raise ValueError(f"unknown rss fault {kind!r}")
-    with world.lock:
-        _state(world)["faults"].extend([kind] * times)
-
-
-def _take_fault(world: World) -> str | None:
-    with world.lock:
-        faults: list[str] = _state(world)["faults"]
-        return faults.pop(0) if faults else None
+    queue_faults(world, NAME, kind, times, FAULTS)
 
 
 def _html_error(status: int, headers: dict[str, str] | None = None) -> Response:
-    reason = _REASONS.get(status, "Error")
+    reason = REASON_PHRASES.get(status, "Error")
     page = (
         f"<!DOCTYPE html><html lang=en><head><title>Error {status} ({reason})</title></head>"
         f"<body><p><b>{status}.</b> <ins>That's an error.</ins></p></body></html>"
@@ -267,7 +248,7 @@ def _serve(world: World, request: Request, kind: str, shown: int, render: Render
     refused = _over_budget(world)
     if refused is not None:
         return refused
-    fault = _take_fault(world)
+    fault = take_fault(world, NAME)
     if fault == "html_page":
         return Response(_CONSENT_PAGE, status=200, content_type="text/html; charset=utf-8")
     posts = [post for post in world.visible_posts(NAME) if post.kind == kind][-shown:][::-1]

@@ -46,6 +46,20 @@ def json_response(
     )
 
 
+# The reason phrases of the error statuses the fakes answer with (a channel may word 400
+# its own way).
+REASON_PHRASES = {
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
+
 HTML_ERROR_PAGE = (
     "<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>"
     "<body><h1>Bad Gateway</h1><p>The upstream server is temporarily unavailable.</p></body></html>"

@@ -43,7 +43,7 @@ from typing import Any
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
-from local.fakechannels.server import json_response
+from local.fakechannels.server import REASON_PHRASES, json_response
 from local.fakechannels.world import World
 from local.scenario import Post
 from stormwatch.model import parse_iso
@@ -617,17 +617,7 @@ def _redeem_token(
 
 # --- answers --------------------------------------------------------------------------------
 
-_TITLES = {
-    400: "Invalid Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}
+_TITLES = {400: "Invalid Request", **REASON_PHRASES}
 
 
 def problem_response(status: int, headers: dict[str, str] | None = None) -> Response:

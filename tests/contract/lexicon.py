@@ -17,13 +17,14 @@ from __future__ import annotations
 import base64
 import json
 import re
-import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+from local.fakechannels.graphemes import graphemes
 
 SPECS = Path(__file__).resolve().parents[3] / "shared" / "specs" / "bluesky" / "lexicons"
 
@@ -43,34 +44,6 @@ _TID = re.compile(r"^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$")
 _CID = re.compile(r"^[a-zA-Z0-9+=]{8,256}$")
 _LANGUAGE = re.compile(r"^(i|[a-z]{2,3})(-[a-zA-Z0-9]+)*$")
 _URI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:\S+$")
-
-
-def graphemes(text: str) -> int:
-    """User-perceived characters, closely enough for length limits: combining marks,
-    variation selectors, skin tones, tag characters, ZWJ sequences and flag pairs do
-    not count apart (a simplification of Unicode's extended grapheme clusters)."""
-    count, after_joiner, open_flag = 0, False, False
-    for char in text:
-        code = ord(char)
-        extends = (
-            unicodedata.category(char) in ("Mn", "Me", "Mc")
-            or 0xFE00 <= code <= 0xFE0F
-            or 0x1F3FB <= code <= 0x1F3FF
-            or 0xE0020 <= code <= 0xE007F
-            or char == "\u200d"
-        )
-        joins = after_joiner or (extends and count > 0)
-        after_joiner = char == "\u200d"
-        if joins:
-            continue
-        if 0x1F1E6 <= code <= 0x1F1FF:
-            open_flag = not open_flag
-            if not open_flag:
-                continue
-        else:
-            open_flag = False
-        count += 1
-    return count
 
 
 def _is_datetime(value: str) -> bool:

@@ -29,6 +29,8 @@ from openapi_schema_validator import OAS30Validator, OAS31Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT4, DRAFT202012
 
+from local.fakechannels.world import RecordedExchange
+
 SPECS = Path(__file__).resolve().parents[3] / "shared" / "specs"
 _BASE_URI = "urn:stormwatch:openapi"
 _METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
@@ -201,6 +203,32 @@ class Spec:
             return [*problems, f"{where}: body is not JSON ({error})"]
         problems.extend(f"{where}: {problem}" for problem in self.check_schema(schema, instance))
         return problems
+
+    def check_requests(
+        self, exchanges: Iterable[RecordedExchange], *, aliases: Mapping[str, str] | None = None
+    ) -> list[str]:
+        """`check_request` of every recorded request, in order."""
+        return [
+            problem
+            for exchange in exchanges
+            for problem in self.check_request(
+                exchange.method, exchange.path, exchange.query, exchange.headers, aliases=aliases
+            )
+        ]
+
+    def check_answers(self, exchanges: Iterable[RecordedExchange]) -> list[str]:
+        """`check_response` of every recorded answer, in order."""
+        return [
+            problem
+            for exchange in exchanges
+            for problem in self.check_response(
+                exchange.method,
+                exchange.path,
+                exchange.status,
+                exchange.response_headers,
+                exchange.response_body,
+            )
+        ]
 
     def check_schema(self, schema: Mapping[str, Any], instance: Any) -> list[str]:
         """Problems of `instance` against `schema` (a schema object or a ``$ref``)."""

@@ -22,13 +22,11 @@ import time_machine
 from local.fakechannels import bluesky as fake
 from local.fakechannels.server import FakeChannelServer
 from local.fakechannels.world import RecordedExchange, World
-from local.localconfig import localize, read_document
 from local.scenario import Scenario
 from stormwatch.channels import bluesky
 from stormwatch.channels.base import ChannelContext, Cursor
-from stormwatch.channels.http import HttpClient
-from stormwatch.config import parse_config
 from tests.contract.lexicon import FORMATS, SPECS, Lexicons, errors_of
+from tests.helpers import context_for, example_config, start_fake
 
 pytestmark = pytest.mark.skipif(
     not SPECS.is_dir(), reason=f"the Bluesky lexicons are not at {SPECS}"
@@ -54,25 +52,16 @@ class Stack:
     world: World
     server: FakeChannelServer
 
-    def context(self, **bluesky_settings: object) -> ChannelContext:
-        document = localize(read_document(), self.server.channel_url)
-        document["channels"]["bluesky"].update(bluesky_settings)
-        config = parse_config(document)
-        return ChannelContext(
-            config=config.channel("bluesky"),
-            brands=config.brands,
-            http=HttpClient("bluesky", timeout=config.channel("bluesky").timeout_seconds),
-            credentials=lambda: self.world.credentials["bluesky"],
-            now=lambda: datetime.now(UTC),
-        )
+    def context(self, **bluesky_settings: Any) -> ChannelContext:
+        config = example_config(self.server.channel_url, "bluesky", **bluesky_settings)
+        return context_for(config, "bluesky", lambda: self.world.credentials["bluesky"])
 
 
 @pytest.fixture(scope="module")
 def stack(small_scenario: Scenario) -> Iterator[Stack]:
     """One fake Bluesky for the module: the checks below only read what it recorded."""
-    world = World(scenario=small_scenario, credentials={"bluesky": dict(fake.CREDENTIALS)})
-    server = FakeChannelServer(world, [fake.make_fake()]).start()
-    yield Stack(world, server)
+    server = start_fake(small_scenario, "bluesky")
+    yield Stack(server.world, server)
     server.stop()
 
 

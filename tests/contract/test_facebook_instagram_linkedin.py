@@ -31,13 +31,12 @@ import time_machine
 from local.fakechannels.registry import fake_module
 from local.fakechannels.server import FakeChannelServer
 from local.fakechannels.world import RecordedExchange, World
-from local.localconfig import localize, read_document
 from local.scenario import Scenario
 from stormwatch.channels import mention_sources
 from stormwatch.channels.base import ChannelContext
 from stormwatch.channels.http import HttpClient
-from stormwatch.config import parse_config
 from stormwatch.errors import ChannelError
+from tests.helpers import context_for, example_config, start_fake
 
 DOCUMENTED = Path(__file__).parent / "documented"
 CHANNELS = ("facebook", "instagram", "linkedin")
@@ -151,14 +150,12 @@ class Recording:
 
 
 def _context(channel: str, server: FakeChannelServer, world: World) -> ChannelContext:
-    document = localize(read_document(), server.channel_url)
-    document["channels"][channel]["page_size"] = 2
-    config = parse_config(document)
-    return ChannelContext(
-        config=config.channel(channel),
-        brands=config.brands,
+    config = example_config(server.channel_url, channel, page_size=2)
+    return context_for(
+        config,
+        channel,
+        lambda: world.credentials[channel],
         http=HttpClient(channel, timeout=5.0),
-        credentials=lambda: world.credentials[channel],
         now=world.now,
     )
 
@@ -227,8 +224,8 @@ def recordings(small_scenario: Scenario) -> Iterator[dict[str, Recording]]:
     with time_machine.travel(small_scenario.end, tick=False):
         for channel in CHANNELS:
             module = fake_module(channel)
-            world = World(scenario=small_scenario, credentials={channel: dict(module.CREDENTIALS)})
-            server = FakeChannelServer(world, [module.make_fake()]).start()
+            server = start_fake(small_scenario, channel)
+            world = server.world
             recording = Recording(world, server)
             recorded[channel] = recording
             _read_everything(channel, _context(channel, server, world), small_scenario.start)

@@ -25,8 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -35,14 +34,12 @@ import time_machine
 
 from local.fakechannels import mastodon as fake
 from local.fakechannels.server import FakeChannelServer
-from local.fakechannels.world import RecordedExchange, World
-from local.localconfig import localize, read_document
+from local.fakechannels.world import RecordedExchange
 from local.scenario import Scenario
 from stormwatch.channels import mastodon
-from stormwatch.channels.base import ChannelContext
 from stormwatch.channels.http import HttpClient
-from stormwatch.config import parse_config
 from tests.contract.openapi import SPECS, Spec
+from tests.helpers import context_for, example_config, start_fake
 
 RAILS_NAMES = {"types[]": "types", "exclude_types[]": "exclude_types"}
 OPERATIONS = ("/api/v1/notifications", "/api/v1/timelines/tag/{hashtag}", "/api/v2/search")
@@ -69,31 +66,18 @@ SPEC = Spec.load(SPECS / "mastodon" / "openapi.json").patched(
 ERROR = {"$ref": "#/components/schemas/Error"}
 
 
-def _stack(scenario: Scenario) -> tuple[World, FakeChannelServer]:
-    world = World(scenario=scenario, credentials={"mastodon": dict(fake.CREDENTIALS)})
-    return world, FakeChannelServer(world, [fake.make_fake()]).start()
-
-
-# Module-wide servers: stopping one takes half a second (werkzeug's shutdown poll).
-@pytest.fixture(scope="module")
-def mastodon_server(small_scenario: Scenario) -> Iterator[FakeChannelServer]:
-    _world, server = _stack(small_scenario)
-    yield server
-    server.stop()
-
-
 @pytest.fixture(scope="module")
 def full_run(small_scenario: Scenario) -> Iterator[list[RecordedExchange]]:
     """Every Mastodon source read over the whole scenario in small pages, each first run cut
     short after one page and resumed, then a poll that finds nothing new."""
-    world, server = _stack(small_scenario)
-    config = parse_config(localize(read_document(), server.channel_url))
-    context = ChannelContext(
-        config=replace(config.channel("mastodon"), page_size=10),
-        brands=config.brands,
+    server = start_fake(small_scenario, "mastodon")
+    world = server.world
+    config = example_config(server.channel_url, "mastodon", page_size=10)
+    context = context_for(
+        config,
+        "mastodon",
+        lambda: world.credentials["mastodon"],
         http=HttpClient("mastodon", timeout=5),
-        credentials=lambda: world.credentials["mastodon"],
-        now=lambda: datetime.now(UTC),
     )
     start = small_scenario.start - timedelta(minutes=1)
     with time_machine.travel(small_scenario.end + timedelta(minutes=5), tick=False):
@@ -115,17 +99,7 @@ def test_fake_answers_match_the_published_response_schemas(
     assert {SPEC.operation("GET", a.path).template for a in answers} == set(OPERATIONS)
 
     # When each (body and declared headers) is checked against the spec
-    problems = [
-        problem
-        for exchange in answers
-        for problem in SPEC.check_response(
-            exchange.method,
-            exchange.path,
-            exchange.status,
-            exchange.response_headers,
-            exchange.response_body,
-        )
-    ]
+    problems = SPEC.check_answers(answers)
 
     # Then none departs from it
     assert problems == []
@@ -139,17 +113,7 @@ def test_adapter_requests_match_the_published_parameters(
     assert {"types[]", "limit", "min_id", "max_id", "q", "type", "offset"} <= sent
 
     # When each is checked against its operation's parameters and security in the spec
-    problems = [
-        problem
-        for exchange in full_run
-        for problem in SPEC.check_request(
-            exchange.method,
-            exchange.path,
-            exchange.query,
-            exchange.headers,
-            aliases=RAILS_NAMES,
-        )
-    ]
+    problems = SPEC.check_requests(full_run, aliases=RAILS_NAMES)
 
     # Then all are valid, and the token travels in the Authorization header only
     assert problems == []
@@ -180,7 +144,7 @@ def test_rate_limit_reset_is_an_iso_time(full_run: list[RecordedExchange]) -> No
     ],
 )
 def test_refusals_use_the_published_error_entity(
-    mastodon_server: FakeChannelServer,
+    fake_server: FakeChannelServer,
     status: int,
     path: str,
     params: dict[str, str],
@@ -189,7 +153,7 @@ def test_refusals_use_the_published_error_entity(
     # Given a request Mastodon refuses
     # When it is sent to the fake
     answer = requests.get(
-        mastodon_server.channel_url("mastodon") + path, params=params, headers=headers, timeout=5
+        fake_server.channel_url("mastodon") + path, params=params, headers=headers, timeout=5
     )
 
     # Then the answer is the documented status with Mastodon's Error entity
@@ -198,14 +162,14 @@ def test_refusals_use_the_published_error_entity(
 
 
 def test_too_many_requests_uses_the_published_error_entity(
-    mastodon_server: FakeChannelServer,
+    fake_server: FakeChannelServer,
 ) -> None:
     # Given the fake answers 429
-    mastodon_server.world.faults.arm("status:429", channel="mastodon")
+    fake_server.world.faults.arm("status:429", channel="mastodon")
 
     # When a request meets it
     answer = requests.get(
-        mastodon_server.channel_url("mastodon") + "/api/v1/timelines/tag/NordwindAir", timeout=5
+        fake_server.channel_url("mastodon") + "/api/v1/timelines/tag/NordwindAir", timeout=5
     )
 
     # Then the body is the Error entity and the reset an ISO time
@@ -216,12 +180,12 @@ def test_too_many_requests_uses_the_published_error_entity(
 
 
 def test_search_without_query_is_a_400_the_spec_does_not_declare(
-    mastodon_server: FakeChannelServer,
+    fake_server: FakeChannelServer,
 ) -> None:
     # Given a search without q
     # When it is sent to the fake
     answer = requests.get(
-        mastodon_server.channel_url("mastodon") + "/api/v2/search",
+        fake_server.channel_url("mastodon") + "/api/v2/search",
         params={"type": "statuses"},
         headers={"Authorization": f"Bearer {fake.CREDENTIALS['access_token']}"},
         timeout=5,

@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,20 +21,23 @@ from urllib.parse import parse_qsl
 import jsonschema
 import pytest
 import requests
-import time_machine
 
 from local.fakechannels import reddit as fake
-from local.fakechannels.registry import available_channels, fake_module
 from local.fakechannels.server import FakeChannelServer
 from local.fakechannels.world import RecordedExchange, World
-from local.localconfig import localize, read_document
-from local.scenario import Post, Scenario
+from local.scenario import Post, Scenario, build_scenario
 from stormwatch.channels import reddit
-from stormwatch.config import Config, parse_config
-from tests.conftest import ContextFactory
+from stormwatch.config import Config
+from tests.conftest import ConfigFactory, ContextFactory
 
 DOCUMENTED = Path(__file__).parent / "documented" / "reddit"
 TOKEN_PATH = "/api/v1/access_token"
+
+
+@pytest.fixture(scope="module")
+def small_scenario() -> Scenario:
+    """reddit alone at a third of the demo's volume: enough posts for several pages per source."""
+    return build_scenario(volume=0.3, seed=11, channels=("reddit",))
 
 
 def _documented(name: str) -> dict[str, Any]:
@@ -73,37 +75,14 @@ def assert_same_shape(
 # --- a recorded session ----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def _running_server(small_scenario: Scenario) -> Iterator[FakeChannelServer]:
-    fakes = [fake_module(channel).make_fake() for channel in available_channels()]
-    server = FakeChannelServer(World(scenario=small_scenario), fakes).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def fake_server(_running_server: FakeChannelServer, world: World) -> FakeChannelServer:
-    _running_server.world = world
-    return _running_server
-
-
 @pytest.fixture(autouse=True)
 def _no_cached_token(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(reddit, "_TOKENS", {})
 
 
 @pytest.fixture
-def now(small_scenario: Scenario) -> Iterator[datetime]:
-    moment = small_scenario.end + timedelta(minutes=5)
-    with time_machine.travel(moment, tick=False):
-        yield moment
-
-
-@pytest.fixture
-def paged_config(fake_server: FakeChannelServer) -> Config:
-    document = read_document()
-    document["channels"]["reddit"]["page_size"] = 4
-    return parse_config(localize(document, fake_server.channel_url))
+def paged_config(config_for: ConfigFactory) -> Config:
+    return config_for("reddit", page_size=4)
 
 
 @pytest.fixture

@@ -13,25 +13,21 @@ from __future__ import annotations
 import email.utils
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import feedparser
-import pytest
 import requests
 import time_machine
 
 from local.fakechannels import rss as fake
-from local.fakechannels.registry import available_channels, fake_module
 from local.fakechannels.server import FakeChannelServer
 from local.fakechannels.world import World
-from local.localconfig import localize, read_document
 from local.scenario import Scenario, build_scenario
 from stormwatch.channels import rss
-from stormwatch.config import parse_config
 from tests.conftest import ContextFactory
+from tests.helpers import example_config
 
 DOCUMENTED = Path(__file__).parent / "documented" / "rss"
 A = "{http://www.w3.org/2005/Atom}"
@@ -172,27 +168,6 @@ def _structure(document: bytes) -> set[tuple[str, tuple[str, ...]]]:
 # --- fixtures ------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def _running_server(small_scenario: Scenario) -> Iterator[FakeChannelServer]:
-    fakes = [fake_module(channel).make_fake() for channel in available_channels()]
-    server = FakeChannelServer(World(scenario=small_scenario), fakes).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def fake_server(_running_server: FakeChannelServer, world: World) -> FakeChannelServer:
-    _running_server.world = world
-    return _running_server
-
-
-@pytest.fixture
-def now(small_scenario: Scenario) -> Iterator[datetime]:
-    moment = small_scenario.end + timedelta(minutes=5)
-    with time_machine.travel(moment, tick=False):
-        yield moment
-
-
 def _get(server: FakeChannelServer, path: str, **headers: str) -> requests.Response:
     return requests.get(server.channel_url("rss") + path, headers=headers, timeout=5)
 
@@ -324,7 +299,7 @@ def test_every_feed_of_the_example_config_is_served(
     fake_server: FakeChannelServer, now: datetime
 ) -> None:
     # Given the example config pointed at the fake
-    config = parse_config(localize(read_document(), fake_server.channel_url))
+    config = example_config(fake_server.channel_url)
 
     # When each feed URL is fetched / Then it is a feed
     for feed in config.channel("rss").feeds:

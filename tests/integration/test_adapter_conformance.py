@@ -45,9 +45,34 @@ def _run(
     return read
 
 
+def _catch_up(
+    sources: list[MentionSource],
+    cursors: dict[str, Cursor | None],
+    start,
+    rng: random.Random,
+    seen: dict[str, Counter[str]],
+) -> None:
+    """Poll runs cut short at random until one reads nothing and moves no cursor."""
+    for _ in range(2000):
+        before = dict(cursors)
+        if _run(sources, cursors, start, rng, seen) == 0 and before == cursors:
+            break
+
+
 def _expected_ids(scenario: Scenario, channel: str) -> set[str]:
     mention_id = fake_module(channel).mention_id
     return {mention_id(post) for post in scenario.channel_posts(channel)}
+
+
+def _assert_every_post_read_once(
+    seen: dict[str, Counter[str]], scenario: Scenario, channel: str
+) -> None:
+    """Together the sources read every post of the channel, and no source read one twice."""
+    union = set().union(*(set(counter) for counter in seen.values()))
+    assert union == _expected_ids(scenario, channel)
+    for key, counter in seen.items():
+        repeated = [mention_id for mention_id, n in counter.items() if n > 1]
+        assert not repeated, f"{key} read these more than once: {repeated[:5]}"
 
 
 @pytest.mark.parametrize("channel", CHANNELS)
@@ -63,17 +88,10 @@ def test_runs_cut_short_at_random_read_every_post_once(
         rng = random.Random(channel)
 
         # When runs that each stop after one to three pages repeat until nothing is new
-        for _ in range(2000):
-            before = dict(cursors)
-            if _run(sources, cursors, start, rng, seen) == 0 and before == cursors:
-                break
+        _catch_up(sources, cursors, start, rng, seen)
 
     # Then together the sources read every post of the channel, and no source read one twice
-    union = set().union(*(set(counter) for counter in seen.values()))
-    assert union == _expected_ids(small_scenario, channel)
-    for key, counter in seen.items():
-        repeated = {mention_id: n for mention_id, n in counter.items() if n > 1}
-        assert not repeated, f"{key} read these more than once: {list(repeated)[:5]}"
+    _assert_every_post_read_once(seen, small_scenario, channel)
 
 
 @pytest.mark.parametrize("channel", CHANNELS)
@@ -94,14 +112,7 @@ def test_polling_as_posts_arrive_misses_nothing(
             clock.move_to(moment)
             _run(sources, cursors, start, rng, seen)
         clock.move_to(small_scenario.end + timedelta(minutes=5))
-        for _ in range(2000):
-            before = dict(cursors)
-            if _run(sources, cursors, start, rng, seen) == 0 and before == cursors:
-                break
+        _catch_up(sources, cursors, start, rng, seen)
 
     # Then every post was read, none twice by the same source
-    union = set().union(*(set(counter) for counter in seen.values()))
-    assert union == _expected_ids(small_scenario, channel)
-    for key, counter in seen.items():
-        repeated = [mention_id for mention_id, n in counter.items() if n > 1]
-        assert not repeated, f"{key} read these more than once: {repeated[:5]}"
+    _assert_every_post_read_once(seen, small_scenario, channel)

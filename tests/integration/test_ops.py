@@ -18,7 +18,7 @@ def test_a_valid_document_is_pushed_and_read_by_the_functions(
 ) -> None:
     # Given the example config with one change
     document = read_document()
-    document["bucket_minutes"] = 10
+    document["bucket_minutes"] = 15
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(document))
     # When it is pushed to the stack's parameter
@@ -26,7 +26,7 @@ def test_a_valid_document_is_pushed_and_read_by_the_functions(
     assert main(["config", "push", str(path), "--name", name]) == 0
     # Then SSM holds it as JSON
     stored = json.loads(stack.client("ssm").get_parameter(Name=name)["Parameter"]["Value"])
-    assert stored["bucket_minutes"] == 10
+    assert stored["bucket_minutes"] == 15
     assert "pushed" in capsys.readouterr().out
 
 

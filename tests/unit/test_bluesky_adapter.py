@@ -19,23 +19,19 @@ import pytest
 import time_machine
 
 from local.fakechannels import bluesky as fake
-from local.fakechannels.server import FakeChannelServer
 from local.fakechannels.world import RecordedExchange, World
-from local.localconfig import localize, read_document
 from local.scenario import Post, Scenario
 from stormwatch.channels import bluesky
-from stormwatch.channels.base import ChannelContext, Cursor, MentionSource
 from stormwatch.channels.http import HttpClient
-from stormwatch.config import Config, parse_config
 from stormwatch.errors import (
     AuthFailed,
     ChannelUnavailable,
     MalformedResponse,
     RateLimited,
 )
-from stormwatch.model import Mention
 from stormwatch.text import MAX_TEXT_CHARS, clean_text
 from tests.conftest import ContextFactory
+from tests.helpers import read_pages, source_of
 
 SEARCH = "/xrpc/app.bsky.feed.searchPosts"
 CREATE = "/xrpc/com.atproto.server.createSession"
@@ -55,41 +51,6 @@ def clock(small_scenario: Scenario) -> Iterator[Any]:
     """Frozen time just after the scenario's end; tests move it where they need."""
     with time_machine.travel(small_scenario.end + timedelta(minutes=5), tick=False) as traveller:
         yield traveller
-
-
-@pytest.fixture
-def start(small_scenario: Scenario) -> datetime:
-    return small_scenario.start - timedelta(minutes=1)
-
-
-ConfigFactory = Callable[..., Config]
-
-
-@pytest.fixture
-def config_with(fake_server: FakeChannelServer) -> ConfigFactory:
-    def make(**bluesky_settings: object) -> Config:
-        document = localize(read_document(), fake_server.channel_url)
-        document["channels"]["bluesky"].update(bluesky_settings)
-        return parse_config(document)
-
-    return make
-
-
-def source_of(context: ChannelContext, key: str = NORDWIND) -> MentionSource:
-    return next(s for s in bluesky.mention_sources(context) if s.key == key)
-
-
-def read(
-    source: MentionSource, cursor: Cursor | None, start: datetime, pages: int | None = None
-) -> tuple[list[Mention], Cursor | None]:
-    """Pages of one run, committed one by one as the poll loop does."""
-    mentions: list[Mention] = []
-    for index, page in enumerate(source.pages(cursor, start)):
-        mentions += page.mentions
-        cursor = page.cursor
-        if pages is not None and index + 1 >= pages:
-            break
-    return mentions, cursor
 
 
 def nordwind_posts(scenario: Scenario, until: datetime) -> list[Post]:
@@ -147,7 +108,7 @@ def test_post_views_become_mentions(
     # Given the whole scenario in the past
     expected = {fake.mention_id(p): p for p in nordwind_posts(small_scenario, datetime.now(UTC))}
     # When the "Nordwind" source reads everything
-    mentions, _ = read(source_of(channel_context("bluesky")), None, start)
+    mentions, _ = read_pages(source_of(channel_context("bluesky"), NORDWIND), None, start)
     # Then each post becomes one mention carrying what Bluesky says about it
     assert sorted(m.id for m in mentions) == sorted(expected)
     for mention in mentions:
@@ -183,7 +144,7 @@ def test_odd_unicode_survives_and_huge_texts_are_capped(
     # When all hashtag and keyword sources read
     by_id = {}
     for source in bluesky.mention_sources(channel_context("bluesky")):
-        by_id.update({m.id: m for m in read(source, None, start)[0]})
+        by_id.update({m.id: m for m in read_pages(source, None, start)[0]})
     # Then the joiners are intact and the huge text is cut at the limit
     assert "👨\u200d👩\u200d👧" in by_id[fake.mention_id(family)].text
     capped = by_id[fake.mention_id(huge)].text
@@ -193,17 +154,16 @@ def test_odd_unicode_survives_and_huge_texts_are_capped(
 
 def test_paging_repeats_the_first_query_with_the_cursor(
     channel_context: ContextFactory,
-    config_with: ConfigFactory,
     small_scenario: Scenario,
     world: World,
     clock: Any,
     start: datetime,
 ) -> None:
     # Given pages of ten posts
-    context = channel_context("bluesky", config=config_with(page_size=10))
+    context = channel_context("bluesky", page_size=10)
     expected = {fake.mention_id(p) for p in nordwind_posts(small_scenario, datetime.now(UTC))}
     # When the source reads its chain to the end
-    mentions, _ = read(source_of(context), None, start)
+    mentions, _ = read_pages(source_of(context, NORDWIND), None, start)
     # Then every match was read once, ten at a time
     assert Counter(m.id for m in mentions) == Counter(expected)
     searches = exchanges(world, SEARCH)
@@ -223,33 +183,31 @@ def test_paging_repeats_the_first_query_with_the_cursor(
 
 def test_429_raises_rate_limited_until_reset_and_keeps_the_cursor(
     channel_context: ContextFactory,
-    config_with: ConfigFactory,
     small_scenario: Scenario,
     world: World,
     clock: Any,
     start: datetime,
 ) -> None:
     # Given a first page read and committed
-    source = source_of(channel_context("bluesky", config=config_with(page_size=10)))
-    first, cursor = read(source, None, start, pages=1)
+    source = source_of(channel_context("bluesky", page_size=10), NORDWIND)
+    first, cursor = read_pages(source, None, start, pages=1)
     # When the next search is answered 429
     world.faults.arm("status:429", channel="bluesky", path_contains="searchPosts")
     with pytest.raises(RateLimited) as raised:
-        read(source, cursor, start)
+        read_pages(source, cursor, start)
     # Then the retry time is Bluesky's ratelimit-reset, and nothing was read
     refused = exchanges(world, SEARCH)[-1]
     assert refused.status == 429
     assert raised.value.retry_at == reset_header(refused)
     # And after the reset the committed cursor resumes where the first page ended
     clock.move_to(raised.value.retry_at + timedelta(seconds=1))
-    rest, _ = read(source, cursor, start)
+    rest, _ = read_pages(source, cursor, start)
     expected = {fake.mention_id(p) for p in nordwind_posts(small_scenario, small_scenario.end)}
     assert Counter(m.id for m in first + rest) == Counter(expected)
 
 
 def test_remaining_zero_yields_the_page_then_stops_before_the_next_request(
     channel_context: ContextFactory,
-    config_with: ConfigFactory,
     small_scenario: Scenario,
     world: World,
     clock: Any,
@@ -257,8 +215,8 @@ def test_remaining_zero_yields_the_page_then_stops_before_the_next_request(
 ) -> None:
     # Given a budget of three requests: the session, and two searches
     fake.settings(world)["rate_limit"] = {"limit": 3, "window_seconds": 300}
-    context = channel_context("bluesky", config=config_with(page_size=10))
-    source = source_of(context)
+    context = channel_context("bluesky", page_size=10)
+    source = source_of(context, NORDWIND)
     pages = source.pages(None, start)
     # When two pages are read, the second answered with ratelimit-remaining 0
     first, second = next(pages), next(pages)
@@ -272,12 +230,12 @@ def test_remaining_zero_yields_the_page_then_stops_before_the_next_request(
     assert raised.value.retry_at == reset_header(last)
     # And so is every other source of the process, without a request
     with pytest.raises(RateLimited):
-        read(source_of(channel_context("bluesky"), "search:kolibripay"), None, start)
+        read_pages(source_of(channel_context("bluesky"), "search:kolibripay"), None, start)
     assert len(world.exchanges_of("bluesky")) == sent
     # And once the window has passed the committed cursor goes on without a gap
     clock.move_to(raised.value.retry_at + timedelta(seconds=1))
     fake.settings(world)["rate_limit"] = {"limit": 3000, "window_seconds": 300}
-    rest, _ = read(source, second.cursor, start)
+    rest, _ = read_pages(source, second.cursor, start)
     expected = {fake.mention_id(p) for p in nordwind_posts(small_scenario, small_scenario.end)}
     assert Counter(m.id for m in [*first.mentions, *second.mentions, *rest]) == Counter(expected)
 
@@ -291,11 +249,11 @@ def test_session_creation_has_its_own_budget(
 ) -> None:
     # Given the service allows one new session per window, and one was created
     fake.settings(world)["session_limit"] = {"limit": 1, "window_seconds": 300}
-    read(source_of(channel_context("bluesky")), None, start)
+    read_pages(source_of(channel_context("bluesky"), NORDWIND), None, start)
     # When a new process (no cached session) starts polling
     monkeypatch.setattr(bluesky, "_ACCOUNTS", {})
     with pytest.raises(RateLimited) as raised:
-        read(source_of(channel_context("bluesky")), None, start)
+        read_pages(source_of(channel_context("bluesky"), NORDWIND), None, start)
     # Then it is told when it may create one, and searched nothing
     refused = exchanges(world, CREATE)[-1]
     assert refused.status == 429
@@ -314,7 +272,7 @@ def test_unreadable_json_is_malformed(
     world.faults.arm(fault, channel="bluesky", path_contains="searchPosts")
     # When the source reads
     with pytest.raises(MalformedResponse, match="invalid JSON"):
-        read(source_of(channel_context("bluesky")), None, start)
+        read_pages(source_of(channel_context("bluesky"), NORDWIND), None, start)
 
 
 def test_an_html_error_page_is_retried_once_then_unavailable(
@@ -323,11 +281,11 @@ def test_an_html_error_page_is_retried_once_then_unavailable(
     # Given a proxy in front of Bluesky answers with an HTML 502 page, once
     world.faults.arm("html", channel="bluesky", path_contains="searchPosts")
     # Then the retry reads normally
-    assert read(source_of(channel_context("bluesky")), None, start)[0]
+    assert read_pages(source_of(channel_context("bluesky"), NORDWIND), None, start)[0]
     # And when it answers so twice, the channel is unavailable for this run
     world.faults.arm("html", channel="bluesky", path_contains="searchPosts", times=2)
     with pytest.raises(ChannelUnavailable, match="502"):
-        read(source_of(channel_context("bluesky")), None, start)
+        read_pages(source_of(channel_context("bluesky"), NORDWIND), None, start)
 
 
 @pytest.mark.parametrize(
@@ -351,7 +309,7 @@ def test_an_answer_of_the_wrong_shape_is_malformed(
     fake.settings(world)["mangle_search"] = lambda _: answer
     # When the source reads, Then the error says what is wrong
     with pytest.raises(MalformedResponse, match=re.escape(complaint)):
-        read(source_of(channel_context("bluesky")), None, start)
+        read_pages(source_of(channel_context("bluesky"), NORDWIND), None, start)
 
 
 @pytest.mark.parametrize(
@@ -380,7 +338,7 @@ def test_one_bad_post_is_logged_and_skipped(
     fake.settings(world)["mangle_post"][fake.mention_id(bad)] = breakage
     # When the source reads
     with caplog.at_level(logging.WARNING, logger="stormwatch.channels.bluesky"):
-        mentions, _ = read(source_of(channel_context("bluesky")), None, start)
+        mentions, _ = read_pages(source_of(channel_context("bluesky"), NORDWIND), None, start)
     # Then every other post is read, and the bad one is logged by channel, never by its text
     assert sorted(m.id for m in mentions) == sorted(
         fake.mention_id(p) for p in posts if p is not bad
@@ -405,7 +363,7 @@ def test_a_post_without_langs_has_no_language(
         "record": {k: v for k, v in view["record"].items() if k != "langs"},
     }
     # When it is read, Then its language is left for detection
-    mentions, _ = read(source_of(channel_context("bluesky")), None, start)
+    mentions, _ = read_pages(source_of(channel_context("bluesky"), NORDWIND), None, start)
     assert next(m for m in mentions if m.id == fake.mention_id(post)).language is None
 
 
@@ -419,7 +377,7 @@ def test_a_slow_answer_times_out_as_unavailable(
     world.faults.arm("slow:1", channel="bluesky", path_contains="searchPosts")
     # When the source reads, Then the channel is unavailable for this run
     with pytest.raises(ChannelUnavailable, match="timed out"):
-        read(source_of(context), None, start)
+        read_pages(source_of(context, NORDWIND), None, start)
 
 
 def test_refused_credentials_are_auth_failed_without_the_password(
@@ -429,7 +387,7 @@ def test_refused_credentials_are_auth_failed_without_the_password(
     world.credentials["bluesky"]["app_password"] = "zzzz-zzzz-zzzz-zzzz"
     # When the source reads
     with pytest.raises(AuthFailed) as raised:
-        read(source_of(channel_context("bluesky")), None, start)
+        read_pages(source_of(channel_context("bluesky"), NORDWIND), None, start)
     # Then it says the login was refused, without the password, and searched nothing
     assert "AuthenticationRequired" in str(raised.value)
     assert "zzzz" not in str(raised.value)
@@ -443,7 +401,7 @@ def test_a_secret_without_identifier_is_auth_failed(
     del world.credentials["bluesky"]["identifier"]
     # When the source reads, Then the error names the missing field
     with pytest.raises(AuthFailed, match="'identifier'"):
-        read(source_of(channel_context("bluesky")), None, start)
+        read_pages(source_of(channel_context("bluesky"), NORDWIND), None, start)
     assert world.exchanges_of("bluesky") == []
 
 
@@ -452,7 +410,6 @@ def test_a_secret_without_identifier_is_auth_failed(
 
 def test_a_chain_cut_short_resumes_without_skipping_while_posts_arrive(
     channel_context: ContextFactory,
-    config_with: ConfigFactory,
     small_scenario: Scenario,
     world: World,
     clock: Any,
@@ -462,15 +419,15 @@ def test_a_chain_cut_short_resumes_without_skipping_while_posts_arrive(
     peak = small_scenario.storm_start + timedelta(hours=3)
     later = peak + timedelta(minutes=45)
     clock.move_to(peak)
-    source = source_of(channel_context("bluesky", config=config_with(page_size=5)))
-    first, cursor = read(source, None, start, pages=2)
+    source = source_of(channel_context("bluesky", page_size=5), NORDWIND)
+    first, cursor = read_pages(source, None, start, pages=2)
     pinned = dict(exchanges(world, SEARCH)[0].query)["until"]
     # When new posts arrive before the next run, which finishes the chain, and one more run
     clock.move_to(later)
     assert len(nordwind_posts(small_scenario, later)) > len(nordwind_posts(small_scenario, peak))
-    rest, cursor = read(source, cursor, start)
+    rest, cursor = read_pages(source, cursor, start)
     resumed = len(exchanges(world, SEARCH))
-    newer, _ = read(source, cursor, start)
+    newer, _ = read_pages(source, cursor, start)
     # Then the resumed chain kept its own question (the same `until`)...
     assert {dict(e.query)["until"] for e in exchanges(world, SEARCH)[:resumed]} == {pinned}
     # ...and together the runs read every post up to now exactly once
@@ -495,7 +452,7 @@ def test_a_post_indexed_late_inside_the_overlap_is_read_once(
     )
     delay = (after.created_at - late.created_at) + timedelta(minutes=2)
     fake.settings(world)["index_delay"][fake.mention_id(late)] = delay.total_seconds()
-    source = source_of(channel_context("bluesky"))
+    source = source_of(channel_context("bluesky"), NORDWIND)
     seen: Counter[str] = Counter()
     cursor = None
     # When polls run before it is indexed, after, and once more
@@ -505,7 +462,7 @@ def test_a_post_indexed_late_inside_the_overlap_is_read_once(
         late.created_at + delay + timedelta(minutes=5),
     ):
         clock.move_to(moment)
-        mentions, cursor = read(source, cursor, start)
+        mentions, cursor = read_pages(source, cursor, start)
         seen.update(m.id for m in mentions)
         if moment == after.created_at + timedelta(seconds=30):
             assert fake.mention_id(after) in seen
@@ -518,7 +475,6 @@ def test_a_post_indexed_late_inside_the_overlap_is_read_once(
 
 def test_a_post_indexed_during_a_cut_short_chain_shifts_pages_without_repeats(
     channel_context: ContextFactory,
-    config_with: ConfigFactory,
     small_scenario: Scenario,
     world: World,
     clock: Any,
@@ -529,14 +485,14 @@ def test_a_post_indexed_during_a_cut_short_chain_shifts_pages_without_repeats(
     late = nordwind_posts(small_scenario, peak)[-1]
     delay = peak - late.created_at + timedelta(minutes=5)
     fake.settings(world)["index_delay"][fake.mention_id(late)] = delay.total_seconds()
-    source = source_of(channel_context("bluesky", config=config_with(page_size=5)))
+    source = source_of(channel_context("bluesky", page_size=5), NORDWIND)
     # When a run at the peak reads one page, and the chain resumes after the post appeared
     # (it sorts above that page, so the service's offset pages all move down by one)
     clock.move_to(peak)
-    first, cursor = read(source, None, start, pages=1)
+    first, cursor = read_pages(source, None, start, pages=1)
     clock.move_to(peak + timedelta(minutes=10))
-    rest, cursor = read(source, cursor, start)
-    newer, _ = read(source, cursor, start)
+    rest, cursor = read_pages(source, cursor, start)
+    newer, _ = read_pages(source, cursor, start)
     # Then the shifted post is not read twice, and the late one comes with the next chain
     assert fake.mention_id(late) not in {m.id for m in first + rest}
     expected = {
@@ -547,19 +503,18 @@ def test_a_post_indexed_during_a_cut_short_chain_shifts_pages_without_repeats(
 
 def test_a_refused_page_cursor_resumes_below_the_chain_floor(
     channel_context: ContextFactory,
-    config_with: ConfigFactory,
     small_scenario: Scenario,
     clock: Any,
     start: datetime,
 ) -> None:
     # Given a chain cut short whose saved page cursor the service no longer accepts
-    source = source_of(channel_context("bluesky", config=config_with(page_size=5)))
-    first, cursor = read(source, None, start, pages=1)
+    source = source_of(channel_context("bluesky", page_size=5), NORDWIND)
+    first, cursor = read_pages(source, None, start, pages=1)
     assert cursor is not None
     token = json.loads(cursor["chain"]["token"])
     cursor["chain"]["token"] = json.dumps({**token, "c": "bm90LWEtY3Vyc29y"})
     # When the next run resumes it
-    rest, _ = read(source, cursor, start)
+    rest, _ = read_pages(source, cursor, start)
     # Then it carries on by time below what it read, and misses nothing
     expected = {fake.mention_id(p) for p in nordwind_posts(small_scenario, small_scenario.end)}
     assert {m.id for m in first + rest} == expected
@@ -574,7 +529,7 @@ def test_ten_runs_in_one_process_create_one_session(
     # Given one process (a warm Lambda)
     # When ten invocations each build their sources and read
     for _ in range(10):
-        read(source_of(channel_context("bluesky")), None, start)
+        read_pages(source_of(channel_context("bluesky"), NORDWIND), None, start)
     # Then one session served them all
     assert len(exchanges(world, CREATE)) == 1
     assert len(exchanges(world, SEARCH)) == 10
@@ -585,10 +540,10 @@ def test_an_expired_access_token_is_refreshed_not_recreated(
 ) -> None:
     # Given access tokens that live one minute, and a first run
     fake.settings(world)["access_token_seconds"] = 60
-    read(source_of(channel_context("bluesky")), None, start)
+    read_pages(source_of(channel_context("bluesky"), NORDWIND), None, start)
     # When the next run comes five minutes later
     clock.move_to(datetime.now(UTC) + timedelta(minutes=5))
-    mentions, _ = read(source_of(channel_context("bluesky")), None, start)
+    mentions, _ = read_pages(source_of(channel_context("bluesky"), NORDWIND), None, start)
     # Then its search met ExpiredToken, the session was refreshed, and the search went through
     searches = exchanges(world, SEARCH)
     assert [e.status for e in searches] == [200, 400, 200]
@@ -604,10 +559,10 @@ def test_a_refused_refresh_token_leads_to_a_new_session(
     # Given both tokens have expired since the last run
     fake.settings(world)["access_token_seconds"] = 60
     fake.settings(world)["refresh_token_seconds"] = 120
-    read(source_of(channel_context("bluesky")), None, start)
+    read_pages(source_of(channel_context("bluesky"), NORDWIND), None, start)
     clock.move_to(datetime.now(UTC) + timedelta(minutes=10))
     # When the next run searches
-    mentions, _ = read(source_of(channel_context("bluesky")), None, start)
+    mentions, _ = read_pages(source_of(channel_context("bluesky"), NORDWIND), None, start)
     # Then the refresh was refused and only then a new session created
     assert [e.status for e in exchanges(world, REFRESH)] == [400]
     assert len(exchanges(world, CREATE)) == 2
@@ -619,14 +574,14 @@ def test_a_rate_limited_refresh_is_retried_later_not_replaced_by_a_login(
 ) -> None:
     # Given an expired access token whose refresh is answered 429
     fake.settings(world)["access_token_seconds"] = 60
-    read(source_of(channel_context("bluesky")), None, start)
+    read_pages(source_of(channel_context("bluesky"), NORDWIND), None, start)
     clock.move_to(datetime.now(UTC) + timedelta(minutes=5))
     world.faults.arm("status:429", channel="bluesky", path_contains="refreshSession")
     with pytest.raises(RateLimited) as raised:
-        read(source_of(channel_context("bluesky")), None, start)
+        read_pages(source_of(channel_context("bluesky"), NORDWIND), None, start)
     # When the next run comes after the reset
     clock.move_to(raised.value.retry_at + timedelta(seconds=1))
-    mentions, _ = read(source_of(channel_context("bluesky")), None, start)
+    mentions, _ = read_pages(source_of(channel_context("bluesky"), NORDWIND), None, start)
     # Then it refreshed the same session rather than creating another
     assert [e.status for e in exchanges(world, REFRESH)] == [429, 200]
     assert len(exchanges(world, CREATE)) == 1
@@ -637,10 +592,10 @@ def test_a_token_the_service_forgot_leads_to_a_new_session(
     channel_context: ContextFactory, world: World, clock: Any, start: datetime
 ) -> None:
     # Given the service lost its sessions (a restart, a revoked app password)
-    read(source_of(channel_context("bluesky")), None, start)
+    read_pages(source_of(channel_context("bluesky"), NORDWIND), None, start)
     fake.settings(world)["tokens"].clear()
     # When the next run searches, Then it logs in again and reads
-    mentions, _ = read(source_of(channel_context("bluesky")), None, start)
+    mentions, _ = read_pages(source_of(channel_context("bluesky"), NORDWIND), None, start)
     assert b"InvalidToken" in exchanges(world, SEARCH)[1].response_body
     assert exchanges(world, REFRESH) == []
     assert len(exchanges(world, CREATE)) == 2

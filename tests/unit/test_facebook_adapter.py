@@ -14,41 +14,23 @@ import pytest
 import time_machine
 
 from local.fakechannels import facebook as fake
-from local.fakechannels.server import FakeChannelServer
 from local.fakechannels.world import World
-from local.localconfig import localize, read_document
 from local.scenario import Post, Scenario
 from stormwatch.channels import facebook, mention_sources
-from stormwatch.channels.base import ChannelContext, Cursor, MentionSource
+from stormwatch.channels.base import ChannelContext, MentionSource
 from stormwatch.channels.graph import DEFAULT_BACKOFF
 from stormwatch.channels.http import HttpClient
-from stormwatch.config import Config, parse_config
 from stormwatch.errors import (
     AuthFailed,
     ChannelUnavailable,
     MalformedResponse,
     RateLimited,
 )
-from stormwatch.model import Mention
 from stormwatch.text import clean_text
 from tests.conftest import ContextFactory
+from tests.helpers import read_pages, read_until_limited
 
 CHANNEL = "facebook"
-
-
-@pytest.fixture(scope="module")
-def _server(small_scenario: Scenario) -> Iterator[FakeChannelServer]:
-    """One server for the module, because stopping one takes half a second; each test
-    gets its own world (faults, budgets, recorded requests) swapped in."""
-    server = FakeChannelServer(World(scenario=small_scenario), [fake.make_fake()]).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def fake_server(_server: FakeChannelServer, world: World) -> FakeChannelServer:
-    _server.world = world
-    return _server
 
 
 @pytest.fixture
@@ -58,45 +40,8 @@ def clock(small_scenario: Scenario) -> Iterator[time_machine.Traveller]:
         yield t
 
 
-@pytest.fixture
-def start(small_scenario: Scenario) -> datetime:
-    return small_scenario.start - timedelta(minutes=1)
-
-
-def _config(server: FakeChannelServer, **settings: Any) -> Config:
-    document = localize(read_document(), server.channel_url)
-    document["channels"][CHANNEL].update(settings)
-    return parse_config(document)
-
-
 def _sources(context: ChannelContext) -> dict[str, MentionSource]:
     return {source.key.split(":")[0]: source for source in mention_sources(CHANNEL, context)}
-
-
-def _read(
-    source: MentionSource, cursor: Cursor | None, start: datetime, pages: int | None = None
-) -> tuple[list[Mention], Cursor | None]:
-    mentions: list[Mention] = []
-    for index, page in enumerate(source.pages(cursor, start)):
-        mentions.extend(page.mentions)
-        cursor = page.cursor
-        if pages is not None and index + 1 >= pages:
-            break
-    return mentions, cursor
-
-
-def _read_until_limited(
-    source: MentionSource, cursor: Cursor | None, start: datetime
-) -> tuple[list[Mention], Cursor | None, RateLimited]:
-    """What a run read before the adapter stopped for a rate limit, and the limit."""
-    mentions: list[Mention] = []
-    try:
-        for page in source.pages(cursor, start):
-            mentions.extend(page.mentions)
-            cursor = page.cursor
-    except RateLimited as limited:
-        return mentions, cursor, limited
-    raise AssertionError("the source was not rate limited")
 
 
 def _visible(world: World, kind: str) -> dict[str, Post]:
@@ -119,7 +64,7 @@ def test_feed_reads_visitors_posts_normalised_and_skips_the_pages_own_posts(
     feed = _sources(channel_context(CHANNEL))["feed"]
 
     # When the feed source reads from the start of the scenario
-    mentions, _cursor = _read(feed, None, start)
+    mentions, _cursor = read_pages(feed, None, start)
 
     # Then it returns exactly the visitors' posts, each as the scenario wrote it
     expected = _visible(world, "visitor_post")
@@ -143,8 +88,8 @@ def test_tagged_and_comments_sources_read_their_kinds(
     sources = _sources(channel_context(CHANNEL))
 
     # When both sources read everything
-    tagged, _ = _read(sources["tagged"], None, start)
-    comments, _ = _read(sources["comments"], None, start)
+    tagged, _ = read_pages(sources["tagged"], None, start)
+    comments, _ = read_pages(sources["comments"], None, start)
 
     # Then each returns its kind, with Graph's ids and like + reply counts as engagement
     assert {m.id: m.engagement for m in tagged} == {
@@ -164,11 +109,9 @@ def test_source_keys_are_stable_and_unique(channel_context: ContextFactory) -> N
     assert keys == [f"feed:{fake.PAGE_ID}", f"tagged:{fake.PAGE_ID}", f"comments:{fake.PAGE_ID}"]
 
 
-def test_comments_can_be_switched_off(
-    fake_server: FakeChannelServer, channel_context: ContextFactory
-) -> None:
+def test_comments_can_be_switched_off(channel_context: ContextFactory) -> None:
     # Given comments disabled in the configuration
-    context = channel_context(CHANNEL, config=_config(fake_server, comments=False))
+    context = channel_context(CHANNEL, comments=False)
 
     # Then no comments source is built
     assert [s.key.split(":")[0] for s in mention_sources(CHANNEL, context)] == ["feed", "tagged"]
@@ -179,22 +122,21 @@ def test_comments_can_be_switched_off(
 
 def test_a_chain_cut_short_resumes_by_cursor_while_new_posts_arrive(
     clock: time_machine.Traveller,
-    fake_server: FakeChannelServer,
     channel_context: ContextFactory,
     world: World,
     start: datetime,
 ) -> None:
     # Given pages of three posts and a first run that stopped after one page
-    context = channel_context(CHANNEL, config=_config(fake_server, page_size=3))
+    context = channel_context(CHANNEL, page_size=3)
     feed = _sources(context)["feed"]
-    first, cursor = _read(feed, None, start, pages=1)
+    first, cursor = read_pages(feed, None, start, pages=1)
     assert cursor is not None
     assert "chain" in cursor
 
     # When two hours pass, new posts arrive, and two more runs read to the end
     clock.shift(timedelta(hours=2))
-    second, cursor = _read(feed, cursor, start)
-    third, _ = _read(feed, cursor, start)
+    second, cursor = read_pages(feed, cursor, start)
+    third, _ = read_pages(feed, cursor, start)
 
     # Then the chain was finished by cursor and the new posts came next, none lost or doubled
     read = [mention.id for mention in first + second + third]
@@ -204,20 +146,19 @@ def test_a_chain_cut_short_resumes_by_cursor_while_new_posts_arrive(
 
 def test_a_refused_page_cursor_resumes_the_chain_by_time(
     clock: time_machine.Traveller,
-    fake_server: FakeChannelServer,
     channel_context: ContextFactory,
     world: World,
     start: datetime,
 ) -> None:
     # Given a chain cut short whose saved page cursor Graph no longer accepts
-    context = channel_context(CHANNEL, config=_config(fake_server, page_size=3))
+    context = channel_context(CHANNEL, page_size=3)
     feed = _sources(context)["feed"]
-    first, cursor = _read(feed, None, start, pages=1)
+    first, cursor = read_pages(feed, None, start, pages=1)
     assert cursor is not None
     cursor = {**cursor, "chain": {**cursor["chain"], "token": "bm90IGEgY3Vyc29y!"}}
 
     # When the next run resumes it
-    rest, _ = _read(feed, cursor, start)
+    rest, _ = read_pages(feed, cursor, start)
 
     # Then it asks for posts older than what it read (until=...) and misses nothing
     assert {m.id for m in first + rest} == set(_visible(world, "visitor_post"))
@@ -229,13 +170,13 @@ def test_comments_of_unchanged_posts_are_not_read_again(
 ) -> None:
     # Given the comments source has read every comment
     comments = _sources(channel_context(CHANNEL))["comments"]
-    _first, cursor = _read(comments, None, start)
+    _first, cursor = read_pages(comments, None, start)
     assert cursor is not None
     before = len(world.exchanges_of(CHANNEL))
 
     # When it runs again a minute later, with no new comment
     clock.shift(timedelta(minutes=1))
-    again, cursor = _read(comments, cursor, start)
+    again, cursor = read_pages(comments, cursor, start)
 
     # Then it only listed the Page's posts, and its map holds the posts of the window only
     assert again == []
@@ -249,7 +190,7 @@ def test_a_new_comment_is_read_from_its_post_only(
 ) -> None:
     # Given the comments source has read everything so far
     comments = _sources(channel_context(CHANNEL))["comments"]
-    _first, cursor = _read(comments, None, start)
+    _first, cursor = read_pages(comments, None, start)
     known = set(_visible(world, "comment"))
     before = len(world.exchanges_of(CHANNEL))
 
@@ -260,7 +201,7 @@ def test_a_new_comment_is_read_from_its_post_only(
         if post.kind == "comment" and fake.mention_id(post) not in known
     )
     clock.move_to(later + timedelta(seconds=1))
-    new, _ = _read(comments, cursor, start)
+    new, _ = read_pages(comments, cursor, start)
 
     # Then it reads just the new comments, asking only the posts that changed
     assert {m.id for m in new} == set(_visible(world, "comment")) - known
@@ -273,18 +214,17 @@ def test_a_new_comment_is_read_from_its_post_only(
 
 def test_usage_at_the_limit_hands_over_the_page_then_stops_until_access_returns(
     clock: time_machine.Traveller,
-    fake_server: FakeChannelServer,
     channel_context: ContextFactory,
     world: World,
     start: datetime,
 ) -> None:
     # Given a quota of two calls an hour and pages of three posts
     world.channel_state(CHANNEL)["budget"] = 2
-    context = channel_context(CHANNEL, config=_config(fake_server, page_size=3))
+    context = channel_context(CHANNEL, page_size=3)
     feed = _sources(context)["feed"]
 
     # When the feed is read until the adapter stops
-    read, cursor, limited = _read_until_limited(feed, None, start)
+    read, cursor, limited = read_until_limited(feed, None, start)
 
     # Then both answered pages were handed over, no third call was made, and the
     # retry time is Graph's estimated time to regain access (the window's hour)
@@ -299,7 +239,7 @@ def test_usage_at_the_limit_hands_over_the_page_then_stops_until_access_returns(
     expected = sorted(_visible(world, "visitor_post"))
     clock.shift(timedelta(minutes=61))
     world.channel_state(CHANNEL)["budget"] = 100
-    rest, _ = _read(feed, cursor, start)
+    rest, _ = read_pages(feed, cursor, start)
     assert sorted(m.id for m in read + rest) == expected
 
 
@@ -312,7 +252,7 @@ def test_a_throttling_error_code_backs_off_until_access_returns(
 
     # When the feed is read
     with pytest.raises(RateLimited) as stopped:
-        _read(feed, None, start)
+        read_pages(feed, None, start)
 
     # Then Graph's code 80001 is a rate limit until the BUC header's regain time
     assert stopped.value.retry_at == datetime.now(stopped.value.retry_at.tzinfo) + timedelta(
@@ -329,7 +269,7 @@ def test_the_app_limit_without_a_regain_time_backs_off_by_default(
 
     # When the feed is read
     with pytest.raises(RateLimited) as stopped:
-        _read(feed, None, start)
+        read_pages(feed, None, start)
 
     # Then the adapter backs off for its default
     now = datetime.now(stopped.value.retry_at.tzinfo)
@@ -363,7 +303,7 @@ def test_unreadable_answers_are_typed_errors(
 
     # When the feed is read, Then the failure is typed
     with pytest.raises(error):
-        _read(feed, None, start)
+        read_pages(feed, None, start)
 
 
 @pytest.mark.parametrize(
@@ -389,7 +329,7 @@ def test_answers_of_the_wrong_shape_are_malformed(
 
     # When it is read, Then that is a malformed response
     with pytest.raises(MalformedResponse):
-        _read(feed, None, start)
+        read_pages(feed, None, start)
 
 
 def test_one_bad_item_is_logged_by_id_and_skipped(
@@ -415,7 +355,7 @@ def test_one_bad_item_is_logged_by_id_and_skipped(
 
     # When the feed is read
     with caplog.at_level(logging.WARNING):
-        mentions, _ = _read(feed, None, start)
+        mentions, _ = read_pages(feed, None, start)
 
     # Then the rest is read, and the warnings name the channel and ids, never the text
     assert {m.id for m in mentions} == set(_visible(world, "visitor_post")) - set(damaged)
@@ -436,7 +376,7 @@ def test_a_slow_api_is_unavailable_after_the_client_timeout(
 
     # When the feed is read, Then the channel is unavailable for this run
     with pytest.raises(ChannelUnavailable, match="timed out"):
-        _read(_sources(context)["feed"], None, start)
+        read_pages(_sources(context)["feed"], None, start)
     _wait_for_stalled_answers(world, 2)
 
 
@@ -469,7 +409,7 @@ def test_a_refused_token_is_an_auth_failure_that_does_not_show_the_token(
 
     # When the feed is read
     with pytest.raises(AuthFailed) as failed:
-        _read(feed, None, start)
+        read_pages(feed, None, start)
 
     # Then an operator is told, and the token is nowhere in the message
     assert "190" in str(failed.value)
@@ -492,7 +432,7 @@ def test_credentials_are_fetched_on_first_use_and_the_token_sent_as_bearer_only(
     sources = mention_sources(CHANNEL, context)
     assert reads == []
     for source in sources:
-        _read(source, None, start)
+        read_pages(source, None, start)
     assert reads == [1]
 
     # Then every request carried the token in the Authorization header and never in the URL
@@ -510,4 +450,4 @@ def test_a_secret_without_the_page_token_names_the_missing_field(
 
     # When a source reads, Then the error names the field it needs
     with pytest.raises(AuthFailed, match="page_access_token"):
-        _read(_sources(context)["feed"], None, start)
+        read_pages(_sources(context)["feed"], None, start)

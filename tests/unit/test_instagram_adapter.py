@@ -13,37 +13,19 @@ import pytest
 import time_machine
 
 from local.fakechannels import instagram as fake
-from local.fakechannels.server import FakeChannelServer
 from local.fakechannels.world import World
-from local.localconfig import localize, read_document
 from local.scenario import Post, Scenario
 from stormwatch.channels import mention_sources
-from stormwatch.channels.base import ChannelContext, Cursor, MentionSource
+from stormwatch.channels.base import ChannelContext, MentionSource
 from stormwatch.channels.http import HttpClient
-from stormwatch.config import Config, parse_config
 from stormwatch.errors import AuthFailed, ChannelUnavailable, MalformedResponse, RateLimited
-from stormwatch.model import Mention
 from stormwatch.text import clean_text
 from tests.conftest import ContextFactory
+from tests.helpers import read_pages, read_until_limited
 
 CHANNEL = "instagram"
 NORDWIND = "hashtag:nordwindair"
 TAGGED = f"mentioned:{fake.BUSINESS_ACCOUNT_ID}"
-
-
-@pytest.fixture(scope="module")
-def _server(small_scenario: Scenario) -> Iterator[FakeChannelServer]:
-    """One server for the module, because stopping one takes half a second; each test
-    gets its own world (faults, budgets, recorded requests) swapped in."""
-    server = FakeChannelServer(World(scenario=small_scenario), [fake.make_fake()]).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def fake_server(_server: FakeChannelServer, world: World) -> FakeChannelServer:
-    _server.world = world
-    return _server
 
 
 @pytest.fixture
@@ -52,47 +34,8 @@ def clock(small_scenario: Scenario) -> Iterator[time_machine.Traveller]:
         yield t
 
 
-@pytest.fixture
-def start(small_scenario: Scenario) -> datetime:
-    return small_scenario.start - timedelta(minutes=1)
-
-
-def _config(server: FakeChannelServer, brands: list[dict[str, Any]] | None = None) -> Config:
-    document = localize(read_document(), server.channel_url)
-    document["channels"][CHANNEL]["page_size"] = 2
-    if brands is not None:
-        document["brands"] = brands
-    return parse_config(document)
-
-
 def _sources(context: ChannelContext) -> dict[str, MentionSource]:
     return {source.key: source for source in mention_sources(CHANNEL, context)}
-
-
-def _read(
-    source: MentionSource, cursor: Cursor | None, start: datetime, pages: int | None = None
-) -> tuple[list[Mention], Cursor | None]:
-    mentions: list[Mention] = []
-    for index, page in enumerate(source.pages(cursor, start)):
-        mentions.extend(page.mentions)
-        cursor = page.cursor
-        if pages is not None and index + 1 >= pages:
-            break
-    return mentions, cursor
-
-
-def _read_until_limited(
-    source: MentionSource, cursor: Cursor | None, start: datetime
-) -> tuple[list[Mention], Cursor | None, RateLimited]:
-    """What a run read before the adapter stopped for a rate limit, and the limit."""
-    mentions: list[Mention] = []
-    try:
-        for page in source.pages(cursor, start):
-            mentions.extend(page.mentions)
-            cursor = page.cursor
-    except RateLimited as limited:
-        return mentions, cursor, limited
-    raise AssertionError("the source was not rate limited")
 
 
 def _visible(world: World, kind: str, hashtag: str | None = None) -> dict[str, Post]:
@@ -124,7 +67,7 @@ def test_hashtag_media_are_read_normalised(
     source = _sources(channel_context(CHANNEL))[NORDWIND]
 
     # When the hashtag source reads them
-    mentions, cursor = _read(source, None, start)
+    mentions, cursor = read_pages(source, None, start)
 
     # Then each is a mention as the scenario wrote it; hashtag media carry no author
     expected = _visible(world, "hashtag", "nordwindair")
@@ -145,15 +88,15 @@ def test_the_hashtag_id_is_looked_up_once_and_kept_in_the_cursor(
 ) -> None:
     # Given a first run that found the hashtag's id and stopped right away
     source = _sources(channel_context(CHANNEL))[NORDWIND]
-    first, cursor = _read(source, None, start, pages=1)
+    first, cursor = read_pages(source, None, start, pages=1)
     assert first == []
     assert _paths(world) == ["ig_hashtag_search"]
 
     # When the next runs read on from that cursor
-    rest, cursor = _read(source, cursor, start)
+    rest, cursor = read_pages(source, cursor, start)
     expected = sorted(_visible(world, "hashtag", "nordwindair"))
     clock.shift(timedelta(hours=1))
-    _read(source, cursor, start)
+    read_pages(source, cursor, start)
 
     # Then the hashtag was never searched again (each search spends the weekly quota)
     assert _paths(world).count("ig_hashtag_search") == 1
@@ -162,14 +105,13 @@ def test_the_hashtag_id_is_looked_up_once_and_kept_in_the_cursor(
 
 def test_a_hashtag_nobody_used_yet_reads_nothing_and_is_searched_again_later(
     clock: time_machine.Traveller,
-    fake_server: FakeChannelServer,
     channel_context: ContextFactory,
     world: World,
     start: datetime,
 ) -> None:
     # Given a brand hashtag Instagram does not know
     brands = [{"id": "fresh", "name": "Fresh Brand", "keywords": ["Fresh"], "hashtags": ["New"]}]
-    context = channel_context(CHANNEL, config=_config(fake_server, brands))
+    context = channel_context(CHANNEL, page_size=2, brands=brands)
     source = _sources(context)["hashtag:new"]
 
     # When it is read twice
@@ -188,7 +130,7 @@ def test_tagged_media_are_read_with_their_author(
     source = _sources(channel_context(CHANNEL))[TAGGED]
 
     # When the tags source reads them
-    mentions, _ = _read(source, None, start)
+    mentions, _ = read_pages(source, None, start)
 
     # Then they come with the author's username
     expected = _visible(world, "mentioned")
@@ -208,7 +150,7 @@ def test_media_without_a_caption_is_kept_with_empty_text(
     source = _sources(channel_context(CHANNEL))[TAGGED]
 
     # When they are read
-    mentions, _ = _read(source, None, start)
+    mentions, _ = read_pages(source, None, start)
 
     # Then they are still mentions (the account was tagged), with empty text
     assert len(mentions) == len(_visible(world, "mentioned"))
@@ -217,21 +159,20 @@ def test_media_without_a_caption_is_kept_with_empty_text(
 
 def test_paging_resumes_a_chain_cut_short_while_new_media_arrive(
     clock: time_machine.Traveller,
-    fake_server: FakeChannelServer,
     channel_context: ContextFactory,
     world: World,
     start: datetime,
 ) -> None:
     # Given pages of two and a run that stopped after one page of tagged media
-    context = channel_context(CHANNEL, config=_config(fake_server))
+    context = channel_context(CHANNEL, page_size=2)
     source = _sources(context)[TAGGED]
-    first, cursor = _read(source, None, start, pages=1)
+    first, cursor = read_pages(source, None, start, pages=1)
     at_first_run = set(_visible(world, "mentioned"))
 
     # When new media arrive and later runs read to the end
     clock.shift(timedelta(hours=3))
-    second, cursor = _read(source, cursor, start)
-    third, _ = _read(source, cursor, start)
+    second, cursor = read_pages(source, cursor, start)
+    third, _ = read_pages(source, cursor, start)
 
     # Then the old chain was finished first, then the new media came, none twice
     assert {m.id for m in first + second} == at_first_run
@@ -247,7 +188,7 @@ def test_the_real_24_hour_window_of_recent_media_only_limits_what_can_be_read(
     source = _sources(channel_context(CHANNEL))[NORDWIND]
 
     # When a source that starts 35 hours back reads
-    mentions, cursor = _read(source, None, start)
+    mentions, cursor = read_pages(source, None, start)
 
     # Then it reads what the window holds and finishes its chain normally
     now = datetime.now(start.tzinfo)
@@ -263,17 +204,16 @@ def test_the_real_24_hour_window_of_recent_media_only_limits_what_can_be_read(
 
 def test_usage_at_the_limit_hands_over_the_page_then_stops(
     clock: time_machine.Traveller,
-    fake_server: FakeChannelServer,
     channel_context: ContextFactory,
     world: World,
     start: datetime,
 ) -> None:
     # Given a quota of two calls an hour for the Instagram account
     world.channel_state(CHANNEL)["budget"] = 2
-    source = _sources(channel_context(CHANNEL, config=_config(fake_server)))[TAGGED]
+    source = _sources(channel_context(CHANNEL, page_size=2))[TAGGED]
 
     # When the tags edge is read until the adapter stops
-    read, _cursor, limited = _read_until_limited(source, None, start)
+    read, _cursor, limited = read_until_limited(source, None, start)
 
     # Then both answered pages were handed over and no third call was made
     assert len(read) == 4
@@ -291,7 +231,7 @@ def test_the_instagram_business_use_case_limit_is_a_rate_limit(
 
     # When it is read, Then the adapter backs off until access returns
     with pytest.raises(RateLimited) as stopped:
-        _read(source, None, start)
+        read_pages(source, None, start)
     assert stopped.value.retry_at == datetime.now(start.tzinfo) + timedelta(minutes=60)
 
 
@@ -319,7 +259,7 @@ def test_failures_are_typed_errors(
 
     # When the source reads, Then the failure is typed
     with pytest.raises(error):
-        _read(source, None, start)
+        read_pages(source, None, start)
 
 
 def test_an_expired_token_is_an_auth_failure_without_the_token(
@@ -330,7 +270,7 @@ def test_an_expired_token_is_an_auth_failure_without_the_token(
 
     # When a hashtag source reads
     with pytest.raises(AuthFailed) as failed:
-        _read(_sources(channel_context(CHANNEL))[NORDWIND], None, start)
+        read_pages(_sources(channel_context(CHANNEL))[NORDWIND], None, start)
 
     # Then it is an auth failure that does not repeat the token
     assert "190" in str(failed.value)
@@ -358,7 +298,7 @@ def test_one_bad_media_item_is_logged_and_skipped(
 
     # When the source reads
     with caplog.at_level(logging.WARNING):
-        mentions, _ = _read(source, None, start)
+        mentions, _ = read_pages(source, None, start)
 
     # Then the others are read and the bad one is named in a warning
     assert {m.id for m in mentions} == set(_visible(world, "mentioned")) - set(broken)
@@ -374,7 +314,7 @@ def test_a_stalled_api_is_unavailable_after_the_client_timeout(
 
     # When a source reads, Then the channel is unavailable for this run
     with pytest.raises(ChannelUnavailable, match="timed out"):
-        _read(_sources(context)[TAGGED], None, start)
+        read_pages(_sources(context)[TAGGED], None, start)
     deadline = time.monotonic() + 5
     while (
         sum(1 for e in world.exchanges_of(CHANNEL) if e.fault) < 2 and time.monotonic() < deadline

@@ -16,14 +16,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from local.fakechannels import linkedin as fake
-from local.fakechannels.server import FakeChannelServer
 from local.fakechannels.world import World
-from local.localconfig import localize, read_document
 from local.scenario import Post, Scenario, build_scenario
 from stormwatch.channels import linkedin, mention_sources
-from stormwatch.channels.base import ChannelContext, Cursor, MentionSource
+from stormwatch.channels.base import ChannelContext, MentionSource
 from stormwatch.channels.http import HttpClient
-from stormwatch.config import Config, parse_config
 from stormwatch.errors import (
     AuthFailed,
     ChannelError,
@@ -31,9 +28,9 @@ from stormwatch.errors import (
     MalformedResponse,
     RateLimited,
 )
-from stormwatch.model import Mention
 from stormwatch.text import clean_text
-from tests.conftest import ContextFactory
+from tests.conftest import ConfigFactory, ContextFactory
+from tests.helpers import read_pages, read_until_limited
 
 CHANNEL = "linkedin"
 MENTIONS = f"mentions:{fake.ORGANIZATION_ID}"
@@ -46,66 +43,14 @@ def small_scenario() -> Scenario:
     return build_scenario(volume=1.0, seed=11, channels=(CHANNEL,))
 
 
-@pytest.fixture(scope="module")
-def _server(small_scenario: Scenario) -> Iterator[FakeChannelServer]:
-    """One server for the module, because stopping one takes half a second; each test
-    gets its own world (faults, budgets, recorded requests) swapped in."""
-    server = FakeChannelServer(World(scenario=small_scenario), [fake.make_fake()]).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def fake_server(_server: FakeChannelServer, world: World) -> FakeChannelServer:
-    _server.world = world
-    return _server
-
-
 @pytest.fixture
 def clock(small_scenario: Scenario) -> Iterator[time_machine.Traveller]:
     with time_machine.travel(small_scenario.storm_start + timedelta(hours=6), tick=False) as t:
         yield t
 
 
-@pytest.fixture
-def start(small_scenario: Scenario) -> datetime:
-    return small_scenario.start - timedelta(minutes=1)
-
-
-def _config(server: FakeChannelServer, **settings: Any) -> Config:
-    document = localize(read_document(), server.channel_url)
-    document["channels"][CHANNEL].update(settings)
-    return parse_config(document)
-
-
 def _sources(context: ChannelContext) -> dict[str, MentionSource]:
     return {source.key: source for source in mention_sources(CHANNEL, context)}
-
-
-def _read(
-    source: MentionSource, cursor: Cursor | None, start: datetime, pages: int | None = None
-) -> tuple[list[Mention], Cursor | None]:
-    mentions: list[Mention] = []
-    for index, page in enumerate(source.pages(cursor, start)):
-        mentions.extend(page.mentions)
-        cursor = page.cursor
-        if pages is not None and index + 1 >= pages:
-            break
-    return mentions, cursor
-
-
-def _read_until_limited(
-    source: MentionSource, cursor: Cursor | None, start: datetime
-) -> tuple[list[Mention], Cursor | None, RateLimited]:
-    """What a run read before the adapter stopped for a rate limit, and the limit."""
-    mentions: list[Mention] = []
-    try:
-        for page in source.pages(cursor, start):
-            mentions.extend(page.mentions)
-            cursor = page.cursor
-    except RateLimited as limited:
-        return mentions, cursor, limited
-    raise AssertionError("the source was not rate limited")
 
 
 def _visible(world: World, kind: str) -> dict[str, Post]:
@@ -130,7 +75,7 @@ def test_posts_mentioning_the_organization_are_read_with_their_text_restored(
     source = _sources(channel_context(CHANNEL))[MENTIONS]
 
     # When the mentions source reads its notifications and the posts behind them
-    mentions, _ = _read(source, None, start)
+    mentions, _ = read_pages(source, None, start)
 
     # Then each post is a mention with the text its author wrote
     expected = _visible(world, "mention")
@@ -151,7 +96,7 @@ def test_comments_on_the_organizations_posts_are_read(
     source = _sources(channel_context(CHANNEL))[COMMENTS]
 
     # When the comments source reads them
-    mentions, cursor = _read(source, None, start)
+    mentions, cursor = read_pages(source, None, start)
 
     # Then every comment is a mention linking to its place under the post
     expected = _visible(world, "comment")
@@ -167,13 +112,13 @@ def test_posts_without_new_comments_cost_one_request_or_none(
 ) -> None:
     # Given every comment has been read
     source = _sources(channel_context(CHANNEL))[COMMENTS]
-    _all, cursor = _read(source, None, start)
+    _all, cursor = read_pages(source, None, start)
     assert cursor is not None
     before = len(world.exchanges_of(CHANNEL))
 
     # When the source runs again a minute later
     clock.shift(timedelta(minutes=1))
-    again, _ = _read(source, cursor, start)
+    again, _ = read_pages(source, cursor, start)
 
     # Then nothing is new, and only the recent posts' first comment pages were asked
     assert again == []
@@ -190,23 +135,22 @@ def test_posts_without_new_comments_cost_one_request_or_none(
 
 def test_a_mentions_chain_cut_short_resumes_while_new_posts_arrive(
     clock: time_machine.Traveller,
-    fake_server: FakeChannelServer,
     channel_context: ContextFactory,
     world: World,
     start: datetime,
 ) -> None:
     # Given notification pages of two and a run that stopped after the first page
-    source = _sources(channel_context(CHANNEL, config=_config(fake_server, page_size=2)))[MENTIONS]
-    first, cursor = _read(source, None, start, pages=1)
+    source = _sources(channel_context(CHANNEL, page_size=2))[MENTIONS]
+    first, cursor = read_pages(source, None, start, pages=1)
     at_first_run = set(_visible(world, "mention"))
     assert cursor is not None
     assert "chain" in cursor
 
     # When new mentions arrive and two more runs read on
     clock.shift(timedelta(hours=2))
-    second, cursor = _read(source, cursor, start)
+    second, cursor = read_pages(source, cursor, start)
     first_chain = _raw_requests(world)
-    third, _ = _read(source, cursor, start)
+    third, _ = read_pages(source, cursor, start)
 
     # Then the chain kept its time range (so offsets did not shift under it), and nothing
     # was lost or read twice
@@ -235,7 +179,7 @@ def test_queries_use_restli_encoding_exactly(
 ) -> None:
     # Given both sources read
     for source in mention_sources(CHANNEL, channel_context(CHANNEL)):
-        _read(source, None, start)
+        read_pages(source, None, start)
 
     # Then List(...) and (k:v) travel literally and URNs are encoded, in queries and paths
     raw = _raw_requests(world)
@@ -265,7 +209,7 @@ def test_a_429_backs_off_for_the_default_time(
 
     # When a source reads
     with pytest.raises(RateLimited) as limited:
-        _read(_sources(channel_context(CHANNEL))[MENTIONS], None, start)
+        read_pages(_sources(channel_context(CHANNEL))[MENTIONS], None, start)
 
     # Then the adapter waits its default quarter of an hour
     assert limited.value.retry_at == datetime.now(start.tzinfo) + linkedin.DEFAULT_BACKOFF
@@ -273,21 +217,20 @@ def test_a_429_backs_off_for_the_default_time(
 
 def test_a_429_mid_chain_keeps_the_cursor_of_the_last_page(
     clock: time_machine.Traveller,
-    fake_server: FakeChannelServer,
     channel_context: ContextFactory,
     world: World,
     start: datetime,
 ) -> None:
     # Given a daily quota that runs out after the first page (notifications + posts)
     world.channel_state(CHANNEL)["budget"] = 2
-    source = _sources(channel_context(CHANNEL, config=_config(fake_server, page_size=2)))[MENTIONS]
+    source = _sources(channel_context(CHANNEL, page_size=2))[MENTIONS]
     expected = sorted(_visible(world, "mention"))
 
     # When the source reads until it is throttled, and again once the quota is back
-    read, cursor, limited = _read_until_limited(source, None, start)
+    read, cursor, limited = read_until_limited(source, None, start)
     clock.shift(timedelta(days=1))
     world.channel_state(CHANNEL)["budget"] = 100
-    rest, _ = _read(source, cursor, start)
+    rest, _ = read_pages(source, cursor, start)
 
     # Then the first page was kept, and the next day's run went on from there
     assert len(read) == 2
@@ -310,8 +253,8 @@ def test_a_429_mid_chain_keeps_the_cursor_of_the_last_page(
 )
 def test_failures_are_typed_and_say_what_to_fix(
     clock: time_machine.Traveller,
-    fake_server: FakeChannelServer,
     channel_context: ContextFactory,
+    config_for: ConfigFactory,
     world: World,
     start: datetime,
     failure: str,
@@ -319,7 +262,7 @@ def test_failures_are_typed_and_say_what_to_fix(
     says: str,
 ) -> None:
     # Given LinkedIn fails that way
-    config = _config(fake_server, api_version="202301") if failure == "sunset version" else None
+    config = config_for(CHANNEL, api_version="202301") if failure == "sunset version" else None
     context = channel_context(CHANNEL, config=config)
     if failure == "wrong token":
         context = dataclasses.replace(context, credentials=lambda: {"access_token": "stale"})
@@ -328,7 +271,7 @@ def test_failures_are_typed_and_say_what_to_fix(
 
     # When a source reads
     with pytest.raises(error) as failed:
-        _read(_sources(context)[MENTIONS], None, start)
+        read_pages(_sources(context)[MENTIONS], None, start)
 
     # Then the error is typed, helpful, and never shows the token
     assert says in str(failed.value)
@@ -343,7 +286,7 @@ def test_an_answer_that_is_not_a_collection_is_malformed(
 
     # When it is read, Then that is a malformed response
     with pytest.raises(MalformedResponse, match=r"Rest\.li collection"):
-        _read(_sources(channel_context(CHANNEL))[MENTIONS], None, start)
+        read_pages(_sources(channel_context(CHANNEL))[MENTIONS], None, start)
 
 
 def test_a_bad_comment_and_an_unreadable_post_are_logged_and_skipped(
@@ -369,8 +312,8 @@ def test_a_bad_comment_and_an_unreadable_post_are_logged_and_skipped(
     # When both sources read
     with caplog.at_level(logging.WARNING):
         sources = _sources(channel_context(CHANNEL))
-        comments, _ = _read(sources[COMMENTS], None, start)
-        mentions, _ = _read(sources[MENTIONS], None, start)
+        comments, _ = read_pages(sources[COMMENTS], None, start)
+        mentions, _ = read_pages(sources[MENTIONS], None, start)
 
     # Then everything else is read, and the warnings name the ids (never the text)
     assert {m.id for m in comments} == set(_visible(world, "comment")) - {bad_comment}
@@ -390,7 +333,7 @@ def test_a_stalled_api_is_unavailable_after_the_client_timeout(
 
     # When a source reads, Then the channel is unavailable for this run
     with pytest.raises(ChannelUnavailable, match="timed out"):
-        _read(_sources(context)[COMMENTS], None, start)
+        read_pages(_sources(context)[COMMENTS], None, start)
     deadline = time.monotonic() + 5
     while (
         sum(1 for e in world.exchanges_of(CHANNEL) if e.fault) < 2 and time.monotonic() < deadline

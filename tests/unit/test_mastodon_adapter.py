@@ -14,37 +14,27 @@ import pytest
 import time_machine
 
 from local.fakechannels import mastodon as fake
-from local.fakechannels.server import FakeChannelServer
 from local.fakechannels.world import World
-from local.scenario import Post, Scenario
+from local.scenario import Post, Scenario, build_scenario
 from stormwatch.channels import mastodon
-from stormwatch.channels.base import ChannelContext, Cursor, MentionSource
 from stormwatch.channels.http import HttpClient
-from stormwatch.config import Brand, Config
+from stormwatch.config import Brand
 from stormwatch.errors import (
     AuthFailed,
     ChannelUnavailable,
     MalformedResponse,
     RateLimited,
 )
-from stormwatch.model import Mention, parse_iso
+from stormwatch.model import parse_iso
 from stormwatch.text import clean_text
 from tests.conftest import ContextFactory
+from tests.helpers import read_pages, source_of
 
 
-# Stopping a server takes half a second (werkzeug's shutdown poll), so this module starts one
-# and hands each test conftest's fresh world through it.
 @pytest.fixture(scope="module")
-def _module_server(small_scenario: Scenario) -> Iterator[FakeChannelServer]:
-    server = FakeChannelServer(World(scenario=small_scenario), [fake.make_fake()]).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def fake_server(_module_server: FakeChannelServer, world: World) -> FakeChannelServer:
-    _module_server.world = world
-    return _module_server
+def small_scenario() -> Scenario:
+    """mastodon alone at a third of the demo's volume: enough posts for several pages per source."""
+    return build_scenario(volume=0.3, seed=11, channels=("mastodon",))
 
 
 @pytest.fixture
@@ -52,39 +42,6 @@ def after(small_scenario: Scenario) -> Iterator[Any]:
     """The clock after the scenario, frozen until a test moves it."""
     with time_machine.travel(small_scenario.end + timedelta(minutes=5), tick=False) as clock:
         yield clock
-
-
-def _context(
-    channel_context: ContextFactory,
-    config: Config,
-    *,
-    page_size: int = 40,
-    options: dict[str, bool] | None = None,
-    **http: Any,
-) -> ChannelContext:
-    channels = dict(config.channels)
-    current = config.channel("mastodon")
-    channels["mastodon"] = replace(
-        current, page_size=page_size, options={**current.options, **(options or {})}
-    )
-    context = channel_context("mastodon", config=replace(config, channels=channels))
-    if http:
-        context = replace(context, http=HttpClient("mastodon", **http))
-    return context
-
-
-def _source(context: ChannelContext, key: str) -> MentionSource:
-    return next(s for s in mastodon.mention_sources(context) if s.key == key)
-
-
-def _read(
-    source: MentionSource, cursor: Cursor | None, start: datetime
-) -> tuple[list[Mention], Cursor | None]:
-    mentions: list[Mention] = []
-    for page in source.pages(cursor, start):
-        mentions.extend(page.mentions)
-        cursor = page.cursor
-    return mentions, cursor
 
 
 def _posts(world: World, keep: Callable[[Post], bool], since: datetime) -> list[Post]:
@@ -139,10 +96,10 @@ def test_search_query_quotes_phrases_and_adds_hashtags() -> None:
     ],
 )
 def test_sources_follow_the_channel_options(
-    channel_context: ContextFactory, local_config: Config, options: dict[str, bool], keys: list[str]
+    channel_context: ContextFactory, options: dict[str, bool], keys: list[str]
 ) -> None:
     # Given the channel's options
-    context = _context(channel_context, local_config, options=options)
+    context = channel_context("mastodon", **options)
 
     # When the sources are listed
     # Then there is one per enabled kind of query, each with a stable key
@@ -153,13 +110,15 @@ def test_sources_follow_the_channel_options(
 
 
 def test_statuses_are_normalised_as_the_scenario_knows_them(
-    channel_context: ContextFactory, local_config: Config, world: World, after: Any
+    channel_context: ContextFactory, world: World, after: Any
 ) -> None:
     # Given a scenario's worth of statuses about the brand
     start = datetime.now(UTC) - timedelta(days=3)
 
     # When the brand search reads them
-    mentions, _ = _read(_source(channel_context("mastodon"), "search:nordwind-air"), None, start)
+    mentions, _ = read_pages(
+        source_of(channel_context("mastodon"), "search:nordwind-air"), None, start
+    )
 
     # Then each is the scenario post: status id, permalink, acct, plain text of the HTML,
     # time, language, reach (followers) and engagement (favourites + reblogs + replies)
@@ -184,8 +143,8 @@ def test_a_status_found_as_a_notification_and_by_search_has_one_id(
     start = datetime.now(UTC) - timedelta(days=3)
 
     # When both read
-    notified, _ = _read(_source(context, "notifications"), None, start)
-    found, _ = _read(_source(context, "search:nordwind-air"), None, start)
+    notified, _ = read_pages(source_of(context, "notifications"), None, start)
+    found, _ = read_pages(source_of(context, "search:nordwind-air"), None, start)
 
     # Then a status mentioning the account has the same mention id (its status id) in both
     assert notified
@@ -218,8 +177,8 @@ def test_html_content_becomes_plain_text_with_mentions_links_and_entities_intact
     world.channel_state("mastodon")[fake.REWRITE] = unusual
 
     # When the tag timeline reads them
-    mentions, _ = _read(
-        _source(channel_context("mastodon"), "tag:nordwindair"),
+    mentions, _ = read_pages(
+        source_of(channel_context("mastodon"), "tag:nordwindair"),
         None,
         datetime.now(UTC) - timedelta(days=3),
     )
@@ -237,14 +196,14 @@ def test_html_content_becomes_plain_text_with_mentions_links_and_entities_intact
 
 
 def test_forward_pages_follow_link_prev_and_the_cursor_is_the_newest_id_read(
-    channel_context: ContextFactory, local_config: Config, world: World, after: Any
+    channel_context: ContextFactory, world: World, after: Any
 ) -> None:
     # Given a tag timeline longer than a page
-    context = _context(channel_context, local_config, page_size=2)
+    context = channel_context("mastodon", page_size=2)
     start = datetime.now(UTC) - timedelta(days=3)
 
     # When it is read from the start
-    pages = list(_source(context, "tag:nordwindair").pages(None, start))
+    pages = list(source_of(context, "tag:nordwindair").pages(None, start))
 
     # Then pages come oldest first, newest first within each, each cursor is its newest id,
     # and each request asks above the previous cursor
@@ -254,24 +213,26 @@ def test_forward_pages_follow_link_prev_and_the_cursor_is_the_newest_id_read(
     assert all(a[0] < b[-1] for a, b in itertools.pairwise(ids))
     assert [page.cursor["min_id"] for page in pages] == [str(page[0]) for page in ids]
     asked = [query["min_id"] for query in _queries(world)]
-    assert asked[1:] == [page.cursor["min_id"] for page in pages[:-1]]
+    assert asked[1 : len(pages)] == [page.cursor["min_id"] for page in pages[:-1]]
+    # (a full last page costs one more request, above its cursor, that finds nothing new)
+    assert asked[len(pages) :] in ([], [pages[-1].cursor["min_id"]])
     assert {m.id for p in pages for m in p.mentions} == {
         fake.mention_id(p) for p in _posts(world, _tagged, start)
     }
 
 
 def test_a_tag_run_cut_short_loses_nothing_while_statuses_keep_arriving(
-    channel_context: ContextFactory, local_config: Config, world: World, small_scenario: Scenario
+    channel_context: ContextFactory, world: World, small_scenario: Scenario
 ) -> None:
     # Given a run, early in the storm, that read one page of the tag timeline
     start = small_scenario.start
     with time_machine.travel(small_scenario.storm_start + timedelta(hours=4), tick=False) as clock:
-        source = _source(_context(channel_context, local_config, page_size=2), "tag:nordwindair")
+        source = source_of(channel_context("mastodon", page_size=2), "tag:nordwindair")
         first = next(iter(source.pages(None, start)))
 
         # When hours later the next run resumes from its cursor
         clock.move_to(small_scenario.end)
-        rest, _ = _read(source, first.cursor, start)
+        rest, _ = read_pages(source, first.cursor, start)
         expected = {fake.mention_id(p) for p in _posts(world, _tagged, start)}
 
     # Then every tagged status was read once
@@ -285,7 +246,7 @@ def test_the_first_poll_commits_its_start_even_when_nothing_is_there_yet(
 ) -> None:
     # Given a tag nobody has used yet
     with time_machine.travel(small_scenario.start + timedelta(minutes=30), tick=False):
-        source = _source(channel_context("mastodon"), "tag:kolibripay")
+        source = source_of(channel_context("mastodon"), "tag:kolibripay")
 
         # When it is polled for the first time, and again from the cursor it gave
         start = datetime.now(UTC) - timedelta(minutes=10)
@@ -302,7 +263,6 @@ def test_the_first_poll_commits_its_start_even_when_nothing_is_there_yet(
 
 def test_notifications_start_from_the_newest_mention_older_than_start(
     channel_context: ContextFactory,
-    local_config: Config,
     world: World,
     small_scenario: Scenario,
     after: Any,
@@ -310,10 +270,10 @@ def test_notifications_start_from_the_newest_mention_older_than_start(
     # Given mention notifications before and after the start (notification ids are a plain
     # sequence, so no id can be derived from a time)
     start = small_scenario.storm_start + timedelta(hours=3)
-    context = _context(channel_context, local_config, page_size=3)
+    context = channel_context("mastodon", page_size=3)
 
     # When the notifications are read for the first time
-    mentions, cursor = _read(_source(context, "notifications"), None, start)
+    mentions, cursor = read_pages(source_of(context, "notifications"), None, start)
 
     # Then the adapter walked down with max_id to the first one older than start and read
     # forward with min_id from there: exactly the mentions since start
@@ -336,20 +296,18 @@ def test_notifications_start_from_the_newest_mention_older_than_start(
 
 
 def test_search_pages_by_offset_under_a_pinned_max_id_while_statuses_arrive(
-    channel_context: ContextFactory, local_config: Config, world: World, small_scenario: Scenario
+    channel_context: ContextFactory, world: World, small_scenario: Scenario
 ) -> None:
     # Given a search run, during the storm, cut short after one page
     start = small_scenario.start
     with time_machine.travel(small_scenario.storm_start + timedelta(hours=4), tick=False) as clock:
-        source = _source(
-            _context(channel_context, local_config, page_size=5), "search:nordwind-air"
-        )
+        source = source_of(channel_context("mastodon", page_size=5), "search:nordwind-air")
         first = next(iter(source.pages(None, start)))
 
         # When more statuses arrive before the next runs resume and poll again
         clock.shift(timedelta(hours=2))
-        resumed, cursor = _read(source, first.cursor, start)
-        newer, _ = _read(source, cursor, start)
+        resumed, cursor = read_pages(source, first.cursor, start)
+        newer, _ = read_pages(source, cursor, start)
         expected = {fake.mention_id(p) for p in _posts(world, _about_nordwind, start)}
 
     # Then the resumed chain kept its max_id and went on by offset, and together the runs
@@ -370,7 +328,7 @@ def test_search_asks_from_a_second_before_its_lower_bound(
     start = datetime(2026, 11, 22, 6, 30, 0, 500000, tzinfo=UTC)
 
     # When a first search chain asks from `start`
-    list(_source(channel_context("mastodon"), "search:nordwind-air").pages(None, start))
+    list(source_of(channel_context("mastodon"), "search:nordwind-air").pages(None, start))
 
     # Then min_id is a status id of the second before, overlap included
     lower = start - mastodon.SEARCH_OVERLAP
@@ -383,11 +341,11 @@ def test_search_asks_from_a_second_before_its_lower_bound(
 
 
 def test_a_429_is_rate_limited_until_the_iso_reset_and_the_cursor_stays(
-    channel_context: ContextFactory, local_config: Config, world: World, after: Any
+    channel_context: ContextFactory, world: World, after: Any
 ) -> None:
     # Given a tag timeline read one page
     start = datetime.now(UTC) - timedelta(days=3)
-    source = _source(_context(channel_context, local_config, page_size=2), "tag:nordwindair")
+    source = source_of(channel_context("mastodon", page_size=2), "tag:nordwindair")
     pages = source.pages(None, start)
     first = next(pages)
 
@@ -400,17 +358,17 @@ def test_a_429_is_rate_limited_until_the_iso_reset_and_the_cursor_stays(
     # cursor reads the rest once
     reset = world.exchanges_of("mastodon")[-1].response_headers["X-RateLimit-Reset"]
     assert limited.value.retry_at == parse_iso(reset)
-    rest, _ = _read(source, first.cursor, start)
+    rest, _ = read_pages(source, first.cursor, start)
     ids = [m.id for m in [*first.mentions, *rest]]
     assert sorted(ids) == sorted({fake.mention_id(p) for p in _posts(world, _tagged, start)})
 
 
 def test_a_used_up_quota_yields_the_page_then_stops_every_source_before_the_next_request(
-    channel_context: ContextFactory, local_config: Config, world: World, after: Any
+    channel_context: ContextFactory, world: World, after: Any
 ) -> None:
     # Given the account may make two more requests in this window
     world.channel_state("mastodon")[fake.REQUESTS_PER_WINDOW] = 2
-    context = _context(channel_context, local_config, page_size=2)
+    context = channel_context("mastodon", page_size=2)
     sources = {source.key: source for source in mastodon.mention_sources(context)}
     tag, search = sources["tag:nordwindair"], sources["search:nordwind-air"]
     pages = tag.pages(None, datetime.now(UTC) - timedelta(days=3))
@@ -443,7 +401,7 @@ def test_a_refused_token_is_auth_failed_without_the_token_in_the_message(
 
     # When the notifications are read
     with pytest.raises(AuthFailed) as failed:
-        _read(_source(context, "notifications"), None, datetime.now(UTC))
+        read_pages(source_of(context, "notifications"), None, datetime.now(UTC))
 
     # Then the error says 401 and does not repeat the token
     assert "401" in str(failed.value)
@@ -458,7 +416,9 @@ def test_a_token_without_the_scope_is_auth_failed(
 
     # When a source reads
     with pytest.raises(AuthFailed, match="403"):
-        _read(_source(channel_context("mastodon"), "tag:nordwindair"), None, datetime.now(UTC))
+        read_pages(
+            source_of(channel_context("mastodon"), "tag:nordwindair"), None, datetime.now(UTC)
+        )
 
 
 @pytest.mark.parametrize("fault", ["bad_json", "truncated", "empty"])
@@ -470,19 +430,23 @@ def test_an_unreadable_answer_is_malformed(
 
     # When a source reads
     with pytest.raises(MalformedResponse):
-        _read(_source(channel_context("mastodon"), "tag:nordwindair"), None, datetime.now(UTC))
+        read_pages(
+            source_of(channel_context("mastodon"), "tag:nordwindair"), None, datetime.now(UTC)
+        )
 
 
 def test_an_html_error_page_is_unavailable(
-    channel_context: ContextFactory, local_config: Config, world: World, after: Any
+    channel_context: ContextFactory, world: World, after: Any
 ) -> None:
     # Given a proxy in front of the instance answers with an HTML error page
     world.faults.arm("html", channel="mastodon")
-    context = _context(channel_context, local_config, timeout=5, retries=0)
+    context = replace(
+        channel_context("mastodon"), http=HttpClient("mastodon", timeout=5, retries=0)
+    )
 
     # When a source reads
     with pytest.raises(ChannelUnavailable, match="502"):
-        _read(_source(context, "tag:nordwindair"), None, datetime.now(UTC))
+        read_pages(source_of(context, "tag:nordwindair"), None, datetime.now(UTC))
 
 
 @pytest.mark.parametrize(
@@ -506,8 +470,8 @@ def test_an_answer_of_the_wrong_shape_is_malformed_saying_what_is_wrong(
 
     # When a source reads
     with pytest.raises(MalformedResponse) as error:
-        _read(
-            _source(channel_context("mastodon"), key), None, datetime.now(UTC) - timedelta(days=3)
+        read_pages(
+            source_of(channel_context("mastodon"), key), None, datetime.now(UTC) - timedelta(days=3)
         )
 
     # Then the error says what is wrong
@@ -534,8 +498,8 @@ def test_one_bad_status_is_logged_by_id_and_skipped(
 
     # When the tag timeline reads
     with caplog.at_level(logging.WARNING, logger="stormwatch.channels.mastodon"):
-        mentions, cursor = _read(
-            _source(channel_context("mastodon"), "tag:nordwindair"), None, start
+        mentions, cursor = read_pages(
+            source_of(channel_context("mastodon"), "tag:nordwindair"), None, start
         )
 
     # Then the others are read and the cursor passed it; the warning names channel and id only
@@ -552,12 +516,14 @@ def test_one_bad_status_is_logged_by_id_and_skipped(
 
 
 def test_a_timeout_is_channel_unavailable(
-    channel_context: ContextFactory, local_config: Config, world: World, after: Any
+    channel_context: ContextFactory, world: World, after: Any
 ) -> None:
     # Given the instance answers slower than the client waits
     world.faults.arm("slow:1", channel="mastodon")
-    context = _context(channel_context, local_config, timeout=0.2, retries=0)
+    context = replace(
+        channel_context("mastodon"), http=HttpClient("mastodon", timeout=0.2, retries=0)
+    )
 
     # When a source reads
     with pytest.raises(ChannelUnavailable, match="timed out"):
-        _read(_source(context, "tag:nordwindair"), None, datetime.now(UTC))
+        read_pages(source_of(context, "tag:nordwindair"), None, datetime.now(UTC))

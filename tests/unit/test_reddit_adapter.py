@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
 
 from local.fakechannels import reddit as fake
-from local.fakechannels.registry import available_channels, fake_module
-from local.fakechannels.server import FakeChannelServer
 from local.fakechannels.world import World
-from local.localconfig import localize, read_document
-from local.scenario import QUIET_BRAND, Post, Scenario
+from local.localconfig import read_document
+from local.scenario import QUIET_BRAND, Post, Scenario, build_scenario
 from stormwatch.channels import reddit
-from stormwatch.channels.base import ChannelContext, Cursor, MentionSource, Page
+from stormwatch.channels.base import Page
 from stormwatch.channels.http import HttpClient
-from stormwatch.config import Config, parse_config
+from stormwatch.config import Config
 from stormwatch.errors import (
     AuthFailed,
     ChannelUnavailable,
@@ -26,72 +24,21 @@ from stormwatch.errors import (
     MalformedResponse,
     RateLimited,
 )
-from stormwatch.model import Mention
 from stormwatch.text import clean_text
-from tests.conftest import ContextFactory
-
-ConfigFactory = Callable[..., Config]
+from tests.conftest import ConfigFactory, ContextFactory
+from tests.helpers import context_for, read_pages, source_of
 
 
 @pytest.fixture(scope="module")
-def _running_server(small_scenario: Scenario) -> Iterator[FakeChannelServer]:
-    fakes = [fake_module(channel).make_fake() for channel in available_channels()]
-    server = FakeChannelServer(World(scenario=small_scenario), fakes).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def fake_server(_running_server: FakeChannelServer, world: World) -> FakeChannelServer:
-    """One server for the module, serving each test's own world: stopping a server costs
-    half a second (its poll interval), which would dominate these tests."""
-    _running_server.world = world
-    return _running_server
+def small_scenario() -> Scenario:
+    """reddit alone at a third of the demo's volume: enough posts for several pages per source."""
+    return build_scenario(volume=0.3, seed=11, channels=("reddit",))
 
 
 @pytest.fixture(autouse=True)
 def _no_cached_token(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test starts like a fresh Lambda container: no token cached yet."""
     monkeypatch.setattr(reddit, "_TOKENS", {})
-
-
-@pytest.fixture
-def now(small_scenario: Scenario) -> Iterator[datetime]:
-    """The whole scenario lies in the past; the clock stands still."""
-    moment = small_scenario.end + timedelta(minutes=5)
-    with time_machine.travel(moment, tick=False):
-        yield moment
-
-
-@pytest.fixture
-def start(small_scenario: Scenario) -> datetime:
-    return small_scenario.start - timedelta(minutes=1)
-
-
-@pytest.fixture
-def config_for(fake_server: FakeChannelServer) -> ConfigFactory:
-    def build(*, brands: tuple[str, ...] | None = None, **reddit_options: object) -> Config:
-        document = read_document()
-        if brands is not None:
-            document["brands"] = [b for b in document["brands"] if b["id"] in brands]
-        document["channels"]["reddit"].update(reddit_options)
-        return parse_config(localize(document, fake_server.channel_url))
-
-    return build
-
-
-def _source(context: ChannelContext, key: str) -> MentionSource:
-    return next(s for s in reddit.mention_sources(context) if s.key == key)
-
-
-def _read_all(
-    source: MentionSource, start: datetime, cursor: Cursor | None = None
-) -> tuple[list[Mention], Cursor | None]:
-    mentions: list[Mention] = []
-    for page in source.pages(cursor, start):
-        mentions.extend(page.mentions)
-        cursor = page.cursor
-    return mentions, cursor
 
 
 def _links(scenario: Scenario, *, brand_named: str | None = None) -> dict[str, Post]:
@@ -142,10 +89,10 @@ def test_search_reads_links_as_mentions_with_permalink_author_and_score(
     channel_context: ContextFactory, small_scenario: Scenario, now: datetime, start: datetime
 ) -> None:
     # Given every link of the scenario is visible
-    source = _source(channel_context("reddit"), "search:nordwind-air")
+    source = source_of(channel_context("reddit"), "search:nordwind-air")
 
     # When the Nordwind search reads everything since the start
-    mentions, _ = _read_all(source, start)
+    mentions, _ = read_pages(source, None, start)
 
     # Then it found every link naming Nordwind, once, normalised from the listing
     assert sorted(m.id for m in mentions) == sorted(_storm_links(small_scenario))
@@ -168,12 +115,13 @@ def test_subreddit_comments_are_kept_only_when_they_name_a_brand(
     start: datetime,
 ) -> None:
     # Given only Kolibri Pay is configured, while r/de discusses Nordwind Air as well
-    config = config_for(brands=("kolibri-pay",))
-    source = _source(channel_context("reddit", config=config), "comments:de")
+    kolibri_pay = [brand for brand in read_document()["brands"] if brand["id"] == "kolibri-pay"]
+    config = config_for("reddit", brands=kolibri_pay)
+    source = source_of(channel_context("reddit", config=config), "comments:de")
     in_de = _comments(small_scenario, "de")
 
     # When the new comments of r/de are read
-    mentions, _ = _read_all(source, start)
+    mentions, _ = read_pages(source, None, start)
 
     # Then only comments naming Kolibri Pay are handed on
     wanted = {mid for mid, post in in_de.items() if QUIET_BRAND in post.brands}
@@ -186,16 +134,13 @@ def test_subreddit_comments_are_kept_only_when_they_name_a_brand(
 
 def test_pages_follow_the_after_fullname_and_read_each_link_once(
     channel_context: ContextFactory,
-    config_for: ConfigFactory,
     small_scenario: Scenario,
     world: World,
     now: datetime,
     start: datetime,
 ) -> None:
     # Given pages of three things
-    source = _source(
-        channel_context("reddit", config=config_for(page_size=3)), "search:nordwind-air"
-    )
+    source = source_of(channel_context("reddit", page_size=3), "search:nordwind-air")
 
     # When the search reads everything
     pages = list(source.pages(None, start))
@@ -216,18 +161,18 @@ def test_a_run_cut_short_resumes_its_chain_and_then_reads_what_arrived_meanwhile
     small_scenario: Scenario,
     start: datetime,
 ) -> None:
-    config = config_for(page_size=2)
+    config = config_for("reddit", page_size=2)
     links = _storm_links(small_scenario)
     newest = max(_links(small_scenario)[mid].created_at for mid in links)
     with time_machine.travel(newest - timedelta(hours=3), tick=False) as clock:
         # Given a run that stopped after its first page, three hours before the last link
-        source = _source(channel_context("reddit", config=config), "search:nordwind-air")
+        source = source_of(channel_context("reddit", config=config), "search:nordwind-air")
         first = next(iter(source.pages(None, start)))
 
         # When the next runs come when everything is visible, from the committed cursor
         clock.move_to(small_scenario.end)
-        resumed, cursor = _read_all(source, start, first.cursor)
-        later, _ = _read_all(source, start, cursor)
+        resumed, cursor = read_pages(source, first.cursor, start)
+        later, _ = read_pages(source, cursor, start)
 
     # Then the old chain is finished first, the newer links follow, and nothing twice
     ids = [m.id for m in first.mentions] + [m.id for m in resumed] + [m.id for m in later]
@@ -238,20 +183,17 @@ def test_a_run_cut_short_resumes_its_chain_and_then_reads_what_arrived_meanwhile
 
 def test_an_after_that_reddit_no_longer_knows_resumes_below_the_chain_floor(
     channel_context: ContextFactory,
-    config_for: ConfigFactory,
     small_scenario: Scenario,
     now: datetime,
     start: datetime,
 ) -> None:
     # Given a cursor whose page token names a link that was removed meanwhile
-    source = _source(
-        channel_context("reddit", config=config_for(page_size=3)), "search:nordwind-air"
-    )
+    source = source_of(channel_context("reddit", page_size=3), "search:nordwind-air")
     first = next(iter(source.pages(None, start)))
     cursor = {**first.cursor, "chain": {**first.cursor["chain"], "token": "t3_zzzzzzz"}}
 
     # When the chain is resumed
-    rest, _ = _read_all(source, start, cursor)
+    rest, _ = read_pages(source, cursor, start)
 
     # Then everything below the first page is still read
     read = {m.id for m in first.mentions} | {m.id for m in rest}
@@ -268,7 +210,7 @@ def test_a_used_up_quota_yields_the_page_then_stops_until_the_window_resets(
     world: World,
     start: datetime,
 ) -> None:
-    config = config_for(page_size=3)
+    config = config_for("reddit", page_size=3)
     moment = small_scenario.end + timedelta(minutes=5)
     with time_machine.travel(moment, tick=False) as clock:
         # Given the window allows a single API request
@@ -295,7 +237,7 @@ def test_a_used_up_quota_yields_the_page_then_stops_until_the_window_resets(
         clock.move_to(stopped.value.retry_at)
         fake.set_request_budget(world, 1000)
         sources = reddit.mention_sources(channel_context("reddit", config=config))
-        rest, _ = _read_all(sources[0], start, first.cursor)
+        rest, _ = read_pages(sources[0], first.cursor, start)
     ids = [m.id for m in first.mentions] + [m.id for m in rest]
     assert sorted(ids) == sorted(_storm_links(small_scenario))
 
@@ -305,7 +247,7 @@ def test_a_429_raises_rate_limited_at_the_announced_reset_before_any_page(
 ) -> None:
     # Given Reddit answers the next request with 429
     world.faults.arm("status:429", channel="reddit", path_contains="/search")
-    source = _source(channel_context("reddit"), "search:nordwind-air")
+    source = source_of(channel_context("reddit"), "search:nordwind-air")
 
     # When the search starts
     pages = source.pages(None, start)
@@ -325,13 +267,13 @@ def test_one_token_serves_every_source_and_is_renewed_once_when_revoked(
     # Given all sources have read once with one token
     context = channel_context("reddit")
     for source in reddit.mention_sources(context):
-        _read_all(source, start)
+        read_pages(source, None, start)
     token_requests = [e for e in world.exchanges_of("reddit") if e.path == "/api/v1/access_token"]
     assert len(token_requests) == 1
 
     # When Reddit revokes the token and the search reads again
     fake.revoke_tokens(world)
-    mentions, _ = _read_all(_source(context, "search:nordwind-air"), start)
+    mentions, _ = read_pages(source_of(context, "search:nordwind-air"), None, start)
 
     # Then a new token was fetched after the 401 and the search went on
     tail = [(e.path, e.status) for e in world.exchanges_of("reddit")][-3:]
@@ -347,18 +289,17 @@ def test_refused_credentials_raise_auth_failed_and_never_show_the_secret(
 ) -> None:
     # Given a secret Reddit does not accept
     secret = "not-the-right-secret-4711"
-    context = ChannelContext(
-        config=local_config.channel("reddit"),
-        brands=local_config.brands,
+    context = context_for(
+        local_config,
+        "reddit",
+        lambda: {"client_id": fake.CREDENTIALS["client_id"], "client_secret": secret},
         http=HttpClient("reddit", timeout=5),
-        credentials=lambda: {"client_id": fake.CREDENTIALS["client_id"], "client_secret": secret},
-        now=lambda: datetime.now(UTC),
     )
     caplog.set_level(logging.DEBUG)
 
     # When the search starts
     with pytest.raises(AuthFailed) as refused:
-        next(iter(_source(context, "search:nordwind-air").pages(None, start)))
+        next(iter(source_of(context, "search:nordwind-air").pages(None, start)))
 
     # Then the error says what failed, and neither it nor any log line holds the secret
     assert "401" in str(refused.value)
@@ -370,17 +311,16 @@ def test_a_secret_without_client_secret_is_an_auth_failure_naming_the_field(
     local_config: Config, now: datetime, start: datetime
 ) -> None:
     # Given a secret that lacks the client secret
-    context = ChannelContext(
-        config=local_config.channel("reddit"),
-        brands=local_config.brands,
+    context = context_for(
+        local_config,
+        "reddit",
+        lambda: {"client_id": "someone"},
         http=HttpClient("reddit", timeout=5),
-        credentials=lambda: {"client_id": "someone"},
-        now=lambda: datetime.now(UTC),
     )
 
     # When the search starts / Then the operator is told which field is missing
     with pytest.raises(AuthFailed, match="client_secret"):
-        next(iter(_source(context, "search:nordwind-air").pages(None, start)))
+        next(iter(source_of(context, "search:nordwind-air").pages(None, start)))
 
 
 # --- bad answers -------------------------------------------------------------------------
@@ -416,7 +356,7 @@ def test_an_answer_that_is_not_a_listing_is_an_error_and_yields_nothing(
 
     # When the search reads / Then the failure is typed and no page was yielded
     with pytest.raises(error):
-        next(iter(_source(context, "search:nordwind-air").pages(None, start)))
+        next(iter(source_of(context, "search:nordwind-air").pages(None, start)))
 
 
 def test_one_unreadable_item_is_logged_by_fullname_and_skipped(
@@ -434,7 +374,9 @@ def test_one_unreadable_item_is_logged_by_fullname_and_skipped(
     caplog.set_level(logging.WARNING, logger="stormwatch.channels.reddit")
 
     # When the search reads everything
-    mentions, _ = _read_all(_source(channel_context("reddit"), "search:nordwind-air"), start)
+    mentions, _ = read_pages(
+        source_of(channel_context("reddit"), "search:nordwind-air"), None, start
+    )
 
     # Then the others are read, and the warning names the channel and the item, not its text
     assert {m.id for m in mentions} == _storm_links(small_scenario) - {newest}
@@ -445,7 +387,6 @@ def test_one_unreadable_item_is_logged_by_fullname_and_skipped(
 
 def test_a_page_of_nothing_but_unreadable_items_neither_ends_nor_blocks_the_chain(
     channel_context: ContextFactory,
-    config_for: ConfigFactory,
     small_scenario: Scenario,
     world: World,
     now: datetime,
@@ -453,9 +394,7 @@ def test_a_page_of_nothing_but_unreadable_items_neither_ends_nor_blocks_the_chai
 ) -> None:
     # Given pages of one link, the first of which cannot be read
     fake.arm_fault(world, "item_without_author")
-    source = _source(
-        channel_context("reddit", config=config_for(page_size=1)), "search:nordwind-air"
-    )
+    source = source_of(channel_context("reddit", page_size=1), "search:nordwind-air")
 
     # When the search reads everything
     pages = list(source.pages(None, start))
@@ -470,25 +409,24 @@ def test_a_reddit_that_does_not_answer_in_time_is_unavailable(
     local_config: Config, world: World, now: datetime, start: datetime
 ) -> None:
     # Given Reddit takes a second and the client waits a fifth of one
-    reddit_context = ChannelContext(
-        config=local_config.channel("reddit"),
-        brands=local_config.brands,
+    reddit_context = context_for(
+        local_config,
+        "reddit",
+        lambda: world.credentials["reddit"],
         http=HttpClient("reddit", timeout=0.2, retries=0),
-        credentials=lambda: world.credentials["reddit"],
-        now=lambda: datetime.now(UTC),
     )
     world.faults.arm("slow:1", channel="reddit", path_contains="/search")
 
     # When the search starts / Then it gives up as unavailable
     with pytest.raises(ChannelUnavailable, match="timed out"):
-        next(iter(_source(reddit_context, "search:nordwind-air").pages(None, start)))
+        next(iter(source_of(reddit_context, "search:nordwind-air").pages(None, start)))
 
 
 def test_a_subreddit_name_that_cannot_exist_is_a_config_error_naming_the_entry(
     channel_context: ContextFactory, config_for: ConfigFactory
 ) -> None:
     # Given a subreddit entry with a space in it
-    config = config_for(subreddits=["de", "r/travel", "not a sub"])
+    config = config_for("reddit", subreddits=["de", "r/travel", "not a sub"])
 
     # When the sources are built / Then the error names the entry
     with pytest.raises(ConfigError, match=r"channels\.reddit\.subreddits\[2\]"):

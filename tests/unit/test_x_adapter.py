@@ -12,13 +12,12 @@ import pytest
 import time_machine
 
 from local.fakechannels import x as fake
-from local.fakechannels.server import FakeChannelServer
 from local.fakechannels.world import World
 from local.scenario import Post, Scenario
 from stormwatch.channels import x
-from stormwatch.channels.base import ChannelContext, Cursor, MentionSource
+from stormwatch.channels.base import Cursor
 from stormwatch.channels.http import HttpClient
-from stormwatch.config import Brand, Config
+from stormwatch.config import Brand
 from stormwatch.errors import (
     AuthFailed,
     ChannelError,
@@ -27,26 +26,11 @@ from stormwatch.errors import (
     MalformedResponse,
     RateLimited,
 )
-from stormwatch.model import Mention
 from stormwatch.text import MAX_TEXT_CHARS
 from tests.conftest import ContextFactory
+from tests.helpers import read_pages, source_of
 
 ACCOUNT_ID = "1500000000000000001"
-
-
-# Stopping a server takes half a second (werkzeug's shutdown poll), so this module starts one
-# and hands each test conftest's fresh world through it.
-@pytest.fixture(scope="module")
-def _module_server(small_scenario: Scenario) -> Iterator[FakeChannelServer]:
-    server = FakeChannelServer(World(scenario=small_scenario), [fake.make_fake()]).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def fake_server(_module_server: FakeChannelServer, world: World) -> FakeChannelServer:
-    _module_server.world = world
-    return _module_server
 
 
 @pytest.fixture
@@ -54,35 +38,6 @@ def storm(small_scenario: Scenario) -> Iterator[Any]:
     """The clock three hours into the storm, frozen until a test moves it."""
     with time_machine.travel(small_scenario.storm_start + timedelta(hours=3), tick=False) as clock:
         yield clock
-
-
-def _context(
-    channel_context: ContextFactory,
-    config: Config,
-    *,
-    page_size: int = 10,
-    **http: Any,
-) -> ChannelContext:
-    channels = dict(config.channels)
-    channels["x"] = replace(config.channel("x"), page_size=page_size)
-    context = channel_context("x", config=replace(config, channels=channels))
-    if http:
-        context = replace(context, http=HttpClient("x", **http))
-    return context
-
-
-def _source(context: ChannelContext, key: str) -> MentionSource:
-    return next(source for source in x.mention_sources(context) if source.key == key)
-
-
-def _read(
-    source: MentionSource, cursor: Cursor | None, start: datetime
-) -> tuple[list[Mention], Cursor | None]:
-    mentions: list[Mention] = []
-    for page in source.pages(cursor, start):
-        mentions.extend(page.mentions)
-        cursor = page.cursor
-    return mentions, cursor
 
 
 def _storm_posts(world: World, since: datetime) -> list[Post]:
@@ -148,14 +103,16 @@ def test_sources_are_a_search_per_brand_and_the_brand_accounts_mentions(
 
 
 def test_posts_are_normalised_as_the_scenario_knows_them(
-    channel_context: ContextFactory, local_config: Config, world: World, storm: Any
+    channel_context: ContextFactory, world: World, storm: Any
 ) -> None:
     # Given two hours of storm on X
     now = datetime.now(UTC)
-    context = _context(channel_context, local_config, page_size=100)
+    context = channel_context("x", page_size=100)
 
     # When the brand search reads them
-    mentions, _ = _read(_source(context, "search:nordwind-air"), None, now - timedelta(hours=2))
+    mentions, _ = read_pages(
+        source_of(context, "search:nordwind-air"), None, now - timedelta(hours=2)
+    )
 
     # Then each mention is the scenario post: id, permalink, handle, time, language, reach,
     # engagement (likes + retweets + replies + quotes)
@@ -173,12 +130,12 @@ def test_posts_are_normalised_as_the_scenario_knows_them(
 
 
 def test_pages_run_newest_first_without_overlap_and_the_finished_chain_moves_the_watermark(
-    channel_context: ContextFactory, local_config: Config, world: World, storm: Any
+    channel_context: ContextFactory, world: World, storm: Any
 ) -> None:
     # Given more storm posts than fit on several pages
     now = datetime.now(UTC)
-    context = _context(channel_context, local_config)
-    source = _source(context, "search:nordwind-air")
+    context = channel_context("x", page_size=10)
+    source = source_of(context, "search:nordwind-air")
 
     # When the source reads all pages
     pages = list(source.pages(None, now - timedelta(hours=2)))
@@ -197,16 +154,16 @@ def test_pages_run_newest_first_without_overlap_and_the_finished_chain_moves_the
 
 
 def test_the_next_poll_asks_only_for_newer_posts(
-    channel_context: ContextFactory, local_config: Config, world: World, storm: Any
+    channel_context: ContextFactory, world: World, storm: Any
 ) -> None:
     # Given a finished chain
     now = datetime.now(UTC)
-    source = _source(_context(channel_context, local_config), "search:nordwind-air")
-    read, cursor = _read(source, None, now - timedelta(hours=1))
+    source = source_of(channel_context("x", page_size=10), "search:nordwind-air")
+    read, cursor = read_pages(source, None, now - timedelta(hours=1))
 
     # When twenty minutes later the source polls again
     storm.shift(timedelta(minutes=20))
-    newer, _ = _read(source, cursor, now - timedelta(hours=1))
+    newer, _ = read_pages(source, cursor, now - timedelta(hours=1))
 
     # Then it asks since the watermark and gets exactly the posts of those minutes
     assert cursor is not None
@@ -234,7 +191,7 @@ def test_credentials_are_fetched_only_when_a_request_is_made_and_sent_as_a_beare
     # When the sources are listed, then one of them reads
     sources = x.mention_sources(context)
     assert calls == []
-    _read(sources[0], None, datetime.now(UTC) - timedelta(minutes=30))
+    read_pages(sources[0], None, datetime.now(UTC) - timedelta(minutes=30))
 
     # Then the secret was read once, and the token went in the Authorization header only
     assert calls == [1]
@@ -245,11 +202,11 @@ def test_credentials_are_fetched_only_when_a_request_is_made_and_sent_as_a_beare
 
 
 def test_the_first_chain_keeps_its_start_when_the_next_run_is_given_another(
-    channel_context: ContextFactory, local_config: Config, world: World, storm: Any
+    channel_context: ContextFactory, world: World, storm: Any
 ) -> None:
     # Given a first chain cut short after one page
     now = datetime.now(UTC)
-    source = _source(_context(channel_context, local_config), "search:nordwind-air")
+    source = source_of(channel_context("x", page_size=10), "search:nordwind-air")
     first = next(iter(source.pages(None, now - timedelta(hours=2))))
 
     # When the next run resumes it with a later start
@@ -265,18 +222,18 @@ def test_the_first_chain_keeps_its_start_when_the_next_run_is_given_another(
 
 
 def test_a_chain_cut_short_resumes_below_its_floor_while_new_posts_keep_arriving(
-    channel_context: ContextFactory, local_config: Config, world: World, storm: Any
+    channel_context: ContextFactory, world: World, storm: Any
 ) -> None:
     # Given a run that read only the first page of a long chain
     start = datetime.now(UTC) - timedelta(hours=2)
-    source = _source(_context(channel_context, local_config), "search:nordwind-air")
+    source = source_of(channel_context("x", page_size=10), "search:nordwind-air")
     first = next(iter(source.pages(None, start)))
     requests_before = len(world.exchanges_of("x"))
 
     # When new posts arrive and the next runs resume from its cursor
     storm.shift(timedelta(minutes=30))
-    resumed, cursor = _read(source, first.cursor, start)
-    newest, _ = _read(source, cursor, start)
+    resumed, cursor = read_pages(source, first.cursor, start)
+    newest, _ = read_pages(source, cursor, start)
 
     # Then the resumed run went on with the page token instead of jumping to the newest id,
     # and together the runs read every post once
@@ -288,18 +245,18 @@ def test_a_chain_cut_short_resumes_below_its_floor_while_new_posts_keep_arriving
 
 
 def test_an_expired_page_token_resumes_the_chain_by_until_id(
-    channel_context: ContextFactory, local_config: Config, world: World, storm: Any
+    channel_context: ContextFactory, world: World, storm: Any
 ) -> None:
     # Given a chain cut short after one page, whose token then expires
     world.channel_state("x")[fake.PAGING_TTL] = timedelta(seconds=30)
     start = datetime.now(UTC) - timedelta(hours=2)
     expected = {fake.mention_id(post) for post in _storm_posts(world, start)}
-    source = _source(_context(channel_context, local_config), "search:nordwind-air")
+    source = source_of(channel_context("x", page_size=10), "search:nordwind-air")
     first = next(iter(source.pages(None, start)))
     storm.shift(timedelta(minutes=1))
 
     # When the next run resumes it
-    resumed, _ = _read(source, first.cursor, start)
+    resumed, _ = read_pages(source, first.cursor, start)
 
     # Then X's 400 about the token was answered by asking below the chain's floor
     statuses = [exchange.status for exchange in world.exchanges_of("x")]
@@ -316,12 +273,12 @@ def test_an_expired_page_token_resumes_the_chain_by_until_id(
 
 
 def test_a_429_is_rate_limited_until_the_announced_reset_and_the_cursor_stays(
-    channel_context: ContextFactory, local_config: Config, world: World, storm: Any
+    channel_context: ContextFactory, world: World, storm: Any
 ) -> None:
     # Given a chain that read one page
     start = datetime.now(UTC) - timedelta(hours=2)
     expected = {fake.mention_id(post) for post in _storm_posts(world, start)}
-    source = _source(_context(channel_context, local_config), "search:nordwind-air")
+    source = source_of(channel_context("x", page_size=10), "search:nordwind-air")
     pages = source.pages(None, start)
     first = next(pages)
 
@@ -335,21 +292,21 @@ def test_a_429_is_rate_limited_until_the_announced_reset_and_the_cursor_stays(
     reset = int(world.exchanges_of("x")[-1].response_headers["x-rate-limit-reset"])
     assert limited.value.retry_at == datetime.fromtimestamp(reset, UTC)
     storm.move_to(limited.value.retry_at)
-    rest, _ = _read(source, first.cursor, start)
+    rest, _ = read_pages(source, first.cursor, start)
     ids = [m.id for m in [*first.mentions, *rest]]
     assert len(ids) == len(set(ids))
     assert set(ids) == expected
 
 
 def test_a_used_up_quota_yields_the_page_then_stops_before_the_next_request(
-    channel_context: ContextFactory, local_config: Config, world: World, storm: Any
+    channel_context: ContextFactory, world: World, storm: Any
 ) -> None:
     # Given X allows two requests per window on each endpoint
     world.channel_state("x")[fake.REQUESTS_PER_WINDOW] = 2
-    context = _context(channel_context, local_config)
+    context = channel_context("x", page_size=10)
     search, mentions = (
-        _source(context, "search:nordwind-air"),
-        _source(context, f"mentions:{ACCOUNT_ID}"),
+        source_of(context, "search:nordwind-air"),
+        source_of(context, f"mentions:{ACCOUNT_ID}"),
     )
     pages = search.pages(None, datetime.now(UTC) - timedelta(hours=2))
 
@@ -378,7 +335,7 @@ def test_a_refused_token_is_auth_failed_without_the_token_in_the_message(
 
     # When a source reads
     with pytest.raises(AuthFailed) as failed:
-        _read(x.mention_sources(context)[0], None, datetime.now(UTC) - timedelta(hours=1))
+        read_pages(x.mention_sources(context)[0], None, datetime.now(UTC) - timedelta(hours=1))
 
     # Then the error says 401 and does not repeat the token
     assert "401" in str(failed.value)
@@ -393,7 +350,7 @@ def test_a_secret_without_the_token_is_auth_failed_naming_the_field(
 
     # When a source reads
     with pytest.raises(AuthFailed, match="bearer_token"):
-        _read(x.mention_sources(context)[0], None, datetime.now(UTC) - timedelta(hours=1))
+        read_pages(x.mention_sources(context)[0], None, datetime.now(UTC) - timedelta(hours=1))
 
 
 @pytest.mark.parametrize("fault", ["bad_json", "truncated", "empty"])
@@ -405,19 +362,21 @@ def test_an_unreadable_answer_is_malformed(
 
     # When a source reads
     with pytest.raises(MalformedResponse):
-        _read(x.mention_sources(channel_context("x"))[0], None, datetime.now(UTC))
+        read_pages(x.mention_sources(channel_context("x"))[0], None, datetime.now(UTC))
 
 
 def test_an_html_error_page_is_unavailable_not_parsed(
-    channel_context: ContextFactory, local_config: Config, world: World, storm: Any
+    channel_context: ContextFactory, world: World, storm: Any
 ) -> None:
     # Given a gateway answers with an HTML error page
     world.faults.arm("html", channel="x")
-    context = _context(channel_context, local_config, timeout=5, retries=0)
+    context = replace(
+        channel_context("x", page_size=10), http=HttpClient("x", timeout=5, retries=0)
+    )
 
     # When a source reads
     with pytest.raises(ChannelUnavailable, match="502"):
-        _read(x.mention_sources(context)[0], None, datetime.now(UTC))
+        read_pages(x.mention_sources(context)[0], None, datetime.now(UTC))
 
 
 @pytest.mark.parametrize(
@@ -441,7 +400,7 @@ def test_an_answer_of_the_wrong_shape_is_malformed_saying_what_is_wrong(
 
     # When a source reads
     with pytest.raises(MalformedResponse) as error:
-        _read(x.mention_sources(channel_context("x"))[0], None, datetime.now(UTC))
+        read_pages(x.mention_sources(channel_context("x"))[0], None, datetime.now(UTC))
 
     # Then the error says what is wrong
     assert complaint in str(error.value)
@@ -466,7 +425,7 @@ def test_one_bad_post_is_logged_by_id_and_skipped(
 
     # When the source reads
     with caplog.at_level(logging.WARNING, logger="stormwatch.channels.x"):
-        mentions, _ = _read(
+        mentions, _ = read_pages(
             x.mention_sources(channel_context("x"))[0],
             None,
             datetime.now(UTC) - timedelta(minutes=30),
@@ -483,7 +442,7 @@ def test_one_bad_post_is_logged_by_id_and_skipped(
 
 
 def test_a_page_of_only_bad_posts_does_not_end_the_chain(
-    channel_context: ContextFactory, local_config: Config, world: World, storm: Any
+    channel_context: ContextFactory, world: World, storm: Any
 ) -> None:
     # Given the first answer's posts are all unreadable
     def spoil_first(body: dict[str, Any]) -> dict[str, Any]:
@@ -495,8 +454,8 @@ def test_a_page_of_only_bad_posts_does_not_end_the_chain(
     start = datetime.now(UTC) - timedelta(hours=2)
 
     # When the source reads
-    mentions, cursor = _read(
-        _source(_context(channel_context, local_config), "search:nordwind-air"), None, start
+    mentions, cursor = read_pages(
+        source_of(channel_context("x", page_size=10), "search:nordwind-air"), None, start
     )
 
     # Then it went on to the following pages instead of finishing the chain empty
@@ -506,29 +465,28 @@ def test_a_page_of_only_bad_posts_does_not_end_the_chain(
 
 
 def test_a_timeout_is_channel_unavailable(
-    channel_context: ContextFactory, local_config: Config, world: World, storm: Any
+    channel_context: ContextFactory, world: World, storm: Any
 ) -> None:
     # Given X answers slower than the client waits
     world.faults.arm("slow:1", channel="x")
-    context = _context(channel_context, local_config, timeout=0.2, retries=0)
+    context = replace(
+        channel_context("x", page_size=10), http=HttpClient("x", timeout=0.2, retries=0)
+    )
 
     # When a source reads
     with pytest.raises(ChannelUnavailable, match="timed out"):
-        _read(x.mention_sources(context)[0], None, datetime.now(UTC))
+        read_pages(x.mention_sources(context)[0], None, datetime.now(UTC))
 
 
 def test_an_unknown_account_is_a_channel_error_from_xs_partial_errors(
-    channel_context: ContextFactory, local_config: Config, storm: Any
+    channel_context: ContextFactory, storm: Any
 ) -> None:
     # Given the configured account id does not exist on X
-    channels = dict(local_config.channels)
-    options = {**local_config.channel("x").options, "account_id": "1500000000000000999"}
-    channels["x"] = replace(local_config.channel("x"), options=options)
-    context = channel_context("x", config=replace(local_config, channels=channels))
+    context = channel_context("x", account_id="1500000000000000999")
 
     # When the mentions source reads
     with pytest.raises(ChannelError, match="Not Found Error") as error:
-        _read(x.mention_sources(context)[-1], None, datetime.now(UTC) - timedelta(hours=1))
+        read_pages(x.mention_sources(context)[-1], None, datetime.now(UTC) - timedelta(hours=1))
 
     # Then it is a plain channel error (not a retryable outage)
     assert type(error.value) is ChannelError
@@ -552,7 +510,7 @@ def test_partial_errors_in_a_good_answer_are_logged_and_the_posts_read(
 
     # When the source reads
     with caplog.at_level(logging.WARNING, logger="stormwatch.channels.x"):
-        mentions, _ = _read(x.mention_sources(channel_context("x"))[0], None, since)
+        mentions, _ = read_pages(x.mention_sources(channel_context("x"))[0], None, since)
 
     # Then every post was read and the problem logged by title and resource
     assert len(mentions) == len(_storm_posts(world, since))
@@ -597,7 +555,7 @@ def test_odd_unicode_survives_and_huge_texts_are_capped(
     world.channel_state("x")[fake.REWRITE] = unusual_texts
 
     # When the source reads them
-    mentions, _ = _read(
+    mentions, _ = read_pages(
         x.mention_sources(channel_context("x"))[0], None, datetime.now(UTC) - timedelta(hours=1)
     )
 
@@ -616,8 +574,8 @@ def test_each_brand_search_finds_its_own_brands_posts(
 
     # When both read the last day
     since = datetime.now(UTC) - timedelta(hours=24)
-    storm_ids = {m.id for m in _read(sources[0], None, since)[0]}
-    quiet_ids = {m.id for m in _read(sources[1], None, since)[0]}
+    storm_ids = {m.id for m in read_pages(sources[0], None, since)[0]}
+    quiet_ids = {m.id for m in read_pages(sources[1], None, since)[0]}
 
     # Then each found its own brand's posts
     quiet = {

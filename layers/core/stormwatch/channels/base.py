@@ -10,6 +10,7 @@ and the next run resumes the same chain from the last committed cursor.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -67,4 +68,44 @@ def required_credential(credentials: Mapping[str, str], channel: str, name: str)
     value = credentials.get(name)
     if not isinstance(value, str) or not value:
         raise AuthFailed(channel, f"credentials secret has no {name!r} for this channel")
+    return value
+
+
+def parse_each[T](
+    items: list[Any],
+    parse: Callable[[Mapping[str, Any]], T],
+    *,
+    logger: logging.Logger,
+    channel: str,
+    what: str,
+    noun: str,
+    label: Callable[[object], str],
+) -> list[T]:
+    """`items` parsed one by one; one that is not a JSON object, or that `parse` refuses
+    (KeyError, TypeError, ValueError), is logged as a malformed `noun` of `what` with its
+    `label` (an id: mention text is data, not log content) and skipped, not fatal."""
+    parsed: list[T] = []
+    for item in items:
+        try:
+            if not isinstance(item, dict):
+                raise TypeError(f"{noun} is not an object")
+            parsed.append(parse(item))
+        except (KeyError, TypeError, ValueError) as error:
+            logger.warning(
+                "%s: skipped a malformed %s %s %s (%s)",
+                channel,
+                what,
+                noun,
+                label(item),
+                error.__class__.__name__,
+            )
+    return parsed
+
+
+def text_field(item: Mapping[str, Any], key: str) -> str:
+    """An optional text field of a JSON object, "" when left out; TypeError (a malformed
+    item, for `parse_each`) when it is not a string."""
+    value = item.get(key, "")
+    if not isinstance(value, str):
+        raise TypeError(f"{key} is not a string")
     return value

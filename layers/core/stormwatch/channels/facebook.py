@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from stormwatch.channels.base import ChannelContext, Cursor, MentionSource, Page
+from stormwatch.channels.base import ChannelContext, Cursor, MentionSource, Page, text_field
 from stormwatch.channels.chains import Fetch, newest_first_pages, position_of_time
 from stormwatch.channels.graph import (
     GraphClient,
@@ -53,7 +53,6 @@ from stormwatch.channels.graph import (
     parse_items,
     read_page,
     summary_count,
-    text_field,
 )
 from stormwatch.model import Mention
 from stormwatch.text import clean_text

@@ -45,7 +45,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from stormwatch.channels.base import ChannelContext, required_credential
+from stormwatch.channels.base import ChannelContext, parse_each, required_credential
 from stormwatch.channels.chains import ChainItem, ChainPage, Fetch, time_of_position
 from stormwatch.channels.http import Headers, HttpResponse
 from stormwatch.errors import (
@@ -270,21 +270,9 @@ def parse_items[T](
     raw: list[Any], parse: Callable[[Mapping[str, Any]], T], channel: str, what: str
 ) -> list[T]:
     """Parsed items; a malformed one is logged with its id and skipped, not fatal."""
-    listed: list[T] = []
-    for item in raw:
-        try:
-            if not isinstance(item, dict):
-                raise TypeError("item is not an object")
-            listed.append(parse(item))
-        except (KeyError, TypeError, ValueError) as error:
-            logger.warning(
-                "%s: skipped a malformed %s item %s (%s)",
-                channel,
-                what,
-                item_label(item),
-                error.__class__.__name__,
-            )
-    return listed
+    return parse_each(
+        raw, parse, logger=logger, channel=channel, what=what, noun="item", label=item_label
+    )
 
 
 def listing(
@@ -345,12 +333,4 @@ def count(item: Mapping[str, Any], key: str) -> int:
     value = item.get(key, 0)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise TypeError(f"{key} is not a count")
-    return value
-
-
-def text_field(item: Mapping[str, Any], key: str) -> str:
-    """An optional text field: media without a caption and photo posts have none."""
-    value = item.get(key, "")
-    if not isinstance(value, str):
-        raise TypeError(f"{key} is not a string")
     return value

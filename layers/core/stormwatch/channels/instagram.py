@@ -36,7 +36,7 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from stormwatch.channels.base import ChannelContext, Cursor, MentionSource, Page
+from stormwatch.channels.base import ChannelContext, Cursor, MentionSource, Page, text_field
 from stormwatch.channels.chains import newest_first_pages, position_of_time
 from stormwatch.channels.graph import (
     GraphClient,
@@ -45,7 +45,6 @@ from stormwatch.channels.graph import (
     graph_time,
     listing,
     read_page,
-    text_field,
 )
 from stormwatch.errors import MalformedResponse
 from stormwatch.model import Mention

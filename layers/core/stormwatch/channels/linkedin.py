@@ -79,7 +79,9 @@ from stormwatch.channels.base import (
     Cursor,
     MentionSource,
     Page,
+    parse_each,
     required_credential,
+    text_field,
 )
 from stormwatch.channels.chains import (
     ChainItem,
@@ -273,33 +275,14 @@ def parse_elements[T](
     elements: list[Any], parse: Callable[[Mapping[str, Any]], T], what: str
 ) -> list[T]:
     """Parsed elements; a malformed one is logged with its id and skipped, not fatal."""
-    parsed: list[T] = []
-    for element in elements:
-        try:
-            if not isinstance(element, dict):
-                raise TypeError("element is not an object")
-            parsed.append(parse(element))
-        except (KeyError, TypeError, ValueError) as error:
-            logger.warning(
-                "%s: skipped a malformed %s element %s (%s)",
-                CHANNEL,
-                what,
-                _label(element),
-                error.__class__.__name__,
-            )
-    return parsed
+    return parse_each(
+        elements, parse, logger=logger, channel=CHANNEL, what=what, noun="element", label=_label
+    )
 
 
 def _urn(value: object, what: str) -> str:
     if not isinstance(value, str) or not value.startswith("urn:li:"):
         raise TypeError(f"{what} is not a URN")
-    return value
-
-
-def _text(item: Mapping[str, Any], key: str) -> str:
-    value = item.get(key, "")
-    if not isinstance(value, str):
-        raise TypeError(f"{key} is not a string")
     return value
 
 
@@ -313,7 +296,7 @@ def _post_mention(urn: str, post: Mapping[str, Any]) -> Mention:
         id=_urn(post.get("id", urn), "id"),
         url=post_url(urn),
         author=_urn(post["author"], "author"),
-        text=clean_text(little_text(_text(post, "commentary"))),
+        text=clean_text(little_text(text_field(post, "commentary"))),
         created_at=_from_millis(post["createdAt"]),
         language=None,
         reach=0,
@@ -458,7 +441,7 @@ def _parse_comment(post_urn: str) -> Callable[[Mapping[str, Any]], Mention]:
             id=urn,
             url=f"{post_url(post_urn)}?commentUrn={quote(urn, safe='')}",
             author=_urn(item.get("actor", created.get("actor")), "actor"),
-            text=clean_text(_text(message, "text")),
+            text=clean_text(text_field(message, "text")),
             created_at=_from_millis(created["time"]),
             language=None,
             reach=0,

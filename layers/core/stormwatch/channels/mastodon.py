@@ -52,7 +52,7 @@ from stormwatch.channels.chains import (
 from stormwatch.channels.http import HttpResponse
 from stormwatch.config import Brand
 from stormwatch.errors import AuthFailed, ConfigError, MalformedResponse, RateLimited
-from stormwatch.model import Mention, parse_iso
+from stormwatch.model import Mention, parse_iso, parse_iso_or_none
 from stormwatch.text import clean_text, strip_markup
 
 logger = logging.getLogger(__name__)
@@ -430,11 +430,7 @@ def _id_and_time(raw: Any) -> tuple[str | None, datetime | None]:
         return None, None
     identifier = raw.get("id")
     valid_id = identifier if isinstance(identifier, str) and _ID.fullmatch(identifier) else None
-    created = raw.get("created_at")
-    try:
-        return valid_id, parse_iso(created) if isinstance(created, str) else None
-    except ValueError:
-        return valid_id, None
+    return valid_id, parse_iso_or_none(raw.get("created_at"))
 
 
 def _count(value: Any) -> int:
@@ -459,13 +455,7 @@ def _read_signals(response: HttpResponse) -> datetime | None:
 
 
 def _reset_time(headers: Mapping[str, str]) -> datetime | None:
-    value = headers.get("x-ratelimit-reset")
-    if not value:
-        return None
-    try:
-        return parse_iso(value)
-    except ValueError:
-        return None
+    return parse_iso_or_none(headers.get("x-ratelimit-reset"))
 
 
 def _links(header: str) -> Links:

@@ -43,7 +43,7 @@ from stormwatch.errors import (
     MalformedResponse,
     RateLimited,
 )
-from stormwatch.model import Mention, parse_iso
+from stormwatch.model import Mention, parse_iso, parse_iso_or_none
 from stormwatch.text import clean_text
 
 logger = logging.getLogger(__name__)
@@ -428,13 +428,7 @@ def _reset_time(headers: Mapping[str, str]) -> datetime | None:
 
 
 def _saved_start(cursor: Cursor | None) -> datetime | None:
-    value = cursor.get("start") if cursor else None
-    if not isinstance(value, str):
-        return None
-    try:
-        return parse_iso(value)
-    except ValueError:
-        return None
+    return parse_iso_or_none(cursor.get("start") if cursor else None)
 
 
 def _x_time(moment: datetime) -> str:
