@@ -34,6 +34,10 @@ $(VENV)/.installed: requirements/dev.lock
 	@test -n "$(PY313)" || { echo "Python 3.13 is required (pyenv install 3.13.0)"; exit 1; }
 	$(PY313) -m venv $(VENV)
 	$(VENV)/bin/pip install $(PIP_QUIET) -r requirements/dev.lock
+	@# The layer's package and the repo's tools on the venv's path, as an editable install
+	@# would put them: `.venv/bin/python -m bench.ingest` works from any directory.
+	printf '%s\n%s\n' "$(CURDIR)/layers/core" "$(CURDIR)" \
+		> "$$($(VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/stormwatch-dev.pth"
 	@touch $@
 
 $(TOOLS)/sam/.installed: requirements/sam.lock
@@ -84,8 +88,9 @@ build: setup
 	$(SAM) build
 
 bench: $(VENV)/.installed
-	$(PYTHON) -m bench.coldstart
 	$(PYTHON) -m bench.ingest
+	$(PYTHON) -m bench.coldstart
+	$(PYTHON) -m bench.text_analysis
 	$(PYTHON) -m bench.nab --data ../shared/data/nab-tweets --out out/nab
 
 clean:

@@ -37,18 +37,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-# A clean checkout has the layer's package under layers/core, not installed: make
-# `python -m bench.nab` work from the repository root without PYTHONPATH.
-_LAYER = Path(__file__).resolve().parents[1] / "layers" / "core"
-if str(_LAYER) not in sys.path:
-    sys.path.insert(0, str(_LAYER))
-
-from stormwatch.warn.detector import (  # noqa: E402
+from stormwatch.warn.detector import (
     Assessment,
     VolumeDetector,
     VolumeDetectorParams,
 )
-from stormwatch.warn.firing import FiringEventKind, FiringRule, FiringRuleParams  # noqa: E402
+from stormwatch.warn.firing import FiringEventKind, FiringRule, FiringRuleParams
 
 SERIES_GLOB = "Twitter_volume_*.csv"
 WINDOWS_FILE = "combined_windows.json"

@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
+from zoneinfo import ZoneInfo
 
-from local.scenario import Scenario, build_scenario
+from local.history import import_history, quiet_history
+from local.scenario import DEFAULT_HOURS, Scenario, build_scenario
 from local.stack import LocalStack, schedules
 from stormwatch.config import CHANNELS
 from stormwatch.model import ALL_CHANNELS, BucketCounts, bucket_start
@@ -34,10 +36,17 @@ class Firing:
     name: str
     every: timedelta
     event: dict[str, Any]
+    function: str
 
 
 def schedule_firings(stack: LocalStack) -> list[Firing]:
     """The deployed schedules with their rate, read back from the Scheduler."""
+    assert stack.deployment is not None
+    by_arn = {
+        physical.attributes.get("Arn"): logical_id
+        for logical_id, physical in stack.deployment.resources.items()
+        if stack.deployment.template["Resources"][logical_id]["Type"] == "AWS::Lambda::Function"
+    }
     firings = []
     for schedule in schedules(stack):
         match = re.fullmatch(r"rate\((\d+) minutes?\)", schedule["ScheduleExpression"])
@@ -48,6 +57,7 @@ def schedule_firings(stack: LocalStack) -> list[Firing]:
                 schedule["Name"],
                 timedelta(minutes=int(match.group(1))),
                 json.loads(schedule["Target"]["Input"]),
+                by_arn[schedule["Target"]["Arn"]],
             )
         )
     return sorted(firings, key=lambda firing: firing.name)
@@ -58,26 +68,32 @@ def run_schedules(
     start: datetime,
     end: datetime,
     on_tick: Callable[[datetime, list[Any]], None] | None = None,
-    invoke: Callable[[dict[str, Any]], Any] | None = None,
 ) -> None:
-    """Move the clock from `start` to `end`, firing every schedule when it is due."""
+    """Move the clock from `start` to `end`, firing every schedule when it is due, with the
+    input EventBridge Scheduler would send (its scheduled-time placeholder filled in)."""
     import time_machine
 
     firings = schedule_firings(stack)
     step = min(firing.every for firing in firings)
-    call = invoke or (lambda event: stack.invoke("PollMentionsFunction", event))
     with time_machine.travel(start, tick=False) as clock:
         moment = start
         while moment <= end:
             clock.move_to(moment)
             results = [
-                call(firing.event)
+                stack.invoke(firing.function, _scheduled_input(firing.event, moment))
                 for firing in firings
                 if int((moment - start) / step) % int(firing.every / step) == 0
             ]
             if on_tick is not None:
                 on_tick(moment, results)
             moment += step
+
+
+def _scheduled_input(event: dict[str, Any], moment: datetime) -> dict[str, Any]:
+    text = json.dumps(event).replace(
+        "<aws.scheduler.scheduled-time>", moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    )
+    return dict(json.loads(text))
 
 
 def ground_truth(
@@ -119,37 +135,100 @@ BARS = " ▁▂▃▄▅▆▇█"
 
 
 class Progress:
-    def __init__(self, console: TextIO, scenario: Scenario) -> None:
+    """Hour by hour: mentions stored, the busiest channels, and what people were told."""
+
+    def __init__(self, console: TextIO, stack: LocalStack, acknowledge_after: timedelta) -> None:
         self.console = console
-        self.scenario = scenario
+        self.stack = stack
+        self.scenario = stack.scenario
+        self.acknowledge_after = acknowledge_after
         self.hour_stored: Counter[str] = Counter()
         self.total = 0
         self.errors = 0
         self.rate_limited = 0
         self.history: list[int] = []
-        self.invocations = 0
+        self.polls = 0
+        self.evaluations = 0
+        self.sms_seen = 0
+        self.first_page: datetime | None = None
+        self.acknowledged: set[str] = set()
+        self.open_alert: str | None = None
+        self.received: list[tuple[datetime, str, dict[str, Any]]] = []
+        self.sms: list[tuple[datetime, str, str]] = []
         self.started = time.monotonic()
 
     def tick(self, moment: datetime, results: list[Any]) -> None:
-        self.invocations += len(results)
         for summary in results:
-            self.hour_stored[summary["channel"]] += summary["stored"]
-            self.errors += len(summary["errors"])
-            self.rate_limited += sum(1 for o in summary["sources"].values() if o == "rate-limited")
+            if "channel" in summary:
+                self.polls += 1
+                self.hour_stored[summary["channel"]] += summary["stored"]
+                self.errors += len(summary["errors"])
+                self.rate_limited += sum(
+                    1 for o in summary["sources"].values() if o == "rate-limited"
+                )
+            else:
+                self.evaluations += 1
+                alerts = [o["alert"] for o in summary["brands"].values() if o["alert"]]
+                self.open_alert = alerts[0] if alerts else None
+        self._show_deliveries(moment)
+        self._acknowledge(moment)
         if moment.minute == 0 and moment > self.scenario.start:
-            stored = sum(self.hour_stored.values())
-            self.total += stored
-            self.history.append(stored)
-            peak = max(self.history) or 1
-            spark = "".join(BARS[min(8, round(8 * n / peak))] for n in self.history[-24:])
-            storm = "  ⚡ storm" if moment > self.scenario.storm_start else ""
-            busiest = ", ".join(f"{ch} {n}" for ch, n in self.hour_stored.most_common(3) if n)
-            self.console.write(
-                f"  {moment:%a %H:%M}  +{stored:5d} mentions  total {self.total:6d}  "
-                f"{spark:<24}  {busiest}{storm}\n"
-            )
-            self.console.flush()
-            self.hour_stored.clear()
+            self._hour(moment)
+
+    def _show_deliveries(self, moment: datetime) -> None:
+        for name, messages in self.stack.received().items():
+            for message in messages:
+                self.received.append((moment, name, message))
+                if " email:" in name:
+                    self._line(
+                        moment, "✉", f"email to {name.split(':', 1)[1]}", message["subject"] or ""
+                    )
+        sent = self.stack.sms_sent()
+        for phone, text in sent[self.sms_seen :]:
+            self.sms.append((moment, phone, text))
+            who = self._who(phone)
+            self._line(moment, "✆", f"SMS to {who}", text.split("\n", 1)[0])
+            if self.first_page is None:
+                self.first_page = moment
+        self.sms_seen = len(sent)
+
+    def _acknowledge(self, moment: datetime) -> None:
+        from ops.__main__ import acknowledge
+
+        alert = self.open_alert
+        if alert is None or alert in self.acknowledged or self.first_page is None:
+            return
+        if moment - self.first_page < self.acknowledge_after:
+            return
+        config = self.stack.config()
+        on_call = config.roster.on_call(moment).contacts[0].name if config.roster else "on call"
+        acknowledge(self.stack.outputs["TableName"], alert, on_call, moment)
+        self.acknowledged.add(alert)
+        self._line(moment, "✔", f"{on_call} acknowledges", f"python -m ops ack {alert}")
+
+    def _who(self, phone: str) -> str:
+        config = self.stack.config()
+        names = {c.phone: c.name for c in config.contacts.values() if c.phone}
+        return f"{names.get(phone, 'the fallback phone')} ({phone[:6]}…)"
+
+    def _line(self, moment: datetime, mark: str, what: str, text: str) -> None:
+        local = moment.astimezone(ZoneInfo(self.stack.config().time_zone))
+        self.console.write(f"      {mark} {local:%a %H:%M} {what}: {text[:90]}\n")
+
+    def _hour(self, moment: datetime) -> None:
+        stored = sum(self.hour_stored.values())
+        self.total += stored
+        self.history.append(stored)
+        peak = max(self.history) or 1
+        spark = "".join(BARS[min(8, round(8 * n / peak))] for n in self.history[-24:])
+        storm = "  ⚡ storm" if moment > self.scenario.storm_start else ""
+        busiest = ", ".join(f"{ch} {n}" for ch, n in self.hour_stored.most_common(3) if n)
+        self.console.write(
+            f"  {moment:%a %H:%M}  +{stored:5d} mentions  total {self.total:6d}  "
+            f"{spark:<24}  {busiest}{storm}\n"
+        )
+        self.console.flush()
+        self.hour_stored.clear()
 
 
 def report_table(
@@ -197,11 +276,19 @@ def report_table(
     return all_match
 
 
+# A few of the hiccups real APIs have, in the middle of the storm (simulated time).
+HICCUPS = (
+    (timedelta(hours=2, minutes=10), "status:429", "x", 1),
+    (timedelta(hours=3), "status:503", "mastodon", 2),
+    (timedelta(hours=4, minutes=30), "html", "facebook", 2),
+)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--volume", type=float, default=1.0, help="scale the scenario's rates")
-    parser.add_argument("--hours", type=int, default=40, help="length of the scenario")
-    parser.add_argument("--rate", default="rate(5 minutes)", help="the stack's PollRate")
+    parser.add_argument("--hours", type=int, default=DEFAULT_HOURS, help="length of the scenario")
+    parser.add_argument("--rate", default="rate(5 minutes)", help="PollRate and EvaluateRate")
     args = parser.parse_args(argv)
 
     console = sys.stdout
@@ -210,35 +297,51 @@ def main(argv: list[str] | None = None) -> int:
     scenario = build_scenario(volume=args.volume, hours=args.hours)
     brands = sorted({brand for post in scenario.posts for brand in post.brands})
     console.write(
-        "stormwatch demo - Listen: mentions from every channel into DynamoDB metrics\n"
+        "stormwatch demo - Listen and Warn on the embedded local stack\n"
         f"  scenario: {len(scenario.posts)} posts on {len(CHANNELS)} channels, "
         f"{scenario.start:%a %d %b %H:%M} to {scenario.end:%a %H:%M} UTC; "
-        f"storm from {scenario.storm_start:%a %H:%M}\n"
+        f"a storm from {scenario.storm_start:%a %H:%M} UTC (night to Sunday)\n"
     )
+    parameters = {"PollRate": args.rate, "EvaluateRate": args.rate}
     with (
         log_path.open("w", encoding="utf-8") as log,
-        LocalStack(scenario=scenario, parameters={"PollRate": args.rate}, log=log) as stack,
+        LocalStack(scenario=scenario, parameters=parameters, log=log) as stack,
     ):
         firings = schedule_firings(stack)
+        store = DynamoStore(stack.client("dynamodb"), stack.outputs["TableName"])
+        history = quiet_history(scenario.start, 14, volume=args.volume, seed=7)
+        imported = import_history(store, history, 5)
         console.write(
             f"  local stack: moto on {stack.endpoint}, fake channels on {stack.channels.base_url}\n"
             f"  deployed from template.yaml: table {stack.outputs['TableName']}, "
-            f"{len(firings)} schedules ({firings[0].every.seconds // 60}-minute rate)\n"
-            f"  handler logs: {log_path}\n\n"
+            f"{len(firings)} schedules ({args.rate}: pollers and the alert evaluator)\n"
+            f"  two quiet weeks before it imported as history ({imported} buckets), so the\n"
+            "  baseline knows the brand's daily rhythm; the demo evaluates every 5 minutes\n"
+            f"  (deployed: every minute). Handler logs: {log_path}\n\n"
         )
-        progress = Progress(console, scenario)
-        run_schedules(stack, scenario.start, scenario.end, progress.tick)
+        progress = Progress(console, stack, acknowledge_after=timedelta(minutes=20))
+        hiccups = sorted(
+            (scenario.storm_start + after, kind, ch, n) for after, kind, ch, n in HICCUPS
+        )
+
+        def tick(moment: datetime, results: list[Any]) -> None:
+            while hiccups and hiccups[0][0] <= moment:
+                _, kind, channel, times = hiccups.pop(0)
+                stack.world.faults.arm(kind, channel=channel, times=times)
+            progress.tick(moment, results)
+
+        run_schedules(stack, scenario.start, scenario.end, tick)
         stored = stored_buckets(stack, scenario, brands)
         truth = ground_truth(scenario, 5)
         ok = True
         for brand in brands:
             ok &= report_table(console, stored, truth, brand)
+        show_first_messages(console, progress)
         elapsed = time.monotonic() - progress.started
         console.write(
-            f"\n  {progress.invocations} poller runs over {args.hours} simulated hours "
-            f"in {elapsed:.0f} s; "
-            f"{progress.errors} source errors, {progress.rate_limited} rate-limit back-offs "
-            f"(see {log_path})\n"
+            f"\n  {progress.polls} poller runs and {progress.evaluations} evaluations over "
+            f"{args.hours} simulated hours in {elapsed:.0f} s; {progress.errors} source errors "
+            f"and {progress.rate_limited} rate-limit back-offs along the way (see {log_path})\n"
         )
         console.write(
             "  every bucket matches the scenario's ground truth (total, reach, engagement)\n"
@@ -246,6 +349,24 @@ def main(argv: list[str] | None = None) -> int:
             else "  MISMATCH against the scenario's ground truth: see the ✗ rows\n"
         )
     return 0 if ok else 1
+
+
+def show_first_messages(console: TextIO, progress: Progress) -> None:
+    """The first alert as it arrived: the email in full and the SMS."""
+    email = next(
+        (m for _, name, m in progress.received if "alerts email" in name and m["subject"]), None
+    )
+    if email is None:
+        console.write("\n  no alert was sent\n")
+        return
+    console.write(f"\n  The first alert email, as it arrived:\n\n    Subject: {email['subject']}\n")
+    for line in email["message"].splitlines():
+        console.write(f"    {line}\n")
+    if progress.sms:
+        _, phone, text = progress.sms[0]
+        console.write(f"\n  The first SMS, to {progress._who(phone)} ({len(text)} characters):\n\n")
+        for line in text.splitlines():
+            console.write(f"    {line}\n")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ QUIET_BRAND = "kolibri-pay"
 
 # Saturday 00:00 UTC; the storm begins 27 hours later, at 03:00 on Sunday.
 DEFAULT_START = datetime(2026, 11, 21, 0, 0, tzinfo=UTC)
-DEFAULT_HOURS = 40
+DEFAULT_HOURS = 48
 STORM_OFFSET = timedelta(hours=27)
 
 
@@ -219,14 +219,15 @@ _AUTHORS = [
 
 
 def storm_intensity(hours_after_start: float) -> float:
-    """0 before the storm, 1 at the peak: ramps up over 2 h, holds 4 h, decays (half-life 3 h)."""
+    """0 before the storm, 1 at the peak: ramps up over 1 h, holds 3 h, then halves every
+    90 minutes - the outrage cycle of a night: by the evening it is background noise."""
     if hours_after_start < 0:
         return 0.0
-    if hours_after_start < 2:
-        return hours_after_start / 2
-    if hours_after_start < 6:
+    if hours_after_start < 1:
+        return hours_after_start
+    if hours_after_start < 4:
         return 1.0
-    return float(0.5 ** ((hours_after_start - 6) / 3.0))
+    return float(0.5 ** ((hours_after_start - 4) / 1.5))
 
 
 def diurnal(moment: datetime) -> float:

@@ -31,7 +31,7 @@ from local.fakechannels.world import World
 from local.localconfig import localize, read_document
 from local.provision import REGION, Deployment, deploy, translate
 from local.scenario import Scenario, build_scenario
-from stormwatch.config import parse_config
+from stormwatch.config import Config, parse_config
 from stormwatch.runtime import clear_caches
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -142,6 +142,7 @@ class LocalStack:
         self._moto: Any = None
         self._saved_environment: dict[str, str | None] = {}
         self._handlers: dict[str, ModuleType] = {}
+        self._config: Config | None = None
         self._code_dirs: dict[str, str] = {}
 
     # --- lifecycle ------------------------------------------------------------------
@@ -174,6 +175,7 @@ class LocalStack:
         clear_caches()
         template, self._code_dirs = translate(TEMPLATE, self.parameters)
         self.deployment = deploy(template, self.parameters, self.client)
+        self._tap_subscriptions()
         self._store_configuration()
         self._store_credentials()
         return self
@@ -205,6 +207,13 @@ class LocalStack:
     def config_parameter(self) -> str:
         return self.outputs["ConfigParameterName"]
 
+    def config(self) -> Config:
+        """The configuration document the functions read, parsed."""
+        if self._config is None:
+            text = self.client("ssm").get_parameter(Name=self.config_parameter())["Parameter"]
+            self._config = parse_config(json.loads(text["Value"]))
+        return self._config
+
     def _store_configuration(self) -> None:
         document = self.config_document or localize(read_document(), self.channels.channel_url)
         document = {**document, **self.settings}
@@ -229,6 +238,72 @@ class LocalStack:
         self.client("secretsmanager").put_secret_value(
             SecretId=self.outputs["ChannelSecretName"], SecretString=json.dumps(secret)
         )
+
+    # --- what people would have received ------------------------------------------------
+
+    def _tap_subscriptions(self) -> None:
+        """Beside every email and SMS subscription, a queue with the same filter policy.
+
+        moto applies filter policies but keeps nothing it "sent" by email or to a
+        subscribed phone; the queue receives exactly what that subscription would have.
+        """
+        sns, sqs = self.client("sns"), self.client("sqs")
+        self._taps: dict[str, str] = {}
+        for number, subscription in enumerate(sns.list_subscriptions()["Subscriptions"]):
+            if subscription["Protocol"] not in ("email", "sms"):
+                continue
+            attributes = sns.get_subscription_attributes(
+                SubscriptionArn=subscription["SubscriptionArn"]
+            )["Attributes"]
+            url = sqs.create_queue(QueueName=f"local-tap-{number}")["QueueUrl"]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+                "QueueArn"
+            ]
+            tap = {"RawMessageDelivery": "false"}
+            for name in ("FilterPolicy", "FilterPolicyScope"):
+                if name in attributes:
+                    tap[name] = attributes[name]
+            sns.subscribe(
+                TopicArn=subscription["TopicArn"], Protocol="sqs", Endpoint=arn, Attributes=tap
+            )
+            topic = subscription["TopicArn"].rsplit(":", 1)[1]
+            self._taps[f"{topic} {subscription['Protocol']}:{subscription['Endpoint']}"] = url
+
+    def received(self) -> dict[str, list[dict[str, Any]]]:
+        """What each email/SMS subscription received since the last call, oldest first."""
+        sqs = self.client("sqs")
+        inbox: dict[str, list[dict[str, Any]]] = {}
+        for name, url in self._taps.items():
+            messages: list[dict[str, Any]] = []
+            while True:
+                batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get(
+                    "Messages", []
+                )
+                if not batch:
+                    break
+                for message in batch:
+                    envelope = json.loads(message["Body"])
+                    messages.append(
+                        {
+                            "subject": envelope.get("Subject"),
+                            "message": envelope["Message"],
+                            "attributes": {
+                                key: value["Value"]
+                                for key, value in envelope.get("MessageAttributes", {}).items()
+                            },
+                        }
+                    )
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            inbox[name] = messages
+        return inbox
+
+    def sms_sent(self) -> list[tuple[str, str]]:
+        """Every SMS published to a phone number so far: (number, text)."""
+        from moto.sns.models import sns_backends
+
+        from local.provision import ACCOUNT_ID
+
+        return list(sns_backends[ACCOUNT_ID][REGION].sms_messages.values())
 
     # --- running handlers ------------------------------------------------------------
 

@@ -3,6 +3,7 @@
     python -m ops config check config/prod.yaml
     python -m ops config push config/prod.yaml --name /stormwatch/prod/config
     python -m ops credentials push secrets.json --secret stormwatch/prod/channels
+    python -m ops ack nordwind-air-20261122-0305 --table stormwatch-prod
 
 Credentials files never belong in the repository: keep them where your other secrets live
 and delete local copies after pushing.
@@ -12,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -75,6 +78,60 @@ def credentials_push(args: argparse.Namespace) -> int:
     return 0
 
 
+ALERT_ID = re.compile(r"^(?P<brand>[a-z0-9][a-z0-9-]{0,39})-(?P<at>\d{8}-\d{4})$")
+
+
+def acknowledge(table: str, alert_id: str, by: str, at: datetime, *, attempts: int = 5) -> str:
+    """Acknowledge the brand's open alert; returns what happened, raises if it cannot."""
+    import boto3
+
+    from stormwatch.errors import StoreConflict
+    from stormwatch.store import DynamoStore, alert_state_key
+    from stormwatch.warn.lifecycle import BrandLifecycle
+    from stormwatch.warn.settings import AlertSettings
+
+    match = ALERT_ID.match(alert_id)
+    if match is None:
+        raise ValueError(f"{alert_id!r} is not an alert id (like nordwind-air-20261122-0305)")
+    store = DynamoStore(boto3.client("dynamodb"), table)
+    key = alert_state_key(match.group("brand"))
+    for _ in range(attempts):
+        (stored,) = store.load_states([key])
+        # The timing settings do not matter here: only the open alert's fields change.
+        lifecycle = BrandLifecycle(match.group("brand"), AlertSettings(), stored.state)
+        lifecycle.acknowledge(alert_id, by, at)
+        try:
+            store.save_state(key, lifecycle.to_state(), stored.version)
+        except StoreConflict:
+            continue  # the evaluator saved meanwhile: read again and acknowledge again
+        return (
+            f"{alert_id} acknowledged by {by}: escalation stops; "
+            "the team hears it with the next evaluation"
+        )
+    raise RuntimeError(f"{alert_id}: the alert kept changing; try again")
+
+
+def caller_identity() -> str:
+    """Who runs this command, as AWS verified it (not a name anyone could type)."""
+    import boto3
+
+    arn = str(boto3.client("sts").get_caller_identity()["Arn"])
+    return arn.rsplit("/", 1)[-1] if "/" in arn else arn
+
+
+def ack(args: argparse.Namespace) -> int:
+    from stormwatch.warn.lifecycle import NotAcknowledgeable
+
+    identity = caller_identity()
+    by = f"{args.name} ({identity})" if args.name else identity
+    try:
+        print(acknowledge(args.table, args.alert_id, by, datetime.now(UTC)))
+    except (ValueError, NotAcknowledgeable) as error:
+        print(f"cannot acknowledge: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m ops",
@@ -99,6 +156,11 @@ def main(argv: list[str] | None = None) -> int:
     store.add_argument("file", type=Path)
     store.add_argument("--secret", required=True, help="the stack's ChannelSecretName")
     store.set_defaults(run=credentials_push)
+    acknowledgement = commands.add_parser("ack", help="acknowledge an alert: stop its escalation")
+    acknowledgement.add_argument("alert_id", help="as in the email or SMS")
+    acknowledgement.add_argument("--table", required=True, help="the stack's TableName output")
+    acknowledgement.add_argument("--name", help="a display name shown next to your AWS identity")
+    acknowledgement.set_defaults(run=ack)
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))

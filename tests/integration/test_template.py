@@ -80,10 +80,15 @@ def test_the_poller_may_touch_only_its_table_config_secret_and_queue(cfn: dict[s
     )
 
 
-def test_the_scheduler_may_only_invoke_the_poller(cfn: dict[str, Any]) -> None:
+def test_the_scheduler_may_only_invoke_the_scheduled_functions(cfn: dict[str, Any]) -> None:
     statements = _statements(cfn["Resources"]["SchedulerRole"])
     invoke = [s for s in statements if "lambda:InvokeFunction" in _actions(s)]
-    assert [s["Resource"] for s in invoke] == [{"Fn::GetAtt": ["PollMentionsFunction", "Arn"]}]
+    assert [s["Resource"] for s in invoke] == [
+        [
+            {"Fn::GetAtt": ["PollMentionsFunction", "Arn"]},
+            {"Fn::GetAtt": ["EvaluateAlertsFunction", "Arn"]},
+        ]
+    ]
     trust = cfn["Resources"]["SchedulerRole"]["Properties"]["AssumeRolePolicyDocument"]
     assert trust["Statement"][0]["Principal"] == {"Service": "scheduler.amazonaws.com"}
     assert "aws:SourceAccount" in trust["Statement"][0]["Condition"]["StringEquals"]
@@ -101,7 +106,7 @@ def test_one_schedule_per_enabled_channel(
     schedules = {
         name: resource
         for name, resource in _resources(cfn, "AWS::Scheduler::Schedule").items()
-        if deployment.conditions[resource["Condition"]]
+        if name.startswith("Poll") and deployment.conditions[resource["Condition"]]
     }
     # Then exactly those channels are polled, each at the PollRate, with a dead-letter queue
     channels = {
@@ -115,6 +120,41 @@ def test_one_schedule_per_enabled_channel(
             "Fn::GetAtt": ["DeadLetterQueue", "Arn"]
         }
         assert properties["Target"]["RetryPolicy"]["MaximumRetryAttempts"] == 0
+
+
+def test_the_evaluator_may_read_and_decide_and_notify_only(cfn: dict[str, Any]) -> None:
+    role = cfn["Resources"]["EvaluateAlertsFunctionRole"]
+    by_action: dict[str, list[Any]] = {}
+    for statement in _statements(role):
+        for action in _actions(statement):
+            by_action.setdefault(action, []).append(statement["Resource"])
+    dynamodb = {a for a in by_action if a.startswith("dynamodb:")}
+    assert dynamodb == {
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:Query",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:ConditionCheckItem",
+    }
+    assert by_action["sns:Publish"] == [[{"Ref": "AlertsTopic"}, {"Ref": "OpsTopic"}]]
+    assert "secretsmanager:GetSecretValue" not in by_action  # it never reads credentials
+    assert not {a for a, resources in by_action.items() if "*" in resources}
+    # Direct SMS needs "*" (no resource for a phone number): one separate, marked policy
+    sms = cfn["Resources"]["EvaluateAlertsSmsPolicy"]
+    assert sms["Properties"]["Roles"] == [{"Ref": "EvaluateAlertsFunctionRole"}]
+    assert sms["Properties"]["PolicyDocument"]["Statement"] == [
+        {"Sid": "SmsToPhoneNumbers", "Effect": "Allow", "Action": "sns:Publish", "Resource": "*"}
+    ]
+    assert sms["Metadata"]["checkov"]["skip"][0]["id"] == "CKV_AWS_111"
+
+
+def test_the_evaluator_runs_every_minute_and_knows_which_minute(cfn: dict[str, Any]) -> None:
+    schedule = cfn["Resources"]["EvaluateAlertsSchedule"]["Properties"]
+    assert schedule["ScheduleExpression"] == {"Ref": "EvaluateRate"}
+    assert cfn["Parameters"]["EvaluateRate"]["Default"] == "rate(1 minute)"
+    assert schedule["Target"]["Input"] == '{"scheduled_time": "<aws.scheduler.scheduled-time>"}'
+    assert schedule["Target"]["Arn"] == {"Fn::GetAtt": ["EvaluateAlertsFunction", "Arn"]}
 
 
 def test_data_is_durable_encrypted_and_expires(cfn: dict[str, Any]) -> None:

@@ -11,9 +11,14 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, cast
 
 from stormwatch.errors import ConfigError
+
+if TYPE_CHECKING:
+    from stormwatch.warn.roster import Contact, Roster
+    from stormwatch.warn.settings import AlertSettings
 
 CHANNELS = ("x", "mastodon", "bluesky", "facebook", "instagram", "linkedin", "reddit", "rss")
 
@@ -87,7 +92,10 @@ class Config:
     initial_lookback_minutes: int = 60
     max_mention_age_hours: int = 168
     sentiment: SentimentConfig = SentimentConfig()
-    alerts: Mapping[str, Any] = field(default_factory=dict)
+    time_zone: str = "UTC"
+    alerts: AlertSettings | None = None
+    contacts: Mapping[str, Contact] = field(default_factory=dict)
+    roster: Roster | None = None
 
     def channel(self, name: str) -> ChannelConfig:
         try:
@@ -359,8 +367,14 @@ def _sentiment(section: _Section) -> SentimentConfig:
     return config
 
 
-def parse_config(document: object) -> Config:
-    """Validate a decoded document and build the `Config`; raises `ConfigError`."""
+def parse_config(document: object, *, now: datetime | None = None) -> Config:
+    """Validate a decoded document and build the `Config`; raises `ConfigError`.
+
+    `now` anchors the roster's coverage check (nobody on call at some moment is an error).
+    """
+    from stormwatch.warn.roster import parse_contacts, parse_roster
+    from stormwatch.warn.settings import parse_alerts
+
     root = _Section(document, "")
     version = root.integer("version", 1, 1, 1)
     del version
@@ -384,10 +398,19 @@ def parse_config(document: object) -> Config:
     if not any(cfg.enabled for cfg in channels.values()):
         raise ConfigError("channels", "at least one channel must be enabled")
 
-    alerts = root.data.get("alerts") or {}
-    root.seen.add("alerts")
-    if not isinstance(alerts, Mapping):
-        raise ConfigError("alerts", f"must be a mapping, got {_kind(alerts)}")
+    time_zone = root.text("time_zone", "UTC")
+    _check_time_zone("time_zone", time_zone)
+    root.seen.update({"alerts", "contacts", "roster"})
+    contacts = parse_contacts(root.data.get("contacts") or [])
+    roster_section = root.data.get("roster")
+    roster = parse_roster(roster_section, contacts, now=now) if roster_section else None
+    alerts = parse_alerts(
+        root.data.get("alerts"),
+        bucket_minutes=bucket_minutes,
+        time_zone=time_zone,
+        brands=[brand.id for brand in brands],
+        channels=list(channels),
+    )
 
     config = Config(
         brands=brands,
@@ -397,10 +420,24 @@ def parse_config(document: object) -> Config:
         initial_lookback_minutes=root.integer("initial_lookback_minutes", 60, 0, 7 * 24 * 60),
         max_mention_age_hours=root.integer("max_mention_age_hours", 168, 1, 24 * 400),
         sentiment=_sentiment(root.section("sentiment")),
+        time_zone=time_zone,
         alerts=alerts,
+        contacts=contacts,
+        roster=roster,
     )
     root.reject_unknown()
     return config
+
+
+def _check_time_zone(key: str, name: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            key, f"unknown time zone {name!r} (an IANA name like Europe/Berlin)"
+        ) from None
 
 
 def load_config_json(text: str) -> Config:

@@ -140,4 +140,14 @@ def parse_iso(text: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
+def parse_iso_or_none(value: object) -> datetime | None:
+    """`parse_iso` of a string; None for anything else, or a string that is not a time."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_iso(value)
+    except ValueError:
+        return None
+
+
 ZERO = timedelta(0)

@@ -28,6 +28,8 @@ class Environment:
     table_name: str
     config_parameter: str
     channel_secret_name: str | None = None
+    alerts_topic_arn: str | None = None
+    ops_topic_arn: str | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Environment:
@@ -44,7 +46,17 @@ class Environment:
             table_name=required("TABLE_NAME"),
             config_parameter=required("CONFIG_PARAMETER"),
             channel_secret_name=values.get("CHANNEL_SECRET_NAME") or None,
+            alerts_topic_arn=values.get("ALERTS_TOPIC_ARN") or None,
+            ops_topic_arn=values.get("OPS_TOPIC_ARN") or None,
         )
+
+    def topics(self) -> tuple[str, str]:
+        """The alerts and ops topics, which a function that notifies must have."""
+        if not self.alerts_topic_arn or not self.ops_topic_arn:
+            raise ConfigError(
+                "environment ALERTS_TOPIC_ARN/OPS_TOPIC_ARN", "required to send notifications"
+            )
+        return self.alerts_topic_arn, self.ops_topic_arn
 
 
 class AwsClients:

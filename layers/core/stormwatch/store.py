@@ -7,6 +7,10 @@ Key families (pk / sk):
 - ``CURSOR#<channel>`` / ``<source key>``: where each query resumes (one Query reads all
   cursors of a channel).
 - ``HEALTH#<channel>`` / ``POLL``: last run, last success, consecutive failures.
+- ``SERIES#<brand>#<channel|ALL>`` / ``DETECTOR``: the volume detector's state (JSON).
+- ``ALERT#<brand>`` / ``STATE``: the brand's alert lifecycle (JSON), version-fenced.
+- ``MONITOR`` / ``BLIND``: channels on which monitoring is blind.
+- ``OUTBOX`` / ``<key>``: notifications decided but not yet confirmed sent.
 
 Exactly-once counting: a page is committed in one transaction holding the mentions
 (each put only if it does not exist yet), the bucket ADDs for exactly those mentions,
@@ -72,6 +76,47 @@ def cursor_key(channel: str, source: str) -> Item:
 
 def health_key(channel: str) -> Item:
     return {"pk": {"S": f"HEALTH#{channel}"}, "sk": {"S": "POLL"}}
+
+
+def detector_key(brand: str, channel: str) -> Item:
+    return {"pk": {"S": f"SERIES#{brand}#{channel}"}, "sk": {"S": "DETECTOR"}}
+
+
+def alert_state_key(brand: str) -> Item:
+    return {"pk": {"S": f"ALERT#{brand}"}, "sk": {"S": "STATE"}}
+
+
+BLIND_KEY: Item = {"pk": {"S": "MONITOR"}, "sk": {"S": "BLIND"}}
+OUTBOX_PK = "OUTBOX"
+OUTBOX_RETENTION = timedelta(days=30)
+
+
+def outbox_key(dispatch_key: str) -> Item:
+    return {"pk": {"S": OUTBOX_PK}, "sk": {"S": dispatch_key}}
+
+
+@dataclass(frozen=True, slots=True)
+class Versioned:
+    """A JSON state item and the version it was read at (0: not stored yet)."""
+
+    state: dict[str, Any] | None
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class PollHealthRecord:
+    last_run_at: datetime | None
+    last_success_at: datetime | None
+    consecutive_failures: int
+    last_error: str | None
+    first_success_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    key: str
+    payload: dict[str, Any]
+    attempts: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,14 +213,15 @@ class DynamoStore:
         names = {
             "#run": "last_run_at",
             "#success": "last_success_at",
+            "#first": "first_success_at",
             "#failures": "consecutive_failures",
             "#mentions": "last_mentions",
             "#error": "last_error",
         }
         if succeeded:
             expression = (
-                "SET #run = :at, #success = :at, #failures = :zero, #mentions = :mentions "
-                "REMOVE #error"
+                "SET #run = :at, #success = :at, #first = if_not_exists(#first, :at), "
+                "#failures = :zero, #mentions = :mentions REMOVE #error"
             )
             values: dict[str, AttributeValue] = {
                 ":at": {"S": iso(at)},
@@ -184,7 +230,7 @@ class DynamoStore:
             }
         else:
             expression = "SET #run = :at, #error = :error, #mentions = :mentions ADD #failures :one"
-            del names["#success"]
+            del names["#success"], names["#first"]
             values = {
                 ":at": {"S": iso(at)},
                 ":error": {"S": (error or "unknown")[:1000]},
@@ -420,6 +466,35 @@ class DynamoStore:
             }
         }
 
+    def import_buckets(self, buckets: Mapping[BucketKey, BucketCounts], bucket_minutes: int) -> int:
+        """Write bucket counters as they are (history from before stormwatch listened, e.g. a
+        previous tool's export), replacing what is there. Not for live counting: that is
+        `commit_page`'s job."""
+        requests = [
+            {
+                "PutRequest": {
+                    "Item": {
+                        **bucket_key(key),
+                        **{name: {"N": str(value)} for name, value in counts.as_dict().items()},
+                        "bucket_minutes": {"N": str(bucket_minutes)},
+                        "expires_at": {"N": str(int((key.start + BUCKET_RETENTION).timestamp()))},
+                    }
+                }
+            }
+            for key, counts in sorted(buckets.items())
+        ]
+        for start in range(0, len(requests), 25):
+            pending: dict[str, Any] = {self.table: requests[start : start + 25]}
+            for attempt in range(8):
+                answer = self._call("batch_write_item", RequestItems=pending)
+                pending = answer.get("UnprocessedItems") or {}
+                if not pending:
+                    break
+                time.sleep(0.05 * 2**attempt)
+            if pending:
+                raise RuntimeError("DynamoDB kept refusing part of the import; try again")
+        return len(requests)
+
     # --- reads for later flows ---------------------------------------------------------
 
     def read_buckets(
@@ -451,6 +526,217 @@ class DynamoStore:
                 return result
             request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
+    # --- the Warn flow -------------------------------------------------------------------
+
+    def load_states(self, keys: Sequence[Item]) -> list[Versioned]:
+        """JSON state items (detectors, lifecycles, the blind monitor) in one round trip."""
+        found: dict[tuple[str, str], Versioned] = {}
+        for start in range(0, len(keys), 100):
+            pending: dict[str, Any] = {
+                self.table: {"Keys": list(keys[start : start + 100]), "ConsistentRead": True}
+            }
+            while pending:
+                answer = self._call(
+                    "batch_get_item", RequestItems=pending, ReturnConsumedCapacity="TOTAL"
+                )
+                for item in answer.get("Responses", {}).get(self.table, []):
+                    raw = item.get("state", {}).get("S")
+                    found[(item["pk"]["S"], item["sk"]["S"])] = Versioned(
+                        json.loads(raw) if raw else None, int(item.get("version", {"N": "0"})["N"])
+                    )
+                pending = answer.get("UnprocessedKeys") or {}
+        return [found.get((key["pk"]["S"], key["sk"]["S"]), Versioned(None, 0)) for key in keys]
+
+    def save_state(self, key: Item, state: Mapping[str, Any], expected_version: int) -> int:
+        """Store a JSON state if nobody else changed it since it was read."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self._transact([self._state_put(key, state, expected_version)])
+        except ClientError as error:
+            if _cancellation_reasons(error) is not None:
+                raise StoreConflict(f"{key['pk']['S']} changed since it was read") from None
+            raise
+        return expected_version + 1
+
+    def save_state_with_outbox(
+        self,
+        key: Item,
+        state: Mapping[str, Any],
+        expected_version: int,
+        dispatches: Sequence[tuple[str, Mapping[str, Any]]],
+        now: datetime,
+    ) -> int:
+        """Store a lifecycle state and the notifications it decided, in one transaction.
+
+        An outbox entry that exists already (the same minute evaluated again) is not
+        written twice: the whole transaction is retried without it.
+        """
+        from botocore.exceptions import ClientError
+
+        pending = list(dispatches)
+        while True:
+            actions = [self._state_put(key, state, expected_version)]
+            actions += [
+                self._outbox_put(dispatch_key, payload, now) for dispatch_key, payload in pending
+            ]
+            try:
+                self._transact(actions)
+                return expected_version + 1
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                    raise
+                reasons = [
+                    r.get("Code", "None") for r in error.response.get("CancellationReasons", [])
+                ]
+                if reasons and reasons[0] == "ConditionalCheckFailed":
+                    raise StoreConflict(f"{key['pk']['S']} changed since it was read") from None
+                known = {
+                    i - 1
+                    for i, code in enumerate(reasons)
+                    if i and code == "ConditionalCheckFailed"
+                }
+                if not known:
+                    raise
+                pending = [entry for i, entry in enumerate(pending) if i not in known]
+
+    def pending_notifications(self) -> list[OutboxEntry]:
+        answer = self._call(
+            "query",
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk",
+            FilterExpression="#status = :pending",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":pk": {"S": OUTBOX_PK}, ":pending": {"S": "pending"}},
+            ConsistentRead=True,
+            ReturnConsumedCapacity="TOTAL",
+        )
+        return [
+            OutboxEntry(
+                item["sk"]["S"], json.loads(item["payload"]["S"]), int(item["attempts"]["N"])
+            )
+            for item in answer.get("Items", [])
+        ]
+
+    def mark_notification(self, dispatch_key: str, *, sent: bool, error: str | None = None) -> None:
+        """Sent: done. Not sent: one more attempt counted, the error kept for ops."""
+        if sent:
+            expression, values = "SET #status = :sent REMOVE #error", {":sent": {"S": "sent"}}
+        else:
+            expression = "ADD #attempts :one SET #error = :error"
+            values = {":one": {"N": "1"}, ":error": {"S": (error or "unknown")[:500]}}
+        self._call(
+            "update_item",
+            TableName=self.table,
+            Key=outbox_key(dispatch_key),
+            UpdateExpression=expression,
+            ExpressionAttributeNames={"#status": "status", "#error": "last_error"}
+            if sent
+            else {"#attempts": "attempts", "#error": "last_error"},
+            ExpressionAttributeValues=values,
+            ReturnConsumedCapacity="TOTAL",
+        )
+
+    def read_health(self, channels: Sequence[str]) -> dict[str, PollHealthRecord]:
+        keys = [health_key(channel) for channel in channels]
+        answer = self._call(
+            "batch_get_item",
+            RequestItems={self.table: {"Keys": keys, "ConsistentRead": True}},
+            ReturnConsumedCapacity="TOTAL",
+        )
+        health = {}
+        for item in answer.get("Responses", {}).get(self.table, []):
+            channel = item["pk"]["S"].split("#", 1)[1]
+
+            def moment(name: str, item: Item = item) -> datetime | None:
+                value = item.get(name, {}).get("S")
+                return _parse_key_time(value) if value else None
+
+            health[channel] = PollHealthRecord(
+                last_run_at=moment("last_run_at"),
+                last_success_at=moment("last_success_at"),
+                consecutive_failures=int(item.get("consecutive_failures", {"N": "0"})["N"]),
+                last_error=item.get("last_error", {}).get("S"),
+                first_success_at=moment("first_success_at"),
+            )
+        return health
+
+    def recent_mentions(
+        self, channel: str, start: datetime, end: datetime, *, limit: int = 500
+    ) -> list[dict[str, Any]]:
+        """Stored mentions of a channel in [start, end), newest first (for alert evidence)."""
+        found: list[dict[str, Any]] = []
+        day = start.astimezone(UTC).date()
+        while day <= end.astimezone(UTC).date() and len(found) < limit:
+            request: dict[str, Any] = {
+                "TableName": self.table,
+                "KeyConditionExpression": "pk = :pk AND sk BETWEEN :start AND :end",
+                "ExpressionAttributeValues": {
+                    ":pk": {"S": f"MENTION#{channel}#{day:%Y-%m-%d}"},
+                    ":start": {"S": iso(start)},
+                    ":end": {"S": iso(end - timedelta(seconds=1)) + "~"},
+                },
+                "ScanIndexForward": False,
+                "ReturnConsumedCapacity": "TOTAL",
+            }
+            answer = self._call("query", **request)
+            found.extend(
+                {
+                    "channel": item["channel"]["S"],
+                    "id": item["id"]["S"],
+                    "url": item["url"]["S"],
+                    "author": item["author"]["S"],
+                    "text": item["text"]["S"],
+                    "sentiment": item["sentiment"]["S"],
+                    "brands": list(item.get("brands", {}).get("SS", [])),
+                    "reach": int(item["reach"]["N"]),
+                    "engagement": int(item["engagement"]["N"]),
+                    "created_at": item["created_at"]["S"],
+                }
+                for item in answer.get("Items", [])
+            )
+            day += timedelta(days=1)
+        return found[:limit]
+
+    def _state_put(
+        self, key: Item, state: Mapping[str, Any], expected_version: int
+    ) -> dict[str, Any]:
+        item: Item = {
+            **key,
+            "state": {"S": json.dumps(state, sort_keys=True, separators=(",", ":"))},
+            "version": {"N": str(expected_version + 1)},
+        }
+        condition = (
+            "attribute_not_exists(#version)" if expected_version == 0 else "#version = :expected"
+        )
+        put: dict[str, Any] = {
+            "TableName": self.table,
+            "Item": item,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": {"#version": "version"},
+        }
+        if expected_version:
+            put["ExpressionAttributeValues"] = {":expected": {"N": str(expected_version)}}
+        return {"Put": put}
+
+    def _outbox_put(
+        self, dispatch_key: str, payload: Mapping[str, Any], now: datetime
+    ) -> dict[str, Any]:
+        return {
+            "Put": {
+                "TableName": self.table,
+                "Item": {
+                    **outbox_key(dispatch_key),
+                    "status": {"S": "pending"},
+                    "payload": {"S": json.dumps(payload, sort_keys=True)},
+                    "attempts": {"N": "0"},
+                    "created_at": {"S": iso(now)},
+                    "expires_at": {"N": str(int((now + OUTBOX_RETENTION).timestamp()))},
+                },
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+
     # --- plumbing --------------------------------------------------------------------
 
     def _call(self, operation: str, **request: Any) -> dict[str, Any]:
@@ -465,6 +751,18 @@ class DynamoStore:
         else:
             self.stats.consumed_write_units += units
         return answer
+
+
+def _cancellation_reasons(error: Exception) -> list[str] | None:
+    """Per-action reason codes of a cancelled transaction; None for any other error."""
+    response = getattr(error, "response", {})
+    if response.get("Error", {}).get("Code") != "TransactionCanceledException":
+        return None
+    return [reason.get("Code", "None") for reason in response.get("CancellationReasons", [])]
+
+
+def _parse_key_time(value: str) -> datetime:
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
 def _cursor_record(item: Item) -> CursorRecord:

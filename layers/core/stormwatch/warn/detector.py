@@ -7,12 +7,15 @@ detector knows between evaluator runs as a small JSON-ready dict.
 
 How it judges a bucket (docs/decisions/0003-volume-detector.md has the why):
 
-1. Expected count: level x hour-of-day factor x day-of-week factor, learned by
-   exponential smoothing (multiplicative Holt-Winters without trend). Every update
-   is Huber-clipped on the Anscombe scale, so a storm moves the baseline only by a
-   bounded amount per bucket (Gelper, Fried & Croux 2010). The clip widens the
-   longer an excess lasts, so a brand whose volume doubles for good is accepted
-   as the new normal within days instead of alerting forever.
+1. Expected count: level x hour-of-day factor x day-of-week factor, each a ratio of
+   discounted sums of mentions and of exposure (Poisson rate estimators, additive in
+   counts, so a sparse series of 0-1 mentions cannot blow them up): the level with a
+   one-day memory, the day-of-week factors per bucket against level x hour-of-day,
+   the hour-of-day factors once a day as each hour's share of its day. Every count
+   is Huber-clipped on the Anscombe scale before it is learned, so a storm moves the
+   baseline only by a bounded amount per bucket (Gelper, Fried & Croux 2010). The
+   clip widens the longer an excess lasts, so a brand whose volume doubles for good
+   is accepted as the new normal within days instead of alerting forever.
 2. Evidence: over each window (15 min, 1 h, 3 h, 12 h by default) the observed and the
    expected counts are compared on the Anscombe scale, 2*sqrt(x + 3/8), where a
    Poisson count has unit variance. Social counts are overdispersed and bursty,
@@ -36,7 +39,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Final, Literal
 
-STATE_VERSION: Final = 1
+STATE_VERSION: Final = 3
+# Version-1 states (multiplicative Holt-Winters factors) and version-2 states (day-of-week
+# factors from centred 7-day windows) are not converted: `from_state` starts such a
+# series afresh, see there.
+_MIGRATE_AFRESH_VERSIONS: Final = frozenset({1, 2})
 HOURS_PER_DAY: Final = 24
 DAYS_PER_WEEK: Final = 7
 # E|Z| for a standard normal: turns a mean absolute residual into a sigma.
@@ -47,6 +54,15 @@ _MAX_RETURN_DAYS: Final = 1.0e6
 # Counts beyond this are clamped: far above any real bucket, far below float overflow.
 _MAX_COUNT: Final = 10**15
 _MIN_EXPECTED: Final = 1.0e-3
+# Prior weight, in mentions, of "no rhythm" for each hour-of-day and each day-of-week
+# factor (a gamma prior of mean 1 on the factor, i.e. a Dirichlet prior on the shares).
+# A slot whose own evidence is a few mentions (relative Poisson error ~50 % or more)
+# stays near 1; with dozens of mentions the data decide. Dense series never notice it.
+_PRIOR_MENTIONS: Final = 4.0
+# Poisson noise is the least a count can scatter: on the Anscombe scale its sigma is 1.
+# Below a mean of about one the transform under-states it, so the learning clip never
+# uses a smaller robust sigma than this.
+_MIN_CLIP_SIGMA: Final = 1.0
 
 Basis = Literal["baseline", "static", "none"]
 
@@ -248,6 +264,12 @@ def _anscombe_expected(expected: float) -> float:
     return 2.0 * math.sqrt(expected + 0.125)
 
 
+def _count_at(expected: float, residual: float) -> float:
+    """The count whose Anscombe residual against `expected` is `residual` (never negative)."""
+    root = max(_anscombe_expected(expected) + residual, 0.0) / 2.0
+    return max(root * root - 0.375, 0.0)
+
+
 def _gain(half_life_observations: float) -> float:
     """Smoothing weight of one observation for the given half-life (in observations)."""
     return -math.expm1(-math.log(2.0) / half_life_observations)
@@ -272,32 +294,37 @@ class VolumeDetector:
         self._window_buckets = tuple(m // p.bucket_minutes for m in p.windows_minutes)
         self._static_buckets = p.static_minutes // p.bucket_minutes
         self._history_buckets = max(*self._window_buckets, self._static_buckets)
-        per_hour = 60.0 / p.bucket_minutes
-        self._level_gain = _gain(p.level_half_life_hours * per_hour)
-        # Each hour-of-day slot sees `per_hour` buckets a day; each weekday a day's worth a week.
-        self._daily_gain = _gain(p.daily_half_life_days * per_hour)
-        self._weekly_gain = _gain(p.weekly_half_life_weeks * p.buckets_per_day)
+        self._per_hour = 60.0 / p.bucket_minutes
+        # Discount per learned bucket (level), per learned day (hour-of-day shares) and per
+        # learned bucket of the same weekday (day-of-week factors).
+        self._level_keep = 1.0 - _gain(p.level_half_life_hours * self._per_hour)
+        self._daily_keep = 1.0 - _gain(p.daily_half_life_days)
+        self._weekly_keep = 1.0 - _gain(p.weekly_half_life_weeks * p.buckets_per_day)
         self._scale_gain = _gain(p.daily_half_life_days * p.buckets_per_day)
 
-        self._level: float | None = None
-        self._level_n = 0
-        self._daily = [1.0] * HOURS_PER_DAY
-        self._daily_n = [0] * HOURS_PER_DAY
-        self._weekly = [1.0] * DAYS_PER_WEEK
-        self._weekly_n = [0] * DAYS_PER_WEEK
+        # The baseline as discounted sums of mentions and of exposure (ratio estimators).
+        self._level_mentions = 0.0
+        self._level_exposure = 0.0
+        self._hour_mentions = [0.0] * HOURS_PER_DAY
+        self._weekday_mentions = [0.0] * DAYS_PER_WEEK
+        self._weekday_exposure = [0.0] * DAYS_PER_WEEK
         self._scale = 1.0
         self._scale_n = 0
         self._learned = 0
         self._history: list[tuple[int, int, float | None]] = []
         self._maxima: list[list[float]] = [[] for _ in self._window_buckets]
         self._day: int | None = None
-        self._day_buckets = 0
+        self._day_hour_counts = [0.0] * HOURS_PER_DAY
+        self._day_hour_buckets = [0] * HOURS_PER_DAY
         self._day_learned_before = 0
         self._day_max: list[float | None] = [None] * len(self._window_buckets)
         self._excess_buckets = 0
         self._pending: tuple[int, int] | None = None
         # Derived from `_maxima` only; refreshed whenever a day is filed.
         self._fits: tuple[_Gumbel, ...] = ()
+        # Derived from the seasonal sums only; refreshed whenever a day is learned.
+        self._daily = [1.0] * HOURS_PER_DAY
+        self._weekly = [1.0] * DAYS_PER_WEEK
         # The judgement of the pending bucket, reused when it is learned from (same state).
         self._pending_evaluation: _Evaluation | None = None
 
@@ -328,6 +355,17 @@ class VolumeDetector:
     def warming_up(self) -> bool:
         return len(self._maxima[0]) < self.params.warmup_days
 
+    @property
+    def newest_bucket(self) -> datetime | None:
+        """Start of the newest bucket observed (the one still open to re-observation)."""
+        if self._pending is None:
+            return None
+        return datetime.fromtimestamp(self._pending[0] * self._bucket_seconds, UTC)
+
+    def expected_count(self, bucket_start: datetime) -> float | None:
+        """The baseline's expected count for a bucket (None before any history)."""
+        return self._expected(math.floor(bucket_start.timestamp() / self._bucket_seconds))
+
     def to_state(self) -> dict[str, Any]:
         """Everything needed to carry on later, JSON-ready (a few KB)."""
         return {
@@ -335,19 +373,19 @@ class VolumeDetector:
             "bucket_minutes": self.params.bucket_minutes,
             "windows_minutes": list(self.params.windows_minutes),
             "timezone": self.params.timezone,
-            "level": self._level,
-            "level_n": self._level_n,
-            "daily": list(self._daily),
-            "daily_n": list(self._daily_n),
-            "weekly": list(self._weekly),
-            "weekly_n": list(self._weekly_n),
+            "level_mentions": self._level_mentions,
+            "level_exposure": self._level_exposure,
+            "hour_mentions": list(self._hour_mentions),
+            "weekday_mentions": list(self._weekday_mentions),
+            "weekday_exposure": list(self._weekday_exposure),
             "scale": self._scale,
             "scale_n": self._scale_n,
             "learned": self._learned,
             "history": [list(entry) for entry in self._history],
             "maxima": [list(m) for m in self._maxima],
             "day": self._day,
-            "day_buckets": self._day_buckets,
+            "day_hour_counts": list(self._day_hour_counts),
+            "day_hour_buckets": list(self._day_hour_buckets),
             "day_learned_before": self._day_learned_before,
             "day_max": list(self._day_max),
             "excess_buckets": self._excess_buckets,
@@ -363,24 +401,33 @@ class VolumeDetector:
         Raises ValueError when the state is malformed or was made with another bucket
         size, windows or time zone (its numbers would mean something else): start a
         fresh detector then.
+
+        A version-1 state (before the baseline became a rate estimator) or a version-2
+        state (day-of-week factors from centred 7-day windows) is migrated by starting
+        afresh: it gives a new detector with no history, whose `newest_bucket` is None,
+        so the evaluator replays the stored buckets into it as for a new series. Its
+        factors are what version 3 replaces (on sparse series the version-1 ones had
+        blown up) and its daily maxima were measured against them.
         """
         detector = cls(params)
         p = detector.params
         try:
-            if state["version"] != STATE_VERSION:
-                raise ValueError(f"state version {state['version']!r}, expected {STATE_VERSION}")
+            version = state["version"]
+            if version != STATE_VERSION and version not in _MIGRATE_AFRESH_VERSIONS:
+                raise ValueError(f"state version {version!r}, expected {STATE_VERSION}")
             saved = (state["bucket_minutes"], tuple(state["windows_minutes"]), state["timezone"])
             if saved != (p.bucket_minutes, p.windows_minutes, p.timezone):
                 raise ValueError(
                     f"state made for buckets/windows/time zone {saved}, "
                     f"params say {(p.bucket_minutes, p.windows_minutes, p.timezone)}"
                 )
-            detector._level = None if state["level"] is None else float(state["level"])
-            detector._level_n = int(state["level_n"])
-            detector._daily = _floats(state["daily"], HOURS_PER_DAY)
-            detector._daily_n = _ints(state["daily_n"], HOURS_PER_DAY)
-            detector._weekly = _floats(state["weekly"], DAYS_PER_WEEK)
-            detector._weekly_n = _ints(state["weekly_n"], DAYS_PER_WEEK)
+            if version != STATE_VERSION:
+                return detector
+            detector._level_mentions = float(state["level_mentions"])
+            detector._level_exposure = float(state["level_exposure"])
+            detector._hour_mentions = _floats(state["hour_mentions"], HOURS_PER_DAY)
+            detector._weekday_mentions = _floats(state["weekday_mentions"], DAYS_PER_WEEK)
+            detector._weekday_exposure = _floats(state["weekday_exposure"], DAYS_PER_WEEK)
             detector._scale = float(state["scale"])
             detector._scale_n = int(state["scale_n"])
             detector._learned = int(state["learned"])
@@ -392,7 +439,8 @@ class VolumeDetector:
                 raise ValueError("one list of maxima per window expected")
             detector._maxima = [[float(v) for v in m] for m in maxima]
             detector._day = None if state["day"] is None else int(state["day"])
-            detector._day_buckets = int(state["day_buckets"])
+            detector._day_hour_counts = _floats(state["day_hour_counts"], HOURS_PER_DAY)
+            detector._day_hour_buckets = _ints(state["day_hour_buckets"], HOURS_PER_DAY)
             detector._day_learned_before = int(state["day_learned_before"])
             day_max = state["day_max"]
             if len(day_max) != len(detector._window_buckets):
@@ -402,6 +450,7 @@ class VolumeDetector:
             pending = state["pending"]
             detector._pending = None if pending is None else (int(pending[0]), int(pending[1]))
             detector._refit()
+            detector._refresh_factors()
         except (KeyError, TypeError, IndexError) as error:
             raise ValueError(f"malformed detector state: {error!r}") from error
         return detector
@@ -412,11 +461,12 @@ class VolumeDetector:
         return datetime.fromtimestamp(index * self._bucket_seconds, self._tz)
 
     def _expected(self, index: int) -> float | None:
-        if self._level is None:
+        if self._level_exposure <= 0.0:
             return None
+        level = self._level_mentions / self._level_exposure
         local = self._local(index)
         seasonal = self._daily[local.hour] * self._weekly[local.weekday()]
-        return max(self._level * seasonal, _MIN_EXPECTED)
+        return max(level * seasonal, _MIN_EXPECTED)
 
     def _window_sums(
         self, index: int, count: int, expected: float | None, width: int
@@ -563,7 +613,6 @@ class VolumeDetector:
         for slot, window in enumerate(evaluation.windows):
             current = self._day_max[slot]
             self._day_max[slot] = window.z if current is None else max(current, window.z)
-        self._day_buckets += 1
         # Unusual buckets add to the excess clock, normal ones wind it back: a storm that
         # flickers in and out still counts as one long excess.
         step = 1 if evaluation.assessment.anomalous else -1
@@ -575,49 +624,115 @@ class VolumeDetector:
             self._history.pop(0)
 
     def _learn(self, index: int, count: int, expected: float | None, anomalous: bool) -> None:
+        """Add one final bucket to the level sums and to today's hourly counts.
+
+        The count is first Huber-clipped on the Anscombe scale and turned back into a
+        count, so one bucket adds at most a bounded number of mentions (about three
+        when almost none are expected) to sums of mentions; it is never divided by a
+        tiny expectation.
+        """
         self._learned += 1
         local = self._local(index)
         hour, weekday = local.hour, local.weekday()
-        if expected is None or self._level is None:
-            self._level = max(float(count), _MIN_EXPECTED)
-            self._level_n = 1
+        learned = float(count)
+        if expected is not None:
+            p = self.params
+            residual = _anscombe(count) - _anscombe_expected(expected)
+            clip = p.huber_clip * max(self._scale, _MIN_CLIP_SIGMA)
+            upper = clip
+            if anomalous:
+                # A storm teaches nothing upward at first; the longer an excess lasts, the
+                # more of it is learned (a new normal persists, a storm does not).
+                hours = self._excess_buckets * p.bucket_minutes / 60.0
+                upper = clip * hours / p.shift_acceptance_hours
+            highest = max(_count_at(expected, upper), expected)
+            learned = max(_count_at(expected, -clip), min(learned, highest))
+
+            self._scale_n += 1
+            scale_gain = max(self._scale_gain, 1.0 / self._scale_n)
+            robust_abs = min(abs(residual), clip) / _MEAN_ABS_NORMAL
+            self._scale += scale_gain * (robust_abs - self._scale)
+            self._scale = max(self._scale, 0.1)
+
+        # Level: mentions per unit of seasonal exposure (the Poisson estimate of a rate
+        # with known relative exposures), both sums with a one-day memory.
+        seasonal = self._daily[hour] * self._weekly[weekday]
+        self._level_mentions = self._level_mentions * self._level_keep + learned
+        self._level_exposure = self._level_exposure * self._level_keep + seasonal
+        self._day_hour_counts[hour] += learned
+        self._day_hour_buckets[hour] += 1
+        self._learn_weekday(weekday, hour, learned)
+
+    def _learn_weekday(self, weekday: int, hour: int, learned: float) -> None:
+        """Add one bucket to its weekday's sums of mentions and of weekday-free expectation.
+
+        The day-of-week factor is the ratio of the two (mentions over what level x
+        hour-of-day expected), the same Poisson rate estimator as the level, in the way
+        iterative proportional fitting estimates each factor of a multiplicative model.
+        Being additive in counts it cannot blow up on sparse series; being updated per
+        bucket it learns a weekday from its first occurrence (a new series knows its
+        weekend after one weekend). The factors are kept averaging 1 and the level takes
+        over their common scale, so the expectation of the other weekdays is unchanged.
+
+        Nothing is learned before a first day has taught the hour-of-day rhythm: until
+        then the daily swell would be taken for a weekday effect (an evening trough on
+        the first, partial day would make that weekday look quiet for weeks).
+        """
+        if self._level_exposure <= 0.0 or not any(self._hour_mentions):
             return
-        p = self.params
-        residual = _anscombe(count) - _anscombe_expected(expected)
-        clip = p.huber_clip * self._scale
-        upper = clip
-        if anomalous:
-            # A storm teaches nothing upward at first; the longer an excess lasts, the
-            # more of it is learned (a new normal persists, a storm does not).
-            upper = clip * self._excess_buckets * p.bucket_minutes / 60.0 / p.shift_acceptance_hours
-        clipped = max(-clip, min(upper, residual))
-        root = (_anscombe_expected(expected) + clipped) / 2.0
-        ratio = max(root * root - 0.375, 0.0) / expected
+        level = self._level_mentions / self._level_exposure
+        before = self._weekly_mean()
+        keep = self._weekly_keep
+        self._weekday_mentions[weekday] = self._weekday_mentions[weekday] * keep + learned
+        self._weekday_exposure[weekday] = (
+            self._weekday_exposure[weekday] * keep + level * self._daily[hour]
+        )
+        after = self._weekly_mean()
+        self._level_exposure *= before / after
+        self._weekly = [w / after for w in self._weekly_raw()]
 
-        self._scale_n += 1
-        scale_gain = max(self._scale_gain, 1.0 / self._scale_n)
-        robust_abs = min(abs(residual), p.huber_clip * self._scale) / _MEAN_ABS_NORMAL
-        self._scale += scale_gain * (robust_abs - self._scale)
-        self._scale = max(self._scale, 0.1)
+    def _weekly_raw(self) -> list[float]:
+        prior = _PRIOR_MENTIONS
+        return [
+            (m + prior) / (e + prior)
+            for m, e in zip(self._weekday_mentions, self._weekday_exposure, strict=True)
+        ]
 
-        # Early on the gains are 1/n (plain means), later fixed (exponential memory).
-        self._level_n += 1
-        self._daily_n[hour] += 1
-        self._weekly_n[weekday] += 1
-        level_gain = max(self._level_gain, 1.0 / self._level_n)
-        daily_gain = max(self._daily_gain, 1.0 / (self._daily_n[hour] + 1))
-        weekly_gain = max(self._weekly_gain, 1.0 / (self._weekly_n[weekday] + 1))
-        self._level *= 1.0 + level_gain * (ratio - 1.0)
-        self._daily[hour] *= 1.0 + daily_gain * (ratio - 1.0)
-        self._weekly[weekday] *= 1.0 + weekly_gain * (ratio - 1.0)
-        # Keep the seasonal factors averaging 1 so the level alone carries the scale.
-        for factors in (self._daily, self._weekly):
-            mean = sum(factors) / len(factors)
-            if mean > 0.0:
-                for i in range(len(factors)):
-                    factors[i] /= mean
-                self._level *= mean
-        self._level = max(self._level, _MIN_EXPECTED)
+    def _weekly_mean(self) -> float:
+        return sum(self._weekly_raw()) / DAYS_PER_WEEK
+
+    def _learn_day(self) -> None:
+        """Learn the daily rhythm from a finished day's hourly (clipped) counts.
+
+        Hour-of-day factors are each hour's share of its own day (so a level that moves
+        during the day does not leak into the rhythm): ratios of discounted sums of
+        mentions, shrunk towards 1 by `_PRIOR_MENTIONS`.
+        """
+        buckets = self._day_hour_buckets
+        full: list[float | None] = [
+            self._day_hour_counts[h] * self._per_hour / buckets[h] if buckets[h] else None
+            for h in range(HOURS_PER_DAY)
+        ]
+        seen = [h for h in range(HOURS_PER_DAY) if full[h] is not None]
+        seen_mentions = sum(full[h] or 0.0 for h in seen)
+        seen_shape = sum(self._daily[h] for h in seen)
+        # An hour with no bucket read (a gap, the hour skipped by daylight saving) is
+        # imputed from the current rhythm, so that it neither adds nor removes a share.
+        hourly = [
+            value if value is not None else self._daily[h] * seen_mentions / seen_shape
+            for h, value in enumerate(full)
+        ]
+        for h, value in enumerate(hourly):
+            self._hour_mentions[h] = self._hour_mentions[h] * self._daily_keep + value
+        self._refresh_factors()
+
+    def _refresh_factors(self) -> None:
+        prior = _PRIOR_MENTIONS
+        hour_mean = sum(self._hour_mentions) / HOURS_PER_DAY
+        # Shares of the day with a Dirichlet prior: they average exactly 1.
+        self._daily = [(m + prior) / (hour_mean + prior) for m in self._hour_mentions]
+        weekly_mean = self._weekly_mean()
+        self._weekly = [w / weekly_mean for w in self._weekly_raw()]
 
     def _refit(self) -> None:
         p = self.params
@@ -627,13 +742,15 @@ class VolumeDetector:
             self._fits = tuple(_gumbel_fit(m, p.min_gumbel_scale) for m in self._maxima)
 
     def _roll_day(self, index: int) -> None:
-        """At the first bucket of a new day, file the finished day's maxima."""
+        """At the first bucket of a new day, learn the finished day's rhythm and file its maxima."""
         day = self._local(index).toordinal()
         if self._day == day:
             return
         p = self.params
-        complete = self._day_buckets * 2 >= p.buckets_per_day
+        complete = sum(self._day_hour_buckets) * 2 >= p.buckets_per_day
         baseline_formed = self._day_learned_before >= p.buckets_per_day
+        if self._day is not None and complete:
+            self._learn_day()
         if self._day is not None and complete and baseline_formed:
             for slot, day_max in enumerate(self._day_max):
                 if day_max is None:
@@ -650,7 +767,8 @@ class VolumeDetector:
                 del maxima[: -p.maxima_days]
             self._refit()
         self._day = day
-        self._day_buckets = 0
+        self._day_hour_counts = [0.0] * HOURS_PER_DAY
+        self._day_hour_buckets = [0] * HOURS_PER_DAY
         self._day_learned_before = self._learned
         self._day_max = [None] * len(self._window_buckets)
 

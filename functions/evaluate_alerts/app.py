@@ -1,0 +1,63 @@
+"""Evaluate every brand's mentions once a minute and notify people. Invoked by its
+schedule with ``{"scheduled_time": "<aws.scheduler.scheduled-time>"}``: the minute judged
+is the scheduled one, so a redelivered invocation judges the same minute again (and
+decides nothing twice)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from stormwatch.errors import ConfigError
+from stormwatch.observability import LazyTracer
+from stormwatch.runtime import AwsClients, Environment
+
+logger = Logger()
+metrics = Metrics()
+tracer = LazyTracer()
+copy_config_to_registered_loggers(source_logger=logger, include={"stormwatch"})
+
+_clients = AwsClients()
+
+
+def evaluation_time(event: Any) -> datetime:
+    """The scheduled minute, or now for a manual invocation without one."""
+    value = event.get("scheduled_time") if isinstance(event, dict) else None
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError("event.scheduled_time", f"not an ISO-8601 time: {value!r}") from None
+    if moment.tzinfo is None:
+        raise ConfigError("event.scheduled_time", f"needs a time zone: {value!r}")
+    return moment.astimezone(UTC)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, object]:
+    from stormwatch.warn.service import evaluate
+
+    try:
+        now = evaluation_time(event)
+        logger.set_correlation_id(f"evaluate-{now:%Y%m%dT%H%M}-{context.aws_request_id}")
+        report = evaluate(Environment.from_environ(), _clients, now)
+    except Exception:
+        metrics.add_metric(name="EvaluationInvocationErrors", unit=MetricUnit.Count, value=1)
+        raise
+    metrics.add_metric(name="AlertsDispatched", unit=MetricUnit.Count, value=len(report.dispatched))
+    metrics.add_metric(name="NotificationsSent", unit=MetricUnit.Count, value=report.sent)
+    metrics.add_metric(name="NotificationFailures", unit=MetricUnit.Count, value=len(report.failed))
+    metrics.add_metric(name="EvaluationErrors", unit=MetricUnit.Count, value=len(report.errors))
+    metrics.add_metric(name="BlindChannels", unit=MetricUnit.Count, value=len(report.blind))
+    summary = report.summary()
+    if report.dispatched or report.errors or report.failed:
+        logger.info("evaluation", extra={"summary": summary})
+    return summary

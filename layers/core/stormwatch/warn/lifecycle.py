@@ -1,0 +1,366 @@
+"""The alert lifecycle of one brand: pending -> firing -> acknowledged -> resolved. Pure.
+
+One alert per brand episode: every crisis finding of the brand (over all channels or
+one) feeds one severity per bucket, the highest; `FiringRule` decides when an episode
+starts, rises and ends (confirmation, resolution after a quiet spell, a cooldown that
+keeps a flapping series from paging again and again). On top of it this module adds
+what people need: who hears what (`Dispatch`), acknowledgement, and an escalation policy
+that pages the next step while nobody acknowledges.
+
+Every dispatch carries a key that is unique for its alert and event; the evaluator
+stores it in an outbox before sending, so evaluating the same minute twice, or again
+after a crash, never sends anything twice.
+
+"Monitoring is blind" (a channel silent or its poller failing) is tracked apart by
+`BlindMonitor`: it goes to ops and is never worded or counted as a storm.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from stormwatch.model import iso, parse_iso
+from stormwatch.warn.firing import FiringEventKind, FiringRule
+from stormwatch.warn.rules import Finding
+from stormwatch.warn.settings import AlertSettings
+
+KEPT_EPISODES = 20
+
+TEAM = "team"  # the alert email list (the topic's email subscription)
+ON_CALL = "on_call"
+ESCALATION = "escalation"
+BUSINESS_HOURS = "business_hours"
+OPS = "ops"
+
+
+class DispatchKind(enum.StrEnum):
+    STARTED = "started"
+    ESCALATED = "escalated"  # the severity rose
+    REMINDER = "reminder"  # an escalation step: still nobody acknowledged
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+    BLIND = "blind"
+    BLIND_RESOLVED = "blind_resolved"
+
+
+@dataclass(frozen=True, slots=True)
+class Dispatch:
+    """One notification to send: what happened, and to which audiences."""
+
+    key: str
+    kind: DispatchKind
+    brand: str
+    alert_id: str
+    severity: int
+    audience: tuple[str, ...]
+    at: datetime
+    step: str = ""
+    channel: str = ""
+    reason: str = ""
+    previous_severity: int | None = None
+    started_at: datetime | None = None
+
+
+def audience_for(severity: int) -> tuple[str, ...]:
+    """Severity 1: email. 2: email and SMS to whoever is on call. 3: also escalation."""
+    if severity >= 3:
+        return (TEAM, ON_CALL, ESCALATION)
+    if severity == 2:
+        return (TEAM, ON_CALL)
+    return (TEAM,)
+
+
+@dataclass
+class ActiveAlert:
+    id: str
+    started_at: datetime
+    severity: int
+    peak_severity: int
+    peak_at: datetime
+    peak_count: int = 0
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = None
+    acknowledgement_sent: bool = False
+    reminders: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "started_at": iso(self.started_at),
+            "severity": self.severity,
+            "peak_severity": self.peak_severity,
+            "peak_at": iso(self.peak_at),
+            "peak_count": self.peak_count,
+            "acknowledged_by": self.acknowledged_by,
+            "acknowledged_at": iso(self.acknowledged_at) if self.acknowledged_at else None,
+            "acknowledgement_sent": self.acknowledgement_sent,
+            "reminders": list(self.reminders),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ActiveAlert:
+        acknowledged = data.get("acknowledged_at")
+        return cls(
+            id=str(data["id"]),
+            started_at=parse_iso(data["started_at"]),
+            severity=int(data["severity"]),
+            peak_severity=int(data["peak_severity"]),
+            peak_at=parse_iso(data["peak_at"]),
+            peak_count=int(data.get("peak_count", 0)),
+            acknowledged_by=data.get("acknowledged_by"),
+            acknowledged_at=parse_iso(acknowledged) if acknowledged else None,
+            acknowledgement_sent=bool(data.get("acknowledgement_sent", False)),
+            reminders=[str(item) for item in data.get("reminders", [])],
+        )
+
+
+class NotAcknowledgeable(ValueError):
+    """The alert named is not the brand's open alert (resolved, or never existed)."""
+
+
+class BrandLifecycle:
+    def __init__(
+        self, brand: str, settings: AlertSettings, state: Mapping[str, Any] | None = None
+    ) -> None:
+        self.brand = brand
+        self.settings = settings
+        state = state or {}
+        firing_state = state.get("firing")
+        self.firing = (
+            FiringRule.from_state(firing_state, settings.lifecycle)
+            if firing_state
+            else FiringRule(settings.lifecycle)
+        )
+        alert = state.get("alert")
+        self.alert = ActiveAlert.from_dict(alert) if alert else None
+        self.episodes: list[dict[str, Any]] = list(state.get("episodes", []))
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "firing": self.firing.to_state(),
+            "alert": self.alert.as_dict() if self.alert else None,
+            "episodes": self.episodes[-KEPT_EPISODES:],
+        }
+
+    # --- the minute's evaluation ----------------------------------------------------
+
+    def evaluate(
+        self,
+        bucket_start: datetime,
+        bucket_minutes: int,
+        now: datetime,
+        findings: Sequence[Finding],
+        all_channels_count: int,
+    ) -> list[Dispatch]:
+        """Feed the current bucket's crisis findings; return what must be sent now."""
+        crisis = [finding for finding in findings if not finding.blind]
+        severity = max((finding.severity for finding in crisis), default=0)
+        reason = "; ".join(
+            f"{f.rule} ({f.where}): {f.reason}"
+            for f in sorted(crisis, key=lambda f: -f.severity)[:3]
+        )
+        event = self.firing.step(_Level(bucket_start, bucket_minutes, severity))
+        dispatches: list[Dispatch] = []
+        if event is not None and event.kind is FiringEventKind.STARTED:
+            self.alert = ActiveAlert(
+                id=f"{self.brand}-{event.started_at:%Y%m%d-%H%M}",
+                started_at=event.started_at,
+                severity=event.severity,
+                peak_severity=event.severity,
+                peak_at=bucket_start,
+                peak_count=all_channels_count,
+            )
+            dispatches.append(self._dispatch(DispatchKind.STARTED, now, reason=reason))
+        elif event is not None and event.kind is FiringEventKind.ESCALATED and self.alert:
+            previous = self.alert.severity
+            self.alert.severity = event.severity
+            self.alert.peak_severity = max(self.alert.peak_severity, event.severity)
+            dispatches.append(
+                self._dispatch(
+                    DispatchKind.ESCALATED,
+                    now,
+                    key=f"severity-{event.severity}",
+                    reason=reason,
+                    previous=previous,
+                )
+            )
+        if self.alert is not None and all_channels_count > self.alert.peak_count:
+            self.alert.peak_count = all_channels_count
+            self.alert.peak_at = bucket_start
+        if event is not None and event.kind is FiringEventKind.RESOLVED and self.alert:
+            dispatches.append(self._resolve(now))
+            return dispatches
+        dispatches.extend(self._acknowledgement(now))
+        dispatches.extend(self._escalation(now))
+        return dispatches
+
+    def acknowledge(self, alert_id: str, by: str, at: datetime) -> None:
+        """Someone took the alert: escalation stops; the team hears who and when."""
+        if self.alert is None or self.alert.id != alert_id:
+            open_id = self.alert.id if self.alert else "none"
+            raise NotAcknowledgeable(f"{alert_id} is not open for {self.brand} (open: {open_id})")
+        if self.alert.acknowledged_at is None:
+            self.alert.acknowledged_by = by
+            self.alert.acknowledged_at = at
+
+    # --- parts ---------------------------------------------------------------------
+
+    def _dispatch(
+        self,
+        kind: DispatchKind,
+        now: datetime,
+        *,
+        key: str = "",
+        audience: tuple[str, ...] | None = None,
+        step: str = "",
+        reason: str = "",
+        previous: int | None = None,
+    ) -> Dispatch:
+        assert self.alert is not None
+        return Dispatch(
+            key=f"{self.alert.id}:{kind.value}{'-' + key if key else ''}",
+            kind=kind,
+            brand=self.brand,
+            alert_id=self.alert.id,
+            severity=self.alert.severity,
+            audience=audience if audience is not None else audience_for(self.alert.severity),
+            at=now,
+            step=step,
+            reason=reason,
+            previous_severity=previous,
+            started_at=self.alert.started_at,
+        )
+
+    def _resolve(self, now: datetime) -> Dispatch:
+        assert self.alert is not None
+        # Everyone who was told about it hears that it is over.
+        dispatch = self._dispatch(
+            DispatchKind.RESOLVED, now, audience=audience_for(self.alert.peak_severity)
+        )
+        closed = self.alert.as_dict()
+        closed["resolved_at"] = iso(now)
+        self.episodes.append(closed)
+        self.alert = None
+        return dispatch
+
+    def _acknowledgement(self, now: datetime) -> Iterable[Dispatch]:
+        alert = self.alert
+        if alert is None or alert.acknowledged_at is None or alert.acknowledgement_sent:
+            return []
+        alert.acknowledgement_sent = True
+        return [
+            self._dispatch(
+                DispatchKind.ACKNOWLEDGED,
+                now,
+                audience=(TEAM,),
+                reason=f"acknowledged by {alert.acknowledged_by}",
+            )
+        ]
+
+    def _escalation(self, now: datetime) -> Iterable[Dispatch]:
+        """The latest due step of the policy, once; steps missed meanwhile are not replayed."""
+        alert = self.alert
+        policy = self.settings.escalation
+        if alert is None or alert.acknowledged_at is not None or alert.severity < 2:
+            return []
+        if not policy.steps:
+            return []
+        due: tuple[int, int] | None = None
+        for round_number in range(policy.repeat):
+            for index, step in enumerate(policy.steps):
+                moment = alert.started_at + timedelta(
+                    minutes=round_number * policy.cycle_minutes + step.after_minutes
+                )
+                if moment <= now:
+                    due = (round_number, index)
+        if due is None:
+            return []
+        name = f"{due[0] + 1}.{due[1] + 1}"
+        if name in alert.reminders or any(_after(sent, name) for sent in alert.reminders):
+            return []
+        alert.reminders.append(name)
+        step = policy.steps[due[1]]
+        audience = (TEAM, step.notify)
+        return [
+            self._dispatch(
+                DispatchKind.REMINDER,
+                now,
+                key=name,
+                audience=audience,
+                step=f"round {due[0] + 1} of {policy.repeat}, step {due[1] + 1}: {step.notify}",
+                reason=f"not acknowledged {step.after_minutes + due[0] * policy.cycle_minutes} "
+                f"min after it started",
+            )
+        ]
+
+
+def _after(sent: str, candidate: str) -> bool:
+    """True when step `sent` ("round.step") comes after `candidate` in the policy."""
+    sent_round, sent_step = (int(part) for part in sent.split("."))
+    round_number, step = (int(part) for part in candidate.split("."))
+    return (sent_round, sent_step) > (round_number, step)
+
+
+@dataclass(frozen=True, slots=True)
+class _Level:
+    """The brand's severity in one bucket, shaped as `FiringRule` reads assessments."""
+
+    bucket_start: datetime
+    bucket_minutes: int
+    severity: int
+    stale: bool = False
+
+
+class BlindMonitor:
+    """Channels on which monitoring is blind; ops hear when it starts and when it ends."""
+
+    def __init__(self, state: Mapping[str, Any] | None = None) -> None:
+        self.blind: dict[str, dict[str, str]] = {
+            channel: dict(entry) for channel, entry in (state or {}).get("blind", {}).items()
+        }
+
+    def to_state(self) -> dict[str, Any]:
+        return {"blind": self.blind}
+
+    def evaluate(self, now: datetime, findings: Sequence[Finding]) -> list[Dispatch]:
+        current = {finding.channel: finding for finding in findings if finding.blind}
+        dispatches = []
+        for channel, finding in sorted(current.items()):
+            if channel in self.blind:
+                continue
+            since = iso(now)
+            self.blind[channel] = {"since": since, "rule": finding.rule, "reason": finding.reason}
+            dispatches.append(
+                Dispatch(
+                    key=f"blind:{channel}:{since}",
+                    kind=DispatchKind.BLIND,
+                    brand="",
+                    alert_id=f"blind-{channel}-{now:%Y%m%d-%H%M}",
+                    severity=1,
+                    audience=(OPS,),
+                    at=now,
+                    channel=channel,
+                    reason=finding.reason,
+                )
+            )
+        for channel in sorted(set(self.blind) - set(current)):
+            entry = self.blind.pop(channel)
+            blind_since = parse_iso(entry["since"])
+            dispatches.append(
+                Dispatch(
+                    key=f"blind:{channel}:{entry['since']}:over",
+                    kind=DispatchKind.BLIND_RESOLVED,
+                    brand="",
+                    alert_id=f"blind-{channel}-{blind_since:%Y%m%d-%H%M}",
+                    severity=1,
+                    audience=(OPS,),
+                    at=now,
+                    channel=channel,
+                    reason=f"{channel} is read again (blind since {entry['since']})",
+                )
+            )
+        return dispatches

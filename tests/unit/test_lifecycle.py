@@ -1,0 +1,204 @@
+"""The alert lifecycle: who hears what, once, in order."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stormwatch.warn.firing import FiringRuleParams
+from stormwatch.warn.lifecycle import (
+    ESCALATION,
+    ON_CALL,
+    OPS,
+    TEAM,
+    BlindMonitor,
+    BrandLifecycle,
+    Dispatch,
+    DispatchKind,
+)
+from stormwatch.warn.rules import FAILING, VOLUME, Finding
+from stormwatch.warn.settings import AlertSettings, EscalationPolicy, EscalationStep
+
+T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
+BUCKET = 5
+SETTINGS = AlertSettings(
+    lifecycle=FiringRuleParams(confirm_buckets=1, resolve_after_minutes=60, cooldown_minutes=360),
+    escalation=EscalationPolicy(
+        steps=(EscalationStep(15, "on_call"), EscalationStep(30, "escalation")), repeat=2
+    ),
+)
+
+
+def _finding(severity: int) -> list[Finding]:
+    if severity == 0:
+        return []
+    return [Finding(VOLUME, "ALL", severity, 100, 10, 15, "10x usual")]
+
+
+class Run:
+    """A lifecycle driven minute by minute, its state saved and reloaded every time."""
+
+    def __init__(self) -> None:
+        self.state: dict[str, object] | None = None
+        self.sent: list[Dispatch] = []
+
+    def minute(self, now: datetime, severity: int, count: int = 0) -> list[Dispatch]:
+        lifecycle = BrandLifecycle("acme", SETTINGS, self.state)
+        bucket = now - timedelta(minutes=now.minute % BUCKET, seconds=now.second)
+        dispatches = lifecycle.evaluate(bucket, BUCKET, now, _finding(severity), count)
+        self.state = lifecycle.to_state()
+        self.sent.extend(dispatches)
+        return dispatches
+
+    def acknowledge(self, by: str, at: datetime) -> None:
+        lifecycle = BrandLifecycle("acme", SETTINGS, self.state)
+        assert lifecycle.alert is not None
+        lifecycle.acknowledge(lifecycle.alert.id, by, at)
+        self.state = lifecycle.to_state()
+
+    def kinds(self) -> list[str]:
+        return [f"{d.kind.value}:{d.severity}" for d in self.sent]
+
+
+def test_a_storm_at_night_pages_escalates_and_ends() -> None:
+    # Given a warning that turns critical at 03:10 on a Sunday, nobody answering for 20 min
+    run = Run()
+    for minute in range(0, 10):
+        run.minute(T0 + timedelta(minutes=minute), 2, count=50)
+    for minute in range(10, 20):
+        run.minute(T0 + timedelta(minutes=minute), 3, count=300)
+    started, escalated = run.sent[0], run.sent[1]
+    # Then the alert went to the team and whoever is on call, then also to escalation
+    assert (started.kind, started.audience) == (DispatchKind.STARTED, (TEAM, ON_CALL))
+    assert (escalated.kind, escalated.audience) == (
+        DispatchKind.ESCALATED,
+        (TEAM, ON_CALL, ESCALATION),
+    )
+    # And at 15 minutes unacknowledged, the first escalation step paged on-call again
+    reminder = [d for d in run.sent if d.kind is DispatchKind.REMINDER]
+    assert [d.key.split(":")[1] for d in reminder] == ["reminder-1.1"]
+    assert reminder[0].audience == (TEAM, "on_call")
+    # When someone acknowledges / Then the team hears it and escalation stops
+    run.acknowledge("anna", T0 + timedelta(minutes=20))
+    for minute in range(20, 60):
+        run.minute(T0 + timedelta(minutes=minute), 3, count=300)
+    assert run.kinds().count("acknowledged:3") == 1
+    assert len([d for d in run.sent if d.kind is DispatchKind.REMINDER]) == 1
+    # When it is quiet for an hour / Then everyone who was told hears it is over, once
+    for minute in range(60, 200):
+        run.minute(T0 + timedelta(minutes=minute), 0, count=3)
+    resolved = [d for d in run.sent if d.kind is DispatchKind.RESOLVED]
+    assert len(resolved) == 1
+    assert resolved[0].audience == (TEAM, ON_CALL, ESCALATION)
+    state = BrandLifecycle("acme", SETTINGS, run.state)
+    assert state.alert is None
+    assert state.episodes[-1]["peak_count"] == 300
+    assert state.episodes[-1]["acknowledged_by"] == "anna"
+
+
+def test_a_watch_alert_emails_and_never_pages() -> None:
+    run = Run()
+    for minute in range(0, 120):
+        run.minute(T0 + timedelta(minutes=minute), 1)
+    assert run.sent[0].audience == (TEAM,)
+    assert not [d for d in run.sent if d.kind is DispatchKind.REMINDER]
+
+
+def test_a_flapping_series_does_not_page_again_and_again() -> None:
+    # Given a warning that resolves, then flaps back at the same level within the cooldown
+    run = Run()
+    for minute in range(0, 10):
+        run.minute(T0 + timedelta(minutes=minute), 2)
+    for minute in range(10, 80):
+        run.minute(T0 + timedelta(minutes=minute), 0)
+    for cycle in range(4):
+        base = 80 + cycle * 40
+        for minute in range(base, base + 5):
+            run.minute(T0 + timedelta(minutes=minute), 2)
+        for minute in range(base + 5, base + 40):
+            run.minute(T0 + timedelta(minutes=minute), 0)
+    # Then only the first episode was announced; a more severe one would break through
+    assert run.kinds().count("started:2") == 1
+    run.minute(T0 + timedelta(minutes=300), 3)
+    assert run.kinds()[-1] == "started:3"
+
+
+def test_evaluating_the_same_minute_twice_sends_nothing_twice() -> None:
+    run = Run()
+    for minute in range(0, 40):
+        now = T0 + timedelta(minutes=minute)
+        first = run.minute(now, 3)
+        again = run.minute(now, 3)
+        assert again == [] or (again == first and not first)
+    assert len({d.key for d in run.sent}) == len(run.sent)
+
+
+def test_a_blind_channel_goes_to_ops_and_its_recovery_too() -> None:
+    monitor = BlindMonitor()
+    failing = [Finding(FAILING, "x", 1, 6, None, 30, "6 polls in a row failed", blind=True)]
+    first = monitor.evaluate(T0, failing)
+    again = BlindMonitor(monitor.to_state()).evaluate(T0 + timedelta(minutes=1), failing)
+    recovered = monitor.evaluate(T0 + timedelta(minutes=30), [])
+    assert [(d.kind, d.audience, d.channel) for d in first] == [(DispatchKind.BLIND, (OPS,), "x")]
+    assert again == []
+    assert [d.kind for d in recovered] == [DispatchKind.BLIND_RESOLVED]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    severities=st.lists(st.integers(0, 3), min_size=1, max_size=160),
+    repeats=st.lists(st.booleans(), min_size=160, max_size=160),
+    acknowledge_at=st.one_of(st.none(), st.integers(0, 159)),
+)
+def test_lifecycle_properties(
+    severities: list[int], repeats: list[bool], acknowledge_at: int | None
+) -> None:
+    # Given any severity sequence (one per minute), some minutes evaluated twice, maybe an ack
+    run = Run()
+    acknowledged_minute: int | None = None
+    for minute, severity in enumerate(severities):
+        now = T0 + timedelta(minutes=minute)
+        if minute == acknowledge_at:
+            lifecycle = BrandLifecycle("acme", SETTINGS, run.state)
+            if lifecycle.alert is not None:
+                run.acknowledge("ben", now)
+                acknowledged_minute = minute
+        run.minute(now, severity)
+        if repeats[minute]:
+            run.minute(now, severity)
+    # And a quiet tail long enough for anything open to resolve
+    end = len(severities)
+    for minute in range(end, end + 130):
+        run.minute(T0 + timedelta(minutes=minute), 0)
+
+    # Then no dispatch is ever produced twice
+    keys = Counter(d.key for d in run.sent)
+    assert all(count == 1 for count in keys.values()), keys.most_common(3)
+    # And every alert that started resolved exactly once, after its start
+    by_alert: dict[str, list[Dispatch]] = {}
+    for dispatch in run.sent:
+        by_alert.setdefault(dispatch.alert_id, []).append(dispatch)
+    for alert_id, dispatches in by_alert.items():
+        kinds = [d.kind for d in dispatches]
+        assert kinds[0] is DispatchKind.STARTED, alert_id
+        assert kinds.count(DispatchKind.STARTED) == 1
+        assert kinds.count(DispatchKind.RESOLVED) == 1
+        assert kinds[-1] is DispatchKind.RESOLVED
+        # And escalation steps come in the policy's order, only while unacknowledged
+        steps = [d.key.rsplit("-", 1)[1] for d in dispatches if d.kind is DispatchKind.REMINDER]
+        assert steps == sorted(steps, key=lambda s: tuple(int(p) for p in s.split(".")))
+        acknowledged = [d for d in dispatches if d.kind is DispatchKind.ACKNOWLEDGED]
+        if acknowledged:
+            after = [
+                d
+                for d in dispatches
+                if d.kind is DispatchKind.REMINDER and d.at > acknowledged[0].at
+            ]
+            assert not after
+        if all(d.severity < 2 for d in dispatches):
+            assert DispatchKind.REMINDER not in kinds
+    if acknowledged_minute is not None:
+        assert any(d.kind is DispatchKind.ACKNOWLEDGED for d in run.sent)

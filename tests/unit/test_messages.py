@@ -1,0 +1,688 @@
+"""What an alert says by email and by SMS: lengths, encodings, wording per kind, data as data."""
+
+from __future__ import annotations
+
+import dataclasses
+import unicodedata
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stormwatch.text import clean_text
+from stormwatch.warn.messages import (
+    PAUSE_COMMAND,
+    SUBJECT_LIMIT,
+    Acknowledgement,
+    ChannelCount,
+    Escalation,
+    Evidence,
+    Kind,
+    Notice,
+    Resolution,
+    TopMention,
+    Totals,
+    email,
+    excerpt,
+    gsm7_length,
+    sms,
+    sms_segments,
+    to_gsm7,
+    ucs2_length,
+)
+
+T0 = datetime(2026, 11, 22, 3, 5, tzinfo=UTC)  # Sunday 04:05 in Berlin
+ACK = "python -m ops ack nordwind-air-20261122-0305"
+EVIDENCE = (
+    Evidence("volume", "ALL", 1240, 112, 60, "1240 mentions in 60 min, about 112 usual"),
+    Evidence("negative share", "ALL", 0.78, 0.6, 30, "78% of 610 mentions negative"),
+    Evidence("static threshold", "x", 820, 200, 15, "820 mentions in 15 min (threshold 200)"),
+)
+CHANNELS = (ChannelCount("facebook", 310), ChannelCount("x", 820), ChannelCount("instagram", 110))
+TOP = (
+    TopMention("x", "@jdoe", "Stuck at BER for 6 hours, no info", "https://x.com/j/1", 12400),
+    TopMention("facebook", "Anna Łukasiewicz", "Cancelled again!", "https://fb.com/p/2", 800),
+)
+RESOLUTION = Resolution(
+    duration=timedelta(hours=2, minutes=35),
+    peak_at=T0 + timedelta(minutes=30),
+    peak_count=1240,
+    before=Totals(1020, 0.12),
+    during=Totals(8400, 0.71),
+    peak_bucket_minutes=5,
+)
+BLIND_EVIDENCE = (
+    Evidence("failing poller", "x", 6, None, 45, "6 polls in a row failed (last: HTTP 401)"),
+)
+
+
+def notice(kind: Kind = Kind.STARTED, **changes: Any) -> Notice:
+    """A critical Nordwind Air alert 40 minutes in, with what each kind needs."""
+    fields: dict[str, Any] = {
+        "brand_name": "Nordwind Air",
+        "brand_id": "nordwind-air",
+        "alert_id": "nordwind-air-20261122-0305",
+        "kind": kind,
+        "severity": 3,
+        "started_at": T0,
+        "now": T0 + timedelta(minutes=40),
+        "time_zone": "Europe/Berlin",
+        "evidence": EVIDENCE,
+        "channels": CHANNELS,
+        "top_negative": TOP,
+        "ack_command": ACK,
+    }
+    if kind is Kind.RESOLVED:
+        fields["resolution"] = RESOLUTION
+        fields["now"] = T0 + RESOLUTION.duration
+    if kind is Kind.ACKNOWLEDGED:
+        fields["acknowledged"] = Acknowledgement("Łukasz Wójcik", T0 + timedelta(minutes=17))
+    if kind is Kind.ESCALATED:
+        fields["previous_severity"] = 2
+    if kind is Kind.REMINDER:
+        fields["escalation"] = Escalation(2, 3, ["Jana Nováková"])
+    if kind is Kind.BLIND:
+        fields.update(severity=1, evidence=BLIND_EVIDENCE, channels=(), top_negative=())
+    fields.update(changes)
+    return Notice(**fields)
+
+
+def everything(message: Notice) -> str:
+    mail = email(message)
+    return "\n".join([mail.subject, mail.body, sms(message)])
+
+
+def is_plain(line: str) -> bool:
+    """No control, format or separator characters but the joiners emoji sequences need."""
+    return all(char in "\u200d\ufe0f" or char == " " or char.isprintable() for char in line)
+
+
+def is_one_segment(text: str) -> bool:
+    septets = gsm7_length(text)
+    fits = septets <= 160 if septets is not None else ucs2_length(text) <= 70
+    return fits and sms_segments(text) == 1
+
+
+# --- GSM-7 and UCS-2 counting --------------------------------------------------------------
+
+
+def test_gsm7_letters_count_one_septet_each() -> None:
+    # Given text in the GSM 03.38 basic set, accented letters and Greek capitals included
+    text = "Nordwind Äir @ £ ñ é ß Ø Δ"
+    # Then each character is one septet
+    assert gsm7_length(text) == len(text)
+
+
+@pytest.mark.parametrize("char", ["€", "[", "]", "{", "}", "^", "~", "\\", "|", "\f"])
+def test_escape_table_characters_count_two_septets(char: str) -> None:
+    assert gsm7_length(char) == 2
+    assert gsm7_length(f"a{char}b") == 4
+
+
+@pytest.mark.parametrize("char", ["ł", "ó", "ç", "`", "😀", "北", "д", "\u00a0", "\x1b"])
+def test_characters_outside_gsm7_cannot_be_encoded(char: str) -> None:
+    assert gsm7_length(f"abc{char}") is None
+
+
+def test_gsm7_segments_count_escape_pairs_and_never_split_them() -> None:
+    assert sms_segments("a" * 160) == 1
+    assert sms_segments("a" * 159 + "€") == 2  # 161 septets
+    assert sms_segments("a" * 158 + "€") == 1
+    assert sms_segments("a" * 306) == 2  # concatenated segments hold 153
+    assert sms_segments("a" * 307) == 3
+    # Given an escape pair that would straddle the first segment's end
+    text = "a" * 152 + "€" + "a" * 152  # 306 septets, as many as two segments hold
+    # Then it moves whole to the second segment, which pushes the tail into a third
+    assert sms_segments(text) == 3
+
+
+def test_ucs2_counts_code_units_so_emoji_count_two() -> None:
+    assert ucs2_length("ł" * 70) == 70
+    assert sms_segments("ł" * 70) == 1
+    assert sms_segments("ł" * 71) == 2
+    assert ucs2_length("😀") == 2
+    assert sms_segments("😀" * 35) == 1
+    assert sms_segments("😀" * 36) == 2
+    assert sms_segments("a" * 69 + "😀") == 2
+    assert sms_segments("ł" * 134) == 2  # 67 per concatenated segment
+    assert sms_segments("ł" * 66 + "😀" + "ł" * 66) == 3  # the pair is not split
+
+
+def test_an_empty_text_still_takes_one_segment() -> None:
+    assert sms_segments("") == 1
+
+
+@given(st.text())
+def test_segment_counting_agrees_with_the_encodings(text: str) -> None:
+    septets = gsm7_length(text)
+    if septets is not None:
+        assert septets == len(text) + sum(c in "\f^{}\\[~]|€" for c in text)
+        assert (sms_segments(text) == 1) == (septets <= 160)
+    else:
+        assert (sms_segments(text) == 1) == (ucs2_length(text) <= 70)
+
+
+@pytest.mark.parametrize(
+    ("given_text", "expected"),
+    [
+        ("Łódź", "Lodz"),
+        ("Zażółć gęślą jaźń", "Zazolc gesla jazn"),
+        ("Nordwind Äir", "Nordwind Äir"),  # Ä is GSM-7: kept
+        ("Müller ß Ñandú", "Müller ß Ñandu"),  # ü, ß, Ñ are GSM-7, ú is not
+        ("“quoted” – dash…", '"quoted" - dash...'),
+        ("Nordwind ✈️ Air 👍🏽", "Nordwind Air"),
+        ("北風航空", None),
+        ("Аэрофлот", None),
+    ],
+)
+def test_transliteration_keeps_gsm7_letters_and_only_replaces_the_rest(
+    given_text: str, expected: str | None
+) -> None:
+    assert to_gsm7(given_text) == expected
+
+
+# --- the SMS -------------------------------------------------------------------------------
+
+
+def test_a_critical_sms_has_the_essentials_in_one_gsm7_segment() -> None:
+    # When a critical alert starts
+    text = sms(notice())
+    # Then one GSM-7 segment says what, since when, how to ack and how to pause
+    assert gsm7_length(text) is not None
+    assert is_one_segment(text)
+    assert text.splitlines()[0] == "CRITICAL Nordwind Air: mentions 11x usual, 78% negative"
+    assert "Since 04:05 CET" in text
+    assert f"Ack: {ACK}" in text
+    assert PAUSE_COMMAND in text
+
+
+@pytest.mark.parametrize("severity", [1, 2])
+def test_only_critical_alerts_say_how_to_pause(severity: int) -> None:
+    message = notice(severity=severity)
+    assert PAUSE_COMMAND not in everything(message)
+    assert "Pause" not in everything(message)
+
+
+def test_critical_email_has_a_pause_block() -> None:
+    body = email(notice()).body
+    assert f"Pause all scheduled posts now:\n    {PAUSE_COMMAND}" in body
+    # and the alert itself, the acknowledgement and the pause come before the numbers
+    assert body.index("Acknowledge") < body.index("Pause all") < body.index("Numbers against")
+
+
+def test_sms_keeps_letters_gsm7_has() -> None:
+    text = sms(notice(brand_name="Nordwind Äir"))
+    assert "Nordwind Äir:" in text
+    assert gsm7_length(text) is not None
+
+
+def test_sms_transliterates_polish_rather_than_falling_to_ucs2() -> None:
+    # Given a brand and an acknowledger with letters GSM-7 lacks
+    message = notice(
+        Kind.ACKNOWLEDGED,
+        brand_name="Łódź Airlines",
+        acknowledged=Acknowledgement("Łukasz Wójcik", T0 + timedelta(minutes=17)),
+    )
+    text = sms(message)
+    # Then the SMS stays GSM-7, with 160 septets of room
+    assert gsm7_length(text) is not None
+    assert "Lodz Airlines" in text
+    assert "by Lukasz Wojcik at 04:22 CET" in text
+    # while the email, which has no such limit, keeps the names as written
+    assert "Łódź Airlines" in email(message).subject
+    assert "Łukasz Wójcik" in email(message).body
+
+
+def test_sms_keeps_a_cjk_brand_in_ucs2() -> None:
+    # Given a brand name with no Latin transliteration
+    text = sms(notice(brand_name="北風航空"))
+    # Then the SMS keeps it as written, within 70 UCS-2 code units
+    assert text.startswith("CRITICAL 北風航空: mentions 11x usual")
+    assert gsm7_length(text) is None
+    assert ucs2_length(text) <= 70
+
+
+def test_sms_drops_emoji_from_a_brand_to_stay_in_gsm7() -> None:
+    text = sms(notice(brand_name="Nordwind ✈️ Air"))
+    assert text.startswith("CRITICAL Nordwind Air:")
+    assert gsm7_length(text) is not None
+
+
+def test_a_long_brand_is_cut_at_a_word_boundary_with_three_dots_in_gsm7() -> None:
+    brand = "The Very Long International Nordwind Air Holding Company of Northern Europe"
+    text = sms(notice(brand_name=brand))
+    head = text.splitlines()[0]
+    shown = head.removeprefix("CRITICAL ").split("...:")[0]
+    assert "..." in head
+    assert "…" not in text  # not GSM-7: it would turn the whole SMS into UCS-2
+    assert brand.startswith(shown + " ")
+    assert gsm7_length(text) is not None
+
+
+def test_a_brand_that_is_one_long_word_gives_way_to_its_id() -> None:
+    text = sms(notice(brand_name="Supercalifragilisticexpialidociousairlinesandtravelcompany"))
+    assert text.startswith("CRITICAL nordwind-air: mentions 11x usual")
+
+
+def test_a_reminder_sms_asks_for_the_ack_before_naming_who_is_paged() -> None:
+    escalation = Escalation(2, 3, ["Jana Nováková", "Łukasz Wójcik"])
+    text = sms(notice(Kind.REMINDER, escalation=escalation, severity=2, evidence=EVIDENCE[:1]))
+    lines = text.splitlines()
+    assert lines[0] == "WARNING Nordwind Air: mentions 11x usual"
+    assert lines[1] == "Not acked after 40 min, step 2"
+    assert lines[2] == f"Ack: {ACK}"
+    assert lines[3] == "Paging Jana Novakova, Lukasz Wojcik"
+
+
+def test_an_escalated_sms_says_where_it_rose_from() -> None:
+    text = sms(notice(Kind.ESCALATED))
+    assert "Up from warning" in text
+    assert PAUSE_COMMAND in text
+
+
+def test_a_blind_sms_is_addressed_to_ops() -> None:
+    text = sms(notice(Kind.BLIND))
+    assert text.splitlines()[0] == "OPS Nordwind Air: monitoring blind on x since 04:00 CET"
+    assert "Alerts for x unreliable until fixed" in text
+    assert f"Ack: {ACK}" in text
+
+
+# Words made of Polish, German, CJK, emoji and anything else printable, each wrapped in
+# '#' marks, which our own text never uses: a word cut in the middle loses its last mark.
+_SPICE = list("ąćęłńóśźżĄĆĘŁŃÓŚŹŻäöüßÄÖÜ€[]{}北風航空株式会社漢字日本語😀🚀✈👍🏽\u200d\ufe0f…“”")
+_CHAR = st.one_of(
+    st.sampled_from(_SPICE),
+    st.characters(categories=["L", "M", "N", "P", "S"], exclude_characters="#"),
+)
+_WORD = st.text(_CHAR, min_size=1, max_size=12).map(lambda core: f"#{core}#")
+
+
+def _phrase(max_words: int = 6) -> st.SearchStrategy[str]:
+    return st.lists(_WORD, min_size=1, max_size=max_words).map(" ".join)
+
+
+_ZONES = [
+    "Europe/Berlin",
+    "Europe/Warsaw",
+    "America/New_York",
+    "America/Sao_Paulo",
+    "Asia/Tokyo",
+    "Asia/Kolkata",
+    "Australia/Lord_Howe",
+    "UTC",
+]
+_NUMBERS = st.floats(min_value=0, max_value=1e9, allow_nan=False, allow_infinity=False)
+_RULES = [
+    "volume",
+    "negative share",
+    "static threshold",
+    "velocity",
+    "silence",
+    "failing poller",
+    "something new",
+]
+
+
+@st.composite
+def _evidence(draw: st.DrawFn, text: st.SearchStrategy[str]) -> Evidence:
+    return Evidence(
+        rule=draw(st.sampled_from(_RULES)),
+        channel=draw(st.one_of(st.just("ALL"), text)),
+        observed=draw(_NUMBERS),
+        expected=draw(st.none() | _NUMBERS),
+        window_minutes=draw(st.integers(0, 100_000)),
+        reason=draw(text),
+    )
+
+
+_PHRASE = _phrase()
+_ANY_KIND = st.sampled_from(Kind)
+
+
+@st.composite
+def notices(
+    draw: st.DrawFn,
+    text: st.SearchStrategy[str] = _PHRASE,
+    kinds: st.SearchStrategy[Kind] = _ANY_KIND,
+) -> Notice:
+    kind = draw(kinds)
+    started = draw(st.datetimes(datetime(2020, 1, 1), datetime(2035, 1, 1), timezones=st.just(UTC)))
+    now = started + draw(st.timedeltas(timedelta(0), timedelta(days=10)))
+    people = st.lists(text, max_size=4)
+    return Notice(
+        brand_name=draw(text),
+        brand_id=draw(st.sampled_from(["nordwind-air", "x", "a-very-long-brand-id-" * 3])),
+        alert_id=draw(text),
+        kind=kind,
+        severity=draw(st.integers(1, 3)),
+        started_at=started,
+        now=now,
+        time_zone=draw(st.sampled_from(_ZONES)),
+        evidence=draw(st.lists(_evidence(text), max_size=4)),
+        channels=draw(st.lists(st.builds(ChannelCount, text, st.integers(0, 10**9)), max_size=6)),
+        top_negative=draw(
+            st.lists(
+                st.builds(TopMention, text, text, text, text, st.integers(0, 10**9)),
+                max_size=7,
+            )
+        ),
+        ack_command=draw(st.one_of(st.just(ACK), text)),
+        previous_severity=draw(st.none() | st.integers(1, 3)),
+        escalation=draw(
+            st.none()
+            | st.builds(Escalation, st.integers(1, 9), st.none() | st.integers(1, 9), people)
+        ),
+        acknowledged=draw(
+            st.builds(Acknowledgement, text, st.just(now))
+            if kind is Kind.ACKNOWLEDGED
+            else st.none()
+        ),
+        resolution=draw(
+            st.builds(
+                Resolution,
+                st.timedeltas(timedelta(0), timedelta(days=30)),
+                st.just(started),
+                st.integers(0, 10**9),
+                st.builds(Totals, st.integers(0, 10**9), st.floats(0, 1)),
+                st.builds(Totals, st.integers(0, 10**9), st.floats(0, 1)),
+                st.none() | st.integers(1, 1440),
+            )
+            if kind is Kind.RESOLVED
+            else st.none()
+        ),
+    )
+
+
+def _cut_words(text: str) -> list[str]:
+    """Tokens that start one of the generated words but lost its closing mark."""
+    cut = []
+    for token in text.split():
+        if "#" not in token:
+            continue
+        word = token.rstrip(":,.…")
+        if not (word.startswith("#") and word.endswith("#") and len(word) >= 2):
+            cut.append(token)
+    return cut
+
+
+@settings(max_examples=300, deadline=None)
+@given(notices())
+def test_every_sms_is_one_segment_of_whole_words(message: Notice) -> None:
+    # Given any notice, with names in any script, emoji included
+    # When it becomes an SMS
+    text = sms(message)
+    # Then it is one segment, never cut mid-word, in lines with no control characters
+    assert is_one_segment(text)
+    assert _cut_words(text) == []
+    assert text == text.strip()
+    assert all(line and is_plain(line) for line in text.split("\n"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(notices(text=st.text()))
+def test_every_subject_fits_sns_on_one_line(message: Notice) -> None:
+    # Given any notice, names full of newlines and control characters included
+    subject = email(message).subject
+    # Then the subject is one printable line SNS accepts
+    assert ucs2_length(subject) <= SUBJECT_LIMIT
+    assert len(subject) <= 100
+    assert is_plain(subject)
+    assert subject.startswith("[")
+
+
+@settings(max_examples=200, deadline=None)
+@given(notices())
+def test_subjects_shorten_whole_words_only(message: Notice) -> None:
+    assert _cut_words(email(message).subject) == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(notices(text=st.text()))
+def test_email_bodies_are_plain_lines(message: Notice) -> None:
+    body = email(message).body
+    assert all(is_plain(line) for line in body.split("\n"))
+
+
+# --- what each kind says -------------------------------------------------------------------
+
+
+def test_the_email_starts_with_the_essentials() -> None:
+    mail = email(notice())
+    assert mail.subject == "[CRITICAL] Nordwind Air: mentions 11x usual, 78% negative"
+    lines = mail.body.splitlines()
+    assert lines[0] == "CRITICAL alert for Nordwind Air: mentions 11x usual, 78% negative."
+    assert "Severity: critical (3 of 3)" in mail.body
+    assert "Since:    Sun 22 Nov 2026, 04:05 CET (03:05 UTC), 40 min ago" in mail.body
+
+
+def test_the_email_shows_numbers_channels_and_mentions_with_links() -> None:
+    body = email(notice()).body
+    assert "Volume, all channels: 1,240 mentions in 1 h, usually 112 (11x)" in body
+    assert "Negative share, all channels: 78% negative in 30 min, alert at 60%" in body
+    assert "Static threshold, x: 820 mentions in 15 min, threshold 200" in body
+    # channels, busiest first
+    assert body.index("  x ") < body.index("  facebook ") < body.index("  instagram ")
+    assert "1. x, @jdoe, reach 12,400" in body
+    assert '"Stuck at BER for 6 hours, no info"' in body
+    assert "https://x.com/j/1" in body
+    assert "https://fb.com/p/2" in body
+    assert f"Acknowledge (stops the escalation):\n    {ACK}" in body
+
+
+def test_at_most_five_top_mentions_are_shown() -> None:
+    mentions = [TopMention("x", f"@u{i}", f"text {i}", f"https://x.com/s/{i}") for i in range(7)]
+    body = email(notice(top_negative=mentions)).body
+    assert [f"https://x.com/s/{i}" in body for i in range(7)] == [True] * 5 + [False] * 2
+
+
+def test_a_watch_alert_stops_no_escalation() -> None:
+    body = email(notice(severity=1, evidence=EVIDENCE[:1])).body
+    assert "WATCH alert for Nordwind Air: mentions 11x usual." in body
+    assert f"Acknowledge:\n    {ACK}" in body
+
+
+def test_an_escalation_says_from_what_to_what() -> None:
+    mail = email(notice(Kind.ESCALATED))
+    assert mail.subject.startswith("[CRITICAL] Nordwind Air: up from warning, mentions 11x")
+    assert "Severity rose from warning to critical." in mail.body
+
+
+def test_a_reminder_says_how_long_and_who_is_paged_now() -> None:
+    mail = email(notice(Kind.REMINDER))
+    assert "not acknowledged after 40 min" in mail.subject
+    assert "Still not acknowledged, 40 min after it started." in mail.body
+    assert "Escalation step 2 of 3: now paging Jana Nováková." in mail.body
+
+
+def test_an_acknowledgement_says_who_and_when_and_asks_nothing() -> None:
+    mail = email(notice(Kind.ACKNOWLEDGED))
+    assert mail.subject == "[ACK] Nordwind Air: critical alert acknowledged by Łukasz Wójcik"
+    assert "acknowledged by Łukasz Wójcik at 04:22 CET (17 min after it started)" in mail.body
+    assert ACK not in mail.body
+    # the alert is still critical: whoever acknowledged may need the pause
+    assert PAUSE_COMMAND in mail.body
+
+
+def test_resolved_says_back_to_normal_with_duration_peak_and_totals() -> None:
+    # Given an alert that lasted 2 h 35 min
+    mail = email(notice(Kind.RESOLVED))
+    text = sms(notice(Kind.RESOLVED))
+    # Then both say so, with the peak and the totals before and during
+    assert mail.subject == "[RESOLVED] Nordwind Air: back to normal after 2 h 35 min, was critical"
+    assert "Back to normal: Nordwind Air." in mail.body
+    assert "Lasted: 2 h 35 min" in mail.body
+    assert "To:     Sun 22 Nov 2026, 06:40 CET (05:40 UTC)" in mail.body
+    assert "Peak: 1,240 mentions in the 5 min from Sun 22 Nov 2026, 04:35 CET" in mail.body
+    assert "  mentions       1,020     8,400" in mail.body
+    assert "  negative         12%       71%" in mail.body
+    assert text.splitlines() == [
+        "RESOLVED Nordwind Air: back to normal after 2 h 35 min",
+        "Peak 1,240 mentions at 04:35 CET",
+        "During 8,400 mentions, 71% negative; before 1,020, 12%",
+    ]
+    # and nothing asks for action any more
+    assert ACK not in mail.body + text
+    assert PAUSE_COMMAND not in mail.body + text
+
+
+def test_blind_is_for_ops_says_which_channel_since_when_and_what_it_means() -> None:
+    mail = email(notice(Kind.BLIND))
+    assert mail.subject == "[OPS] Nordwind Air: monitoring blind on x since 04:00 CET"
+    assert mail.body.startswith("For ops: monitoring is blind on x for Nordwind Air.")
+    assert "Alerts for x are unreliable until this is fixed" in mail.body
+    # the poller's last success 45 min ago, before the alert was raised
+    assert "Blind since: Sun 22 Nov 2026, 04:00 CET (03:00 UTC), 45 min ago" in mail.body
+    assert "6 polls in a row failed, no successful poll for 45 min" in mail.body
+
+
+_CALM = _phrase(3).filter(lambda s: not {"storm", "crisis"} & set(s.lower().split()))
+
+
+@settings(max_examples=200, deadline=None)
+@given(notices(text=_CALM, kinds=st.just(Kind.BLIND)))
+def test_blind_never_sounds_like_a_crisis(message: Notice) -> None:
+    # Given a blind-source notice of any severity, over any evidence
+    message = dataclasses.replace(message, brand_name="Nordwind Air", ack_command=ACK)
+    said = everything(message).lower()
+    # Then nothing in it reads like a storm or asks to pause posts
+    for word in ("crisis", "storm", "critical", "pause"):
+        assert word not in said.replace("#", " ")
+
+
+# --- data stays data -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "mention",
+    ["{brand}", "{{ x }}", "{0} %s %(brand)s ${brand} {brand_name!r:>{width}}", "{% raw %}"],
+)
+def test_template_syntax_in_a_mention_appears_verbatim(mention: str) -> None:
+    message = notice(top_negative=[TopMention("x", "{author}", mention, "https://x.com/s/1")])
+    body = email(message).body
+    assert f'"{mention}"' in body
+    assert "{author}" in body
+
+
+def test_template_syntax_in_a_brand_name_appears_verbatim() -> None:
+    message = notice(brand_name="{brand} {{ alert_id }}")
+    assert "{brand} {{ alert_id }}" in everything(message)
+
+
+@given(st.text(st.characters(exclude_categories=["Cc", "Cf", "Cs", "Co", "Cn"]), max_size=200))
+def test_any_clean_mention_text_appears_verbatim(text: str) -> None:
+    clean = clean_text(text)
+    message = notice(top_negative=[TopMention("x", "a", clean, "https://x.com/s/1")])
+    assert f'     "{clean}"\n' in email(message).body
+
+
+def test_control_characters_and_newlines_are_cleaned_out_of_mentions() -> None:
+    raw = "line one\nline two\r\n\x00\x1b[31mred\u202e reversed\ttab"
+    body = email(notice(top_negative=[TopMention("x", "a\nb", raw, "https://x.com/1")])).body
+    assert '"line one line two [31mred reversed tab"' in body
+    assert "  1. x, a b\n" in body
+    assert not {"\x00", "\x1b", "\u202e", "\r", "\t"} & set(body)
+
+
+def test_a_long_mention_is_cut_at_a_word_boundary() -> None:
+    # Given a mention of 60 words
+    text = " ".join(f"word{i}" for i in range(60))
+    # When it is excerpted
+    shown = excerpt(text)
+    # Then it is at most 200 characters, whole words and an ellipsis
+    assert len(shown) <= 200
+    assert shown.endswith("…")
+    assert text.startswith(shown[:-1] + " ")
+
+
+@given(st.text(max_size=400))
+def test_excerpts_are_short_clean_and_cut_between_words(text: str) -> None:
+    shown = excerpt(text)
+    clean = clean_text(text)
+    assert len(shown) <= 200
+    assert is_plain(shown)
+    if len(clean) <= 200:
+        assert shown == clean
+    else:
+        kept = shown.removesuffix("…")
+        assert clean.startswith(kept)
+        rest = clean[len(kept) :]
+        # either at a space (perhaps after trailing punctuation) or, when the text has no
+        # space in the second half (CJK), without splitting a combining sequence
+        assert rest.lstrip(",;:-").startswith(" ") or not unicodedata.combining(rest[0])
+
+
+# --- time -----------------------------------------------------------------------------------
+
+
+def test_times_follow_the_configured_zone_across_the_autumn_change() -> None:
+    # Given an alert that starts at 02:30 CEST, an hour before Berlin's clocks go back,
+    # and resolves at 02:30 CET
+    start = datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
+    now = start + timedelta(hours=1)
+    resolution = dataclasses.replace(RESOLUTION, duration=timedelta(hours=1), peak_at=start)
+    started = notice(started_at=start, now=now)
+    resolved = notice(Kind.RESOLVED, started_at=start, now=now, resolution=resolution)
+    # Then each time carries its own offset and the hour is an hour
+    assert "Since:    Sun 25 Oct 2026, 02:30 CEST (00:30 UTC), 1 h ago" in email(started).body
+    assert "Since 02:30 CEST" in sms(started)
+    body = email(resolved).body
+    assert "Lasted: 1 h\n" in body
+    assert "From:   Sun 25 Oct 2026, 02:30 CEST (00:30 UTC)" in body
+    assert "To:     Sun 25 Oct 2026, 02:30 CET (01:30 UTC)" in body
+
+
+def test_times_follow_the_configured_zone_across_the_spring_change() -> None:
+    # Given New York at 01:50 EST, ten minutes before the clocks jump to 03:00 EDT
+    start = datetime(2026, 3, 8, 6, 50, tzinfo=UTC)
+    acked = Acknowledgement("Sam", start + timedelta(minutes=20))
+    message = notice(
+        Kind.ACKNOWLEDGED, started_at=start, now=acked.at, acknowledged=acked,
+        time_zone="America/New_York",
+    )  # fmt: skip
+    assert "Since:        Sun 8 Mar 2026, 01:50 EST (06:50 UTC), 20 min ago" in email(message).body
+    assert "by Sam at 03:10 EDT" in sms(message)
+
+
+def test_the_weekday_is_shown_when_the_start_was_on_another_local_day() -> None:
+    start = datetime(2026, 11, 21, 22, 50, tzinfo=UTC)  # Sat 23:50 in Berlin
+    text = sms(notice(started_at=start, now=start + timedelta(minutes=30), severity=2))
+    assert "Since Sat 23:50 CET" in text
+
+
+def test_zones_without_an_abbreviation_show_the_offset() -> None:
+    text = sms(notice(time_zone="America/Sao_Paulo", severity=2))
+    assert "Since 00:05 UTC-03:00" in text
+
+
+# --- notices that cannot be right ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"severity": 0},
+        {"severity": 4},
+        {"previous_severity": 5},
+        {"started_at": datetime(2026, 11, 22, 3, 5)},  # naive
+        {"now": datetime(2026, 11, 22, 3, 45)},
+        {"time_zone": "Europe/Atlantis"},
+        {"time_zone": "../etc/passwd"},
+    ],
+)
+def test_a_notice_that_cannot_be_right_is_refused_when_made(changes: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match=r"severity|aware|time_zone"):
+        notice(**changes)
+
+
+@pytest.mark.parametrize("kind", [Kind.RESOLVED, Kind.ACKNOWLEDGED])
+def test_a_notice_without_what_its_kind_needs_is_refused(kind: Kind) -> None:
+    # Given a started alert's notice turned into one that needs more
+    with pytest.raises(ValueError, match="needs"):
+        dataclasses.replace(notice(), kind=kind)
+
+
+def test_a_finding_with_no_number_is_refused() -> None:
+    with pytest.raises(ValueError, match="finite"):
+        Evidence("volume", "x", float("nan"), 1, 5)
