@@ -1,10 +1,11 @@
-"""NAB realTweets benchmark of the production volume detector and firing rule.
+"""NAB realTweets benchmark of the production volume detector and alert lifecycle.
 
     python -m bench.nab --data DIR --out OUT [--param NAME=VALUE ...]
                         [--sensitivity] [--cross-validate] [--explain-windows]
 
 Feeds every ``Twitter_volume_*.csv`` in DIR, row by row in time order, into
-`VolumeDetector` + `FiringRule` with the shipped defaults (one series = one brand,
+`VolumeDetector` and the alert lifecycle (`BrandLifecycle`, the rules the evaluator
+runs on a brand's all-channels series) with the shipped defaults (one series = one brand,
 one row = one bucket; nothing the detector sees comes from the labels or the file
 name). Writes ``OUT/<same file name>`` with ``timestamp,value,alert`` where
 ``alert`` is 1 on each row where a new alert starts firing.
@@ -30,6 +31,7 @@ import math
 import os
 import statistics
 import sys
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -37,16 +39,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from stormwatch.model import ALL_CHANNELS, BucketCounts
 from stormwatch.warn.detector import (
     Assessment,
     VolumeDetector,
     VolumeDetectorParams,
 )
-from stormwatch.warn.firing import FiringEventKind, FiringRule, FiringRuleParams
+from stormwatch.warn.firing import FiringRuleParams
+from stormwatch.warn.lifecycle import BrandLifecycle, DispatchKind
+from stormwatch.warn.rules import SeriesWindow, negative_share, static, velocity, volume
+from stormwatch.warn.settings import AlertSettings
 
 SERIES_GLOB = "Twitter_volume_*.csv"
 WINDOWS_FILE = "combined_windows.json"
 MINUTES_PER_WEEK = 7 * 24 * 60
+# One series is one brand; the name never reaches the detector.
+SERIES_BRAND = "series"
 
 
 # --------------------------------------------------------------------------- scoring
@@ -243,19 +251,44 @@ class Setup:
 
 
 def assess(rows: Sequence[Row], setup: Setup) -> tuple[list[Assessment], list[bool]]:
-    """Feed one series through a fresh detector and firing rule, in time order.
+    """Feed one series through a fresh detector and the brand's alert lifecycle, in order.
 
-    Returns each row's assessment and whether an alert started on that row.
+    Each row is one bucket of the brand's all-channels series; the rules the evaluator
+    runs on such a series (volume, velocity, negative share, static thresholds) run with
+    the shipped defaults, and `BrandLifecycle` - the production alert lifecycle - decides
+    when an alert starts. Returns each row's assessment and whether an alert started on it.
     """
-    detector = VolumeDetector(setup.detector)
-    rule = FiringRule(setup.firing)
+    settings = AlertSettings(volume=setup.detector, lifecycle=setup.firing)
+    bucket_minutes = setup.detector.bucket_minutes
+    lookback = max(
+        2 * settings.velocity.window_minutes,
+        settings.negative_share.window_minutes,
+        *(rule.window_minutes for rule in settings.static_for(SERIES_BRAND, ALL_CHANNELS)),
+    )
+    detector = VolumeDetector(settings.volume)
+    lifecycle = BrandLifecycle(SERIES_BRAND, settings)
+    recent: deque[tuple[datetime, BucketCounts]] = deque(maxlen=lookback // bucket_minutes)
     assessments: list[Assessment] = []
     started: list[bool] = []
     for row in rows:
         assessment = detector.observe(row.moment, row.value)
-        event = rule.step(assessment)
+        recent.append((assessment.bucket_start, BucketCounts(total=row.value)))
+        window = SeriesWindow(ALL_CHANNELS, bucket_minutes, list(recent))
+        findings = [
+            finding
+            for finding in (
+                volume(assessment, ALL_CHANNELS),
+                velocity(window, settings.velocity, baseline_trusted=not detector.warming_up),
+                negative_share(window, settings.negative_share),
+            )
+            if finding is not None
+        ]
+        findings += static(window, settings.static_for(SERIES_BRAND, ALL_CHANNELS))
+        dispatches = lifecycle.evaluate(
+            assessment.bucket_start, bucket_minutes, row.moment, findings, row.value
+        )
         assessments.append(assessment)
-        started.append(event is not None and event.kind is FiringEventKind.STARTED)
+        started.append(any(d.kind is DispatchKind.STARTED for d in dispatches))
     return assessments, started
 
 

@@ -127,17 +127,16 @@ def test_ordinary_weeks_raise_no_alert(warm_state: dict[str, object]) -> None:
     # Then nothing is unusual
     assert max(a.severity for a in assessments) == 0
     # And in the fourth week the expected level follows the rhythm: hourly factors are
-    # off by up to ~15 % where the swell is steepest; Monday mornings are still
-    # overestimated by up to half while the day-of-week factors settle (the level has
-    # absorbed part of the weekend dip; by the sixth week the error is below a quarter)
+    # off by up to ~15 % where the swell is steepest, and the day-of-week factors (learned
+    # per bucket from the first weekend on) add at most a few percent
     ratios = sorted(
         (a.expected or 0.0) / usual_rate(a.bucket_start)
         for a in assessments[7 * PER_DAY :]
         if a.bucket_start.minute == 0
     )
     assert 0.95 < ratios[len(ratios) // 2] < 1.05
-    assert ratios[0] > 0.75
-    assert ratios[-1] < 1.5
+    assert ratios[0] > 0.8
+    assert ratios[-1] < 1.25
 
 
 def test_a_storm_is_critical_within_minutes(warm_state: dict[str, object]) -> None:
@@ -205,6 +204,83 @@ def test_few_mentions_never_alert() -> None:
     assert few.severity == 0
     assert "never alerts" in few.reason
     assert many.severity >= 1
+
+
+def sparse_rate(moment: datetime, base: float) -> float:
+    """A sparse channel's rate: quiet nights (a quarter of the mean), busy evenings."""
+    hour = (moment.hour + 1) % 24 + moment.minute / 60
+    daylight = max(0.0, math.sin(math.pi * (hour - 6) / 18))
+    weekend = 0.7 if moment.weekday() >= 5 else 1.0
+    return base * (0.25 + 1.35 * math.pow(daylight, 1.5)) * weekend
+
+
+def sparse_counts(days: float, base: float, seed: int = 3) -> Iterator[tuple[datetime, int]]:
+    """Poisson counts around `sparse_rate`: mostly zeros, now and then a mention or two."""
+    rng = random.Random(seed)
+    for i in range(int(days * PER_DAY)):
+        moment = T0 + i * BUCKET
+        yield moment, _poisson(rng, sparse_rate(moment, base))
+
+
+@pytest.mark.parametrize("base", [0.005, 0.03, 0.3])
+def test_a_sparse_series_is_expected_at_its_own_rate(base: float) -> None:
+    # Given a sparse Poisson series (about 1.5 to 90 mentions a day: a LinkedIn or RSS channel)
+    detector = VolumeDetector()
+    # When three weeks arrive bucket by bucket
+    assessments = feed(detector, sparse_counts(21, base))
+    # Then in the third week each day's expected total stays within 0.4x-2x of the true
+    # rate (the multiplicative factor updates this replaced expected up to ~380x here)
+    third_week = assessments[14 * PER_DAY :]
+    for day in range(7):
+        judged = third_week[day * PER_DAY : (day + 1) * PER_DAY]
+        expected = sum(a.expected or 0.0 for a in judged)
+        true = sum(sparse_rate(a.bucket_start, base) for a in judged)
+        assert 0.4 < expected / true < 2.0
+    # And no 2-hour stretch expects more than 3x its true rate or, where the truth is a
+    # fraction of a mention (a night hour with a few mentions a week: the rhythm is shrunk
+    # towards flat), more than one mention
+    for start in range(0, len(third_week), 24):
+        block = third_week[start : start + 24]
+        expected = sum(a.expected or 0.0 for a in block)
+        true = sum(sparse_rate(a.bucket_start, base) for a in block)
+        assert expected < max(3.0 * true, 1.0)
+    # And quiet history raises no alert
+    assert max(a.severity for a in assessments) == 0
+
+
+def test_a_silent_day_on_a_sparse_series_keeps_expectations_sensible() -> None:
+    # Given a sparse series (0.1 mention a bucket on average) learned for two weeks
+    detector = VolumeDetector()
+    feed(detector, sparse_counts(14, 0.1))
+    # When a whole day brings no mention at all
+    silent = feed(detector, ((T0 + timedelta(days=14) + i * BUCKET, 0) for i in range(PER_DAY)))
+    # Then nothing alerts and the expectation neither blows up nor collapses to nothing:
+    # it falls with the one-day level memory, to about half the usual rate by the end
+    assert max(a.severity for a in silent) == 0
+    hours = [silent[i : i + 12] for i in range(0, PER_DAY, 12)]
+    ratios = [
+        sum(a.expected or 0.0 for a in hour) / sum(sparse_rate(a.bucket_start, 0.1) for a in hour)
+        for hour in hours
+    ]
+    assert max(ratios) < 3.0
+    assert min(ratios) > 0.1
+    day = sum(a.expected or 0.0 for a in silent)
+    assert 0.4 < day / sum(sparse_rate(a.bucket_start, 0.1) for a in silent) < 1.2
+
+
+def test_a_weekend_is_learned_from_the_first_weekend() -> None:
+    # Given a new series with weekends at 70 % of weekdays
+    detector = VolumeDetector()
+    # When two weeks arrive
+    assessments = feed(detector, counts(14))
+    # Then in the second week (one weekend seen) every hour is expected within -25 %/+30 %
+    ratios = [
+        (a.expected or 0.0) / usual_rate(a.bucket_start)
+        for a in assessments[7 * PER_DAY :]
+        if a.bucket_start.minute == 0
+    ]
+    assert min(ratios) > 0.75
+    assert max(ratios) < 1.3
 
 
 def test_zero_counts_throughout_are_fine() -> None:
@@ -355,6 +431,23 @@ def test_state_made_with_other_windows_is_refused(warm_state: dict[str, object])
         VolumeDetector.from_state(warm_state, other)
     with pytest.raises(ValueError, match="malformed"):
         VolumeDetector.from_state({"version": 1})
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_a_state_of_an_older_baseline_starts_afresh(
+    warm_state: dict[str, object], version: int
+) -> None:
+    # Given the state of an earlier baseline (its factors and maxima mean something else)
+    old = {**warm_state, "version": version}
+    # When it is restored
+    detector = VolumeDetector.from_state(old)
+    # Then the detector starts afresh, so the evaluator replays stored buckets into it
+    assert detector.newest_bucket is None
+    assert detector.warming_up
+    assert detector.expected_count(T0) is None
+    # And an unknown version is refused
+    with pytest.raises(ValueError, match="version"):
+        VolumeDetector.from_state({**warm_state, "version": 99})
 
 
 def test_local_time_zone_is_accepted() -> None:

@@ -35,6 +35,18 @@ class Judged:
     severity: int
     bucket_minutes: int = 5
     stale: bool = False
+    window_minutes: int | None = None
+    window_severities: tuple[tuple[int, int], ...] = ()
+
+
+def windows(at: datetime, short: int, long: int) -> Judged:
+    """A bucket judged on a 15-minute and a 12-hour window."""
+    return Judged(
+        at,
+        max(short, long),
+        window_minutes=15 if short >= long else 720,
+        window_severities=((15, short), (720, long)),
+    )
 
 
 def run(
@@ -88,6 +100,38 @@ def test_an_alert_resolves_after_an_hour_of_normal() -> None:
     events = run(severities)
     # Then it resolves 60 minutes after the last unusual bucket, reporting the peak
     assert events == [(0, STARTED, 2), (17, RESOLVED, 2)]
+
+
+def test_a_spike_alert_resolves_on_the_short_windows_while_the_long_one_remembers() -> None:
+    # Given an alert raised by a 15-minute spike, whose 12-hour window stays unusual
+    rule = FiringRule()
+    spike = [windows(T0 + i * BUCKET, 3, 3) for i in range(6)]
+    after = [windows(T0 + (6 + i) * BUCKET, 0, 3) for i in range(20)]
+    events = [(i, e.kind) for i, j in enumerate(spike + after) if (e := rule.step(j))]
+    # Then it resolves an hour after the short window calmed down, not 12 hours later
+    assert events == [(0, STARTED), (17, RESOLVED)]
+
+
+def test_after_resolving_the_long_windows_memory_starts_no_new_alert() -> None:
+    # Given a resolved spike alert; the 12-hour window is still unusual for hours
+    rule = FiringRule(FiringRuleParams(cooldown_minutes=0))
+    judged = [windows(T0 + i * BUCKET, 3 if i < 6 else 0, 3) for i in range(200)]
+    kinds = [e.kind for j in judged if (e := rule.step(j))]
+    assert kinds == [STARTED, RESOLVED]
+    # When a fresh spike comes while the long window still remembers the first one
+    event = rule.step(windows(T0 + 200 * BUCKET, 2, 3))
+    # Then that is a new alert
+    assert event is not None
+    assert event.kind is STARTED
+
+
+def test_a_slow_burn_alert_is_held_by_the_window_that_raised_it() -> None:
+    # Given an alert raised by the 12-hour window alone
+    rule = FiringRule()
+    judged = [windows(T0 + i * BUCKET, 0, 1 if i < 30 else 0) for i in range(50)]
+    events = [(i, e.kind) for i, j in enumerate(judged) if (e := rule.step(j))]
+    # Then it resolves an hour after that window is normal again
+    assert events == [(0, STARTED), (41, RESOLVED)]
 
 
 def test_cooldown_holds_back_a_flapping_series() -> None:

@@ -202,6 +202,8 @@ class Assessment:
     """Expected mentions in that window."""
     stale: bool = False
     """The bucket is older than one already seen: it was ignored and the state is unchanged."""
+    window_severities: tuple[tuple[int, int], ...] = ()
+    """(minutes, severity) of each window judged; `severity` is the highest of them."""
     reason: str = ""
     """One line for people: why this severity."""
 
@@ -521,13 +523,13 @@ class VolumeDetector:
             key=lambda item: item[:3],
         )
         enough, return_days, _, window = ranked[-1]
-        severity = 0
-        if enough:
-            for level, days in enumerate(
-                (p.watch_return_days, p.warning_return_days, p.critical_return_days), start=1
-            ):
-                if return_days >= days:
-                    severity = level
+        severity = self._severity_of(return_days) if enough else 0
+        window_severities = tuple(
+            (each.minutes, self._severity_of(fit.return_days(each.z) / windows))
+            if each.count >= p.min_count
+            else (each.minutes, 0)
+            for fit, each in zip(self._fits, evidence, strict=True)
+        )
         reason = (
             f"{window.count} mentions in {window.minutes} min against {window.expected:.1f} "
             f"expected: a 1-in-{_fmt_days(return_days)}-days excess for this series"
@@ -546,8 +548,19 @@ class VolumeDetector:
             window_minutes=window.minutes,
             window_count=window.count,
             window_expected=window.expected,
+            window_severities=window_severities,
             reason=reason,
         )
+
+    def _severity_of(self, return_days: float) -> int:
+        p = self.params
+        severity = 0
+        for level, days in enumerate(
+            (p.watch_return_days, p.warning_return_days, p.critical_return_days), start=1
+        ):
+            if return_days >= days:
+                severity = level
+        return severity
 
     def _static_assessment(
         self, start: datetime, index: int, count: int, expected: float | None
@@ -581,6 +594,7 @@ class VolumeDetector:
             basis="static",
             window_minutes=p.static_minutes,
             window_count=total,
+            window_severities=((p.static_minutes, severity),),
             reason=(
                 f"{warming}; static threshold: {total} mentions in {p.static_minutes} min "
                 f"against {p.static_count}"
@@ -657,11 +671,12 @@ class VolumeDetector:
         # Level: mentions per unit of seasonal exposure (the Poisson estimate of a rate
         # with known relative exposures), both sums with a one-day memory.
         seasonal = self._daily[hour] * self._weekly[weekday]
+        # The weekday factor first, against the level this bucket was judged by.
+        self._learn_weekday(weekday, hour, learned)
         self._level_mentions = self._level_mentions * self._level_keep + learned
         self._level_exposure = self._level_exposure * self._level_keep + seasonal
         self._day_hour_counts[hour] += learned
         self._day_hour_buckets[hour] += 1
-        self._learn_weekday(weekday, hour, learned)
 
     def _learn_weekday(self, weekday: int, hour: int, learned: float) -> None:
         """Add one bucket to its weekday's sums of mentions and of weekday-free expectation.

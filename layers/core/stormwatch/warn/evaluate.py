@@ -334,7 +334,7 @@ class Evaluator:
                 found.append(volume_finding)
         for rule_finding in (
             negative_share(window, settings.negative_share),
-            velocity(window, settings.velocity),
+            velocity(window, settings.velocity, baseline_trusted=not detector.warming_up),
         ):
             if rule_finding is not None:
                 found.append(rule_finding)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
 
-STATE_VERSION: Final = 1
+STATE_VERSION: Final = 2
 
 
 class FiringEventKind(enum.StrEnum):
@@ -56,6 +56,10 @@ class AssessmentLike(Protocol):
     def severity(self) -> int: ...
     @property
     def stale(self) -> bool: ...
+    @property
+    def window_minutes(self) -> int | None: ...
+    @property
+    def window_severities(self) -> tuple[tuple[int, int], ...]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,12 +72,17 @@ class FiringRuleParams:
     """A firing alert resolves after this long without an unusual bucket."""
     cooldown_minutes: int = 360
     """After a resolve, a new alert within this time starts only if it is more severe."""
+    recovery_minutes: int = 60
+    """What "back to normal" is judged on: windows up to this long, or up to the window
+    that raised the alert if that is longer. A 12-hour window still holds a storm for
+    12 hours after it ended; the alert should not."""
 
     def __post_init__(self) -> None:
         for name, least in (
             ("confirm_buckets", 1),
             ("resolve_after_minutes", 1),
             ("cooldown_minutes", 0),
+            ("recovery_minutes", 1),
         ):
             value = getattr(self, name)
             if value < least:
@@ -84,8 +93,12 @@ class FiringRule:
     """Decides when alerts of one series start, escalate and resolve.
 
     IDLE -> PENDING (unusual, not yet confirmed) -> FIRING -> IDLE (resolved). While
-    FIRING there is never a second STARTED; after RESOLVED, the cooldown only lets a
-    more severe episode through.
+    FIRING there is never a second STARTED. An alert resolves when the windows it is
+    judged on (see `FiringRuleParams.recovery_minutes`) have been normal for
+    `resolve_after_minutes`. After RESOLVED, the cooldown only lets a more severe
+    episode through, and until one bucket is normal on every window only a fresh excess
+    on the recovery windows starts a new alert: the long windows' memory of the episode
+    just ended does not.
     """
 
     def __init__(self, params: FiringRuleParams | None = None) -> None:
@@ -98,6 +111,8 @@ class FiringRule:
         self._last_unusual: datetime | None = None
         self._resolved_at: datetime | None = None
         self._resolved_peak = 0
+        self._trigger_minutes: int | None = None
+        self._awaiting_calm = False
 
     @property
     def phase(self) -> FiringPhase:
@@ -120,21 +135,31 @@ class FiringRule:
             return None
         self._last_bucket = at
         bucket = timedelta(minutes=assessment.bucket_minutes)
+        if self._firing_since is not None:
+            return self._while_firing(at, assessment)
         if assessment.severity >= 1:
-            return self._unusual(at, bucket, assessment.severity)
-        return self._normal(at)
+            return self._unusual(at, bucket, assessment)
+        self._awaiting_calm = False
+        return None
 
-    def _unusual(self, at: datetime, bucket: timedelta, severity: int) -> FiringEvent | None:
+    def _judged(self, assessment: AssessmentLike, limit: int) -> int:
+        """The highest severity among the windows up to `limit` minutes long."""
+        windows = assessment.window_severities
+        if not windows:
+            return assessment.severity
+        return max((severity for minutes, severity in windows if minutes <= limit), default=0)
+
+    def _unusual(
+        self, at: datetime, bucket: timedelta, assessment: AssessmentLike
+    ) -> FiringEvent | None:
+        severity = assessment.severity
+        if self._awaiting_calm and self._judged(assessment, self.params.recovery_minutes) < 1:
+            return None
         contiguous = self._streak_last is not None and at - self._streak_last <= bucket
         if not contiguous or self._streak_start is None:
             self._streak_start = at
         self._streak_last = at
         self._last_unusual = at
-        if self._firing_since is not None:
-            if severity > self._severity:
-                self._severity = severity
-                return FiringEvent(FiringEventKind.ESCALATED, at, severity, self._firing_since)
-            return None
         streak = (at - self._streak_start) // bucket + 1
         if streak < self.params.confirm_buckets:
             return None
@@ -145,18 +170,32 @@ class FiringRule:
             return None
         self._firing_since = at
         self._severity = severity
+        self._trigger_minutes = assessment.window_minutes
+        self._awaiting_calm = False
         return FiringEvent(FiringEventKind.STARTED, at, severity, at)
 
-    def _normal(self, at: datetime) -> FiringEvent | None:
-        if self._firing_since is None or self._last_unusual is None:
+    def _while_firing(self, at: datetime, assessment: AssessmentLike) -> FiringEvent | None:
+        assert self._firing_since is not None
+        if assessment.severity > self._severity:
+            self._severity = assessment.severity
+            self._last_unusual = at
+            return FiringEvent(FiringEventKind.ESCALATED, at, self._severity, self._firing_since)
+        limit = max(self.params.recovery_minutes, self._trigger_minutes or 0)
+        if self._judged(assessment, limit) >= 1:
+            self._last_unusual = at
             return None
-        if at - self._last_unusual < timedelta(minutes=self.params.resolve_after_minutes):
+        if self._last_unusual is not None and at - self._last_unusual < timedelta(
+            minutes=self.params.resolve_after_minutes
+        ):
             return None
         event = FiringEvent(FiringEventKind.RESOLVED, at, self._severity, self._firing_since)
         self._resolved_at = at
         self._resolved_peak = self._severity
         self._firing_since = None
         self._severity = 0
+        self._trigger_minutes = None
+        self._awaiting_calm = assessment.severity >= 1
+        self._streak_start = self._streak_last = None
         return event
 
     def to_state(self) -> dict[str, Any]:
@@ -170,6 +209,8 @@ class FiringRule:
             "last_unusual": _iso(self._last_unusual),
             "resolved_at": _iso(self._resolved_at),
             "resolved_peak": self._resolved_peak,
+            "trigger_minutes": self._trigger_minutes,
+            "awaiting_calm": self._awaiting_calm,
         }
 
     @classmethod
@@ -178,8 +219,9 @@ class FiringRule:
     ) -> FiringRule:
         rule = cls(params)
         try:
-            if state["version"] != STATE_VERSION:
-                raise ValueError(f"state version {state['version']!r}, expected {STATE_VERSION}")
+            version = state["version"]
+            if version not in (1, STATE_VERSION):
+                raise ValueError(f"state version {version!r}, expected {STATE_VERSION}")
             rule._last_bucket = _parse(state["last_bucket"])
             rule._streak_start = _parse(state["streak_start"])
             rule._streak_last = _parse(state["streak_last"])
@@ -188,6 +230,12 @@ class FiringRule:
             rule._last_unusual = _parse(state["last_unusual"])
             rule._resolved_at = _parse(state["resolved_at"])
             rule._resolved_peak = int(state["resolved_peak"])
+            # Version 1 knew neither: an alert it left firing is judged on the recovery
+            # windows alone.
+            if version == STATE_VERSION:
+                trigger = state["trigger_minutes"]
+                rule._trigger_minutes = None if trigger is None else int(trigger)
+                rule._awaiting_calm = bool(state["awaiting_calm"])
         except (KeyError, TypeError) as error:
             raise ValueError(f"malformed firing state: {error!r}") from error
         return rule

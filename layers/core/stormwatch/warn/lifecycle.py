@@ -163,7 +163,24 @@ class BrandLifecycle:
             f"{f.rule} ({f.where}): {f.reason}"
             for f in sorted(crisis, key=lambda f: -f.severity)[:3]
         )
-        event = self.firing.step(_Level(bucket_start, bucket_minutes, severity))
+        windows: dict[int, int] = {}
+        for finding in crisis:
+            for minutes, window_severity in finding.windows:
+                windows[minutes] = max(windows.get(minutes, 0), window_severity)
+        # The window that raised the level: the shortest among the most severe findings.
+        top = min(
+            (f for f in crisis if f.severity == severity),
+            key=lambda f: f.window_minutes,
+            default=None,
+        )
+        level = _Level(
+            bucket_start,
+            bucket_minutes,
+            severity,
+            window_minutes=top.window_minutes if top else None,
+            window_severities=tuple(sorted(windows.items())),
+        )
+        event = self.firing.step(level)
         dispatches: list[Dispatch] = []
         if event is not None and event.kind is FiringEventKind.STARTED:
             self.alert = ActiveAlert(
@@ -313,6 +330,8 @@ class _Level:
     bucket_minutes: int
     severity: int
     stale: bool = False
+    window_minutes: int | None = None
+    window_severities: tuple[tuple[int, int], ...] = ()
 
 
 class BlindMonitor:

@@ -40,6 +40,13 @@ class Finding:
     window_minutes: int
     reason: str
     blind: bool = False
+    window_severities: tuple[tuple[int, int], ...] = ()
+    """(minutes, severity) per window judged, when the rule judges several."""
+
+    @property
+    def windows(self) -> tuple[tuple[int, int], ...]:
+        """(minutes, severity) per window: the rule's own window when it judges one."""
+        return self.window_severities or ((self.window_minutes, self.severity),)
 
     @property
     def where(self) -> str:
@@ -81,6 +88,7 @@ def volume(assessment: Assessment, channel: str) -> Finding | None:
         expected=assessment.window_expected,
         window_minutes=assessment.window_minutes or assessment.bucket_minutes,
         reason=assessment.reason,
+        window_severities=assessment.window_severities,
     )
 
 
@@ -105,7 +113,10 @@ def negative_share(series: SeriesWindow, rule: NegativeShareRule) -> Finding | N
     )
 
 
-def velocity(series: SeriesWindow, rule: VelocityRule) -> Finding | None:
+def velocity(series: SeriesWindow, rule: VelocityRule, *, baseline_trusted: bool) -> Finding | None:
+    """Growth over the last window against the one before (see `VelocityRule`)."""
+    if baseline_trusted and not rule.once_baseline_trusted:
+        return None
     buckets = rule.window_minutes // series.bucket_minutes
     if len(series.buckets) < 2 * buckets:
         return None

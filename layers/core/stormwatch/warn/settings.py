@@ -50,6 +50,11 @@ class VelocityRule:
     min_mentions: int = 40
     """...to at least this many mentions."""
     severity: int = 1
+    once_baseline_trusted: bool = False
+    """Growth alone alerts while a series' baseline warms up. Once it is trusted, the
+    detector's 15-minute window judges growth against the series' own burstiness
+    instead, unless this is true: a fixed ratio pages several times a day on a busy
+    brand (real Twitter volume of one company, NAB: 4x to 40 in 182 of 15,902 buckets)."""
 
 
 @dataclass(frozen=True, slots=True)
