@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from local.stack import LocalStack
 from stormwatch.errors import StoreConflict
 from stormwatch.model import Mention, ScoredMention, Sentiment
-from stormwatch.store import DynamoStore
+from stormwatch.store import DynamoStore, alert_state_key
 
 T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 _numbers = itertools.count()
@@ -220,3 +220,37 @@ def test_a_non_conditional_failure_is_not_mistaken_for_a_duplicate(
     # When it is committed / Then the error surfaces instead of being dropped as a "duplicate"
     with pytest.raises(ClientError):
         _commit(store, channel, 0, [huge])
+
+
+# --- the alert outbox -------------------------------------------------------------------------
+
+
+def test_an_outbox_entry_is_written_once_claimed_by_one_run_and_marked_sent(
+    store: DynamoStore,
+) -> None:
+    # Given a lifecycle state saved with one notification, then the same minute saved again
+    brand = f"brand-{uuid.uuid4().hex[:8]}"
+    key = alert_state_key(brand)
+    now = datetime(2026, 11, 22, 3, 5, tzinfo=UTC)
+    dispatch = f"{brand}-20261122-0305:started"
+    version = store.save_state_with_outbox(key, {"v": 1}, 0, [(dispatch, {"n": 1})], now)
+    store.save_state_with_outbox(key, {"v": 2}, version, [(dispatch, {"n": 2})], now)
+    mine = [e for e in store.pending_notifications() if e.key == dispatch]
+    assert [(e.payload, e.attempts) for e in mine] == [({"n": 1}, 0)]
+
+    # When two runs try to claim it for sending at the same minute
+    lease = timedelta(minutes=5)
+    claims = [store.claim_notification(dispatch, now, lease) for _ in range(2)]
+
+    # Then only the first gets it; after a failed send it is free again at once
+    assert claims == [True, False]
+    store.mark_notification(dispatch, sent=False, error="SNS throttled")
+    assert store.claim_notification(dispatch, now, lease)
+    # and a claim whose run died expires with its lease
+    assert not store.claim_notification(dispatch, now + timedelta(minutes=4), lease)
+    assert store.claim_notification(dispatch, now + timedelta(minutes=5), lease)
+
+    # When it is sent, it is pending no more and nobody can claim it
+    store.mark_notification(dispatch, sent=True)
+    assert dispatch not in {e.key for e in store.pending_notifications()}
+    assert not store.claim_notification(dispatch, now + timedelta(hours=1), lease)

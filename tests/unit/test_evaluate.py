@@ -71,8 +71,17 @@ class MemoryStore:
             if entry["status"] == "pending"
         ]
 
+    def claim_notification(self, dispatch_key: str, now: datetime, lease: timedelta) -> bool:
+        entry = self.outbox[dispatch_key]
+        claimed = entry.get("claimed_until")
+        if entry["status"] != "pending" or (claimed is not None and claimed > now):
+            return False
+        entry["claimed_until"] = now + lease
+        return True
+
     def mark_notification(self, dispatch_key: str, *, sent: bool, error: str | None = None) -> None:
         entry = self.outbox[dispatch_key]
+        entry.pop("claimed_until", None)
         if sent:
             entry["status"] = "sent"
         else:
@@ -224,3 +233,43 @@ def test_a_poller_failing_again_and_again_tells_ops_not_the_crisis_team(config: 
     assert [d.medium for d in outbox.sent] == ["ops_email"]
     assert "x" in outbox.sent[0].subject
     assert "401" in outbox.sent[0].text
+
+
+def test_a_notification_claimed_by_a_run_that_died_goes_out_once_its_lease_is_over(
+    config: Config,
+) -> None:
+    # Given a storm decided at 03:01 by a run killed after claiming its first message
+    store = MemoryStore()
+    _storm(store, "nordwind-air", T0 - timedelta(minutes=30), per_bucket=60, buckets=7)
+    _healthy(store, config, T0 + timedelta(minutes=1))
+    with pytest.raises(_Killed):
+        Evaluator(config, store, _Dead()).run(T0 + timedelta(minutes=1))
+    decided = len(store.outbox)
+    assert [k for k, e in store.outbox.items() if "claimed_until" in e] != []
+
+    # When the next minute runs while that claim holds
+    outbox = Outbox()
+    _healthy(store, config, T0 + timedelta(minutes=2))
+    Evaluator(config, store, outbox).run(T0 + timedelta(minutes=2))
+    # Then all but the claimed message go out
+    assert len(outbox.sent) == decided - 1
+
+    # When a run comes after the lease
+    _healthy(store, config, T0 + timedelta(minutes=7))
+    Evaluator(config, store, outbox).run(T0 + timedelta(minutes=7))
+    # Then the last one goes out too, and nothing went out twice
+    assert len(outbox.sent) == len(store.outbox) == decided
+    sent = [(d.medium, d.phone, d.kind) for d in outbox.sent]
+    assert len(sent) == len(set(sent))
+    assert all(entry["status"] == "sent" for entry in store.outbox.values())
+
+
+class _Dead:
+    """A notifier whose Lambda is killed at the first send: after the claim, before SNS."""
+
+    def send(self, delivery: Delivery) -> str:
+        raise _Killed
+
+
+class _Killed(BaseException):
+    """Not an Exception: nothing in the evaluator may catch it, as with a killed process."""

@@ -601,38 +601,75 @@ class DynamoStore:
                 pending = [entry for i, entry in enumerate(pending) if i not in known]
 
     def pending_notifications(self) -> list[OutboxEntry]:
-        answer = self._call(
-            "query",
-            TableName=self.table,
-            KeyConditionExpression="pk = :pk",
-            FilterExpression="#status = :pending",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":pk": {"S": OUTBOX_PK}, ":pending": {"S": "pending"}},
-            ConsistentRead=True,
-            ReturnConsumedCapacity="TOTAL",
-        )
-        return [
-            OutboxEntry(
-                item["sk"]["S"], json.loads(item["payload"]["S"]), int(item["attempts"]["N"])
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk",
+            "FilterExpression": "#status = :pending",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {":pk": {"S": OUTBOX_PK}, ":pending": {"S": "pending"}},
+            "ConsistentRead": True,
+            "ReturnConsumedCapacity": "TOTAL",
+        }
+        entries: list[OutboxEntry] = []
+        while True:
+            answer = self._call("query", **request)
+            entries += [
+                OutboxEntry(
+                    item["sk"]["S"], json.loads(item["payload"]["S"]), int(item["attempts"]["N"])
+                )
+                for item in answer.get("Items", [])
+            ]
+            if "LastEvaluatedKey" not in answer:
+                return entries
+            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+    def claim_notification(self, dispatch_key: str, now: datetime, lease: timedelta) -> bool:
+        """Take a pending notification for sending until `now + lease`; False when it is
+        sent already or another run holds an unexpired claim. Two evaluator runs that
+        overlap (a schedule delivered twice) so never both send it; a run that died
+        after claiming leaves it to the next run once the lease is over."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self._call(
+                "update_item",
+                TableName=self.table,
+                Key=outbox_key(dispatch_key),
+                UpdateExpression="SET #claimed = :until",
+                ConditionExpression=(
+                    "#status = :pending AND (attribute_not_exists(#claimed) OR #claimed <= :now)"
+                ),
+                ExpressionAttributeNames={"#status": "status", "#claimed": "claimed_until"},
+                ExpressionAttributeValues={
+                    ":pending": {"S": "pending"},
+                    ":now": {"S": iso(now)},
+                    ":until": {"S": iso(now + lease)},
+                },
+                ReturnConsumedCapacity="TOTAL",
             )
-            for item in answer.get("Items", [])
-        ]
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def mark_notification(self, dispatch_key: str, *, sent: bool, error: str | None = None) -> None:
         """Sent: done. Not sent: one more attempt counted, the error kept for ops."""
         if sent:
-            expression, values = "SET #status = :sent REMOVE #error", {":sent": {"S": "sent"}}
+            expression = "SET #status = :sent REMOVE #error, #claimed"
+            names = {"#status": "status", "#error": "last_error", "#claimed": "claimed_until"}
+            values: dict[str, AttributeValue] = {":sent": {"S": "sent"}}
         else:
-            expression = "ADD #attempts :one SET #error = :error"
+            # The claim is let go: the next run tries again at once.
+            expression = "ADD #attempts :one SET #error = :error REMOVE #claimed"
+            names = {"#attempts": "attempts", "#error": "last_error", "#claimed": "claimed_until"}
             values = {":one": {"N": "1"}, ":error": {"S": (error or "unknown")[:500]}}
         self._call(
             "update_item",
             TableName=self.table,
             Key=outbox_key(dispatch_key),
             UpdateExpression=expression,
-            ExpressionAttributeNames={"#status": "status", "#error": "last_error"}
-            if sent
-            else {"#attempts": "attempts", "#error": "last_error"},
+            ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
             ReturnConsumedCapacity="TOTAL",
         )

@@ -62,6 +62,9 @@ BOOTSTRAP = timedelta(days=14)
 """A new detector learns from up to this much stored history before judging."""
 EVIDENCE_WINDOW = timedelta(hours=1)
 MAX_ATTEMPTS = 10
+SEND_LEASE = timedelta(minutes=5)
+"""How long a run's claim on a notification lasts: far beyond one SNS publish, short
+enough that a message whose run died goes out a few minutes late, not never."""
 ACK_COMMAND = "python -m ops ack"
 
 _KINDS = {
@@ -89,6 +92,8 @@ class WarnStore(Protocol):
     ) -> int: ...
 
     def pending_notifications(self) -> list[OutboxEntry]: ...
+
+    def claim_notification(self, dispatch_key: str, now: datetime, lease: timedelta) -> bool: ...
 
     def mark_notification(
         self, dispatch_key: str, *, sent: bool, error: str | None = None
@@ -182,7 +187,7 @@ class Evaluator:
         except Exception as error:
             logger.exception("blind monitor failed")
             report.errors.append(f"monitor: {error.__class__.__name__}: {error}")
-        self.deliver(report)
+        self.deliver(report, now)
         return report
 
     # --- one brand ------------------------------------------------------------------
@@ -590,9 +595,11 @@ class Evaluator:
 
     # --- sending ------------------------------------------------------------------------
 
-    def deliver(self, report: EvaluationReport) -> None:
+    def deliver(self, report: EvaluationReport, now: datetime) -> None:
         for entry in self.store.pending_notifications():
             if entry.attempts >= MAX_ATTEMPTS:
+                continue
+            if not self.store.claim_notification(entry.key, now, SEND_LEASE):
                 continue
             try:
                 self.notifier.send(Delivery.from_payload(entry.payload))
