@@ -48,9 +48,14 @@ USER_FIELDS = frozenset({"username", "public_metrics"})
 
 def rendered_pages(count: int) -> tuple[list[bytes], datetime]:
     """`count` X posts as raw recent-search answers, newest first, 100 per page."""
-    # The scenario has about 3,200 X posts at volume 1; scale it to `count` and trim.
-    volume = count / 3200 * 1.05
-    posts: list[Post] = build_scenario(volume=volume, channels=("x",)).posts[:count]
+    # The scenario's X posts at volume 1, scaled up to at least `count` and trimmed.
+    per_volume = len(build_scenario(volume=1.0, channels=("x",)).posts)
+    volume = count / per_volume * 1.05
+    posts: list[Post] = build_scenario(volume=volume, channels=("x",)).posts
+    while len(posts) < count:
+        volume *= 1.05 * count / len(posts)
+        posts = build_scenario(volume=volume, channels=("x",)).posts
+    posts = posts[:count]
     posts.sort(key=x_fake.post_id, reverse=True)
     pages = []
     for start in range(0, len(posts), PAGE_SIZE):

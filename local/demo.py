@@ -22,6 +22,7 @@ from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 from local.history import import_history, quiet_history
+from local.localconfig import read_document
 from local.scenario import DEFAULT_HOURS, Scenario, build_scenario
 from local.stack import LocalStack, schedules
 from stormwatch.config import CHANNELS
@@ -122,7 +123,8 @@ def stored_buckets(
             for start, counts in store.read_buckets(
                 brand,
                 channel,
-                scenario.start - timedelta(hours=1),
+                # (not earlier: the imported quiet weeks end where the scenario starts)
+                scenario.start,
                 scenario.end + timedelta(hours=1),
             ).items():
                 found[(brand, channel, start)] = counts
@@ -223,8 +225,10 @@ class Progress:
         spark = "".join(BARS[min(8, round(8 * n / peak))] for n in self.history[-24:])
         storm = "  ⚡ storm" if moment > self.scenario.storm_start else ""
         busiest = ", ".join(f"{ch} {n}" for ch, n in self.hour_stored.most_common(3) if n)
+        zone = ZoneInfo(self.stack.config().time_zone)
+        start, end = (moment - timedelta(hours=1)).astimezone(zone), moment.astimezone(zone)
         self.console.write(
-            f"  {moment:%a %H:%M}  +{stored:5d} mentions  total {self.total:6d}  "
+            f"  {start:%a %H}-{end:%H}h  +{stored:5d} mentions  total {self.total:6d}  "
             f"{spark:<24}  {busiest}{storm}\n"
         )
         self.console.flush()
@@ -302,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{scenario.start:%a %d %b %H:%M} to {scenario.end:%a %H:%M} UTC; "
         f"a storm from {scenario.storm_start:%a %H:%M} UTC (night to Sunday)\n"
     )
+    zone = read_document().get("roster", {}).get("time_zone", "UTC")
     parameters = {"PollRate": args.rate, "EvaluateRate": args.rate}
     with (
         log_path.open("w", encoding="utf-8") as log,
@@ -317,7 +322,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{len(firings)} schedules ({args.rate}: pollers and the alert evaluator)\n"
             f"  two quiet weeks before it imported as history ({imported} buckets), so the\n"
             "  baseline knows the brand's daily rhythm; the demo evaluates every 5 minutes\n"
-            f"  (deployed: every minute). Handler logs: {log_path}\n\n"
+            f"  (deployed: every minute). Handler logs: {log_path}\n"
+            f"  Times below are {zone} (the roster's); each line sums the hour that ended.\n\n"
         )
         progress = Progress(console, stack, acknowledge_after=timedelta(minutes=20))
         hiccups = sorted(
