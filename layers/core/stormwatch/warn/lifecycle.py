@@ -354,32 +354,30 @@ class BlindMonitor:
             since = iso(now)
             self.blind[channel] = {"since": since, "rule": finding.rule, "reason": finding.reason}
             dispatches.append(
-                Dispatch(
-                    key=f"blind:{channel}:{since}",
-                    kind=DispatchKind.BLIND,
-                    brand="",
-                    alert_id=f"blind-{channel}-{now:%Y%m%d-%H%M}",
-                    severity=1,
-                    audience=(OPS,),
-                    at=now,
-                    channel=channel,
-                    reason=finding.reason,
-                )
+                _blind_dispatch(DispatchKind.BLIND, channel, since, now, finding.reason)
             )
         for channel in sorted(set(self.blind) - set(current)):
-            entry = self.blind.pop(channel)
-            blind_since = parse_iso(entry["since"])
+            since = self.blind.pop(channel)["since"]
+            reason = f"{channel} is read again (blind since {since})"
             dispatches.append(
-                Dispatch(
-                    key=f"blind:{channel}:{entry['since']}:over",
-                    kind=DispatchKind.BLIND_RESOLVED,
-                    brand="",
-                    alert_id=f"blind-{channel}-{blind_since:%Y%m%d-%H%M}",
-                    severity=1,
-                    audience=(OPS,),
-                    at=now,
-                    channel=channel,
-                    reason=f"{channel} is read again (blind since {entry['since']})",
-                )
+                _blind_dispatch(DispatchKind.BLIND_RESOLVED, channel, since, now, reason)
             )
         return dispatches
+
+
+def _blind_dispatch(
+    kind: DispatchKind, channel: str, since: str, now: datetime, reason: str
+) -> Dispatch:
+    """Ops hear that monitoring of `channel` went blind at `since`, or that it is over."""
+    over = ":over" if kind is DispatchKind.BLIND_RESOLVED else ""
+    return Dispatch(
+        key=f"blind:{channel}:{since}{over}",
+        kind=kind,
+        brand="",
+        alert_id=f"blind-{channel}-{parse_iso(since):%Y%m%d-%H%M}",
+        severity=1,
+        audience=(OPS,),
+        at=now,
+        channel=channel,
+        reason=reason,
+    )
