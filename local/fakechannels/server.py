@@ -127,15 +127,18 @@ class FakeChannelServer:
         return response(environ, start_response)
 
     def dispatch(self, request: Request) -> Response:
+        # The world of the moment the request arrived: tests swap worlds on a running
+        # server, and a slow answer must not land in the next test's world.
+        world = self.world
         channel = request.path.strip("/").split("/", 1)[0]
         fake = self.fakes.get(channel)
         body = request.get_data(cache=True)
-        fault = self.world.faults.take(channel, request.path) if fake else None
+        fault = world.faults.take(channel, request.path) if fake else None
         if fake is not None and fault is not None:
-            response = self._fault_response(fault, fake)
+            response = self._fault_response(fault, fake, world)
         else:
-            response = self._route(request)
-        self.world.log(
+            response = self._route(request, world)
+        world.log(
             RecordedExchange(
                 channel=channel,
                 method=request.method,
@@ -154,7 +157,7 @@ class FakeChannelServer:
         )
         return response
 
-    def _route(self, request: Request) -> Response:
+    def _route(self, request: Request, world: World) -> Response:
         adapter = self.url_map.bind_to_environ(request.environ)
         try:
             endpoint, values = adapter.match()
@@ -165,15 +168,15 @@ class FakeChannelServer:
         except HTTPException as error:
             return json_response({"error": str(error)}, error.code or 400)
         handler: Handler = endpoint
-        return handler(self.world, request, **values)
+        return handler(world, request, **values)
 
-    def _fault_response(self, fault: str, fake: ChannelFake) -> Response:
+    def _fault_response(self, fault: str, fake: ChannelFake, world: World) -> Response:
         kind, _, argument = fault.partition(":")
         if kind == "status":
-            return fake.error_response(int(argument), self.world)
+            return fake.error_response(int(argument), world)
         if kind == "slow":
             time.sleep(float(argument))
-            return fake.error_response(504, self.world)
+            return fake.error_response(504, world)
         try:
             body, status, content_type = CANNED_FAULTS[kind]
         except KeyError:
