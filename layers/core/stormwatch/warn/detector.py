@@ -509,26 +509,19 @@ class VolumeDetector:
         p = self.params
         # Bonferroni over the windows: each window alone must be n times as rare.
         windows = len(evidence)
+        judged = [
+            (window, window.count >= p.min_count, fit.return_days(window.z) / windows)
+            for fit, window in zip(self._fits, evidence, strict=True)
+        ]
         # The rarest window decides, among those with enough mentions to matter.
-        ranked = sorted(
-            (
-                (
-                    window.count >= p.min_count,
-                    fit.return_days(window.z) / windows,
-                    -i,
-                    window,
-                )
-                for i, (fit, window) in enumerate(zip(self._fits, evidence, strict=True))
-            ),
-            key=lambda item: item[:3],
+        # (On a tie, the window listed first.)
+        _, (window, enough, return_days) = max(
+            enumerate(judged), key=lambda item: (item[1][1], item[1][2], -item[0])
         )
-        enough, return_days, _, window = ranked[-1]
         severity = self._severity_of(return_days) if enough else 0
         window_severities = tuple(
-            (each.minutes, self._severity_of(fit.return_days(each.z) / windows))
-            if each.count >= p.min_count
-            else (each.minutes, 0)
-            for fit, each in zip(self._fits, evidence, strict=True)
+            (each.minutes, self._severity_of(days) if counts else 0)
+            for each, counts, days in judged
         )
         reason = (
             f"{window.count} mentions in {window.minutes} min against {window.expected:.1f} "
