@@ -47,7 +47,7 @@ from stormwatch.warn.detector import (
 )
 from stormwatch.warn.firing import FiringRuleParams
 from stormwatch.warn.lifecycle import BrandLifecycle, DispatchKind
-from stormwatch.warn.rules import SeriesWindow, negative_share, static, velocity, volume
+from stormwatch.warn.rules import SeriesWindow, crisis_findings
 from stormwatch.warn.settings import AlertSettings
 
 SERIES_GLOB = "Twitter_volume_*.csv"
@@ -274,16 +274,9 @@ def assess(rows: Sequence[Row], setup: Setup) -> tuple[list[Assessment], list[bo
         assessment = detector.observe(row.moment, row.value)
         recent.append((assessment.bucket_start, BucketCounts(total=row.value)))
         window = SeriesWindow(ALL_CHANNELS, bucket_minutes, list(recent))
-        findings = [
-            finding
-            for finding in (
-                volume(assessment, ALL_CHANNELS),
-                velocity(window, settings.velocity, baseline_trusted=not detector.warming_up),
-                negative_share(window, settings.negative_share),
-            )
-            if finding is not None
-        ]
-        findings += static(window, settings.static_for(SERIES_BRAND, ALL_CHANNELS))
+        findings = crisis_findings(
+            assessment, window, settings, SERIES_BRAND, baseline_trusted=not detector.warming_up
+        )
         dispatches = lifecycle.evaluate(
             assessment.bucket_start, bucket_minutes, row.moment, findings, row.value
         )

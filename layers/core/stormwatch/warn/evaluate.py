@@ -48,11 +48,8 @@ from stormwatch.warn.rules import (
     Finding,
     PollHealth,
     SeriesWindow,
-    negative_share,
+    crisis_findings,
     silence,
-    static,
-    velocity,
-    volume,
 )
 from stormwatch.warn.settings import AlertSettings
 
@@ -332,18 +329,9 @@ class Evaluator:
                 for i in range(int((current - rules_start) / self.bucket) + 1)
             ],
         )
-        found: list[Finding] = []
-        if assessment is not None:
-            volume_finding = volume(assessment, name)
-            if volume_finding is not None:
-                found.append(volume_finding)
-        for rule_finding in (
-            negative_share(window, settings.negative_share),
-            velocity(window, settings.velocity, baseline_trusted=not detector.warming_up),
-        ):
-            if rule_finding is not None:
-                found.append(rule_finding)
-        found.extend(static(window, settings.static_for(brand.id, name)))
+        found = crisis_findings(
+            assessment, window, settings, brand.id, baseline_trusted=not detector.warming_up
+        )
         if name != ALL_CHANNELS:
             quiet = settings.silence.quiet_minutes
             expected = [

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from stormwatch.model import ALL_CHANNELS, BucketCounts
 from stormwatch.warn.detector import Assessment
 from stormwatch.warn.settings import (
+    AlertSettings,
     NegativeShareRule,
     SilenceRule,
     StaticThreshold,
@@ -215,3 +216,26 @@ def silence(
         ),
         blind=True,
     )
+
+
+def crisis_findings(
+    assessment: Assessment | None,
+    window: SeriesWindow,
+    settings: AlertSettings,
+    brand: str,
+    *,
+    baseline_trusted: bool,
+) -> list[Finding]:
+    """Every crisis rule over one series of a brand: the detector's judgement of its
+    newest bucket, negative share, velocity and ops' static lines."""
+    found = [
+        finding
+        for finding in (
+            volume(assessment, window.channel) if assessment is not None else None,
+            negative_share(window, settings.negative_share),
+            velocity(window, settings.velocity, baseline_trusted=baseline_trusted),
+        )
+        if finding is not None
+    ]
+    found += static(window, settings.static_for(brand, window.channel))
+    return found
