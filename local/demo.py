@@ -22,7 +22,6 @@ from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 from local.history import import_history, quiet_history
-from local.localconfig import read_document
 from local.scenario import DEFAULT_HOURS, Scenario, build_scenario
 from local.stack import LocalStack, schedules
 from stormwatch.config import CHANNELS
@@ -306,7 +305,6 @@ def main(argv: list[str] | None = None) -> int:
         f"{scenario.start:%a %d %b %H:%M} to {scenario.end:%a %H:%M} UTC; "
         f"a storm from {scenario.storm_start:%a %H:%M} UTC (night to Sunday)\n"
     )
-    zone = read_document().get("roster", {}).get("time_zone", "UTC")
     parameters = {"PollRate": args.rate, "EvaluateRate": args.rate}
     with (
         log_path.open("w", encoding="utf-8") as log,
@@ -323,7 +321,8 @@ def main(argv: list[str] | None = None) -> int:
             f"  two quiet weeks before it imported as history ({imported} buckets), so the\n"
             "  baseline knows the brand's daily rhythm; the demo evaluates every 5 minutes\n"
             f"  (deployed: every minute). Handler logs: {log_path}\n"
-            f"  Times below are {zone} (the roster's); each line sums the hour that ended.\n\n"
+            f"  Times below are {stack.config().time_zone} (the roster's); "
+            "each line sums the hour that ended.\n\n"
         )
         progress = Progress(console, stack, acknowledge_after=timedelta(minutes=20))
         hiccups = sorted(
