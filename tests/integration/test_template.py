@@ -34,24 +34,34 @@ def _actions(statement: dict[str, Any]) -> set[str]:
     return {actions} if isinstance(actions, str) else set(actions)
 
 
-def test_the_poller_may_touch_only_its_table_config_secret_and_queue(cfn: dict[str, Any]) -> None:
-    role = cfn["Resources"]["PollMentionsFunctionRole"]
-    statements = _statements(role)
+def _resources_by_action(role: dict[str, Any]) -> dict[str, list[Any]]:
+    """Each action the role's policies allow, with the Resource of every statement naming
+    it; every statement must allow (a Deny would hide what a role really may do)."""
     by_action: dict[str, list[Any]] = {}
-    for statement in statements:
+    for statement in _statements(role):
         assert statement["Effect"] == "Allow"
         for action in _actions(statement):
             by_action.setdefault(action, []).append(statement["Resource"])
-    # DynamoDB: read and conditional writes on the one table; no scans, deletes or admin
+    return by_action
+
+
+# Read and conditional writes on the one table; no scans, deletes or admin.
+TABLE_ACTIONS = {
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:ConditionCheckItem",
+}
+
+
+def test_the_poller_may_touch_only_its_table_config_secret_and_queue(cfn: dict[str, Any]) -> None:
+    role = cfn["Resources"]["PollMentionsFunctionRole"]
+    statements = _statements(role)
+    by_action = _resources_by_action(role)
     dynamodb = {a for a in by_action if a.startswith("dynamodb:")}
-    assert dynamodb == {
-        "dynamodb:GetItem",
-        "dynamodb:BatchGetItem",
-        "dynamodb:Query",
-        "dynamodb:PutItem",
-        "dynamodb:UpdateItem",
-        "dynamodb:ConditionCheckItem",
-    }
+    assert dynamodb == TABLE_ACTIONS
     for action in dynamodb:
         assert by_action[action] == [{"Fn::GetAtt": ["Table", "Arn"]}]
     assert by_action["ssm:GetParameter"] == [
@@ -123,20 +133,9 @@ def test_one_schedule_per_enabled_channel(
 
 
 def test_the_evaluator_may_read_and_decide_and_notify_only(cfn: dict[str, Any]) -> None:
-    role = cfn["Resources"]["EvaluateAlertsFunctionRole"]
-    by_action: dict[str, list[Any]] = {}
-    for statement in _statements(role):
-        for action in _actions(statement):
-            by_action.setdefault(action, []).append(statement["Resource"])
+    by_action = _resources_by_action(cfn["Resources"]["EvaluateAlertsFunctionRole"])
     dynamodb = {a for a in by_action if a.startswith("dynamodb:")}
-    assert dynamodb == {
-        "dynamodb:GetItem",
-        "dynamodb:BatchGetItem",
-        "dynamodb:Query",
-        "dynamodb:PutItem",
-        "dynamodb:UpdateItem",
-        "dynamodb:ConditionCheckItem",
-    }
+    assert dynamodb == TABLE_ACTIONS
     assert by_action["sns:Publish"] == [[{"Ref": "AlertsTopic"}, {"Ref": "OpsTopic"}]]
     assert "secretsmanager:GetSecretValue" not in by_action  # it never reads credentials
     assert not {a for a, resources in by_action.items() if "*" in resources}
