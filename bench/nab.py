@@ -205,30 +205,99 @@ class Row:
     value: int
 
 
+class BenchInputError(ValueError):
+    """A data file the bench cannot read; the message names the file and, if any, the line."""
+
+
 def _parse_time(text: str) -> datetime:
     """NAB times carry no zone; they are read as UTC (the detector needs aware times)."""
     moment = datetime.fromisoformat(text.strip())
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _count(text: str) -> int:
+    """A bucket's mention count: a whole number of at least 0 ("12" or "12.0")."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0 or value != int(value):
+        raise ValueError(f"a mention count must be a whole number >= 0, got {text!r}")
+    return int(value)
+
+
 def read_series(path: Path) -> list[Row]:
-    """The rows of a NAB csv (timestamp,value), in time order."""
+    """The rows of a NAB csv (timestamp,value), in time order.
+
+    Raises `BenchInputError` naming the file and line for a missing column, a bad
+    timestamp or count, a timestamp given twice, or a file without rows.
+    """
+    rows: list[Row] = []
     with path.open(newline="", encoding="utf-8") as handle:
-        rows = [
-            Row(record["timestamp"], _parse_time(record["timestamp"]), int(float(record["value"])))
-            for record in csv.DictReader(handle)
-        ]
+        reader = csv.DictReader(handle)
+        missing = {"timestamp", "value"} - set(reader.fieldnames or ())
+        if missing:
+            raise BenchInputError(
+                f"{path.name}: the header needs the columns timestamp,value "
+                f"(missing: {', '.join(sorted(missing))})"
+            )
+        for record in reader:
+            try:
+                text = record["timestamp"] or ""
+                rows.append(Row(text, _parse_time(text), _count(record["value"] or "")))
+            except ValueError as error:
+                raise BenchInputError(f"{path.name}, line {reader.line_num}: {error}") from error
+    if not rows:
+        raise BenchInputError(f"{path.name}: no rows after the header")
     rows.sort(key=lambda row: row.moment)
+    for before, after in itertools.pairwise(rows):
+        if before.moment == after.moment:
+            raise BenchInputError(f"{path.name}: the timestamp {after.text} appears twice")
     return rows
 
 
+def check_spacing(name: str, rows: Sequence[Row], bucket_minutes: int) -> None:
+    """Each row is one bucket: two rows closer than a bucket would be judged as one."""
+    for before, after in itertools.pairwise(rows):
+        if (after.moment - before.moment).total_seconds() < bucket_minutes * 60:
+            raise BenchInputError(
+                f"{name}: {before.text} and {after.text} are closer than one "
+                f"{bucket_minutes}-minute bucket; each row must be one bucket"
+            )
+
+
 def read_windows(path: Path) -> dict[str, list[Window]]:
-    """Windows by csv file name (NAB keys them as ``<category>/<file>``)."""
-    raw: Mapping[str, list[list[str]]] = json.loads(path.read_text(encoding="utf-8"))
-    return {
-        Path(key).name: [Window(_parse_time(start), _parse_time(end)) for start, end in pairs]
-        for key, pairs in raw.items()
-    }
+    """Windows by csv file name (NAB keys them as ``<category>/<file>``).
+
+    Raises `BenchInputError` for a file that is not JSON of that shape, a bad timestamp,
+    or a window that ends before it starts.
+    """
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise BenchInputError(f"{path.name}: not valid JSON ({error})") from error
+    if not isinstance(raw, dict):
+        raise BenchInputError(f"{path.name}: expected an object of file name -> windows")
+    windows: dict[str, list[Window]] = {}
+    for key, pairs in raw.items():
+        if not isinstance(pairs, list) or not all(
+            isinstance(pair, list) and len(pair) == 2 and all(isinstance(t, str) for t in pair)
+            for pair in pairs
+        ):
+            raise BenchInputError(
+                f"{path.name}: {key}: expected a list of [start, end] timestamp pairs"
+            )
+        try:
+            parsed = [Window(_parse_time(start), _parse_time(end)) for start, end in pairs]
+        except ValueError as error:
+            raise BenchInputError(f"{path.name}: {key}: {error}") from error
+        for window in parsed:
+            if window.end < window.start:
+                raise BenchInputError(
+                    f"{path.name}: {key}: a window ends ({window.end}) before it starts"
+                )
+        windows[Path(key).name] = parsed
+    return windows
 
 
 def write_output(path: Path, rows: Sequence[Row], alerts: Sequence[bool]) -> None:
@@ -533,6 +602,20 @@ def _explain_windows(
 # --------------------------------------------------------------------------- main
 
 
+def read_inputs(
+    files: Sequence[Path], windows_path: Path, bucket_minutes: int
+) -> tuple[dict[str, list[Row]], dict[str, list[Window]] | None]:
+    """Every series, checked, and the windows if the folder has them.
+
+    All is read before anything runs, so a bad file costs no half-written output.
+    """
+    series = {path.name: read_series(path) for path in files}
+    for name, rows in series.items():
+        check_spacing(name, rows, bucket_minutes)
+    windows = read_windows(windows_path) if windows_path.exists() else None
+    return series, windows
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.nab", description=__doc__.split("\n\n")[0]
@@ -567,22 +650,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     overrides = dict(_split_override(text) for text in args.param)
     setup = with_overrides(Setup(), overrides)
+    try:
+        series, windows = read_inputs(
+            files, args.data / WINDOWS_FILE, setup.detector.bucket_minutes
+        )
+    except BenchInputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     args.out.mkdir(parents=True, exist_ok=True)
 
-    series = {path.name: read_series(path) for path in files}
     alerts = {name: alert_starts(rows, setup) for name, rows in series.items()}
     for name, rows in series.items():
         write_output(args.out / name, rows, alerts[name])
     print(f"wrote {len(files)} files to {args.out}")
 
-    windows_path = args.data / WINDOWS_FILE
-    if not windows_path.exists():
+    if windows is None:
         return 0
-    windows = read_windows(windows_path)
     scored = [path for path in files if path.name in windows]
     for path in files:
         if path.name not in windows:
             print(f"{path.name}: no windows in {WINDOWS_FILE}; not scored", file=sys.stderr)
+    if not scored:
+        print(
+            f"no file in {args.data} has windows in {WINDOWS_FILE}: nothing scored", file=sys.stderr
+        )
+        return 0
     scores = [
         score_file(
             path.name,

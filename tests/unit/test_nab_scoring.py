@@ -226,3 +226,96 @@ def test_without_windows_the_bench_only_writes(
     assert nab.main(["--data", str(data), "--out", str(out)]) == 0
     assert (out / "Twitter_volume_X.csv").exists()
     assert "nab:" not in capsys.readouterr().out
+
+
+GOOD_HEAD = "timestamp,value\n2015-02-26 21:42:53,3\n2015-02-26 21:47:53,5\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("timestamp,count\n2015-02-26 21:42:53,3\n", "needs the columns timestamp,value"),
+        (GOOD_HEAD + "2015-02-26 21:52:53,abc\n", "line 4: a mention count must be"),
+        (GOOD_HEAD + "2015-02-26 21:52:53,-1\n", "line 4: a mention count must be"),
+        (GOOD_HEAD + "2015-02-26 21:52:53,2.5\n", "line 4: a mention count must be"),
+        (GOOD_HEAD + "2015-02-26 21:52:53,nan\n", "line 4: a mention count must be"),
+        (GOOD_HEAD + "26/02/2015 21:52,4\n", "line 4: Invalid isoformat"),
+        (GOOD_HEAD + "2015-02-26 21:52:53\n", "line 4: a mention count must be"),
+        (GOOD_HEAD + "2015-02-26 21:47:53,4\n", "2015-02-26 21:47:53 appears twice"),
+        (GOOD_HEAD + "2015-02-26 21:49:53,4\n", "closer than one 5-minute bucket"),
+        ("timestamp,value\n", "no rows after the header"),
+    ],
+)
+def test_a_malformed_series_is_a_clear_error_and_nothing_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, message: str
+) -> None:
+    # Given a folder with one good series and one malformed one
+    data, out = tmp_path / "data", tmp_path / "out"
+    data.mkdir()
+    _write_series(data / "Twitter_volume_GOOD.csv", 2, None, seed=4)
+    (data / "Twitter_volume_BAD.csv").write_text(content, encoding="utf-8")
+    # When the bench runs
+    status = nab.main(["--data", str(data), "--out", str(out)])
+    # Then it stops with a one-line error naming the file and what is wrong
+    assert status == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: Twitter_volume_BAD.csv")
+    assert message in error
+    assert "Traceback" not in error
+    # And it wrote nothing, not even the good file's alerts
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{bad", "not valid JSON"),
+        ("[]", "expected an object of file name -> windows"),
+        ('{"realTweets/Twitter_volume_GOOD.csv": ["2015-02-27"]}', "[start, end] timestamp pairs"),
+        ('{"realTweets/Twitter_volume_GOOD.csv": [["2015-02-27", "later"]]}', "Invalid isoformat"),
+        (
+            '{"realTweets/Twitter_volume_GOOD.csv": [["2015-02-28", "2015-02-27"]]}',
+            "a window ends (2015-02-27 00:00:00+00:00) before it starts",
+        ),
+    ],
+)
+def test_malformed_windows_are_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, message: str
+) -> None:
+    # Given a good series beside a malformed windows file
+    data, out = tmp_path / "data", tmp_path / "out"
+    data.mkdir()
+    _write_series(data / "Twitter_volume_GOOD.csv", 2, None, seed=5)
+    (data / nab.WINDOWS_FILE).write_text(content, encoding="utf-8")
+    # When the bench runs
+    status = nab.main(["--data", str(data), "--out", str(out)])
+    # Then it names the windows file and the fault, and writes nothing
+    assert status == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith(f"error: {nab.WINDOWS_FILE}")
+    assert message in error
+    assert not out.exists()
+
+
+def test_windows_for_other_files_only_score_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a series whose name the windows file does not know
+    data, out = tmp_path / "data", tmp_path / "out"
+    data.mkdir()
+    _write_series(data / "Twitter_volume_NEW.csv", 2, None, seed=6)
+    windows = {"realTweets/Twitter_volume_OTHER.csv": [["2015-03-01", "2015-03-02"]]}
+    (data / nab.WINDOWS_FILE).write_text(json.dumps(windows), encoding="utf-8")
+    # When the bench runs
+    assert nab.main(["--data", str(data), "--out", str(out)]) == 0
+    # Then it writes the alerts, says that nothing was scored, and prints no score
+    captured = capsys.readouterr()
+    assert (out / "Twitter_volume_NEW.csv").exists()
+    assert "nothing scored" in captured.err
+    assert "nab:" not in captured.out
+
+
+def test_a_whole_number_written_as_a_decimal_is_read() -> None:
+    # Given counts written as 12.0 (as some exports do), When read, Then they are whole counts
+    assert nab._count("12.0") == 12
+    assert nab._count("0") == 0
