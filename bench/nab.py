@@ -2,6 +2,7 @@
 
     python -m bench.nab --data DIR --out OUT [--param NAME=VALUE ...]
                         [--sensitivity] [--cross-validate] [--explain-windows]
+                        [--bounds]
 
 Feeds every ``Twitter_volume_*.csv`` in DIR, row by row in time order, into
 `VolumeDetector` and the alert lifecycle (`BrandLifecycle`, the rules the evaluator
@@ -17,7 +18,9 @@ in docs/decisions/0003-volume-detector.md); ``--sensitivity`` scores every main
 parameter at -25 % and +25 %; ``--cross-validate`` selects parameters on half of the
 files and scores the choice on the other half, for every way to split the six;
 ``--explain-windows`` shows how unusual each labelled window looked to the detector
-(the labels are read for that report only, after the run).
+(the labels are read for that report only, after the run); ``--bounds`` shows what
+the same found windows would score with no false alert at all, and how early the
+alerts would have to come to reach a given score.
 """
 
 from __future__ import annotations
@@ -599,6 +602,51 @@ def _explain_windows(
             )
 
 
+def _bounds(
+    series: Mapping[str, Sequence[Row]],
+    alerts: Mapping[str, Sequence[bool]],
+    windows: Mapping[str, list[Window]],
+    target: float = 85.0,
+) -> None:
+    """Upper bounds for the windows this run found (labels are read only here, after the run)."""
+    kept: list[FileScore] = []
+    at_centre: list[FileScore] = []
+    widths: list[float] = []
+    for name, rows in series.items():
+        moments = [row.moment for row in rows]
+        ranges = window_rows(moments, windows[name])
+        found = [(a, b) for a, b in ranges if any(alerts[name][a : b + 1])]
+        inside = [any(a <= i <= b for a, b in found) and f for i, f in enumerate(alerts[name])]
+        centres = {(a + b) // 2 for a, b in found}
+        kept.append(score_file(name, moments, inside, windows[name]))
+        at_centre.append(
+            score_file(name, moments, [i in centres for i in range(len(rows))], windows[name])
+        )
+        widths += [(moments[b] - moments[a]).total_seconds() / 3600 for a, b in found]
+    total = sum(s.windows for s in kept)
+    found_count = sum(s.detected for s in kept)
+    print(f"\nbounds for the {found_count} of {total} windows this run found")
+    print(f"  every false alert taken away: nab {normalised(kept):.1f}")
+    print(f"  and each found window caught at its labelled moment: nab {normalised(at_centre):.1f}")
+    # With no false alert: raw = sum(rewards) - missed; the target needs this mean reward.
+    needed_raw = target / 100 * 2 * total - total
+    mean_reward = (needed_raw + (total - found_count)) / found_count if found_count else math.inf
+    if mean_reward >= 1.0:
+        print(
+            f"  nab {target:.0f} is out of reach with these windows, even alerting at their starts"
+        )
+        return
+    # reward = s(-x)/s(-1), x the share of the window still ahead; solve for x.
+    wanted = mean_reward * scaled_sigmoid(-1.0)
+    share_ahead = -math.log((1 - wanted) / (1 + wanted)) / 5.0
+    lead = (share_ahead - 0.5) * statistics.mean(widths)
+    when = f"{lead:.1f} h before" if lead >= 0 else f"up to {-lead:.1f} h after"
+    print(
+        f"  nab {target:.0f} with no false alert needs each found window caught {when} "
+        f"its labelled moment on average (mean reward {mean_reward:.3f})"
+    )
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -616,7 +664,7 @@ def read_inputs(
     return series, windows
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bench.nab", description=__doc__.split("\n\n")[0]
     )
@@ -642,7 +690,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="print how unusual the rarest moment inside each labelled window was",
     )
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--bounds",
+        action="store_true",
+        help="what the found windows would score with no false alert, and how early alerts must be",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
 
     files = sorted(args.data.glob(SERIES_GLOB))
     if not files:
@@ -675,25 +732,35 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"no file in {args.data} has windows in {WINDOWS_FILE}: nothing scored", file=sys.stderr
         )
         return 0
+    _report(args, scored, series, alerts, windows, setup)
+    return 0
+
+
+def _report(
+    args: argparse.Namespace,
+    scored: Sequence[Path],
+    series: Mapping[str, list[Row]],
+    alerts: Mapping[str, list[bool]],
+    windows: Mapping[str, list[Window]],
+    setup: Setup,
+) -> None:
+    """The scores of the written alerts, the extra reports asked for, and ``nab: S`` last."""
+    names = [path.name for path in scored]
     scores = [
-        score_file(
-            path.name,
-            [row.moment for row in series[path.name]],
-            alerts[path.name],
-            windows[path.name],
-        )
-        for path in scored
+        score_file(name, [row.moment for row in series[name]], alerts[name], windows[name])
+        for name in names
     ]
     for line in report_lines(scores):
         print(line)
     if args.explain_windows:
-        _explain_windows({p.name: series[p.name] for p in scored}, windows, setup)
+        _explain_windows({name: series[name] for name in names}, windows, setup)
+    if args.bounds:
+        _bounds({name: series[name] for name in names}, alerts, windows)
     if args.sensitivity:
         _sensitivity(scored, windows, setup)
     if args.cross_validate:
         _cross_validate(scored, windows, setup)
     print(f"nab: {normalised(scores):.1f}")
-    return 0
 
 
 def _split_override(text: str) -> tuple[str, str]:

@@ -319,3 +319,26 @@ def test_a_whole_number_written_as_a_decimal_is_read() -> None:
     # Given counts written as 12.0 (as some exports do), When read, Then they are whole counts
     assert nab._count("12.0") == 12
     assert nab._count("0") == 0
+
+
+def test_the_bounds_take_the_false_alerts_away_and_say_how_early_alerts_must_be(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a file with one window found mid-way and one false alert before it
+    start = datetime(2015, 3, 1, tzinfo=UTC)
+    rows = [nab.Row(f"r{i}", start + timedelta(minutes=5 * i), 1) for i in range(1000)]
+    window = Window(rows[800].moment, rows[899].moment)
+    alerts = [i in (300, 850) for i in range(1000)]
+    # When the bounds are printed
+    nab._bounds({"f.csv": rows}, {"f.csv": alerts}, {"f.csv": [window]})
+    out = capsys.readouterr().out
+    # Then without the false alert the score is that of the found window alone
+    moments = [row.moment for row in rows]
+    alone = score_file("f", moments, [i == 850 for i in range(1000)], [window])
+    assert f"every false alert taken away: nab {normalised([alone]):.1f}" in out
+    centre = score_file("f", moments, [i == 849 for i in range(1000)], [window])
+    assert f"caught at its labelled moment: nab {normalised([centre]):.1f}" in out
+    # And 85 (raw 0.7 of 1 window) lets the alert come this long after the centre
+    share_ahead = math.atanh(0.7 * scaled_sigmoid(-1.0)) / 2.5
+    lag = (0.5 - share_ahead) * (99 * 5 / 60)
+    assert f"caught up to {lag:.1f} h after its labelled moment" in out
