@@ -167,3 +167,26 @@ def test_everyone_hears_when_it_is_over(run: Run) -> None:
     assert resolved[0]["subject"].startswith("[RESOLVED]")
     assert "Peak" in resolved[0]["message"]
     assert any("RESOLVED" in text for phone, text in run.sms if phone == ANNA)
+
+
+def test_critical_alerts_say_how_to_pause_as_the_config_says(run: Run) -> None:
+    # Given the example config's pause instructions
+    config = run.stack.config()
+    assert config.alerts is not None
+    instructions = config.alerts.pause_instructions
+    # Then every critical alert email carries them, and no lesser one does
+    critical = [m for m in run.inbox[TEAM_EMAIL] if m["attributes"]["severity"] == "3"]
+    assert critical, "the scenario's storm turns critical"
+    for message in run.inbox[TEAM_EMAIL]:
+        says_pause = f"Pause all scheduled posts now:\n    {instructions}" in message["message"]
+        active = message["attributes"]["kind"] in (
+            "started",
+            "escalated",
+            "reminder",
+            "acknowledged",
+        )
+        assert says_pause == (message in critical and active), message["subject"]
+    # And every critical SMS tells the person on call to pause
+    critical_sms = [text for _, text in run.sms if text.startswith("CRITICAL")]
+    assert critical_sms
+    assert all("Pause posts" in text for text in critical_sms)

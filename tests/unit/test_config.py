@@ -11,6 +11,7 @@ import pytest
 from local.localconfig import read_document
 from stormwatch.config import load_config_json, parse_config
 from stormwatch.errors import ConfigError
+from stormwatch.warn.settings import DEFAULT_PAUSE_INSTRUCTIONS
 
 
 @pytest.fixture
@@ -94,6 +95,23 @@ def test_the_example_document_is_valid(document: dict[str, Any]) -> None:
         (lambda d: d["sentiment"].update(analyzer="magic"), "sentiment.analyzer", "one of"),
         (lambda d: d.update(brands=[]), "brands", "must not be empty"),
         (lambda d: d.update(alerts=[1]), "alerts", "must be a mapping"),
+        (
+            lambda d: d["alerts"].update(pause_instructions=" "),
+            "alerts.pause_instructions",
+            "non-empty text",
+        ),
+        (
+            lambda d: d["alerts"].update(pause_instructions="step 1\nstep 2"),
+            "alerts.pause_instructions",
+            "one line",
+        ),
+        (
+            lambda d: d["alerts"].update(pause_instructions="x" * 101),
+            "alerts.pause_instructions",
+            "at most 100 characters, got 101",
+        ),
+        (lambda d: d["alerts"].update(settle_minutes=0), "alerts.settle_minutes", "1 to 180"),
+        (lambda d: d["alerts"].update(settle=5), "alerts.settle", "unknown key"),
     ],
 )
 def test_a_bad_value_is_an_error_naming_its_key(
@@ -106,6 +124,30 @@ def test_a_bad_value_is_an_error_naming_its_key(
     error = _error(broken)
     assert error.key == key
     assert problem in error.problem
+
+
+def test_the_alert_keys_ops_set_beside_the_rules_are_read(document: dict[str, Any]) -> None:
+    # Given the example with its own pause instructions and a shorter settle time
+    document["alerts"].update(
+        pause_instructions="  runbook wiki.example/pause  ", settle_minutes=10
+    )
+    # When it is parsed
+    alerts = parse_config(document).alerts
+    # Then both are taken (the instructions trimmed)
+    assert alerts is not None
+    assert alerts.pause_instructions == "runbook wiki.example/pause"
+    assert alerts.settle_minutes == 10
+
+
+def test_without_pause_instructions_critical_alerts_still_say_where_to_pause(
+    document: dict[str, Any],
+) -> None:
+    # Given a document that names no way to pause
+    document["alerts"].pop("pause_instructions", None)
+    # Then the default still tells people where to pause
+    alerts = parse_config(document).alerts
+    assert alerts is not None
+    assert alerts.pause_instructions == DEFAULT_PAUSE_INSTRUCTIONS
 
 
 def test_every_channel_disabled_is_refused(document: dict[str, Any]) -> None:

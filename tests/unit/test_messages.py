@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 
 from stormwatch.text import clean_text
 from stormwatch.warn.messages import (
-    PAUSE_COMMAND,
     SUBJECT_LIMIT,
     Acknowledgement,
     ChannelCount,
@@ -32,9 +31,11 @@ from stormwatch.warn.messages import (
     to_gsm7,
     ucs2_length,
 )
+from stormwatch.warn.settings import DEFAULT_PAUSE_INSTRUCTIONS
 
 T0 = datetime(2026, 11, 22, 3, 5, tzinfo=UTC)  # Sunday 04:05 in Berlin
 ACK = "python -m ops ack nordwind-air-20261122-0305"
+PAUSE = DEFAULT_PAUSE_INSTRUCTIONS
 EVIDENCE = (
     Evidence("volume", "ALL", 1240, 112, 60, "1240 mentions in 60 min, about 112 usual"),
     Evidence("negative share", "ALL", 0.78, 0.6, 30, "78% of 610 mentions negative"),
@@ -73,6 +74,7 @@ def notice(kind: Kind = Kind.STARTED, **changes: Any) -> Notice:
         "channels": CHANNELS,
         "top_negative": TOP,
         "ack_command": ACK,
+        "pause_instructions": PAUSE,
     }
     if kind is Kind.RESOLVED:
         fields["resolution"] = RESOLUTION
@@ -195,21 +197,36 @@ def test_a_critical_sms_has_the_essentials_in_one_gsm7_segment() -> None:
     assert text.splitlines()[0] == "CRITICAL Nordwind Air: mentions 11x usual, 78% negative"
     assert "Since 04:05 CET" in text
     assert f"Ack: {ACK}" in text
-    assert PAUSE_COMMAND in text
+    assert PAUSE in text
 
 
 @pytest.mark.parametrize("severity", [1, 2])
 def test_only_critical_alerts_say_how_to_pause(severity: int) -> None:
     message = notice(severity=severity)
-    assert PAUSE_COMMAND not in everything(message)
+    assert PAUSE not in everything(message)
     assert "Pause" not in everything(message)
 
 
 def test_critical_email_has_a_pause_block() -> None:
     body = email(notice()).body
-    assert f"Pause all scheduled posts now:\n    {PAUSE_COMMAND}" in body
+    assert f"Pause all scheduled posts now:\n    {PAUSE}" in body
     # and the alert itself, the acknowledgement and the pause come before the numbers
     assert body.index("Acknowledge") < body.index("Pause all") < body.index("Numbers against")
+
+
+@pytest.mark.parametrize("kind", [Kind.STARTED, Kind.ESCALATED, Kind.REMINDER])
+def test_team_pause_instructions_too_long_for_the_sms_point_to_the_email(kind: Kind) -> None:
+    # Given a team whose way to pause is a long runbook line
+    runbook = "Hootsuite: Publisher > Planner > Pause all; Buffer: Settings > Pause queue"
+    message = notice(kind, pause_instructions=runbook)
+    # When a critical alert goes out
+    text = sms(message)
+    # Then the SMS stays one segment, keeps the ack command and says where to find the rest
+    assert is_one_segment(text)
+    assert f"Ack: {ACK}" in text
+    assert "Pause posts now: see email" in text
+    # And the email carries the instructions whole
+    assert f"Pause all scheduled posts now:\n    {runbook}" in email(message).body
 
 
 def test_sms_keeps_letters_gsm7_has() -> None:
@@ -279,7 +296,7 @@ def test_a_reminder_sms_asks_for_the_ack_before_naming_who_is_paged() -> None:
 def test_an_escalated_sms_says_where_it_rose_from() -> None:
     text = sms(notice(Kind.ESCALATED))
     assert "Up from warning" in text
-    assert PAUSE_COMMAND in text
+    assert PAUSE in text
 
 
 def test_a_blind_sms_is_addressed_to_ops() -> None:
@@ -369,6 +386,7 @@ def notices(
             )
         ),
         ack_command=draw(st.one_of(st.just(ACK), text)),
+        pause_instructions=draw(st.one_of(st.just(PAUSE), text)),
         previous_severity=draw(st.none() | st.integers(1, 3)),
         escalation=draw(
             st.none()
@@ -502,7 +520,7 @@ def test_an_acknowledgement_says_who_and_when_and_asks_nothing() -> None:
     assert "acknowledged by Łukasz Wójcik at 04:22 CET (17 min after it started)" in mail.body
     assert ACK not in mail.body
     # the alert is still critical: whoever acknowledged may need the pause
-    assert PAUSE_COMMAND in mail.body
+    assert PAUSE in mail.body
 
 
 def test_resolved_says_back_to_normal_with_duration_peak_and_totals() -> None:
@@ -524,7 +542,7 @@ def test_resolved_says_back_to_normal_with_duration_peak_and_totals() -> None:
     ]
     # and nothing asks for action any more
     assert ACK not in mail.body + text
-    assert PAUSE_COMMAND not in mail.body + text
+    assert PAUSE not in mail.body + text
 
 
 def test_blind_is_for_ops_says_which_channel_since_when_and_what_it_means() -> None:

@@ -475,6 +475,7 @@ class Evaluator:
             channels=channel_counts,
             top_negative=self._top_negative(brand, channel_counts, now),
             ack_command=f"{ACK_COMMAND} {dispatch.alert_id}",
+            pause_instructions=self.settings.pause_instructions,
             previous_severity=dispatch.previous_severity,
             escalation=escalation,
             acknowledged=acknowledged,

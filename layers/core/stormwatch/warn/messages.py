@@ -35,7 +35,6 @@ from stormwatch.text import clean_text
 
 __all__ = [
     "EXCERPT_CHARS",
-    "PAUSE_COMMAND",
     "SUBJECT_LIMIT",
     "Acknowledgement",
     "ChannelCount",
@@ -63,7 +62,6 @@ SMS_GSM7_LIMIT = 160
 SMS_UCS2_LIMIT = 70
 _GSM7_PART = 153  # a concatenated SMS loses 7 septets (6 bytes of header) per segment
 _UCS2_PART = 67
-PAUSE_COMMAND = "python -m ops pause"
 MAX_TOP_MENTIONS = 5
 EXCERPT_CHARS = 200
 _AUTHOR_CHARS = 60
@@ -213,7 +211,9 @@ class Notice:
     escalation: Escalation | None = None
     acknowledged: Acknowledgement | None = None
     resolution: Resolution | None = None
-    pause_command: str = PAUSE_COMMAND
+    pause_instructions: str = ""
+    """How to pause every scheduled post now (config `alerts.pause_instructions`): critical
+    alerts carry it; empty leaves it out."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", Kind(self.kind))
@@ -621,6 +621,7 @@ _SUBJECT = _Mode(SUBJECT_LIMIT, ucs2_length, _as_written, "…", head_cap=50)
 
 _MISSING = 99  # quality of a part left out
 _LATE = 50  # priority of a part that yields to every part after it
+_COMMAND = 1  # priority of a critical SMS's commands: the room right after the headline
 
 
 @dataclass(frozen=True, slots=True)
@@ -770,16 +771,23 @@ def _sms_parts(notice: Notice, mode: _Mode) -> list[_Part]:
     ]
 
 
+def _command_priority(notice: Notice) -> int | None:
+    # In a critical alert, what to do now comes before when it began and where.
+    return _COMMAND if notice.severity == 3 else None
+
+
 def _sms_ack(notice: Notice, mode: _Mode) -> list[_Part]:
     ack = mode.data(notice.ack_command)
-    return [_Part([(f"Ack: {ack}", 0)] if ack else [])]
+    return [_Part([(f"Ack: {ack}", 0)] if ack else [], priority=_command_priority(notice))]
 
 
 def _sms_pause(notice: Notice, mode: _Mode) -> list[_Part]:
-    pause = mode.data(notice.pause_command)
-    if notice.severity < 3:
+    pause = mode.data(notice.pause_instructions)
+    if notice.severity < 3 or not pause:
         return []
-    return [_Part([(f"Pause posts: {pause}", 0)] if pause else [])]
+    # The team's own instructions when they fit; the email always carries them whole.
+    wordings = [f"Pause posts: {pause}", "Pause posts now: see email"]
+    return [_Part(_ranked(wordings), priority=_command_priority(notice))]
 
 
 def _sms_status(notice: Notice, mode: _Mode) -> list[_Part]:
@@ -1003,7 +1011,7 @@ def _actions(notice: Notice) -> list[str]:
         # Watch alerts and blind sources page nobody, so there is no escalation to stop.
         why = " (stops the escalation)" if notice.kind in _ACTIVE and notice.severity > 1 else ""
         blocks.append(f"Acknowledge{why}:\n    {ack}")
-    pause = _clean(notice.pause_command)
+    pause = _clean(notice.pause_instructions)
     if notice.severity == 3 and pause and notice.kind in (*_ACTIVE, Kind.ACKNOWLEDGED):
         blocks.append(f"Pause all scheduled posts now:\n    {pause}")
     return blocks

@@ -13,6 +13,8 @@
           - {after_minutes: 15, notify: on_call}
           - {after_minutes: 30, notify: escalation}
         repeat: 2
+      pause_instructions: "runbook wiki.example.com/crisis#pause"
+      settle_minutes: 15
 
 Every key is optional; a bad value is a `ConfigError` naming it.
 """
@@ -99,6 +101,13 @@ class EscalationPolicy:
         return self.steps[-1].after_minutes if self.steps else 0
 
 
+DEFAULT_PAUSE_INSTRUCTIONS = "in every scheduler"
+"""What critical alerts say about pausing scheduled posts until a team names its own way."""
+MAX_PAUSE_INSTRUCTIONS = 100
+"""Long enough for a runbook link or a menu path; a critical SMS has about 40 characters
+left for it in one segment, and the email always carries it whole."""
+
+
 @dataclass(frozen=True, slots=True)
 class AlertSettings:
     settle_minutes: int = 15
@@ -111,6 +120,8 @@ class AlertSettings:
     silence: SilenceRule = SilenceRule()
     lifecycle: FiringRuleParams = field(default_factory=FiringRuleParams)
     escalation: EscalationPolicy = EscalationPolicy()
+    pause_instructions: str = DEFAULT_PAUSE_INSTRUCTIONS
+    """How the team pauses every scheduled post now: shown in critical alerts."""
 
     def static_for(self, brand: str, channel: str) -> list[StaticThreshold]:
         return [
@@ -190,7 +201,17 @@ def parse_alerts(
     channels: Sequence[str],
 ) -> AlertSettings:
     root = _mapping(document, "alerts")
-    known = {"volume", "negative_share", "velocity", "static", "silence", "lifecycle", "escalation"}
+    known = {
+        "volume",
+        "negative_share",
+        "velocity",
+        "static",
+        "silence",
+        "lifecycle",
+        "escalation",
+        "pause_instructions",
+        "settle_minutes",
+    }
     for name in root:
         if name not in known:
             raise ConfigError(f"alerts.{name}", "unknown key (typo?)")
@@ -227,6 +248,7 @@ def parse_alerts(
         raise ConfigError("alerts.settle_minutes", f"must be 1 to 180, got {settle!r}")
     return AlertSettings(
         settle_minutes=settle,
+        pause_instructions=_pause_instructions(root.get("pause_instructions")),
         volume=volume,
         negative_share=negative,
         velocity=velocity,
@@ -239,6 +261,22 @@ def parse_alerts(
         ),
         escalation=_escalation(root.get("escalation")),
     )
+
+
+def _pause_instructions(value: object) -> str:
+    path = "alerts.pause_instructions"
+    if value is None:
+        return DEFAULT_PAUSE_INSTRUCTIONS
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(path, f"must be a non-empty text, got {value!r}")
+    if "\n" in value or "\r" in value:
+        raise ConfigError(path, "must be one line (it goes into an SMS)")
+    text = value.strip()
+    if len(text) > MAX_PAUSE_INSTRUCTIONS:
+        raise ConfigError(
+            path, f"must be at most {MAX_PAUSE_INSTRUCTIONS} characters, got {len(text)}"
+        )
+    return text
 
 
 def _static(
