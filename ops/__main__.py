@@ -3,7 +3,10 @@
     python -m ops config check config/prod.yaml
     python -m ops config push config/prod.yaml --name /stormwatch/prod/config
     python -m ops credentials push secrets.json --secret stormwatch/prod/channels
-    python -m ops ack nordwind-air-20261122-0305 --table stormwatch-prod
+    python -m ops ack nordwind-air-20261122-0305 [--table stormwatch-prod]
+
+`ack` finds the stack's table itself when the account and region hold one stormwatch
+stack; with several, pass --table or set STORMWATCH_TABLE once.
 
 Credentials files never belong in the repository: keep them where your other secrets live
 and delete local copies after pushing.
@@ -13,8 +16,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -79,6 +84,41 @@ def credentials_push(args: argparse.Namespace) -> int:
 
 
 ALERT_ID = re.compile(r"^(?P<brand>[a-z0-9][a-z0-9-]{0,39})-(?P<at>\d{8}-\d{4})$")
+TABLE_ENV = "STORMWATCH_TABLE"
+# template.yaml names the table stormwatch-<Stage>, its idempotency table ...-idempotency.
+STACK_TABLE = re.compile(r"^stormwatch-(dev|staging|prod)$")
+
+
+def find_table(
+    explicit: str | None, environ: Mapping[str, str], list_tables: Callable[[], Iterable[str]]
+) -> str:
+    """The table to act on: --table, else $STORMWATCH_TABLE, else the account's only stack.
+
+    The command in an alert SMS carries no table name (it must fit one segment), so with
+    one stack in the account and region it works as received.
+    """
+    if explicit:
+        return explicit
+    if environ.get(TABLE_ENV):
+        return environ[TABLE_ENV]
+    stacks = sorted(name for name in list_tables() if STACK_TABLE.match(name))
+    if len(stacks) == 1:
+        return stacks[0]
+    if not stacks:
+        raise ValueError(
+            "no stormwatch table in this account and region: pass --table "
+            f"(the stack's TableName output) or set {TABLE_ENV}"
+        )
+    raise ValueError(
+        f"several stormwatch stacks here ({', '.join(stacks)}): pass --table or set {TABLE_ENV}"
+    )
+
+
+def _table_names() -> Iterator[str]:
+    import boto3
+
+    for page in boto3.client("dynamodb").get_paginator("list_tables").paginate():
+        yield from page["TableNames"]
 
 
 def acknowledge(table: str, alert_id: str, by: str, at: datetime, *, attempts: int = 5) -> str:
@@ -122,10 +162,11 @@ def caller_identity() -> str:
 def ack(args: argparse.Namespace) -> int:
     from stormwatch.warn.lifecycle import NotAcknowledgeable
 
-    identity = caller_identity()
-    by = f"{args.name} ({identity})" if args.name else identity
     try:
-        print(acknowledge(args.table, args.alert_id, by, datetime.now(UTC)))
+        table = find_table(args.table, os.environ, _table_names)
+        identity = caller_identity()
+        by = f"{args.name} ({identity})" if args.name else identity
+        print(acknowledge(table, args.alert_id, by, datetime.now(UTC)))
     except (ValueError, NotAcknowledgeable) as error:
         print(f"cannot acknowledge: {error}", file=sys.stderr)
         return 2
@@ -158,7 +199,10 @@ def main(argv: list[str] | None = None) -> int:
     store.set_defaults(run=credentials_push)
     acknowledgement = commands.add_parser("ack", help="acknowledge an alert: stop its escalation")
     acknowledgement.add_argument("alert_id", help="as in the email or SMS")
-    acknowledgement.add_argument("--table", required=True, help="the stack's TableName output")
+    acknowledgement.add_argument(
+        "--table",
+        help=f"the stack's TableName output (default: ${TABLE_ENV}, or the account's only stack)",
+    )
     acknowledgement.add_argument("--name", help="a display name shown next to your AWS identity")
     acknowledgement.set_defaults(run=ack)
     args = parser.parse_args(argv)

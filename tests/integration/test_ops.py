@@ -59,3 +59,15 @@ def test_credentials_are_stored_and_never_printed(
     assert "x" in printed
     stored = stack.client("secretsmanager").get_secret_value(SecretId=secret)["SecretString"]
     assert json.loads(stored) == {"x": {"bearer_token": "s3cr3t-value"}}
+
+
+def test_ack_as_the_sms_gives_it_finds_the_stacks_table(
+    stack: LocalStack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the local stack and no table named anywhere
+    monkeypatch.delenv("STORMWATCH_TABLE", raising=False)
+    # When someone acknowledges an alert exactly as the SMS says
+    status = main(["ack", "nordwind-air-20261122-0305"])
+    # Then the command reads the stack's table, which has no such open alert
+    assert status == 2
+    assert "nordwind-air-20261122-0305 is not open for nordwind-air" in capsys.readouterr().err

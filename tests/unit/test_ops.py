@@ -1,0 +1,46 @@
+"""Which table `python -m ops ack` acts on when the SMS's command names none."""
+
+from __future__ import annotations
+
+import pytest
+
+from ops.__main__ import TABLE_ENV, find_table
+
+ACCOUNT = ["stormwatch-prod", "stormwatch-prod-idempotency", "billing", "stormwatch-old-backup"]
+
+
+def test_the_accounts_only_stack_is_found() -> None:
+    # Given an account with one stormwatch stack beside other tables
+    # When ack runs without --table / Then it acts on that stack's table
+    assert find_table(None, {}, lambda: ACCOUNT) == "stormwatch-prod"
+
+
+def test_an_explicit_table_wins_over_the_environment_and_the_environment_over_discovery() -> None:
+    environ = {TABLE_ENV: "stormwatch-staging"}
+    assert find_table("stormwatch-dev", environ, lambda: ACCOUNT) == "stormwatch-dev"
+    assert find_table(None, environ, lambda: ACCOUNT) == "stormwatch-staging"
+
+
+def test_discovery_is_not_asked_when_the_table_is_named() -> None:
+    def unreachable() -> list[str]:
+        raise AssertionError("listed tables although one was named")
+
+    assert find_table(None, {TABLE_ENV: "stormwatch-dev"}, unreachable) == "stormwatch-dev"
+
+
+@pytest.mark.parametrize(
+    ("tables", "message"),
+    [
+        (["billing", "stormwatch-prod-idempotency"], "no stormwatch table in this account"),
+        (
+            ["stormwatch-dev", "stormwatch-prod", "stormwatch-prod-idempotency"],
+            "several stormwatch stacks here (stormwatch-dev, stormwatch-prod)",
+        ),
+    ],
+)
+def test_no_stack_or_several_is_a_clear_error(tables: list[str], message: str) -> None:
+    # Given an account with no stack, or with two
+    # When ack runs without --table / Then it says what to pass, and guesses nothing
+    with pytest.raises(ValueError, match=r"pass --table") as error:
+        find_table(None, {}, lambda: tables)
+    assert message in str(error.value)
