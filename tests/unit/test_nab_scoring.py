@@ -228,6 +228,21 @@ def test_without_windows_the_bench_only_writes(
     assert "nab:" not in capsys.readouterr().out
 
 
+def _bench_error(tmp_path: Path, capsys: pytest.CaptureFixture[str], bad: str, content: str) -> str:
+    """Run the bench on a good series beside the file `bad`; return its error, checking
+    that it stopped with status 2, without a traceback and without writing anything."""
+    data, out = tmp_path / "data", tmp_path / "out"
+    data.mkdir()
+    _write_series(data / "Twitter_volume_GOOD.csv", 2, None, seed=4)
+    (data / bad).write_text(content, encoding="utf-8")
+    status = nab.main(["--data", str(data), "--out", str(out)])
+    error = capsys.readouterr().err.strip()
+    assert status == 2
+    assert "Traceback" not in error
+    assert not out.exists(), "nothing is written, not even the good file's alerts"
+    return error
+
+
 GOOD_HEAD = "timestamp,value\n2015-02-26 21:42:53,3\n2015-02-26 21:47:53,5\n"
 
 
@@ -250,20 +265,11 @@ def test_a_malformed_series_is_a_clear_error_and_nothing_is_written(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, message: str
 ) -> None:
     # Given a folder with one good series and one malformed one
-    data, out = tmp_path / "data", tmp_path / "out"
-    data.mkdir()
-    _write_series(data / "Twitter_volume_GOOD.csv", 2, None, seed=4)
-    (data / "Twitter_volume_BAD.csv").write_text(content, encoding="utf-8")
     # When the bench runs
-    status = nab.main(["--data", str(data), "--out", str(out)])
-    # Then it stops with a one-line error naming the file and what is wrong
-    assert status == 2
-    error = capsys.readouterr().err.strip()
+    error = _bench_error(tmp_path, capsys, "Twitter_volume_BAD.csv", content)
+    # Then it stops with a one-line error naming the file and what is wrong, writing nothing
     assert error.startswith("error: Twitter_volume_BAD.csv")
     assert message in error
-    assert "Traceback" not in error
-    # And it wrote nothing, not even the good file's alerts
-    assert not out.exists()
 
 
 @pytest.mark.parametrize(
@@ -283,18 +289,11 @@ def test_malformed_windows_are_a_clear_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, message: str
 ) -> None:
     # Given a good series beside a malformed windows file
-    data, out = tmp_path / "data", tmp_path / "out"
-    data.mkdir()
-    _write_series(data / "Twitter_volume_GOOD.csv", 2, None, seed=5)
-    (data / nab.WINDOWS_FILE).write_text(content, encoding="utf-8")
     # When the bench runs
-    status = nab.main(["--data", str(data), "--out", str(out)])
+    error = _bench_error(tmp_path, capsys, nab.WINDOWS_FILE, content)
     # Then it names the windows file and the fault, and writes nothing
-    assert status == 2
-    error = capsys.readouterr().err.strip()
     assert error.startswith(f"error: {nab.WINDOWS_FILE}")
     assert message in error
-    assert not out.exists()
 
 
 def test_windows_for_other_files_only_score_nothing(
