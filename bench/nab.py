@@ -233,7 +233,7 @@ def read_series(path: Path) -> list[Row]:
     """The rows of a NAB csv (timestamp,value), in time order.
 
     Raises `BenchInputError` naming the file and line for a missing column, a bad
-    timestamp or count, a timestamp given twice, or a file without rows.
+    timestamp or count, or a file without rows (`check_spacing` then checks the times).
     """
     rows: list[Row] = []
     with path.open(newline="", encoding="utf-8") as handle:
@@ -253,15 +253,14 @@ def read_series(path: Path) -> list[Row]:
     if not rows:
         raise BenchInputError(f"{path.name}: no rows after the header")
     rows.sort(key=lambda row: row.moment)
-    for before, after in itertools.pairwise(rows):
-        if before.moment == after.moment:
-            raise BenchInputError(f"{path.name}: the timestamp {after.text} appears twice")
     return rows
 
 
 def check_spacing(name: str, rows: Sequence[Row], bucket_minutes: int) -> None:
     """Each row is one bucket: two rows closer than a bucket would be judged as one."""
     for before, after in itertools.pairwise(rows):
+        if before.moment == after.moment:
+            raise BenchInputError(f"{name}: the timestamp {after.text} appears twice")
         if (after.moment - before.moment).total_seconds() < bucket_minutes * 60:
             raise BenchInputError(
                 f"{name}: {before.text} and {after.text} are closer than one "
@@ -616,7 +615,7 @@ def _bounds(
         moments = [row.moment for row in rows]
         ranges = window_rows(moments, windows[name])
         found = [(a, b) for a, b in ranges if any(alerts[name][a : b + 1])]
-        inside = [any(a <= i <= b for a, b in found) and f for i, f in enumerate(alerts[name])]
+        inside = [f and any(a <= i <= b for a, b in found) for i, f in enumerate(alerts[name])]
         centres = {(a + b) // 2 for a, b in found}
         kept.append(score_file(name, moments, inside, windows[name]))
         at_centre.append(
@@ -636,9 +635,8 @@ def _bounds(
             f"  nab {target:.0f} is out of reach with these windows, even alerting at their starts"
         )
         return
-    # reward = s(-x)/s(-1), x the share of the window still ahead; solve for x.
-    wanted = mean_reward * scaled_sigmoid(-1.0)
-    share_ahead = -math.log((1 - wanted) / (1 + wanted)) / 5.0
+    # reward = s(-x)/s(-1) with s(-x) = tanh(2.5 x), x the share of the window still ahead.
+    share_ahead = math.atanh(mean_reward * scaled_sigmoid(-1.0)) / 2.5
     lead = (share_ahead - 0.5) * statistics.mean(widths)
     when = f"{lead:.1f} h before" if lead >= 0 else f"up to {-lead:.1f} h after"
     print(
