@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ops.__main__ import STACK_TABLE
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -39,3 +41,13 @@ def test_each_environment_sets_valid_parameters(environment: str) -> None:
     assert overrides["ConfigParameterName"].startswith(f"/stormwatch/{stage}/")
     assert config[environment]["global"]["parameters"]["stack_name"] == f"stormwatch-{stage}"
     assert deploy["capabilities"] == "CAPABILITY_IAM"
+
+
+def test_ops_ack_recognises_the_table_of_every_stage_and_not_its_idempotency_table() -> None:
+    # Given the stages the template allows (ops ack finds a stack's table by its name)
+    template = yaml.load((ROOT / "template.yaml").read_text(), Loader=_Loader)  # noqa: S506
+    stages = [str(stage) for stage in template["Parameters"]["Stage"]["AllowedValues"]]
+    # Then each stage's table is recognised, and its idempotency table is not
+    for stage in stages:
+        assert STACK_TABLE.match(f"stormwatch-{stage}"), stage
+        assert not STACK_TABLE.match(f"stormwatch-{stage}-idempotency"), stage
