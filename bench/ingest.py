@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from bench.recording import RecordingClient
 from local.fakechannels import x as x_fake
 from local.localconfig import read_document
 from local.scenario import Post, build_scenario
@@ -39,7 +40,9 @@ from stormwatch.deadline import Deadline
 from stormwatch.listen.poll import poll_channel
 from stormwatch.listen.scoring import MentionScorer
 from stormwatch.listen.sentiment import OfflineAnalyzer
-from stormwatch.store import DynamoStore
+from stormwatch.persistence.health import HealthLog
+from stormwatch.persistence.mentions import MentionLedger
+from stormwatch.persistence.table import Table
 
 PAGE_SIZE = 100
 TWEET_FIELDS = frozenset({"created_at", "lang", "author_id", "public_metrics"})
@@ -102,76 +105,6 @@ class AcceptingDynamoDB:
         return {}
 
 
-class CountingClient:
-    """Wraps a client and keeps the requests sent; their cost is worked out afterwards,
-    outside the timed replay."""
-
-    def __init__(self, client: Any) -> None:
-        self.client = client
-        self.sent: list[tuple[str, dict[str, Any]]] = []
-
-    def query(self, **request: Any) -> Any:
-        self.sent.append(("query", request))
-        return self.client.query(**request)
-
-    def update_item(self, **request: Any) -> Any:
-        self.sent.append(("update_item", request))
-        return self.client.update_item(**request)
-
-    def transact_write_items(self, **request: Any) -> Any:
-        self.sent.append(("transact_write_items", request))
-        return self.client.transact_write_items(**request)
-
-    @property
-    def requests(self) -> int:
-        return len(self.sent)
-
-    @property
-    def write_units(self) -> float:
-        """What DynamoDB charges: 1 unit per started KB, twice that inside a transaction."""
-        units = 0.0
-        for operation, request in self.sent:
-            if operation == "update_item":
-                units += _units(_size(request["Key"]) + _update_size(request))
-            elif operation == "transact_write_items":
-                for action in request["TransactItems"]:
-                    ((kind, body),) = action.items()
-                    size = (
-                        _size(body["Item"])
-                        if kind == "Put"
-                        else _size(body["Key"]) + _update_size(body)
-                    )
-                    units += 2 * _units(size)
-        return units
-
-
-def _value_size(value: dict[str, Any]) -> int:
-    """DynamoDB's size of one value: UTF-8 strings, numbers about half their digits."""
-    ((kind, raw),) = value.items()
-    if kind == "S":
-        return len(raw.encode())
-    if kind == "N":
-        return math.ceil(len(raw.lstrip("-").replace(".", "")) / 2) + 1
-    if kind == "SS":
-        return sum(len(item.encode()) for item in raw)
-    return len(json.dumps(raw))
-
-
-def _size(attributes: dict[str, Any]) -> int:
-    return sum(len(name.encode()) + _value_size(value) for name, value in attributes.items())
-
-
-def _update_size(request: dict[str, Any]) -> int:
-    """The item after an update holds about the names and values the update writes."""
-    names = request.get("ExpressionAttributeNames", {}).values()
-    values = request.get("ExpressionAttributeValues", {}).values()
-    return sum(len(name.encode()) for name in names) + sum(_value_size(v) for v in values)
-
-
-def _units(size: int) -> float:
-    return float(max(1, math.ceil(size / 1024)))
-
-
 def _config() -> Config:
     document = read_document()
     document["channels"]["x"]["max_pages_per_run"] = 1000
@@ -180,13 +113,14 @@ def _config() -> Config:
 
 def replay(pages: list[bytes], client: Any, table: str, newest: datetime) -> tuple[float, int]:
     config = _config()
-    store = DynamoStore(client, table)
+    store = Table(client, table)
     scorer = MentionScorer(config, OfflineAnalyzer())
     started = time.perf_counter()
     report = poll_channel(
         "x",
         [ReplaySource(pages)],
-        store,
+        MentionLedger(store),
+        HealthLog(store),
         scorer,
         config,
         Deadline(3600),
@@ -196,7 +130,7 @@ def replay(pages: list[bytes], client: Any, table: str, newest: datetime) -> tup
     return elapsed, report.stored
 
 
-def _figures(label: str, mentions: int, seconds: float, client: CountingClient) -> None:
+def _figures(label: str, mentions: int, seconds: float, client: RecordingClient) -> None:
     print(
         f"{label:<38} {mentions:>7} mentions in {seconds:6.1f} s = "
         f"{mentions / seconds:8.0f} mentions/s; per 1,000 mentions: "
@@ -217,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "(JSON -> adapter -> language -> sentiment -> brands -> buckets -> commit)"
     )
 
-    in_memory = CountingClient(AcceptingDynamoDB())
+    in_memory = RecordingClient(AcceptingDynamoDB())
     seconds, stored = replay(pages, in_memory, "stormwatch-bench", newest)
     _figures("in memory (our code):", stored, seconds, in_memory)
 
@@ -225,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     from local.stack import LocalStack
 
     with open(os.devnull, "w") as quiet, LocalStack(log=quiet) as stack:
-        local = CountingClient(stack.client("dynamodb"))
+        local = RecordingClient(stack.client("dynamodb"))
         e2e_seconds, e2e_stored = replay(e2e_pages, local, stack.outputs["TableName"], newest)
         _figures("end to end (local stack, moto):", e2e_stored, e2e_seconds, local)
 

@@ -21,12 +21,13 @@ from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
-from local.history import import_history, quiet_history
+from local.history import quiet_history
 from local.scenario import DEFAULT_HOURS, Scenario, build_scenario
 from local.stack import LocalStack, schedules
 from stormwatch.config import CHANNELS
 from stormwatch.model import ALL_CHANNELS, BucketCounts, bucket_start
-from stormwatch.store import DynamoStore
+from stormwatch.persistence.buckets import BucketStore
+from stormwatch.persistence.table import Table
 
 OUT = Path("out/demo")
 
@@ -115,18 +116,14 @@ def ground_truth(
 def stored_buckets(
     stack: LocalStack, scenario: Scenario, brands: list[str]
 ) -> dict[tuple[str, str, datetime], BucketCounts]:
-    store = DynamoStore(stack.client("dynamodb"), stack.outputs["TableName"])
+    store = BucketStore(Table(stack.client("dynamodb"), stack.outputs["TableName"]))
     found = {}
     for brand in brands:
-        for channel in (*CHANNELS, ALL_CHANNELS):
-            for start, counts in store.read_buckets(
-                brand,
-                channel,
-                # (not earlier: the imported quiet weeks end where the scenario starts)
-                scenario.start,
-                scenario.end + timedelta(hours=1),
-            ).items():
-                found[(brand, channel, start)] = counts
+        # (not earlier: the imported quiet weeks end where the scenario starts)
+        series = store.read(brand, scenario.start, scenario.end + timedelta(hours=1))
+        for channel, counts in series.items():
+            for start, bucket in counts.items():
+                found[(brand, channel, start)] = bucket
     return found
 
 
@@ -311,9 +308,9 @@ def main(argv: list[str] | None = None) -> int:
         LocalStack(scenario=scenario, parameters=parameters, log=log) as stack,
     ):
         firings = schedule_firings(stack)
-        store = DynamoStore(stack.client("dynamodb"), stack.outputs["TableName"])
+        store = BucketStore(Table(stack.client("dynamodb"), stack.outputs["TableName"]))
         history = quiet_history(scenario.start, 14, volume=args.volume, seed=7)
-        imported = import_history(store, history, 5)
+        imported = store.import_history(history)
         console.write(
             f"  local stack: moto on {stack.endpoint}, fake channels on {stack.channels.base_url}\n"
             f"  deployed from template.yaml: table {stack.outputs['TableName']}, "

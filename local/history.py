@@ -2,7 +2,7 @@
 
 A deployment that has listened for a while has weeks of buckets; the scenario starts on
 a Saturday. These are the same generator's posts (no storm) for the days before it,
-counted into buckets and imported with `DynamoStore.import_buckets` - what an operator
+counted into buckets and imported with `BucketStore.import_history` - what an operator
 does with a previous tool's export.
 """
 
@@ -13,8 +13,7 @@ from datetime import datetime, timedelta
 from local.scenario import Scenario, build_scenario
 from stormwatch.listen.language import detect_language
 from stormwatch.listen.sentiment import OfflineAnalyzer
-from stormwatch.model import BucketCounts, BucketKey, Mention, ScoredMention
-from stormwatch.store import DynamoStore, aggregate
+from stormwatch.model import BucketCounts, BucketKey, Mention, ScoredMention, aggregate
 from stormwatch.text import clean_text
 
 
@@ -69,7 +68,3 @@ def count_buckets(
         )
     ]
     return aggregate(scored, bucket_minutes)
-
-
-def import_history(store: DynamoStore, buckets: dict[BucketKey, BucketCounts], minutes: int) -> int:
-    return store.import_buckets(buckets, minutes)

@@ -126,22 +126,24 @@ def acknowledge(table: str, alert_id: str, by: str, at: datetime, *, attempts: i
     import boto3
 
     from stormwatch.errors import StoreConflict
-    from stormwatch.store import DynamoStore, alert_state_key
+    from stormwatch.persistence.table import Table
+    from stormwatch.persistence.warn_state import BrandState, WarnStateStore
     from stormwatch.warn.lifecycle import BrandLifecycle
     from stormwatch.warn.settings import AlertSettings
 
     match = ALERT_ID.match(alert_id)
     if match is None:
         raise ValueError(f"{alert_id!r} is not an alert id (like nordwind-air-20261122-0305)")
-    store = DynamoStore(boto3.client("dynamodb"), table)
-    key = alert_state_key(match.group("brand"))
+    brand = match.group("brand")
+    store = WarnStateStore(Table(boto3.client("dynamodb"), table))
     for _ in range(attempts):
-        (stored,) = store.load_states([key])
+        stored = store.load_state(brand)
         # The timing settings do not matter here: only the open alert's fields change.
-        lifecycle = BrandLifecycle(match.group("brand"), AlertSettings(), stored.state)
+        lifecycle = BrandLifecycle(brand, AlertSettings(), stored.lifecycle)
         lifecycle.acknowledge(alert_id, by, at)
+        state = BrandState(stored.detectors, lifecycle.to_state(), stored.version)
         try:
-            store.save_state(key, lifecycle.to_state(), stored.version)
+            store.save_brand(brand, state, [], at)
         except StoreConflict:
             continue  # the evaluator saved meanwhile: read again and acknowledge again
         return (

@@ -48,7 +48,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, object]:
     try:
         now = evaluation_time(event)
         logger.set_correlation_id(f"evaluate-{now:%Y%m%dT%H%M}-{context.aws_request_id}")
-        report = evaluate(Environment.from_environ(), _clients, now)
+        report, table = evaluate(Environment.from_environ(), _clients, now)
     except Exception:
         metrics.add_metric(name="EvaluationInvocationErrors", unit=MetricUnit.Count, value=1)
         raise
@@ -57,6 +57,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, object]:
     metrics.add_metric(name="NotificationFailures", unit=MetricUnit.Count, value=len(report.failed))
     metrics.add_metric(name="EvaluationErrors", unit=MetricUnit.Count, value=len(report.errors))
     metrics.add_metric(name="BlindChannels", unit=MetricUnit.Count, value=len(report.blind))
+    metrics.add_metric(name="DynamoRequests", unit=MetricUnit.Count, value=table.stats.requests)
     summary = report.summary()
     if report.dispatched or report.errors or report.failed:
         logger.info("evaluation", extra={"summary": summary})

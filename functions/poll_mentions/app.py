@@ -46,7 +46,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, object]:
         logger.append_keys(channel=channel)
         environment = Environment.from_environ()
         deadline = Deadline.from_context(context, RESERVE_SECONDS)
-        report, store = poll(channel, environment, _clients, deadline)
+        report, table = poll(channel, environment, _clients, deadline)
     except Exception:
         # A run that cannot start (bad event, config, environment) still shows in metrics.
         metrics.add_metric(name="PollInvocationErrors", unit=MetricUnit.Count, value=1)
@@ -56,7 +56,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, object]:
     metrics.add_metric(name="MentionsRead", unit=MetricUnit.Count, value=report.tally.read)
     metrics.add_metric(name="MentionsStored", unit=MetricUnit.Count, value=report.stored)
     metrics.add_metric(name="PollErrors", unit=MetricUnit.Count, value=len(report.errors))
-    metrics.add_metric(name="DynamoRequests", unit=MetricUnit.Count, value=store.stats.requests)
+    metrics.add_metric(name="DynamoRequests", unit=MetricUnit.Count, value=table.stats.requests)
     newest = report.newest
     if newest is not None:
         lag = (utc_now() - newest).total_seconds()

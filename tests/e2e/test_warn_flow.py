@@ -19,12 +19,13 @@ import pytest
 import time_machine
 
 from local.demo import run_schedules
-from local.history import count_buckets, import_history, quiet_history
+from local.history import count_buckets, quiet_history
 from local.scenario import Scenario, build_scenario
 from local.stack import LocalStack
 from ops.__main__ import acknowledge
 from stormwatch.config import CHANNELS
-from stormwatch.store import DynamoStore
+from stormwatch.persistence.buckets import BucketStore
+from stormwatch.persistence.table import Table
 from stormwatch.warn.messages import gsm7_length, ucs2_length
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
@@ -56,11 +57,11 @@ def run() -> Iterator[Run]:
         open(os.devnull, "w") as quiet,
         LocalStack(scenario=scenario, parameters=parameters, log=quiet) as stack,
     ):
-        store = DynamoStore(stack.client("dynamodb"), stack.outputs["TableName"])
+        store = BucketStore(Table(stack.client("dynamodb"), stack.outputs["TableName"]))
         history = quiet_history(scenario.start, 14, volume=0.5, seed=21)
         # The first poll reads an hour back from when polling starts: history stops there.
         history.update(count_buckets(scenario, 5, until=begin - timedelta(hours=2)))
-        import_history(store, history, 5)
+        store.import_history(history)
         result = Run(scenario, stack)
 
         def tick(moment: datetime, outputs: list[Any]) -> None:
@@ -119,7 +120,7 @@ def test_the_storm_is_announced_within_half_an_hour(run: Run) -> None:
     assert first["attributes"]["kind"] == "started"
     assert first["subject"].startswith(("[WATCH]", "[WARNING]", "[CRITICAL]"))
     assert len(first["subject"]) <= 100
-    assert "python -m ops ack nordwind-air-" in first["message"]
+    assert "stormwatch ack nordwind-air-" in first["message"]
 
 
 def test_each_subscription_got_only_what_its_filter_lets_through(run: Run) -> None:

@@ -18,7 +18,11 @@ from stormwatch.errors import ChannelUnavailable, RateLimited
 from stormwatch.listen.poll import PollReport, poll_channel
 from stormwatch.listen.scoring import MentionScorer
 from stormwatch.model import Mention, Sentiment
-from stormwatch.store import DynamoStore
+from stormwatch.persistence.buckets import BucketStore
+from stormwatch.persistence.health import HealthLog
+from stormwatch.persistence.mentions import MentionLedger
+from stormwatch.persistence.table import Table
+from stormwatch.persistence.warn_state import WarnStateStore
 
 NOW = datetime(2026, 11, 22, 3, 30, tzinfo=UTC)
 
@@ -81,8 +85,8 @@ def config() -> Config:
 
 
 @pytest.fixture
-def store(stack: LocalStack) -> DynamoStore:
-    return DynamoStore(stack.client("dynamodb"), stack.outputs["TableName"])
+def store(stack: LocalStack) -> MentionLedger:
+    return MentionLedger(Table(stack.client("dynamodb"), stack.outputs["TableName"]))
 
 
 def _mentions(channel: str, count: int, text: str = "Nordwind Air again") -> list[Mention]:
@@ -99,17 +103,17 @@ def _mentions(channel: str, count: int, text: str = "Nordwind Air again") -> lis
     ]
 
 
-def _total(store: DynamoStore, channel: str) -> int:
-    buckets = store.read_buckets(
-        "nordwind-air", channel, NOW - timedelta(days=1), NOW + timedelta(hours=1)
+def _total(store: MentionLedger, channel: str) -> int:
+    buckets = BucketStore(store.table).read(
+        "nordwind-air", NOW - timedelta(days=1), NOW + timedelta(hours=1)
     )
-    return sum(counts.total for counts in buckets.values())
+    return sum(counts.total for counts in buckets.get(channel, {}).values())
 
 
 def _poll(
     channel: str,
     sources: list[ListSource],
-    store: DynamoStore,
+    store: MentionLedger,
     config: Config,
     deadline: TimeBudget | None = None,
 ) -> PollReport:
@@ -119,6 +123,7 @@ def _poll(
         channel,
         sources,
         store,
+        HealthLog(store.table),
         MentionScorer(config, Neutral()),
         config,
         deadline or Deadline(60),
@@ -127,7 +132,7 @@ def _poll(
 
 
 def test_a_storm_bigger_than_one_invocation_resumes_where_it_stopped(
-    channel: str, store: DynamoStore, config: Config
+    channel: str, store: MentionLedger, config: Config
 ) -> None:
     # Given 250 mentions in 25 pages and an invocation with time for 10 pages
     source = ListSource(channel, "search:nordwind-air", _mentions(channel, 250))
@@ -144,7 +149,7 @@ def test_a_storm_bigger_than_one_invocation_resumes_where_it_stopped(
 
 
 def test_a_rate_limited_source_backs_off_and_keeps_its_cursor(
-    channel: str, store: DynamoStore, config: Config
+    channel: str, store: MentionLedger, config: Config
 ) -> None:
     # Given a source that is throttled on its third page
     until = NOW + timedelta(minutes=15)
@@ -168,7 +173,7 @@ def test_a_rate_limited_source_backs_off_and_keeps_its_cursor(
 
 
 def test_one_source_failing_does_not_stop_the_others(
-    channel: str, store: DynamoStore, config: Config, stack: LocalStack
+    channel: str, store: MentionLedger, config: Config, stack: LocalStack
 ) -> None:
     # Given three sources: one times out, one has a bug, one works
     failing = ListSource(
@@ -192,15 +197,13 @@ def test_one_source_failing_does_not_stop_the_others(
     assert _total(store, channel) == 7
     assert "timed out" in report.errors[0]
     assert "KeyError" in report.errors[1]
-    health = stack.client("dynamodb").get_item(
-        TableName=stack.outputs["TableName"],
-        Key={"pk": {"S": f"HEALTH#{channel}"}, "sk": {"S": "POLL"}},
-    )["Item"]
-    assert health["consecutive_failures"] == {"N": "1"}
+    health = WarnStateStore(store.table).monitor().health[channel]
+    assert health.consecutive_failures == 1
+    assert "timed out" in (health.last_error or "")
 
 
 def test_mentions_about_no_brand_or_too_old_are_read_but_not_stored(
-    channel: str, store: DynamoStore, config: Config
+    channel: str, store: MentionLedger, config: Config
 ) -> None:
     # Given weather chatter, a mention older than max_mention_age_hours, and a real mention
     old = NOW - timedelta(hours=config.max_mention_age_hours + 1)

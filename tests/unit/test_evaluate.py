@@ -13,65 +13,100 @@ import pytest
 from local.localconfig import read_document
 from stormwatch.config import Config, parse_config
 from stormwatch.errors import StoreConflict
-from stormwatch.model import ALL_CHANNELS, BucketCounts
+from stormwatch.model import ALL_CHANNELS, BucketCounts, ScoredMention, SeriesCounts
 from stormwatch.notify import Delivery
-from stormwatch.store import Item, OutboxEntry, PollHealthRecord, Versioned
+from stormwatch.persistence.health import PollHealthRecord
+from stormwatch.persistence.outbox import OutboxEntry
+from stormwatch.persistence.warn_state import BrandState, BrandView, MonitorView
 from stormwatch.warn.evaluate import Evaluator
 
 T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 
 
 class MemoryStore:
-    """The store's Warn methods over dictionaries, with the same version fences."""
+    """The Warn flow's persistence over dictionaries, with the same version fences: the
+    brand states, the buckets, the pollers' health and the outbox."""
 
     def __init__(self) -> None:
-        self.states: dict[tuple[str, str], tuple[dict[str, Any], int]] = {}
+        self.states: dict[str, BrandState] = {}
+        self.blind: tuple[dict[str, Any] | None, int] = (None, 0)
         self.outbox: dict[str, dict[str, Any]] = {}
         self.buckets: dict[tuple[str, str, datetime], BucketCounts] = {}
         self.health: dict[str, PollHealthRecord] = {}
         self.broken_brands: set[str] = set()
 
-    @staticmethod
-    def _key(key: Item) -> tuple[str, str]:
-        return key["pk"]["S"], key["sk"]["S"]
+    # the brand's buckets and state
 
-    def load_states(self, keys: Sequence[Item]) -> list[Versioned]:
-        found = []
-        for key in keys:
-            state, version = self.states.get(self._key(key), (None, 0))
-            found.append(Versioned(copy.deepcopy(state), version))
-        return found
+    def read_buckets(self, brand: str, start: datetime, end: datetime) -> dict[str, SeriesCounts]:
+        if brand in self.broken_brands:
+            raise RuntimeError("throttled reading buckets")
+        series: dict[str, SeriesCounts] = {}
+        for (b, channel, moment), counts in sorted(self.buckets.items()):
+            if b == brand and start <= moment < end:
+                series.setdefault(channel, {})[moment] = counts
+                total = series.setdefault(ALL_CHANNELS, {}).setdefault(moment, BucketCounts())
+                total.merge(counts)
+        return series
 
-    def save_state(self, key: Item, state: Mapping[str, Any], expected_version: int) -> int:
-        _, version = self.states.get(self._key(key), (None, 0))
-        if version != expected_version:
-            raise StoreConflict("changed")
-        self.states[self._key(key)] = (json.loads(json.dumps(state)), version + 1)
-        return version + 1
+    def load_brand(self, brand: str, since: datetime) -> BrandView:
+        state = copy.deepcopy(self.states.get(brand, BrandState()))
+        return BrandView(self.read_buckets(brand, since, datetime.max.replace(tzinfo=UTC)), state)
 
-    def save_state_with_outbox(
+    def save_brand(
         self,
-        key: Item,
-        state: Mapping[str, Any],
-        expected_version: int,
-        dispatches: Sequence[tuple[str, Mapping[str, Any]]],
+        brand: str,
+        state: BrandState,
+        messages: Sequence[tuple[str, Delivery]],
         now: datetime,
     ) -> int:
-        version = self.save_state(key, state, expected_version)
-        for dispatch_key, payload in dispatches:
-            self.outbox.setdefault(
-                dispatch_key, {"payload": dict(payload), "status": "pending", "attempts": 0}
-            )
-        return version
+        stored = self.states.get(brand, BrandState())
+        if stored.version != state.version:
+            raise StoreConflict("changed")
+        document = json.loads(json.dumps({"d": state.detectors, "l": state.lifecycle}))
+        self.states[brand] = BrandState(document["d"], document["l"], state.version + 1)
+        self._enqueue(messages)
+        return state.version + 1
 
-    def pending_notifications(self) -> list[OutboxEntry]:
+    # monitoring
+
+    def monitor(self) -> MonitorView:
+        state, version = self.blind
+        return MonitorView(dict(self.health), copy.deepcopy(state), version)
+
+    def save_blind(
+        self,
+        state: Mapping[str, Any],
+        expected_version: int,
+        messages: Sequence[tuple[str, Delivery]],
+        now: datetime,
+    ) -> int:
+        if self.blind[1] != expected_version:
+            raise StoreConflict("changed")
+        self.blind = (json.loads(json.dumps(state)), expected_version + 1)
+        self._enqueue(messages)
+        return expected_version + 1
+
+    # mentions for the evidence
+
+    def recent(
+        self, channel: str, start: datetime, end: datetime, *, limit: int = 500
+    ) -> list[ScoredMention]:
+        return []
+
+    # the outbox
+
+    def _enqueue(self, messages: Sequence[tuple[str, Delivery]]) -> None:
+        for key, delivery in messages:
+            self.outbox.setdefault(key, {"delivery": delivery, "status": "pending", "attempts": 0})
+
+    def pending(self) -> list[OutboxEntry]:
         return [
-            OutboxEntry(key, entry["payload"], entry["attempts"])
+            OutboxEntry(key, entry["delivery"], entry["attempts"])
             for key, entry in self.outbox.items()
             if entry["status"] == "pending"
         ]
 
-    def claim_notification(self, dispatch_key: str, now: datetime, lease: timedelta) -> bool:
+    def claim(self, dispatch_key: str, now: datetime, lease: timedelta) -> bool:
         entry = self.outbox[dispatch_key]
         claimed = entry.get("claimed_until")
         if entry["status"] != "pending" or (claimed is not None and claimed > now):
@@ -79,7 +114,7 @@ class MemoryStore:
         entry["claimed_until"] = now + lease
         return True
 
-    def mark_notification(self, dispatch_key: str, *, sent: bool, error: str | None = None) -> None:
+    def mark(self, dispatch_key: str, *, sent: bool, error: str | None = None) -> None:
         entry = self.outbox[dispatch_key]
         entry.pop("claimed_until", None)
         if sent:
@@ -87,24 +122,9 @@ class MemoryStore:
         else:
             entry["attempts"] += 1
 
-    def read_health(self, channels: Sequence[str]) -> dict[str, PollHealthRecord]:
-        return {c: self.health[c] for c in channels if c in self.health}
 
-    def read_buckets(
-        self, brand: str, channel: str, start: datetime, end: datetime
-    ) -> dict[datetime, BucketCounts]:
-        if brand in self.broken_brands:
-            raise RuntimeError("throttled reading buckets")
-        return {
-            moment: counts
-            for (b, c, moment), counts in self.buckets.items()
-            if b == brand and c == channel and start <= moment < end
-        }
-
-    def recent_mentions(
-        self, channel: str, start: datetime, end: datetime, *, limit: int = 500
-    ) -> list[dict[str, Any]]:
-        return []
+def evaluator_on(config: Config, store: MemoryStore, notifier: Any) -> Evaluator:
+    return Evaluator(config, store, store, store, notifier)
 
 
 class Outbox:
@@ -134,17 +154,16 @@ def _healthy(store: MemoryStore, config: Config, at: datetime) -> None:
 def _storm(store: MemoryStore, brand: str, start: datetime, per_bucket: int, buckets: int) -> None:
     for i in range(buckets):
         moment = start + timedelta(minutes=5 * i)
-        for channel in ("x", ALL_CHANNELS):
-            store.buckets[(brand, channel, moment)] = BucketCounts(
-                total=per_bucket, negative=per_bucket * 3 // 4, neutral=per_bucket // 4
-            )
+        store.buckets[(brand, "x", moment)] = BucketCounts(
+            total=per_bucket, negative=per_bucket * 3 // 4, neutral=per_bucket // 4
+        )
 
 
 def test_an_empty_series_is_judged_calmly(config: Config) -> None:
     # Given no mentions at all, ever / When the evaluator runs
     store = MemoryStore()
     _healthy(store, config, T0)
-    report = Evaluator(config, store, Outbox()).run(T0)
+    report = evaluator_on(config, store, Outbox()).run(T0)
     # Then nothing fires and nothing fails; the baseline says it is warming up
     assert report.errors == []
     assert report.dispatched == []
@@ -160,7 +179,7 @@ def test_a_storm_is_announced_once_even_when_the_minute_is_evaluated_twice(
     _storm(store, "nordwind-air", T0 - timedelta(minutes=30), per_bucket=60, buckets=7)
     _healthy(store, config, T0 + timedelta(minutes=1))
     outbox = Outbox()
-    evaluator = Evaluator(config, store, outbox)
+    evaluator = evaluator_on(config, store, outbox)
     # When the same minute is evaluated twice
     first = evaluator.run(T0 + timedelta(minutes=1))
     again = evaluator.run(T0 + timedelta(minutes=1))
@@ -179,12 +198,12 @@ def test_a_bucket_missing_in_the_middle_or_a_counter_going_back_is_safe(config: 
     store = MemoryStore()
     _healthy(store, config, T0)
     for i in (0, 1, 3, 4):  # bucket 2 is missing: the poller had nothing for it
-        store.buckets[("nordwind-air", ALL_CHANNELS, T0 + timedelta(minutes=5 * i))] = BucketCounts(
+        store.buckets[("nordwind-air", "x", T0 + timedelta(minutes=5 * i))] = BucketCounts(
             total=4, neutral=4
         )
-    evaluator = Evaluator(config, store, Outbox())
+    evaluator = evaluator_on(config, store, Outbox())
     evaluator.run(T0 + timedelta(minutes=21))
-    store.buckets[("nordwind-air", ALL_CHANNELS, T0 + timedelta(minutes=20))] = BucketCounts(
+    store.buckets[("nordwind-air", "x", T0 + timedelta(minutes=20))] = BucketCounts(
         total=1, neutral=1
     )
     _healthy(store, config, T0 + timedelta(minutes=22))
@@ -199,7 +218,7 @@ def test_one_brand_failing_does_not_stop_the_others(config: Config) -> None:
     store.broken_brands.add("nordwind-air")
     _storm(store, "kolibri-pay", T0 - timedelta(minutes=30), per_bucket=80, buckets=7)
     _healthy(store, config, T0 + timedelta(minutes=1))
-    report = Evaluator(config, store, Outbox()).run(T0 + timedelta(minutes=1))
+    report = evaluator_on(config, store, Outbox()).run(T0 + timedelta(minutes=1))
     # Then the failure is reported, and Kolibri Pay's alert still went out
     assert any(error.startswith("nordwind-air:") for error in report.errors)
     assert any(key.startswith("kolibri-pay-") for key in report.dispatched)
@@ -211,7 +230,7 @@ def test_a_notification_that_could_not_be_sent_is_retried_not_repeated(config: C
     _storm(store, "nordwind-air", T0 - timedelta(minutes=30), per_bucket=60, buckets=7)
     _healthy(store, config, T0 + timedelta(minutes=1))
     outbox = Outbox(failing=2)
-    evaluator = Evaluator(config, store, outbox)
+    evaluator = evaluator_on(config, store, outbox)
     first = evaluator.run(T0 + timedelta(minutes=1))
     assert len(first.failed) == 2
     # When the next minute runs / Then the two are sent, and what went out is not sent again
@@ -228,7 +247,7 @@ def test_a_poller_failing_again_and_again_tells_ops_not_the_crisis_team(config: 
     _healthy(store, config, T0)
     store.health["x"] = PollHealthRecord(T0, T0 - timedelta(hours=2), 12, "x: 401 Unauthorized")
     outbox = Outbox()
-    report = Evaluator(config, store, outbox).run(T0)
+    report = evaluator_on(config, store, outbox).run(T0)
     assert report.blind == ["x"]
     assert [d.medium for d in outbox.sent] == ["ops_email"]
     assert "x" in outbox.sent[0].subject
@@ -243,20 +262,20 @@ def test_a_notification_claimed_by_a_run_that_died_goes_out_once_its_lease_is_ov
     _storm(store, "nordwind-air", T0 - timedelta(minutes=30), per_bucket=60, buckets=7)
     _healthy(store, config, T0 + timedelta(minutes=1))
     with pytest.raises(_Killed):
-        Evaluator(config, store, _Dead()).run(T0 + timedelta(minutes=1))
+        evaluator_on(config, store, _Dead()).run(T0 + timedelta(minutes=1))
     decided = len(store.outbox)
     assert [k for k, e in store.outbox.items() if "claimed_until" in e] != []
 
     # When the next minute runs while that claim holds
     outbox = Outbox()
     _healthy(store, config, T0 + timedelta(minutes=2))
-    Evaluator(config, store, outbox).run(T0 + timedelta(minutes=2))
+    evaluator_on(config, store, outbox).run(T0 + timedelta(minutes=2))
     # Then all but the claimed message go out
     assert len(outbox.sent) == decided - 1
 
     # When a run comes after the lease
     _healthy(store, config, T0 + timedelta(minutes=7))
-    Evaluator(config, store, outbox).run(T0 + timedelta(minutes=7))
+    evaluator_on(config, store, outbox).run(T0 + timedelta(minutes=7))
     # Then the last one goes out too, and nothing went out twice
     assert len(outbox.sent) == len(store.outbox) == decided
     sent = [(d.medium, d.phone, d.kind) for d in outbox.sent]

@@ -6,8 +6,9 @@ Everything here is plain data: no AWS, no HTTP. Times are timezone-aware UTC.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 
 class Sentiment(enum.StrEnum):
@@ -111,10 +112,24 @@ def bucket_start(moment: datetime, bucket_minutes: int) -> datetime:
     return datetime.fromtimestamp(epoch - epoch % seconds, tz=UTC)
 
 
-@dataclass(frozen=True, slots=True)
-class Bucket:
-    key: BucketKey
-    counts: BucketCounts = field(default_factory=BucketCounts)
+SeriesCounts = dict[datetime, BucketCounts]
+"""One series' counters by bucket start; a bucket with no mention is absent."""
+
+
+def aggregate(
+    scored: Iterable[ScoredMention], bucket_minutes: int
+) -> dict[BucketKey, BucketCounts]:
+    """Bucket counters of a batch per brand and channel (the all-channels series is their sum)."""
+    buckets: dict[BucketKey, BucketCounts] = {}
+    for item in scored:
+        start = bucket_start(item.mention.created_at, bucket_minutes)
+        for brand in item.brands:
+            key = BucketKey(brand, item.mention.channel, start)
+            counts = buckets.get(key)
+            if counts is None:
+                counts = buckets[key] = BucketCounts()
+            counts.add(item)
+    return buckets
 
 
 def utc(moment: datetime) -> datetime:
@@ -148,6 +163,3 @@ def parse_iso_or_none(value: object) -> datetime | None:
         return parse_iso(value)
     except ValueError:
         return None
-
-
-ZERO = timedelta(0)

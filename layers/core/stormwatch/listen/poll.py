@@ -22,7 +22,7 @@ from stormwatch.deadline import TimeBudget
 from stormwatch.errors import ChannelError, ConfigError, RateLimited, StoreConflict
 from stormwatch.listen.scoring import MentionScorer, ScoringTally
 from stormwatch.model import ScoredMention
-from stormwatch.store import CommitResult, CursorRecord
+from stormwatch.persistence.mentions import CommitResult, CursorRecord
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +30,9 @@ logger = logging.getLogger(__name__)
 FINAL_RESERVE_SECONDS = 3.0
 
 
-class PollStore(Protocol):
+class Ledger(Protocol):
+    """Where mentions, their counts and the cursors are committed (`persistence.mentions`)."""
+
     def load_cursors(self, channel: str) -> dict[str, CursorRecord]: ...
 
     def commit_page(
@@ -48,6 +50,8 @@ class PollStore(Protocol):
 
     def set_backoff(self, channel: str, source: str, until: datetime, reason: str) -> None: ...
 
+
+class HealthRecorder(Protocol):
     def record_poll(
         self, channel: str, at: datetime, *, succeeded: bool, error: str | None, mentions: int
     ) -> None: ...
@@ -99,14 +103,15 @@ class PollReport:
 def poll_channel(
     channel: str,
     sources: Sequence[MentionSource],
-    store: PollStore,
+    ledger: Ledger,
+    health: HealthRecorder,
     scorer: MentionScorer,
     config: Config,
     deadline: TimeBudget,
     now: Callable[[], datetime],
 ) -> PollReport:
     report = PollReport(channel)
-    cursors = store.load_cursors(channel)
+    cursors = ledger.load_cursors(channel)
     max_pages = config.channel(channel).max_pages_per_run
     for source in sources:
         source_report = SourceReport(source.key)
@@ -122,7 +127,7 @@ def poll_channel(
             channel,
             source,
             record,
-            store,
+            ledger,
             scorer,
             config,
             deadline,
@@ -132,7 +137,7 @@ def poll_channel(
             report.tally,
         )
     succeeded = not report.errors
-    store.record_poll(
+    health.record_poll(
         channel,
         now(),
         succeeded=succeeded,
@@ -146,7 +151,7 @@ def _poll_source(
     channel: str,
     source: MentionSource,
     record: CursorRecord | None,
-    store: PollStore,
+    ledger: Ledger,
     scorer: MentionScorer,
     config: Config,
     deadline: TimeBudget,
@@ -169,7 +174,7 @@ def _poll_source(
                 return
             scored = scorer.score(page.mentions, now(), tally)
             if scored or page.cursor != state:
-                result = store.commit_page(
+                result = ledger.commit_page(
                     channel,
                     source.key,
                     version,
@@ -200,7 +205,7 @@ def _poll_source(
             "rate limited, backing off",
             extra={"channel": channel, "source": source.key, "until": error.retry_at.isoformat()},
         )
-        store.set_backoff(channel, source.key, error.retry_at, str(error))
+        ledger.set_backoff(channel, source.key, error.retry_at, str(error))
     except StoreConflict as error:
         report.outcome = "conflict"
         report.error = str(error)

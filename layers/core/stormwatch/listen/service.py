@@ -13,8 +13,11 @@ from stormwatch.deadline import Deadline
 from stormwatch.listen.poll import PollReport, poll_channel
 from stormwatch.listen.scoring import MentionScorer
 from stormwatch.listen.sentiment import ComprehendAnalyzer, OfflineAnalyzer, SentimentAnalyzer
+from stormwatch.persistence.budgets import MonthlyBudget
+from stormwatch.persistence.health import HealthLog
+from stormwatch.persistence.mentions import MentionLedger
+from stormwatch.persistence.table import Table
 from stormwatch.runtime import AwsClients, Environment, load_channel_credentials, load_config
-from stormwatch.store import ComprehendBudget, DynamoStore
 
 
 def utc_now() -> datetime:
@@ -22,7 +25,7 @@ def utc_now() -> datetime:
 
 
 def sentiment_analyzer(
-    config: Config, clients: AwsClients, store: DynamoStore, now: datetime
+    config: Config, clients: AwsClients, table: Table, now: datetime
 ) -> SentimentAnalyzer:
     offline = OfflineAnalyzer()
     sentiment = config.sentiment
@@ -31,7 +34,7 @@ def sentiment_analyzer(
     return ComprehendAnalyzer(
         client=clients.client("comprehend"),
         languages=sentiment.comprehend_languages,
-        budget=ComprehendBudget(store, sentiment.comprehend_monthly_budget_usd, now),
+        budget=MonthlyBudget(table, "comprehend", sentiment.comprehend_monthly_budget_usd, now),
         fallback=offline,
     )
 
@@ -42,11 +45,12 @@ def poll(
     clients: AwsClients,
     deadline: Deadline,
     now: Callable[[], datetime] = utc_now,
-) -> tuple[PollReport, DynamoStore]:
-    """Poll one channel once: config, credentials, adapters, scoring, store."""
+) -> tuple[PollReport, Table]:
+    """Poll one channel once: config, credentials, adapters, scoring, store; the table
+    comes back with its request counts for the handler's metrics."""
     config = load_config(clients, environment.config_parameter)
     channel_config = config.channel(channel)
-    store = DynamoStore(clients.client("dynamodb"), environment.table_name)
+    table = Table(clients.client("dynamodb"), environment.table_name)
     context = ChannelContext(
         config=channel_config,
         brands=config.brands,
@@ -58,8 +62,15 @@ def poll(
         ),
         now=now,
     )
-    scorer = MentionScorer(config, sentiment_analyzer(config, clients, store, now()))
+    scorer = MentionScorer(config, sentiment_analyzer(config, clients, table, now()))
     report = poll_channel(
-        channel, mention_sources(channel, context), store, scorer, config, deadline, now
+        channel,
+        mention_sources(channel, context),
+        MentionLedger(table),
+        HealthLog(table),
+        scorer,
+        config,
+        deadline,
+        now,
     )
-    return report, store
+    return report, table

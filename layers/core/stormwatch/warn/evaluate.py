@@ -1,114 +1,85 @@
-"""One evaluation: every brand's buckets through the detector and the rules, the alert
-lifecycle, the outbox, and SNS.
+"""One evaluation: every brand's buckets through the stages of the Warn flow.
 
-Per brand, each series (all channels, and each channel) gets the buckets it has not
-seen yet; the detector's assessment of the current bucket and the rules over the
-recent window become findings; the brand's lifecycle turns them into dispatches; the
-dispatches become deliveries (an email, an SMS to the topic, an SMS to each person on
-call...) written to the outbox together with the lifecycle state in one transaction;
-then every pending delivery is sent and marked. A crash after the transaction re-sends
-at most the deliveries it had not marked; evaluating the same minute again decides
-nothing new. One brand's failure never stops another's.
+    observe   buckets -> each series' detector and recent window      (warn.observe)
+    rules     -> findings: volume, negative share, velocity, static,   (warn.rules)
+                 a channel gone silent
+    lifecycle -> dispatches: started, escalated, reminder,             (warn.lifecycle)
+                 acknowledged, resolved
+    route     -> who hears it and how: email, the topic's SMS, phones  (warn.route)
+    render    -> the email and SMS texts                               (warn.render)
+    outbox    -> written with the brand's state in one transaction     (persistence)
+    send      -> SNS, each message claimed, sent and marked once       (warn.send)
+
+Per brand one Query reads the recent buckets with the stored state, and one conditional
+write stores the state when something changed (a decision, the lifecycle, or the
+detectors' hourly checkpoint): about one request per brand and minute. A crash after the
+write sends at most the messages it had not marked; evaluating the same minute again
+decides nothing new. One brand's failure never stops another's.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from stormwatch.config import Brand, Config
 from stormwatch.errors import StoreConflict
-from stormwatch.model import ALL_CHANNELS, BucketCounts, bucket_start, parse_iso
-from stormwatch.notify import EMAIL, OPS_EMAIL, SMS, SMS_TOPIC, Delivery
-from stormwatch.store import (
-    BLIND_KEY,
-    Item,
-    OutboxEntry,
-    PollHealthRecord,
-    Versioned,
-    alert_state_key,
-    detector_key,
+from stormwatch.model import ALL_CHANNELS, SeriesCounts, bucket_start
+from stormwatch.notify import Delivery
+from stormwatch.persistence.health import PollHealthRecord
+from stormwatch.persistence.warn_state import BrandState, BrandView, MonitorView
+from stormwatch.warn.lifecycle import BlindMonitor, BrandLifecycle
+from stormwatch.warn.observe import (
+    Observation,
+    checkpoint_due,
+    expected_quiet,
+    first_needed,
+    horizon,
+    observe,
+    restore,
 )
-from stormwatch.warn import messages
-from stormwatch.warn.detector import VolumeDetector
-from stormwatch.warn.lifecycle import (
-    BUSINESS_HOURS,
-    ESCALATION,
-    ON_CALL,
-    TEAM,
-    BlindMonitor,
-    BrandLifecycle,
-    Dispatch,
-    DispatchKind,
-)
+from stormwatch.warn.render import EVIDENCE_WINDOW, BucketReader, MentionReader, Renderer
 from stormwatch.warn.rules import (
+    FAILING,
     Finding,
     PollHealth,
-    SeriesWindow,
     crisis_findings,
     silence,
 )
+from stormwatch.warn.send import Notifier, OutboxPort, send_pending
 from stormwatch.warn.settings import AlertSettings
 
 logger = logging.getLogger(__name__)
 
-BOOTSTRAP = timedelta(days=14)
-"""A new detector learns from up to this much stored history before judging."""
-EVIDENCE_WINDOW = timedelta(hours=1)
-MAX_ATTEMPTS = 10
-SEND_LEASE = timedelta(minutes=5)
-"""How long a run's claim on a notification lasts: far beyond one SNS publish, short
-enough that a message whose run died goes out a few minutes late, not never."""
-ACK_COMMAND = "python -m ops ack"
-
-_KINDS = {
-    DispatchKind.STARTED: messages.Kind.STARTED,
-    DispatchKind.ESCALATED: messages.Kind.ESCALATED,
-    DispatchKind.REMINDER: messages.Kind.REMINDER,
-    DispatchKind.ACKNOWLEDGED: messages.Kind.ACKNOWLEDGED,
-    DispatchKind.RESOLVED: messages.Kind.RESOLVED,
-    DispatchKind.BLIND: messages.Kind.BLIND,
-}
+BRAND_WORKERS = 8
+"""Brands evaluated at once: their reads overlap, each in its own thread."""
 
 
-class WarnStore(Protocol):
-    def load_states(self, keys: Sequence[Item]) -> list[Versioned]: ...
+class WarnStore(BucketReader, Protocol):
+    def load_brand(self, brand: str, since: datetime) -> BrandView: ...
 
-    def save_state(self, key: Item, state: Mapping[str, Any], expected_version: int) -> int: ...
-
-    def save_state_with_outbox(
+    def save_brand(
         self,
-        key: Item,
-        state: Mapping[str, Any],
-        expected_version: int,
-        dispatches: Sequence[tuple[str, Mapping[str, Any]]],
+        brand: str,
+        state: BrandState,
+        messages: Sequence[tuple[str, Delivery]],
         now: datetime,
     ) -> int: ...
 
-    def pending_notifications(self) -> list[OutboxEntry]: ...
+    def monitor(self) -> MonitorView: ...
 
-    def claim_notification(self, dispatch_key: str, now: datetime, lease: timedelta) -> bool: ...
-
-    def mark_notification(
-        self, dispatch_key: str, *, sent: bool, error: str | None = None
-    ) -> None: ...
-
-    def read_health(self, channels: Sequence[str]) -> dict[str, PollHealthRecord]: ...
-
-    def read_buckets(
-        self, brand: str, channel: str, start: datetime, end: datetime
-    ) -> dict[datetime, BucketCounts]: ...
-
-    def recent_mentions(
-        self, channel: str, start: datetime, end: datetime, *, limit: int = 500
-    ) -> list[dict[str, Any]]: ...
-
-
-class Notifier(Protocol):
-    def send(self, delivery: Delivery) -> str: ...
+    def save_blind(
+        self,
+        state: Mapping[str, Any],
+        expected_version: int,
+        messages: Sequence[tuple[str, Delivery]],
+        now: datetime,
+    ) -> int: ...
 
 
 @dataclass
@@ -117,6 +88,9 @@ class BrandOutcome:
     alert_id: str | None = None
     findings: list[str] = field(default_factory=list)
     warming_up: bool = False
+    dispatched: list[str] = field(default_factory=list)
+    blind: list[Finding] = field(default_factory=list)
+    stored: bool = False
 
 
 @dataclass
@@ -150,468 +124,263 @@ class EvaluationReport:
 
 
 class Evaluator:
-    def __init__(self, config: Config, store: WarnStore, notifier: Notifier) -> None:
+    def __init__(
+        self,
+        config: Config,
+        states: WarnStore,
+        mentions: MentionReader,
+        outbox: OutboxPort,
+        notifier: Notifier,
+    ) -> None:
         self.config = config
-        self.store = store
+        self.states = states
+        self.outbox = outbox
         self.notifier = notifier
         self.settings = config.alerts or AlertSettings()
         self.channels = config.enabled_channels
         self.bucket = timedelta(minutes=config.bucket_minutes)
+        self.lookback = timedelta(minutes=_lookback_minutes(self.settings))
+        self.renderer = Renderer(config, mentions, states)
 
     def run(self, now: datetime) -> EvaluationReport:
         report = EvaluationReport(now)
-        health = self.store.read_health(self.channels)
+        monitor = self.states.monitor()
+        brands = self.config.brands
+        with ThreadPoolExecutor(max_workers=max(1, min(BRAND_WORKERS, len(brands)))) as pool:
+            results = list(pool.map(lambda brand: self._guarded(brand, now, monitor), brands))
         blind_findings: dict[str, Finding] = {}
-        for brand in self.config.brands:
-            try:
-                findings = self._evaluate_brand(brand, now, health, report)
-            except Exception as error:  # one brand's failure must not stop the others
-                logger.exception("evaluation failed", extra={"brand": brand.id})
-                report.errors.append(f"{brand.id}: {error.__class__.__name__}: {error}")
+        for brand, outcome in zip(brands, results, strict=True):
+            if isinstance(outcome, str):
+                report.errors.append(outcome)
                 continue
-            for finding in findings:
-                if finding.blind:
-                    blind_findings.setdefault(finding.channel, finding)
+            report.brands[brand.id] = outcome
+            report.dispatched.extend(outcome.dispatched)
+            for finding in outcome.blind:
+                blind_findings.setdefault(finding.channel, finding)
         for channel in self.channels:
-            record = health.get(channel)
-            found = silence(channel, _health(record), None, None, now, self.settings.silence)
+            found = silence(
+                channel,
+                _health(monitor.health.get(channel)),
+                None,
+                None,
+                now,
+                self.settings.silence,
+            )
             if found is not None:
                 blind_findings.setdefault(channel, found)
         try:
             self._evaluate_blind(
-                sorted(blind_findings.values(), key=lambda f: f.channel), now, report
+                sorted(blind_findings.values(), key=lambda f: f.channel), monitor, now, report
             )
         except Exception as error:
             logger.exception("blind monitor failed")
             report.errors.append(f"monitor: {error.__class__.__name__}: {error}")
-        self.deliver(report, now)
+        sent = send_pending(self.outbox, self.notifier, now)
+        report.sent, report.failed = sent.sent, sent.failed
         return report
+
+    def _guarded(self, brand: Brand, now: datetime, monitor: MonitorView) -> BrandOutcome | str:
+        try:
+            return self._evaluate_brand(brand, now, monitor.health)
+        except Exception as error:  # one brand's failure must not stop the others
+            logger.exception("evaluation failed", extra={"brand": brand.id})
+            return f"{brand.id}: {error.__class__.__name__}: {error}"
 
     # --- one brand ------------------------------------------------------------------
 
     def _evaluate_brand(
-        self,
-        brand: Brand,
-        now: datetime,
-        health: Mapping[str, PollHealthRecord],
-        report: EvaluationReport,
-    ) -> list[Finding]:
-        series = [ALL_CHANNELS, *self.channels]
-        keys = [detector_key(brand.id, name) for name in series]
-        states = self.store.load_states([*keys, alert_state_key(brand.id)])
+        self, brand: Brand, now: datetime, health: Mapping[str, PollHealthRecord]
+    ) -> BrandOutcome:
+        observations, stored = self._observe(brand, now, health)
+        all_channels = observations[ALL_CHANNELS]
         findings: list[Finding] = []
-        outcome = BrandOutcome()
-        all_count = 0
-        windows: dict[str, SeriesWindow] = {}
-        for name, key, stored in zip(series, keys, states, strict=False):
-            horizon = self._horizon(name, now, health)
-            window, found, detector = self._series(brand, name, key, stored, horizon, now, health)
-            windows[name] = window
-            findings.extend(found)
-            outcome.warming_up |= name == ALL_CHANNELS and detector.warming_up
-            if name == ALL_CHANNELS:
-                all_count = window.buckets[-1][1].total if window.buckets else 0
-        lifecycle_state = states[-1]
-        lifecycle = BrandLifecycle(brand.id, self.settings, lifecycle_state.state)
+        for observation in observations.values():
+            findings.extend(self._findings(brand, observation, now, health))
+        crisis = [f for f in findings if not f.blind]
+        lifecycle = BrandLifecycle(brand.id, self.settings, stored.lifecycle)
         dispatches = lifecycle.evaluate(
-            self._horizon(ALL_CHANNELS, now, health),
+            horizon(
+                ALL_CHANNELS,
+                self.channels,
+                health,
+                now,
+                self.settings.settle_minutes,
+                self.config.bucket_minutes,
+            ),
             self.config.bucket_minutes,
             now,
             findings,
-            all_count,
+            all_channels.window.buckets[-1][1].total if all_channels.window.buckets else 0,
         )
-        crisis = [f for f in findings if not f.blind]
-        outcome.severity = max((f.severity for f in crisis), default=0)
-        outcome.findings = [f"{f.rule} ({f.where}): {f.reason}" for f in crisis]
-        outcome.alert_id = lifecycle.alert.id if lifecycle.alert else None
-        report.brands[brand.id] = outcome
-        deliveries: list[tuple[str, Mapping[str, Any]]] = []
+        outcome = BrandOutcome(
+            severity=max((f.severity for f in crisis), default=0),
+            alert_id=lifecycle.alert.id if lifecycle.alert else None,
+            findings=[f"{f.rule} ({f.where}): {f.reason}" for f in crisis],
+            warming_up=all_channels.detector.warming_up,
+            blind=[f for f in findings if f.blind],
+        )
+        windows = {name: o.window for name, o in observations.items()}
+        messages: list[tuple[str, Delivery]] = []
         for dispatch in dispatches:
-            deliveries.extend(self._deliveries(brand, dispatch, crisis, windows, lifecycle, now))
-            report.dispatched.append(dispatch.key)
-        try:
-            self.store.save_state_with_outbox(
-                alert_state_key(brand.id),
-                lifecycle.to_state(),
-                lifecycle_state.version,
-                deliveries,
-                now,
+            messages.extend(
+                self.renderer.deliveries(brand, dispatch, crisis, windows, lifecycle, now)
             )
-        except StoreConflict:
-            # Another evaluation (or an ack) changed the state first: it decided this minute.
-            report.dispatched = [k for k in report.dispatched if not k.startswith(f"{brand.id}-")]
-            logger.info(
-                "lifecycle changed meanwhile; next minute decides", extra={"brand": brand.id}
+        lifecycle_state = lifecycle.to_state()
+        if (
+            dispatches
+            or stored.version == 0
+            or _material(lifecycle_state) != _material(stored.lifecycle)
+            or checkpoint_due(list(observations.values()), set(stored.detectors))
+        ):
+            state = BrandState(
+                detectors={name: o.detector.to_state() for name, o in observations.items()},
+                lifecycle=lifecycle_state,
+                version=stored.version,
             )
-        return findings
+            try:
+                self.states.save_brand(brand.id, state, messages, now)
+                outcome.stored = True
+            except StoreConflict:
+                # Another evaluation (or an ack) changed the state first: it decided this
+                # minute; the next minute decides again from what it stored.
+                logger.info(
+                    "brand state changed meanwhile; next minute decides",
+                    extra={"brand": brand.id},
+                )
+                return outcome
+        outcome.dispatched = [dispatch.key for dispatch in dispatches]
+        return outcome
 
-    def _horizon(
-        self, name: str, now: datetime, health: Mapping[str, PollHealthRecord]
-    ) -> datetime:
-        """The newest bucket of a series that can be judged now.
+    def _observe(
+        self, brand: Brand, now: datetime, health: Mapping[str, PollHealthRecord]
+    ) -> tuple[dict[str, Observation], BrandState]:
+        """Every series of the brand observed, and the state it was stored at."""
+        names = [ALL_CHANNELS, *self.channels]
+        settle = self.settings.settle_minutes
+        horizons = {
+            name: horizon(name, self.channels, health, now, settle, self.config.bucket_minutes)
+            for name in names
+        }
+        since = min(horizons.values()) - self.lookback + self.bucket
+        view = self.states.load_brand(brand.id, since)
+        detectors = {
+            name: restore(view.state.detectors.get(name), self.settings.volume) for name in names
+        }
+        counts = view.buckets
+        needed = min(first_needed(detectors[name], horizons[name]) for name in names)
+        if needed < since:
+            # A new series learns from stored history, or the detectors' checkpoint is
+            # older than the rules' window (the evaluator did not run for a while).
+            older = self.states.read_buckets(brand.id, needed, since)
+            counts = _merged(older, counts)
+        observations = {
+            name: observe(
+                name,
+                detectors[name],
+                counts.get(name, {}),
+                horizons[name],
+                self.lookback,
+                self._first_polled(name, health),
+            )
+            for name in names
+        }
+        return observations, view.state
 
-        Mentions reach their bucket when the channel is next polled, minutes after they
-        were posted: judging the current bucket would see it empty, and the detector would
-        learn it so. A bucket is judged once its channel has been polled after it began (all
-        channels, for ALL) - or after `settle_minutes` without a poll, so that one broken
-        poller cannot hold every alert back; monitoring that is blind says so separately.
-        """
-        floor = now - timedelta(minutes=self.settings.settle_minutes)
+    def _first_polled(self, series: str, health: Mapping[str, PollHealthRecord]) -> list[datetime]:
+        return [
+            bucket_start(record.first_success_at, self.config.bucket_minutes)
+            for channel, record in health.items()
+            if record.first_success_at is not None and series in (ALL_CHANNELS, channel)
+        ]
 
-        def settled(channel: str) -> datetime:
-            record = health.get(channel)
-            ran = record.last_run_at if record is not None else None
-            return max(ran, floor) if ran is not None else floor
-
-        moment = (
-            min(settled(channel) for channel in self.channels)
-            if name == ALL_CHANNELS
-            else settled(name)
-        )
-        return bucket_start(min(moment, now), self.config.bucket_minutes)
-
-    def _series(
+    def _findings(
         self,
         brand: Brand,
-        name: str,
-        key: Item,
-        stored: Versioned,
-        current: datetime,
+        observation: Observation,
         now: datetime,
         health: Mapping[str, PollHealthRecord],
-    ) -> tuple[SeriesWindow, list[Finding], VolumeDetector]:
-        """`current` is the series' horizon: the newest bucket judged, possibly not final."""
-        settings = self.settings
-        detector = (
-            VolumeDetector.from_state(stored.state, settings.volume)
-            if stored.state
-            else VolumeDetector(settings.volume)
-        )
-        rules_start = current - timedelta(minutes=self._lookback_minutes()) + self.bucket
-        newest = detector.newest_bucket
-        if newest is not None and newest > current:
-            # Judged further already (the horizon moved back: a poller that ran fell silent).
-            current = newest
-        earliest = current - BOOTSTRAP
-        resume = newest is not None and newest >= earliest
-        start = min(newest if resume and newest else earliest, rules_start)
-        counts = self.store.read_buckets(brand.id, name, start, current + self.bucket)
-        if resume and newest is not None:
-            feed_start = newest
-        else:
-            # Before stormwatch listened nothing is known: those buckets are not zero, they
-            # are missing. A new baseline starts at the first data there is.
-            known = [moment for moment in counts if moment >= earliest]
-            known += [
-                bucket_start(record.first_success_at, self.config.bucket_minutes)
-                for channel, record in health.items()
-                if record.first_success_at is not None and name in (ALL_CHANNELS, channel)
-            ]
-            feed_start = max(earliest, min(known, default=current))
-        assessment = None
-        moment = feed_start
-        while moment <= current:
-            assessment = detector.observe(moment, counts.get(moment, BucketCounts()).total)
-            moment += self.bucket
-        if detector.to_state() != (stored.state or {}):
-            try:
-                self.store.save_state(key, detector.to_state(), stored.version)
-            except StoreConflict:
-                logger.info("detector saved by another run", extra={"series": key["pk"]["S"]})
-        window = SeriesWindow(
-            name,
-            self.config.bucket_minutes,
-            [
-                (
-                    rules_start + self.bucket * i,
-                    counts.get(rules_start + self.bucket * i, BucketCounts()),
-                )
-                for i in range(int((current - rules_start) / self.bucket) + 1)
-            ],
-        )
+    ) -> list[Finding]:
         found = crisis_findings(
-            assessment, window, settings, brand.id, baseline_trusted=not detector.warming_up
+            observation.assessment,
+            observation.window,
+            self.settings,
+            brand.id,
+            baseline_trusted=not observation.detector.warming_up,
         )
-        if name != ALL_CHANNELS:
-            quiet = settings.silence.quiet_minutes
-            expected = [
-                detector.expected_count(current - self.bucket * i)
-                for i in range(quiet // self.config.bucket_minutes)
-            ]
-            expected_quiet = None if None in expected else sum(e or 0.0 for e in expected)
+        if observation.series != ALL_CHANNELS:
+            rule = self.settings.silence
             blind = silence(
-                name, _health(health.get(name)), window, expected_quiet, now, settings.silence
+                observation.series,
+                _health(health.get(observation.series)),
+                observation.window,
+                expected_quiet(observation, rule.quiet_minutes),
+                now,
+                rule,
             )
-            if blind is not None and blind.rule != "failing poller":
+            if blind is not None and blind.rule != FAILING:
                 found.append(blind)
-        return window, found, detector
-
-    def _lookback_minutes(self) -> int:
-        settings = self.settings
-        return max(
-            [
-                settings.negative_share.window_minutes,
-                2 * settings.velocity.window_minutes,
-                settings.silence.quiet_minutes,
-                int(EVIDENCE_WINDOW.total_seconds() // 60),
-                *(rule.window_minutes for rule in settings.static),
-            ]
-        )
-
-    # --- what people are told -----------------------------------------------------------
-
-    def _deliveries(
-        self,
-        brand: Brand,
-        dispatch: Dispatch,
-        crisis: Sequence[Finding],
-        windows: Mapping[str, SeriesWindow],
-        lifecycle: BrandLifecycle,
-        now: datetime,
-    ) -> list[tuple[str, Mapping[str, Any]]]:
-        notice = self._notice(brand, dispatch, crisis, windows, lifecycle, now)
-        email = messages.email(notice)
-        text = messages.sms(notice)
-        base = Delivery(
-            EMAIL,
-            severity=dispatch.severity,
-            brand=brand.id,
-            kind=dispatch.kind.value,
-            alert_id=dispatch.alert_id,
-        )
-        made: list[tuple[str, Delivery]] = []
-        if TEAM in dispatch.audience:
-            made.append(
-                (f"{dispatch.key}:email", replace(base, subject=email.subject, text=email.body))
-            )
-            if dispatch.severity >= 2:
-                made.append(
-                    (f"{dispatch.key}:sms-topic", replace(base, medium=SMS_TOPIC, text=text))
-                )
-        made.extend(
-            (f"{dispatch.key}:sms:{phone}", replace(base, medium=SMS, text=text, phone=phone))
-            for phone in self._phones(dispatch.audience, now)
-        )
-        return [(key, delivery.as_payload()) for key, delivery in made]
-
-    def _phones(self, audience: Sequence[str], now: datetime) -> list[str]:
-        roster = self.config.roster
-        if roster is None:
-            return []
-        phones: list[str] = []
-        for target in audience:
-            if target == ON_CALL:
-                contacts = list(roster.on_call(now).contacts)
-            elif target == ESCALATION:
-                contacts = list(roster.escalation)
-            elif target == BUSINESS_HOURS and roster.business_hours is not None:
-                contacts = list(roster.business_hours.contacts)
-            else:
-                continue
-            phones.extend(c.phone for c in contacts if c.phone and c.phone not in phones)
-        return phones
-
-    def _paging(self, audience: Sequence[str], now: datetime) -> list[str]:
-        roster = self.config.roster
-        if roster is None:
-            return []
-        names: list[str] = []
-        for target in audience:
-            if target == ON_CALL:
-                names.extend(c.name for c in roster.on_call(now).contacts)
-            elif target == ESCALATION:
-                names.extend(c.name for c in roster.escalation)
-        return list(dict.fromkeys(names))
-
-    def _notice(
-        self,
-        brand: Brand,
-        dispatch: Dispatch,
-        crisis: Sequence[Finding],
-        windows: Mapping[str, SeriesWindow],
-        lifecycle: BrandLifecycle,
-        now: datetime,
-    ) -> messages.Notice:
-        started = dispatch.started_at or now
-        evidence = [
-            messages.Evidence(f.rule, f.channel, f.observed, f.expected, f.window_minutes, f.reason)
-            for f in sorted(crisis, key=lambda f: (-f.severity, f.channel != ALL_CHANNELS))
-        ]
-        minutes = int(EVIDENCE_WINDOW.total_seconds() // 60)
-        channel_counts = sorted(
-            (
-                messages.ChannelCount(name, window.total(minutes).total)
-                for name, window in windows.items()
-                if name != ALL_CHANNELS and window.total(minutes).total
-            ),
-            key=lambda count: -count.mentions,
-        )
-        acknowledged = None
-        alert = lifecycle.alert
-        if dispatch.kind is DispatchKind.ACKNOWLEDGED and alert and alert.acknowledged_at:
-            acknowledged = messages.Acknowledgement(
-                alert.acknowledged_by or "?", alert.acknowledged_at
-            )
-        escalation = None
-        if dispatch.kind is DispatchKind.REMINDER:
-            round_step = dispatch.key.rsplit("-", 1)[1]
-            step = int(round_step.split(".")[1])
-            escalation = messages.Escalation(
-                step, len(self.settings.escalation.steps), self._paging(dispatch.audience, now)
-            )
-        resolution = None
-        if dispatch.kind is DispatchKind.RESOLVED:
-            resolution = self._resolution(brand, lifecycle, started, now)
-        return messages.Notice(
-            brand_name=brand.name,
-            brand_id=brand.id,
-            alert_id=dispatch.alert_id,
-            kind=_KINDS[dispatch.kind],
-            severity=max(1, min(3, dispatch.severity)),
-            started_at=started,
-            now=now,
-            time_zone=self.config.time_zone,
-            evidence=evidence,
-            channels=channel_counts,
-            top_negative=self._top_negative(brand, channel_counts, now),
-            ack_command=f"{ACK_COMMAND} {dispatch.alert_id}",
-            pause_instructions=self.settings.pause_instructions,
-            previous_severity=dispatch.previous_severity,
-            escalation=escalation,
-            acknowledged=acknowledged,
-            resolution=resolution,
-        )
-
-    def _top_negative(
-        self, brand: Brand, channels: Sequence[messages.ChannelCount], now: datetime
-    ) -> list[messages.TopMention]:
-        found: list[dict[str, Any]] = []
-        for count in channels[:4]:
-            found.extend(
-                item
-                for item in self.store.recent_mentions(count.channel, now - EVIDENCE_WINDOW, now)
-                if item["sentiment"] == "negative" and brand.id in item["brands"]
-            )
-        found.sort(key=lambda item: (-item["reach"], -item["engagement"]))
-        return [
-            messages.TopMention(
-                item["channel"], item["author"], item["text"], item["url"], item["reach"]
-            )
-            for item in found[:5]
-        ]
-
-    def _resolution(
-        self, brand: Brand, lifecycle: BrandLifecycle, started: datetime, now: datetime
-    ) -> messages.Resolution:
-        episode = lifecycle.episodes[-1] if lifecycle.episodes else {}
-        duration = now - started
-        during = self.store.read_buckets(brand.id, ALL_CHANNELS, started, now + self.bucket)
-        before = self.store.read_buckets(brand.id, ALL_CHANNELS, started - duration, started)
-        return messages.Resolution(
-            duration=duration,
-            peak_at=parse_iso(episode["peak_at"]) if episode.get("peak_at") else started,
-            peak_count=int(episode.get("peak_count", 0)),
-            before=_totals(before.values()),
-            during=_totals(during.values()),
-            peak_bucket_minutes=self.config.bucket_minutes,
-        )
+        return found
 
     # --- monitoring is blind -------------------------------------------------------------
 
     def _evaluate_blind(
-        self, findings: Sequence[Finding], now: datetime, report: EvaluationReport
+        self,
+        findings: Sequence[Finding],
+        monitor: MonitorView,
+        now: datetime,
+        report: EvaluationReport,
     ) -> None:
-        (stored,) = self.store.load_states([BLIND_KEY])
-        monitor = BlindMonitor(stored.state)
-        dispatches = monitor.evaluate(now, findings)
-        report.blind = sorted(monitor.blind)
-        deliveries = []
-        for dispatch in dispatches:
-            subject, body = self._blind_email(dispatch, findings, stored, now)
-            delivery = Delivery(
-                OPS_EMAIL,
-                severity=1,
-                brand="",
-                kind=dispatch.kind.value,
-                alert_id=dispatch.alert_id,
-                subject=subject,
-                text=body,
-            )
-            deliveries.append((f"{dispatch.key}:ops", delivery.as_payload()))
-            report.dispatched.append(dispatch.key)
-        if dispatches or stored.state is None:
+        blind = BlindMonitor(monitor.blind)
+        dispatches = blind.evaluate(now, findings)
+        report.blind = sorted(blind.blind)
+        messages = [
+            (f"{dispatch.key}:ops", self.renderer.blind(dispatch, findings, now))
+            for dispatch in dispatches
+        ]
+        if dispatches or monitor.blind is None:
             try:
-                self.store.save_state_with_outbox(
-                    BLIND_KEY, monitor.to_state(), stored.version, deliveries, now
-                )
+                self.states.save_blind(blind.to_state(), monitor.blind_version, messages, now)
             except StoreConflict:
                 logger.info("blind monitor changed meanwhile")
+                return
+            report.dispatched.extend(dispatch.key for dispatch in dispatches)
 
-    def _blind_email(
-        self, dispatch: Dispatch, findings: Sequence[Finding], stored: Versioned, now: datetime
-    ) -> tuple[str, str]:
-        if dispatch.kind is DispatchKind.BLIND:
-            finding = next(f for f in findings if f.channel == dispatch.channel)
-            notice = messages.Notice(
-                brand_name="stormwatch",
-                brand_id="ops",
-                alert_id=dispatch.alert_id,
-                kind=messages.Kind.BLIND,
-                severity=1,
-                started_at=now - timedelta(minutes=finding.window_minutes),
-                now=now,
-                time_zone=self.config.time_zone,
-                evidence=[
-                    messages.Evidence(
-                        finding.rule,
-                        finding.channel,
-                        finding.observed,
-                        finding.expected,
-                        finding.window_minutes,
-                        finding.reason,
-                    )
-                ],
-            )
-            email = messages.email(notice)
-            return email.subject, email.body
-        # The channel is read again: a short all-clear for ops.
-        subject = f"[OPS] stormwatch: {dispatch.channel} is read again"
-        body = (
-            f"For ops: mentions on {dispatch.channel} are read again, so alerts for "
-            f"{dispatch.channel} are reliable again.\n\n{dispatch.reason}\n"
-        )
-        return subject, body
 
-    # --- sending ------------------------------------------------------------------------
+def _lookback_minutes(settings: AlertSettings) -> int:
+    """How far back the rules look (and so how many buckets each run reads)."""
+    return max(
+        [
+            settings.negative_share.window_minutes,
+            2 * settings.velocity.window_minutes,
+            settings.silence.quiet_minutes,
+            int(EVIDENCE_WINDOW.total_seconds() // 60),
+            *(rule.window_minutes for rule in settings.static),
+        ]
+    )
 
-    def deliver(self, report: EvaluationReport, now: datetime) -> None:
-        for entry in self.store.pending_notifications():
-            if entry.attempts >= MAX_ATTEMPTS:
-                continue
-            if not self.store.claim_notification(entry.key, now, SEND_LEASE):
-                continue
-            try:
-                self.notifier.send(Delivery.from_payload(entry.payload))
-            except Exception as error:
-                logger.warning(
-                    "notification not sent", extra={"key": entry.key, "error": str(error)}
-                )
-                self.store.mark_notification(entry.key, sent=False, error=str(error))
-                report.failed.append(entry.key)
-                continue
-            self.store.mark_notification(entry.key, sent=True)
-            report.sent += 1
+
+def _merged(
+    older: Mapping[str, SeriesCounts], newer: Mapping[str, SeriesCounts]
+) -> dict[str, SeriesCounts]:
+    merged = {name: dict(series) for name, series in older.items()}
+    for name, series in newer.items():
+        merged.setdefault(name, {}).update(series)
+    return merged
+
+
+def _material(lifecycle: Mapping[str, Any] | None) -> Any:
+    """A lifecycle state without the firing rule's clock (the last bucket it saw), which
+    moves every bucket and is rebuilt from the buckets when it is not stored."""
+    if lifecycle is None:
+        return None
+    state = copy.deepcopy(dict(lifecycle))
+    firing = state.get("firing")
+    if isinstance(firing, dict):
+        firing.pop("last_bucket", None)
+    return state
 
 
 def _health(record: PollHealthRecord | None) -> PollHealth | None:
     if record is None:
         return None
     return PollHealth(record.last_success_at, record.consecutive_failures, record.last_error)
-
-
-def _totals(buckets: Any) -> messages.Totals:
-    total = BucketCounts()
-    for counts in buckets:
-        total.merge(counts)
-    share = total.negative / total.total if total.total else 0.0
-    return messages.Totals(total.total, share)

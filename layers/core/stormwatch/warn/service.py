@@ -5,14 +5,23 @@ from __future__ import annotations
 from datetime import datetime
 
 from stormwatch.notify import SnsNotifier
+from stormwatch.persistence.mentions import MentionLedger
+from stormwatch.persistence.outbox import Outbox
+from stormwatch.persistence.table import Table
+from stormwatch.persistence.warn_state import WarnStateStore
 from stormwatch.runtime import AwsClients, Environment, load_config
-from stormwatch.store import DynamoStore
 from stormwatch.warn.evaluate import EvaluationReport, Evaluator
 
 
-def evaluate(environment: Environment, clients: AwsClients, now: datetime) -> EvaluationReport:
+def evaluate(
+    environment: Environment, clients: AwsClients, now: datetime
+) -> tuple[EvaluationReport, Table]:
+    """One evaluation; the table comes back with its request counts for the metrics."""
     config = load_config(clients, environment.config_parameter)
     alerts_topic, ops_topic = environment.topics()
-    store = DynamoStore(clients.client("dynamodb"), environment.table_name)
+    table = Table(clients.client("dynamodb"), environment.table_name)
     notifier = SnsNotifier(clients.client("sns"), alerts_topic, ops_topic)
-    return Evaluator(config, store, notifier).run(now)
+    evaluator = Evaluator(
+        config, WarnStateStore(table), MentionLedger(table), Outbox(table), notifier
+    )
+    return evaluator.run(now), table

@@ -1,0 +1,34 @@
+"""A DynamoDB client wrapper for the benchmarks: it keeps every request sent, so what
+they cost is worked out afterwards, outside the timed part."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stormwatch.persistence.table import write_units
+
+
+class RecordingClient:
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+
+    def __getattr__(self, operation: str) -> Any:
+        method = getattr(self.client, operation)
+
+        def call(**request: Any) -> Any:
+            self.sent.append((operation, request))
+            return method(**request)
+
+        return call
+
+    @property
+    def requests(self) -> int:
+        return len(self.sent)
+
+    @property
+    def write_units(self) -> float:
+        return sum(write_units(operation, request) for operation, request in self.sent)
+
+    def clear(self) -> None:
+        self.sent.clear()

@@ -1,0 +1,97 @@
+"""Every key of the single table: the one module that knows how items are addressed.
+
+    pk                              sk                          item
+    MENTION#<channel>#<UTC day>     <created_at>#<id>           one mention (TTL)
+    BRAND#<brand>                   BUCKET#<bucket start>       the brand's counters of every
+                                                                channel in one bucket
+    BRAND#<brand>                   WARN                        the brand's alert state: every
+                                                                series' detector and the lifecycle
+    CURSOR#<channel>                <source key>                where a query resumes
+    MONITOR                         HEALTH#<channel>            the channel poller's health
+    MONITOR                         BLIND                       channels on which we are blind
+    OUTBOX                          <dispatch key>              a message decided, until sent
+    BUDGET#<service>                <month>                     spend under a monthly cap
+
+Why a brand's buckets and its alert state share a partition: the evaluator reads both
+every minute, and one Query (`BUCKET#<since>` .. `WARN`) returns the recent buckets and
+the state together; `WARN` sorts after every `BUCKET#` key. Why one bucket item holds
+every channel: a page of one channel adds to one item per bucket, and the evaluator
+reads a brand's recent window as a couple of dozen items instead of one per channel;
+the all-channels series is their sum. (docs/decisions/0008-persistence.md)
+
+The day in a mention's partition key spreads a storm's writes over partitions.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from stormwatch.model import iso
+from stormwatch.persistence.table import Item
+
+BRAND = "BRAND#"
+BUCKET = "BUCKET#"
+WARN = "WARN"
+MONITOR = "MONITOR"
+HEALTH = "HEALTH#"
+BLIND = "BLIND"
+OUTBOX = "OUTBOX"
+
+
+def _key(pk: str, sk: str) -> Item:
+    return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+def mention(channel: str, created_at: datetime, mention_id: str) -> Item:
+    moment = iso(created_at)
+    return _key(f"MENTION#{channel}#{moment[:10]}", f"{moment}#{mention_id}")
+
+
+def mention_day(channel: str, day: str) -> str:
+    """The partition of one channel's mentions of one UTC day (`YYYY-MM-DD`)."""
+    return f"MENTION#{channel}#{day}"
+
+
+def brand_partition(brand: str) -> str:
+    return f"{BRAND}{brand}"
+
+
+def bucket(brand: str, start: datetime) -> Item:
+    return _key(brand_partition(brand), bucket_sort_key(start))
+
+
+def bucket_sort_key(start: datetime) -> str:
+    return f"{BUCKET}{iso(start)}"
+
+
+def bucket_start_of(sort_key: str) -> str:
+    """The ISO start time in a bucket's sort key."""
+    return sort_key.removeprefix(BUCKET)
+
+
+def warn_state(brand: str) -> Item:
+    return _key(brand_partition(brand), WARN)
+
+
+def cursor_partition(channel: str) -> str:
+    return f"CURSOR#{channel}"
+
+
+def cursor(channel: str, source: str) -> Item:
+    return _key(cursor_partition(channel), source)
+
+
+def health(channel: str) -> Item:
+    return _key(MONITOR, f"{HEALTH}{channel}")
+
+
+def blind_monitor() -> Item:
+    return _key(MONITOR, BLIND)
+
+
+def outbox(dispatch_key: str) -> Item:
+    return _key(OUTBOX, dispatch_key)
+
+
+def budget(service: str, month: str) -> Item:
+    return _key(f"BUDGET#{service}", month)

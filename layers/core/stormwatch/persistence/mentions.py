@@ -1,0 +1,357 @@
+"""Mentions, their bucket counters and the cursors that say where each query resumes.
+
+Exactly-once counting: a page is committed in one transaction holding the mentions
+(each put only if it does not exist yet), the bucket ADDs for exactly those mentions,
+and the cursor (only if nobody else moved it). A mention item therefore exists if and
+only if it was counted. When a put fails its condition the mention was counted before
+(a retry, an overlapping page, two sources finding the same post): it is dropped and
+the rest is committed again. The cursor update is idempotent (it succeeds again if the
+cursor already holds exactly this state) so a transaction that committed but whose
+answer was lost can be retried without a false conflict.
+(docs/decisions/0001-exactly-once-commit.md)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from stormwatch.errors import StoreConflict
+from stormwatch.model import (
+    BucketKey,
+    Mention,
+    ScoredMention,
+    Sentiment,
+    aggregate,
+    bucket_start,
+    iso,
+    parse_iso,
+)
+from stormwatch.persistence import keys
+from stormwatch.persistence.buckets import add_counts
+from stormwatch.persistence.table import (
+    MAX_TRANSACTION_ACTIONS,
+    AttributeValue,
+    Item,
+    Table,
+    cancellation_reasons,
+    condition_failed,
+)
+
+MAX_CONFLICT_RETRIES = 6
+
+
+@dataclass(frozen=True, slots=True)
+class CursorRecord:
+    """A source's saved position; `version` fences concurrent runs."""
+
+    state: dict[str, Any] | None
+    version: int
+    backoff_until: datetime | None = None
+
+
+@dataclass(slots=True)
+class CommitResult:
+    stored: int = 0
+    duplicates: int = 0
+    version: int = 0
+    transactions: int = 0
+
+
+class MentionLedger:
+    """Where the Listen flow writes: cursors, mentions and their counts."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    # --- cursors -----------------------------------------------------------------------
+
+    def load_cursors(self, channel: str) -> dict[str, CursorRecord]:
+        return {
+            item["sk"]["S"]: _cursor_record(item)
+            for item in self.table.query(
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": keys.cursor_partition(channel)}},
+                ConsistentRead=True,
+            )
+        }
+
+    def set_backoff(self, channel: str, source: str, until: datetime, reason: str) -> None:
+        """Remember not to call this source before `until`; the cursor state is untouched."""
+        self.table.call(
+            "update_item",
+            TableName=self.table.name,
+            Key=keys.cursor(channel, source),
+            UpdateExpression="SET #backoff = :until, #reason = :reason",
+            ExpressionAttributeNames={"#backoff": "backoff_until", "#reason": "backoff_reason"},
+            ExpressionAttributeValues={":until": {"S": iso(until)}, ":reason": {"S": reason[:500]}},
+        )
+
+    # --- the commit --------------------------------------------------------------------
+
+    def commit_page(
+        self,
+        channel: str,
+        source: str,
+        expected_version: int,
+        cursor_state: Mapping[str, Any],
+        scored: Sequence[ScoredMention],
+        *,
+        bucket_minutes: int,
+        mention_ttl_days: int,
+        now: datetime,
+    ) -> CommitResult:
+        """Store `scored`, add them to their buckets and move the cursor, exactly once.
+
+        Raises `StoreConflict` when another run moved the cursor first; the mentions of
+        this call that were not committed will be read again from the other run's cursor.
+        """
+        pending = _unique(scored)
+        result = CommitResult(version=expected_version)
+        cursor_update = self._cursor_update(channel, source, expected_version, cursor_state, now)
+        if not pending:
+            # Only the position moved: one conditional update, half a transaction's price.
+            self._move_cursor(cursor_update)
+            result.version = expected_version + 1
+            return result
+        # Mentions and their buckets go in chunks that fit one transaction; the cursor
+        # moves with the last chunk, so a crash in between re-reads the page and the
+        # already stored mentions are recognised as duplicates.
+        while True:
+            chunk, rest = _split(pending, bucket_minutes)
+            last = not rest
+            stored, duplicates = self._commit_chunk(
+                chunk, cursor_update if last else None, bucket_minutes, mention_ttl_days, now
+            )
+            result.stored += stored
+            result.duplicates += duplicates
+            result.transactions += 1
+            if last:
+                result.version = expected_version + 1
+                return result
+            pending = rest
+
+    def _move_cursor(self, cursor_update: dict[str, Any]) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.table.call("update_item", **cursor_update["Update"])
+        except ClientError as error:
+            if condition_failed(error):
+                self.table.stats.conflicts += 1
+                raise StoreConflict("the cursor was moved by another run") from None
+            raise
+
+    def _commit_chunk(
+        self,
+        chunk: list[ScoredMention],
+        cursor_update: dict[str, Any] | None,
+        bucket_minutes: int,
+        mention_ttl_days: int,
+        now: datetime,
+    ) -> tuple[int, int]:
+        from botocore.exceptions import ClientError
+
+        candidates = list(chunk)
+        duplicates = 0
+        conflicts = 0
+        while True:
+            actions = [self._mention_put(item, mention_ttl_days, now) for item in candidates]
+            actions += [
+                add_counts(self.table.name, key.brand, key.channel, key.start, counts)
+                for key, counts in sorted(aggregate(candidates, bucket_minutes).items())
+            ]
+            if cursor_update is not None:
+                actions.append(cursor_update)
+            if not actions:
+                return 0, duplicates
+            try:
+                self.table.transact(actions)
+            except ClientError as error:
+                reasons = cancellation_reasons(error)
+                if reasons is None:
+                    raise
+                failed_mentions = {
+                    index
+                    for index, code in enumerate(reasons[: len(candidates)])
+                    if code == "ConditionalCheckFailed"
+                }
+                cursor_refused = (
+                    cursor_update is not None
+                    and len(reasons) == len(actions)
+                    and reasons[-1] == "ConditionalCheckFailed"
+                )
+                if cursor_refused:
+                    self.table.stats.conflicts += 1
+                    raise StoreConflict("the cursor was moved by another run") from None
+                if failed_mentions:
+                    duplicates += len(failed_mentions)
+                    candidates = [
+                        item
+                        for index, item in enumerate(candidates)
+                        if index not in failed_mentions
+                    ]
+                    self.table.stats.retries_after_duplicates += 1
+                    continue
+                if "TransactionConflict" in reasons and conflicts < MAX_CONFLICT_RETRIES:
+                    conflicts += 1
+                    time.sleep(0.05 * 2**conflicts)
+                    continue
+                raise
+            return len(candidates), duplicates
+
+    def _mention_put(self, item: ScoredMention, ttl_days: int, now: datetime) -> dict[str, Any]:
+        mention = item.mention
+        expires = int((mention.created_at + timedelta(days=ttl_days)).timestamp())
+        record: Item = {
+            **keys.mention(mention.channel, mention.created_at, mention.id),
+            "channel": {"S": mention.channel},
+            "id": {"S": mention.id},
+            "url": {"S": mention.url},
+            "author": {"S": mention.author},
+            "text": {"S": mention.text},
+            "language": {"S": item.language},
+            "sentiment": {"S": item.sentiment.value},
+            "score": {"N": f"{item.sentiment_score:.4f}"},
+            "brands": {"SS": sorted(item.brands)},
+            "reach": {"N": str(mention.reach)},
+            "engagement": {"N": str(mention.engagement)},
+            "created_at": {"S": iso(mention.created_at)},
+            "fetched_at": {"S": iso(now)},
+            "expires_at": {"N": str(expires)},
+        }
+        return {
+            "Put": {
+                "TableName": self.table.name,
+                "Item": record,
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+
+    def _cursor_update(
+        self,
+        channel: str,
+        source: str,
+        expected_version: int,
+        state: Mapping[str, Any],
+        now: datetime,
+    ) -> dict[str, Any]:
+        encoded = json.dumps(state, sort_keys=True, separators=(",", ":"))
+        values: dict[str, AttributeValue] = {
+            ":state": {"S": encoded},
+            ":next": {"N": str(expected_version + 1)},
+            ":now": {"S": iso(now)},
+        }
+        if expected_version == 0:
+            condition = "attribute_not_exists(#version) OR (#version = :next AND #state = :state)"
+        else:
+            condition = "#version = :expected OR (#version = :next AND #state = :state)"
+            values[":expected"] = {"N": str(expected_version)}
+        return {
+            "Update": {
+                "TableName": self.table.name,
+                "Key": keys.cursor(channel, source),
+                "UpdateExpression": (
+                    "SET #state = :state, #version = :next, #updated = :now "
+                    "REMOVE #backoff, #reason"
+                ),
+                "ConditionExpression": condition,
+                "ExpressionAttributeNames": {
+                    "#state": "state",
+                    "#version": "version",
+                    "#updated": "updated_at",
+                    "#backoff": "backoff_until",
+                    "#reason": "backoff_reason",
+                },
+                "ExpressionAttributeValues": values,
+            }
+        }
+
+    # --- reading mentions back -----------------------------------------------------------
+
+    def recent(
+        self, channel: str, start: datetime, end: datetime, *, limit: int = 500
+    ) -> list[ScoredMention]:
+        """Stored mentions of a channel in [start, end), newest first (alert evidence)."""
+        found: list[ScoredMention] = []
+        day = end.astimezone(UTC).date()
+        first = start.astimezone(UTC).date()
+        while day >= first and len(found) < limit:
+            items = self.table.query(
+                KeyConditionExpression="pk = :pk AND sk BETWEEN :start AND :end",
+                ExpressionAttributeValues={
+                    ":pk": {"S": keys.mention_day(channel, f"{day:%Y-%m-%d}")},
+                    ":start": {"S": iso(start)},
+                    ":end": {"S": iso(end - timedelta(seconds=1)) + "~"},
+                },
+                ScanIndexForward=False,
+                Limit=limit,
+            )
+            for item in items:
+                found.append(_scored_mention(item))
+                if len(found) >= limit:
+                    break
+            day -= timedelta(days=1)
+        return found
+
+
+def _split(
+    pending: list[ScoredMention], bucket_minutes: int
+) -> tuple[list[ScoredMention], list[ScoredMention]]:
+    """The longest prefix whose puts, bucket updates and the cursor fit a transaction."""
+    chunk: list[ScoredMention] = []
+    buckets: set[BucketKey] = set()
+    for index, item in enumerate(pending):
+        start = bucket_start(item.mention.created_at, bucket_minutes)
+        new = {BucketKey(brand, item.mention.channel, start) for brand in item.brands} - buckets
+        if len(chunk) + 1 + len(buckets) + len(new) + 1 > MAX_TRANSACTION_ACTIONS:
+            return chunk, pending[index:]
+        chunk.append(item)
+        buckets |= new
+    return chunk, []
+
+
+def _unique(scored: Sequence[ScoredMention]) -> list[ScoredMention]:
+    """One entry per stored key: a page may list the same post twice."""
+    seen: set[tuple[str, str, str]] = set()
+    unique = []
+    for item in scored:
+        mention = item.mention
+        identity = (mention.channel, iso(mention.created_at), mention.id)
+        if identity not in seen:
+            seen.add(identity)
+            unique.append(item)
+    return unique
+
+
+def _cursor_record(item: Item) -> CursorRecord:
+    raw_state = item.get("state", {}).get("S")
+    backoff = item.get("backoff_until", {}).get("S")
+    return CursorRecord(
+        state=json.loads(raw_state) if raw_state else None,
+        version=int(item.get("version", {"N": "0"})["N"]),
+        backoff_until=parse_iso(backoff) if backoff else None,
+    )
+
+
+def _scored_mention(item: Item) -> ScoredMention:
+    return ScoredMention(
+        mention=Mention(
+            channel=item["channel"]["S"],
+            id=item["id"]["S"],
+            url=item["url"]["S"],
+            author=item["author"]["S"],
+            text=item["text"]["S"],
+            created_at=parse_iso(item["created_at"]["S"]),
+            reach=int(item["reach"]["N"]),
+            engagement=int(item["engagement"]["N"]),
+        ),
+        language=item.get("language", {}).get("S", "und"),
+        sentiment=Sentiment(item["sentiment"]["S"]),
+        sentiment_score=float(item.get("score", {}).get("N", "0")),
+        brands=tuple(item.get("brands", {}).get("SS", [])),
+    )

@@ -1,0 +1,61 @@
+"""Stage: the outbox to SNS. Every pending message is claimed, sent and marked.
+
+A claim lasts `SEND_LEASE`: two overlapping runs never both send a message, and a
+message whose run died after claiming goes out a few minutes late, not never. A message
+SNS refused stays pending, its attempts counted; after `MAX_ATTEMPTS` it is left for
+ops (it stays in the outbox with its last error).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from stormwatch.notify import Delivery
+from stormwatch.persistence.outbox import OutboxEntry
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 10
+SEND_LEASE = timedelta(minutes=5)
+"""Far beyond one SNS publish, short enough that a message whose run died goes out a
+few minutes late."""
+
+
+class OutboxPort(Protocol):
+    def pending(self) -> list[OutboxEntry]: ...
+
+    def claim(self, dispatch_key: str, now: datetime, lease: timedelta) -> bool: ...
+
+    def mark(self, dispatch_key: str, *, sent: bool, error: str | None = None) -> None: ...
+
+
+class Notifier(Protocol):
+    def send(self, delivery: Delivery) -> str: ...
+
+
+@dataclass(slots=True)
+class Sent:
+    sent: int = 0
+    failed: list[str] = field(default_factory=list)
+
+
+def send_pending(outbox: OutboxPort, notifier: Notifier, now: datetime) -> Sent:
+    result = Sent()
+    for entry in outbox.pending():
+        if entry.attempts >= MAX_ATTEMPTS:
+            continue
+        if not outbox.claim(entry.key, now, SEND_LEASE):
+            continue
+        try:
+            notifier.send(entry.delivery)
+        except Exception as error:
+            logger.warning("notification not sent", extra={"key": entry.key, "error": str(error)})
+            outbox.mark(entry.key, sent=False, error=str(error))
+            result.failed.append(entry.key)
+            continue
+        outbox.mark(entry.key, sent=True)
+        result.sent += 1
+    return result

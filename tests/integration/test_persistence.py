@@ -1,0 +1,455 @@
+"""The persistence package against DynamoDB (moto, table from template.yaml): the commit loses
+nothing and counts nothing twice; bucket items, a brand's state, the pollers' health and the
+outbox read and write as the evaluator needs them, in as few requests as it counts on."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from local.stack import LocalStack
+from stormwatch.errors import StoreConflict
+from stormwatch.model import (
+    ALL_CHANNELS,
+    BucketCounts,
+    BucketKey,
+    Mention,
+    ScoredMention,
+    Sentiment,
+)
+from stormwatch.notify import EMAIL, Delivery
+from stormwatch.persistence.buckets import BucketStore
+from stormwatch.persistence.health import HealthLog
+from stormwatch.persistence.mentions import CommitResult, MentionLedger
+from stormwatch.persistence.outbox import Outbox
+from stormwatch.persistence.table import Table
+from stormwatch.persistence.warn_state import BrandState, WarnStateStore
+
+T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
+_numbers = itertools.count()
+
+
+def _scored(
+    channel: str,
+    minute: int,
+    sentiment: Sentiment = Sentiment.NEGATIVE,
+    brands: tuple[str, ...] = ("acme",),
+) -> ScoredMention:
+    number = next(_numbers)
+    mention = Mention(
+        channel,
+        f"id{number}",
+        f"https://x.test/{number}",
+        "someone",
+        f"text {number}",
+        T0 + timedelta(minutes=minute, seconds=number % 60),
+        reach=10,
+        engagement=2,
+    )
+    return ScoredMention(mention, "en", sentiment, -0.5, brands)
+
+
+@pytest.fixture
+def table(stack: LocalStack) -> Table:
+    return Table(stack.client("dynamodb"), stack.outputs["TableName"])
+
+
+@pytest.fixture
+def store(table: Table) -> MentionLedger:
+    return MentionLedger(table)
+
+
+@pytest.fixture
+def channel() -> str:
+    return f"ch{uuid.uuid4().hex[:8]}"
+
+
+def _commit(
+    store: MentionLedger,
+    channel: str,
+    version: int,
+    scored: list[ScoredMention],
+    state: dict[str, Any] | None = None,
+) -> CommitResult:
+    return store.commit_page(
+        channel,
+        "search:acme",
+        version,
+        state or {"n": version + 1},
+        scored,
+        bucket_minutes=5,
+        mention_ttl_days=30,
+        now=T0,
+    )
+
+
+def _series(store: MentionLedger, brand: str, channel: str) -> dict[datetime, BucketCounts]:
+    buckets = BucketStore(store.table).read(brand, T0 - timedelta(hours=1), T0 + timedelta(days=1))
+    return buckets.get(channel, {})
+
+
+def _totals(store: MentionLedger, brand: str, channel: str) -> dict[str, int]:
+    buckets = _series(store, brand, channel)
+    totals = {"total": 0, "negative": 0, "neutral": 0, "positive": 0, "reach": 0, "engagement": 0}
+    for counts in buckets.values():
+        for name, value in counts.as_dict().items():
+            totals[name] += value
+    return totals
+
+
+def test_a_page_is_stored_counted_and_the_cursor_moves(store: MentionLedger, channel: str) -> None:
+    # Given three mentions in two buckets, about one brand
+    page = [_scored(channel, 0), _scored(channel, 1, Sentiment.POSITIVE), _scored(channel, 7)]
+    # When the page is committed
+    result = _commit(store, channel, 0, page, {"watermark": "42"})
+    # Then they are counted in their two buckets, and the cursor holds the state
+    assert (result.stored, result.duplicates, result.version) == (3, 0, 1)
+    assert _totals(store, "acme", channel) == {
+        "total": 3,
+        "negative": 2,
+        "neutral": 0,
+        "positive": 1,
+        "reach": 30,
+        "engagement": 6,
+    }
+    assert len(_series(store, "acme", channel)) == 2
+    cursor = store.load_cursors(channel)["search:acme"]
+    assert (cursor.state, cursor.version) == ({"watermark": "42"}, 1)
+
+
+def test_a_retried_page_counts_nothing_twice(store: MentionLedger, channel: str) -> None:
+    # Given a committed page
+    page = [_scored(channel, 0) for _ in range(5)]
+    _commit(store, channel, 0, page)
+    # When the next page repeats two of them (a page boundary overlap) with three new ones
+    again = page[3:] + [_scored(channel, 2) for _ in range(3)]
+    result = _commit(store, channel, 1, again)
+    # Then only the new ones are stored and counted
+    assert (result.stored, result.duplicates) == (3, 2)
+    assert _totals(store, "acme", channel)["total"] == 8
+
+
+def test_a_commit_whose_answer_was_lost_can_be_repeated(store: MentionLedger, channel: str) -> None:
+    # Given a commit that went through but whose caller never heard back
+    page = [_scored(channel, 0) for _ in range(4)]
+    _commit(store, channel, 0, page, {"w": 1})
+    # When the caller repeats exactly the same commit
+    result = _commit(store, channel, 0, page, {"w": 1})
+    # Then it succeeds without a conflict and nothing is counted twice
+    assert (result.stored, result.duplicates, result.version) == (0, 4, 1)
+    assert _totals(store, "acme", channel)["total"] == 4
+
+
+def test_a_run_that_lost_the_race_stores_nothing(store: MentionLedger, channel: str) -> None:
+    # Given two runs that both read cursor version 0; the first commits
+    _commit(store, channel, 0, [_scored(channel, 0)], {"run": "first"})
+    # When the second commits different mentions against the same version
+    late = [_scored(channel, 1), _scored(channel, 2)]
+    with pytest.raises(StoreConflict):
+        _commit(store, channel, 0, late, {"run": "second"})
+    # Then none of its mentions were stored: they will be read again from the first's cursor
+    assert _totals(store, "acme", channel)["total"] == 1
+    assert store.load_cursors(channel)["search:acme"].state == {"run": "first"}
+
+
+def test_a_page_larger_than_a_transaction_is_split_and_counted_once(
+    store: MentionLedger, channel: str
+) -> None:
+    # Given 180 mentions of two brands in four buckets (more than 100 actions)
+    page = [_scored(channel, minute=(i % 4) * 5, brands=("acme", "zenith")) for i in range(180)]
+    # When it is committed
+    result = _commit(store, channel, 0, page)
+    # Then it took two transactions (100 actions - 8 bucket updates - 1 cursor = 91 mentions
+    # each), and both brands count every mention once
+    assert result.transactions == 2
+    assert result.stored == 180
+    assert _totals(store, "acme", channel)["total"] == 180
+    assert _totals(store, "zenith", channel)["total"] == 180
+
+
+def test_a_crash_between_chunks_is_repaired_by_reading_the_page_again(
+    store: MentionLedger, channel: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a big page whose second transaction fails (the Lambda dies there)
+    page = [_scored(channel, minute=(i % 3) * 5) for i in range(150)]
+    real = store.table.transact
+    calls = {"n": 0}
+
+    def dying(actions: list[dict[str, Any]]) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise ConnectionError("killed")
+        real(actions)
+
+    monkeypatch.setattr(store.table, "transact", dying)
+    with pytest.raises(ConnectionError):
+        _commit(store, channel, 0, page)
+    assert store.load_cursors(channel) == {}  # the cursor did not move
+    # When the next run reads the same page again and commits it
+    monkeypatch.setattr(store.table, "transact", real)
+    result = _commit(store, channel, 0, page)
+    # Then what the first run stored is recognised, and every mention is counted once
+    assert result.duplicates > 0
+    assert result.stored + result.duplicates == 150
+    assert _totals(store, "acme", channel)["total"] == 150
+
+
+def test_backoff_is_remembered_and_cleared_by_the_next_commit(
+    store: MentionLedger, channel: str
+) -> None:
+    # Given a source told to wait
+    store.set_backoff(channel, "search:acme", T0 + timedelta(minutes=15), "429 from x")
+    assert store.load_cursors(channel)["search:acme"].backoff_until == T0 + timedelta(minutes=15)
+    # When it later commits a page / Then the backoff is gone
+    _commit(store, channel, 0, [_scored(channel, 0)])
+    assert store.load_cursors(channel)["search:acme"].backoff_until is None
+
+
+def test_poll_health_counts_consecutive_failures(table: Table, channel: str) -> None:
+    # Given a channel whose poller failed twice
+    log, monitor = HealthLog(table), WarnStateStore(table)
+    log.record_poll(channel, T0, succeeded=False, error="x: 503", mentions=0)
+    log.record_poll(channel, T0, succeeded=False, error="x: 503", mentions=0)
+    # Then the monitor reads two failures and the error
+    failing = monitor.monitor().health[channel]
+    assert (failing.consecutive_failures, failing.last_error) == (2, "x: 503")
+    assert failing.last_success_at is None
+    # When it succeeds / Then the failures are forgotten, and its first success is kept
+    log.record_poll(channel, T0 + timedelta(minutes=5), succeeded=True, error=None, mentions=4)
+    log.record_poll(channel, T0 + timedelta(minutes=10), succeeded=True, error=None, mentions=0)
+    healthy = monitor.monitor().health[channel]
+    assert (healthy.consecutive_failures, healthy.last_error) == (0, None)
+    assert healthy.first_success_at == T0 + timedelta(minutes=5)
+    assert healthy.last_success_at == T0 + timedelta(minutes=10)
+
+
+def test_a_non_conditional_failure_is_not_mistaken_for_a_duplicate(
+    store: MentionLedger, channel: str
+) -> None:
+    # Given a mention too large for DynamoDB (400 KB item limit)
+    huge = _scored(channel, 0)
+    huge = ScoredMention(
+        Mention(channel, "huge", "", "", "x" * 420_000, huge.mention.created_at),
+        "en",
+        Sentiment.NEUTRAL,
+        0.0,
+        ("acme",),
+    )
+    # When it is committed / Then the error surfaces instead of being dropped as a "duplicate"
+    with pytest.raises(ClientError):
+        _commit(store, channel, 0, [huge])
+
+
+def test_a_cursor_that_moves_alone_costs_one_conditional_update(
+    store: MentionLedger, channel: str
+) -> None:
+    # Given a source whose page held no mention, only a new position
+    before = store.table.stats.transactions
+    result = _commit(store, channel, 0, [], {"watermark": "7"})
+    # Then the cursor moved without a transaction
+    assert result.version == 1
+    assert store.table.stats.transactions == before
+    assert store.load_cursors(channel)["search:acme"].state == {"watermark": "7"}
+    # and a run that read the old version is refused, while repeating the same move is not
+    with pytest.raises(StoreConflict):
+        _commit(store, channel, 0, [], {"watermark": "8"})
+    assert _commit(store, channel, 0, [], {"watermark": "7"}).version == 1
+
+
+def test_recent_mentions_come_back_newest_first_across_days(
+    store: MentionLedger, channel: str
+) -> None:
+    # Given mentions before and after a UTC midnight
+    late = [_scored(channel, minute) for minute in (-30, -10)]
+    shifted = [
+        ScoredMention(
+            Mention(
+                m.mention.channel,
+                m.mention.id,
+                m.mention.url,
+                m.mention.author,
+                m.mention.text,
+                m.mention.created_at.replace(hour=23, day=21),
+                reach=m.mention.reach,
+            ),
+            m.language,
+            m.sentiment,
+            m.sentiment_score,
+            m.brands,
+        )
+        for m in late
+    ]
+    early = [_scored(channel, minute) for minute in (5, 20)]
+    _commit(store, channel, 0, shifted + early)
+    # When the last six hours are read
+    found = store.recent(channel, T0 - timedelta(hours=6), T0 + timedelta(hours=1))
+    # Then every one comes back as it was scored, the newest first
+    moments = [item.mention.created_at for item in found]
+    assert moments == sorted(moments, reverse=True)
+    assert len(found) == 4
+    assert all(item.sentiment is Sentiment.NEGATIVE and item.brands == ("acme",) for item in found)
+    assert store.recent(channel, T0 - timedelta(hours=6), T0 + timedelta(hours=1), limit=1) == [
+        found[0]
+    ]
+
+
+# --- bucket items ---------------------------------------------------------------------------
+
+
+def test_channels_share_one_bucket_item_and_all_channels_is_their_sum(table: Table) -> None:
+    # Given pages of two channels about one brand, in the same two buckets
+    brand = f"brand-{uuid.uuid4().hex[:8]}"
+    ledger = MentionLedger(table)
+    _commit(ledger, "x", 0, [_scored("x", m, brands=(brand,)) for m in (0, 1, 6)])
+    _commit(
+        ledger,
+        "mastodon",
+        0,
+        [_scored("mastodon", m, Sentiment.POSITIVE, brands=(brand,)) for m in (2, 7)],
+    )
+    # When the brand's buckets are read
+    series = BucketStore(table).read(brand, T0, T0 + timedelta(hours=1))
+    # Then each channel has its own counts and ALL adds them up, bucket by bucket
+    assert {name: sorted(counts) for name, counts in series.items()} == {
+        "x": [T0, T0 + timedelta(minutes=5)],
+        "mastodon": [T0, T0 + timedelta(minutes=5)],
+        ALL_CHANNELS: [T0, T0 + timedelta(minutes=5)],
+    }
+    assert series["x"][T0].as_dict() == {
+        "total": 2,
+        "negative": 2,
+        "neutral": 0,
+        "positive": 0,
+        "reach": 20,
+        "engagement": 4,
+    }
+    assert series[ALL_CHANNELS][T0].as_dict() == {
+        "total": 3,
+        "negative": 2,
+        "neutral": 0,
+        "positive": 1,
+        "reach": 30,
+        "engagement": 6,
+    }
+    # And the read range is [start, end)
+    assert list(
+        BucketStore(table).read(brand, T0 + timedelta(minutes=5), T0 + timedelta(minutes=10))["x"]
+    ) == [T0 + timedelta(minutes=5)]
+
+
+def test_imported_history_replaces_a_bucket_and_ignores_all_channels_keys(table: Table) -> None:
+    # Given a bucket counted live, then a history import for the same bucket
+    brand = f"brand-{uuid.uuid4().hex[:8]}"
+    _commit(MentionLedger(table), "x", 0, [_scored("x", 0, brands=(brand,))])
+    history = {
+        BucketKey(brand, "x", T0): BucketCounts(total=5, neutral=5),
+        BucketKey(brand, "rss", T0): BucketCounts(total=1, positive=1),
+        BucketKey(brand, ALL_CHANNELS, T0): BucketCounts(total=999),
+    }
+    # When it is imported
+    written = BucketStore(table).import_history(history)
+    # Then one item was written, the import's counts replace the live ones, and ALL is the sum
+    assert written == 1
+    series = BucketStore(table).read(brand, T0, T0 + timedelta(minutes=5))
+    assert (series["x"][T0].total, series["rss"][T0].total) == (5, 1)
+    assert series[ALL_CHANNELS][T0].total == 6
+
+
+# --- a brand's alert state --------------------------------------------------------------------
+
+
+def test_a_brand_is_read_with_one_query_and_written_with_one_conditional_put(table: Table) -> None:
+    # Given a brand with buckets and a stored state
+    brand = f"brand-{uuid.uuid4().hex[:8]}"
+    _commit(MentionLedger(table), "x", 0, [_scored("x", m, brands=(brand,)) for m in (0, 30)])
+    states = WarnStateStore(table)
+    detectors = {"x": {"level": 1.5, "history": list(range(300))}}
+    version = states.save_brand(brand, BrandState(detectors, {"alert": None}, 0), [], T0)
+    # When the brand is read from 10 minutes after its first bucket
+    before = table.stats.requests
+    view = states.load_brand(brand, T0 + timedelta(minutes=10))
+    # Then one request brought the later bucket and the state as it was written
+    assert table.stats.requests - before == 1
+    assert list(view.buckets["x"]) == [T0 + timedelta(minutes=30)]
+    assert (view.state.detectors, view.state.lifecycle, view.state.version) == (
+        detectors,
+        {"alert": None},
+        version,
+    )
+    # And a write based on an older version is refused; the current one wins
+    with pytest.raises(StoreConflict):
+        states.save_brand(brand, BrandState({}, {"alert": "late"}, 0), [], T0)
+    states.save_brand(brand, BrandState({}, {"alert": "next"}, version), [], T0)
+    assert states.load_state(brand).lifecycle == {"alert": "next"}
+
+
+def test_a_brand_never_stored_reads_as_version_0(table: Table) -> None:
+    view = WarnStateStore(table).load_brand(f"brand-{uuid.uuid4().hex[:8]}", T0)
+    assert (view.buckets, view.state) == ({}, BrandState())
+
+
+# --- the alert outbox -------------------------------------------------------------------------
+
+
+def _delivery(text: str) -> Delivery:
+    return Delivery(EMAIL, severity=2, brand="acme", kind="started", alert_id="a", text=text)
+
+
+def test_an_outbox_entry_is_written_once_claimed_by_one_run_and_marked_sent(
+    table: Table,
+) -> None:
+    # Given a brand's state saved with one message, then the same minute saved again
+    brand = f"brand-{uuid.uuid4().hex[:8]}"
+    states, outbox = WarnStateStore(table), Outbox(table)
+    now = datetime(2026, 11, 22, 3, 5, tzinfo=UTC)
+    dispatch = f"{brand}-20261122-0305:started"
+    version = states.save_brand(
+        brand, BrandState({}, {"v": 1}, 0), [(dispatch, _delivery("1"))], now
+    )
+    states.save_brand(brand, BrandState({}, {"v": 2}, version), [(dispatch, _delivery("2"))], now)
+    mine = [e for e in outbox.pending() if e.key == dispatch]
+    assert [(e.delivery.text, e.attempts) for e in mine] == [("1", 0)]
+    assert states.load_state(brand).lifecycle == {"v": 2}
+
+    # When two runs try to claim it for sending at the same minute
+    lease = timedelta(minutes=5)
+    claims = [outbox.claim(dispatch, now, lease) for _ in range(2)]
+
+    # Then only the first gets it; after a failed send it is free again at once
+    assert claims == [True, False]
+    outbox.mark(dispatch, sent=False, error="SNS throttled")
+    assert [e.attempts for e in outbox.pending() if e.key == dispatch] == [1]
+    assert outbox.claim(dispatch, now, lease)
+    # and a claim whose run died expires with its lease
+    assert not outbox.claim(dispatch, now + timedelta(minutes=4), lease)
+    assert outbox.claim(dispatch, now + timedelta(minutes=5), lease)
+
+    # When it is sent, it is pending no more and nobody can claim it
+    outbox.mark(dispatch, sent=True)
+    assert dispatch not in {e.key for e in outbox.pending()}
+    assert not outbox.claim(dispatch, now + timedelta(hours=1), lease)
+
+
+def test_the_blind_monitor_is_read_with_the_health_of_every_poller(table: Table) -> None:
+    # Given a poller's health and a blind monitor state with a message
+    states = WarnStateStore(table)
+    HealthLog(table).record_poll("linkedin", T0, succeeded=True, error=None, mentions=1)
+    before = states.monitor()
+    version = states.save_blind(
+        {"blind": {"rss": {"since": "x"}}},
+        before.blind_version,
+        [("blind:rss", _delivery("b"))],
+        T0,
+    )
+    # When the monitor is read / Then both come back with one request
+    requests = table.stats.requests
+    view = states.monitor()
+    assert table.stats.requests - requests == 1
+    assert "linkedin" in view.health
+    assert (view.blind, view.blind_version) == ({"blind": {"rss": {"since": "x"}}}, version)
+    assert "blind:rss" in {e.key for e in Outbox(table).pending()}
