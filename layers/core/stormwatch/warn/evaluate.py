@@ -42,16 +42,15 @@ from stormwatch.warn.lifecycle import (
     BlindMonitor,
     BrandLifecycle,
     Dispatch,
-    DispatchKind,
 )
 from stormwatch.warn.rules import (
-    Finding,
     PollHealth,
     SeriesWindow,
     crisis_findings,
     silence,
 )
 from stormwatch.warn.settings import AlertSettings
+from stormwatch.warn.vocabulary import AlertEvent, Finding, Rule
 
 logger = logging.getLogger(__name__)
 
@@ -65,12 +64,12 @@ enough that a message whose run died goes out a few minutes late, not never."""
 ACK_COMMAND = "python -m ops ack"
 
 _KINDS = {
-    DispatchKind.STARTED: messages.Kind.STARTED,
-    DispatchKind.ESCALATED: messages.Kind.ESCALATED,
-    DispatchKind.REMINDER: messages.Kind.REMINDER,
-    DispatchKind.ACKNOWLEDGED: messages.Kind.ACKNOWLEDGED,
-    DispatchKind.RESOLVED: messages.Kind.RESOLVED,
-    DispatchKind.BLIND: messages.Kind.BLIND,
+    AlertEvent.STARTED: messages.Kind.STARTED,
+    AlertEvent.ESCALATED: messages.Kind.ESCALATED,
+    AlertEvent.REMINDER: messages.Kind.REMINDER,
+    AlertEvent.ACKNOWLEDGED: messages.Kind.ACKNOWLEDGED,
+    AlertEvent.RESOLVED: messages.Kind.RESOLVED,
+    AlertEvent.BLIND: messages.Kind.BLIND,
 }
 
 
@@ -342,7 +341,7 @@ class Evaluator:
             blind = silence(
                 name, _health(health.get(name)), window, expected_quiet, now, settings.silence
             )
-            if blind is not None and blind.rule != "failing poller":
+            if blind is not None and blind.rule is not Rule.FAILING:
                 found.append(blind)
         return window, found, detector
 
@@ -448,19 +447,19 @@ class Evaluator:
         )
         acknowledged = None
         alert = lifecycle.alert
-        if dispatch.kind is DispatchKind.ACKNOWLEDGED and alert and alert.acknowledged_at:
+        if dispatch.kind is AlertEvent.ACKNOWLEDGED and alert and alert.acknowledged_at:
             acknowledged = messages.Acknowledgement(
                 alert.acknowledged_by or "?", alert.acknowledged_at
             )
         escalation = None
-        if dispatch.kind is DispatchKind.REMINDER:
+        if dispatch.kind is AlertEvent.REMINDER:
             round_step = dispatch.key.rsplit("-", 1)[1]
             step = int(round_step.split(".")[1])
             escalation = messages.Escalation(
                 step, len(self.settings.escalation.steps), self._paging(dispatch.audience, now)
             )
         resolution = None
-        if dispatch.kind is DispatchKind.RESOLVED:
+        if dispatch.kind is AlertEvent.RESOLVED:
             resolution = self._resolution(brand, lifecycle, started, now)
         return messages.Notice(
             brand_name=brand.name,
@@ -550,7 +549,7 @@ class Evaluator:
     def _blind_email(
         self, dispatch: Dispatch, findings: Sequence[Finding], stored: Versioned, now: datetime
     ) -> tuple[str, str]:
-        if dispatch.kind is DispatchKind.BLIND:
+        if dispatch.kind is AlertEvent.BLIND:
             finding = next(f for f in findings if f.channel == dispatch.channel)
             notice = messages.Notice(
                 brand_name="stormwatch",
