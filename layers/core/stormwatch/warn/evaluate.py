@@ -63,15 +63,6 @@ SEND_LEASE = timedelta(minutes=5)
 enough that a message whose run died goes out a few minutes late, not never."""
 ACK_COMMAND = "python -m ops ack"
 
-_KINDS = {
-    AlertEvent.STARTED: messages.Kind.STARTED,
-    AlertEvent.ESCALATED: messages.Kind.ESCALATED,
-    AlertEvent.REMINDER: messages.Kind.REMINDER,
-    AlertEvent.ACKNOWLEDGED: messages.Kind.ACKNOWLEDGED,
-    AlertEvent.RESOLVED: messages.Kind.RESOLVED,
-    AlertEvent.BLIND: messages.Kind.BLIND,
-}
-
 
 class WarnStore(Protocol):
     def load_states(self, keys: Sequence[Item]) -> list[Versioned]: ...
@@ -432,10 +423,7 @@ class Evaluator:
         now: datetime,
     ) -> messages.Notice:
         started = dispatch.started_at or now
-        evidence = [
-            messages.Evidence(f.rule, f.channel, f.observed, f.expected, f.window_minutes, f.reason)
-            for f in sorted(crisis, key=lambda f: (-f.severity, f.channel != ALL_CHANNELS))
-        ]
+        findings = sorted(crisis, key=lambda f: (-f.severity, f.channel != ALL_CHANNELS))
         minutes = int(EVIDENCE_WINDOW.total_seconds() // 60)
         channel_counts = sorted(
             (
@@ -465,12 +453,12 @@ class Evaluator:
             brand_name=brand.name,
             brand_id=brand.id,
             alert_id=dispatch.alert_id,
-            kind=_KINDS[dispatch.kind],
+            kind=dispatch.kind,
             severity=max(1, min(3, dispatch.severity)),
             started_at=started,
             now=now,
             time_zone=self.config.time_zone,
-            evidence=evidence,
+            findings=findings,
             channels=channel_counts,
             top_negative=self._top_negative(brand, channel_counts, now),
             ack_command=f"{ACK_COMMAND} {dispatch.alert_id}",
@@ -555,21 +543,12 @@ class Evaluator:
                 brand_name="stormwatch",
                 brand_id="ops",
                 alert_id=dispatch.alert_id,
-                kind=messages.Kind.BLIND,
+                kind=AlertEvent.BLIND,
                 severity=1,
                 started_at=now - timedelta(minutes=finding.window_minutes),
                 now=now,
                 time_zone=self.config.time_zone,
-                evidence=[
-                    messages.Evidence(
-                        finding.rule,
-                        finding.channel,
-                        finding.observed,
-                        finding.expected,
-                        finding.window_minutes,
-                        finding.reason,
-                    )
-                ],
+                findings=[finding],
             )
             email = messages.email(notice)
             return email.subject, email.body
