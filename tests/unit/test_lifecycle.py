@@ -199,3 +199,16 @@ def test_lifecycle_properties(
             assert AlertEvent.REMINDER not in kinds
     if acknowledged_minute is not None:
         assert any(d.kind is AlertEvent.ACKNOWLEDGED for d in run.sent)
+
+
+def test_the_names_already_stored_still_read_as_the_same_events_and_rules() -> None:
+    # Given the names stored before the vocabulary was shared: in lifecycle and blind state,
+    # in outbox keys (<alert id>:reminder-1.2) and in the `kind` attribute SNS filters on
+    events = ["started", "escalated", "reminder", "acknowledged", "resolved", "blind"]
+    crisis_rules = ["volume", "negative share", "static threshold", "velocity"]
+    # Then each still reads as what it meant
+    assert [AlertEvent(name).name for name in [*events, "blind_resolved"]] == [
+        "STARTED", "ESCALATED", "REMINDER", "ACKNOWLEDGED", "RESOLVED", "BLIND", "BLIND_RESOLVED",
+    ]  # fmt: skip
+    assert not any(Rule(name).blind for name in crisis_rules)
+    assert all(Rule(name).blind for name in ["silent source", "failing poller"])
