@@ -49,9 +49,10 @@ from stormwatch.warn.detector import (
     VolumeDetectorParams,
 )
 from stormwatch.warn.firing import FiringRuleParams
-from stormwatch.warn.lifecycle import BrandLifecycle, DispatchKind
+from stormwatch.warn.lifecycle import BrandLifecycle
 from stormwatch.warn.rules import SeriesWindow, crisis_findings
 from stormwatch.warn.settings import AlertSettings
+from stormwatch.warn.vocabulary import AlertEvent
 
 SERIES_GLOB = "Twitter_volume_*.csv"
 WINDOWS_FILE = "combined_windows.json"
@@ -352,7 +353,7 @@ def assess(rows: Sequence[Row], setup: Setup) -> tuple[list[Assessment], list[bo
             assessment.bucket_start, bucket_minutes, row.moment, findings, row.value
         )
         assessments.append(assessment)
-        started.append(any(d.kind is DispatchKind.STARTED for d in dispatches))
+        started.append(any(d.kind is AlertEvent.STARTED for d in dispatches))
     return assessments, started
 
 

@@ -17,10 +17,9 @@ from stormwatch.warn.lifecycle import (
     BlindMonitor,
     BrandLifecycle,
     Dispatch,
-    DispatchKind,
 )
-from stormwatch.warn.rules import FAILING, VOLUME, Finding
 from stormwatch.warn.settings import AlertSettings, EscalationPolicy, EscalationStep
+from stormwatch.warn.vocabulary import AlertEvent, Finding, Rule
 
 T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 BUCKET = 5
@@ -35,7 +34,7 @@ SETTINGS = AlertSettings(
 def _finding(severity: int) -> list[Finding]:
     if severity == 0:
         return []
-    return [Finding(VOLUME, "ALL", severity, 100, 10, 15, "10x usual")]
+    return [Finding(Rule.VOLUME, "ALL", severity, 100, 10, 15, "10x usual")]
 
 
 class Run:
@@ -72,13 +71,13 @@ def test_a_storm_at_night_pages_escalates_and_ends() -> None:
         run.minute(T0 + timedelta(minutes=minute), 3, count=300)
     started, escalated = run.sent[0], run.sent[1]
     # Then the alert went to the team and whoever is on call, then also to escalation
-    assert (started.kind, started.audience) == (DispatchKind.STARTED, (TEAM, ON_CALL))
+    assert (started.kind, started.audience) == (AlertEvent.STARTED, (TEAM, ON_CALL))
     assert (escalated.kind, escalated.audience) == (
-        DispatchKind.ESCALATED,
+        AlertEvent.ESCALATED,
         (TEAM, ON_CALL, ESCALATION),
     )
     # And at 15 minutes unacknowledged, the first escalation step paged on-call again
-    reminder = [d for d in run.sent if d.kind is DispatchKind.REMINDER]
+    reminder = [d for d in run.sent if d.kind is AlertEvent.REMINDER]
     assert [d.key.split(":")[1] for d in reminder] == ["reminder-1.1"]
     assert reminder[0].audience == (TEAM, "on_call")
     # When someone acknowledges / Then the team hears it and escalation stops
@@ -86,11 +85,11 @@ def test_a_storm_at_night_pages_escalates_and_ends() -> None:
     for minute in range(20, 60):
         run.minute(T0 + timedelta(minutes=minute), 3, count=300)
     assert run.kinds().count("acknowledged:3") == 1
-    assert len([d for d in run.sent if d.kind is DispatchKind.REMINDER]) == 1
+    assert len([d for d in run.sent if d.kind is AlertEvent.REMINDER]) == 1
     # When it is quiet for an hour / Then everyone who was told hears it is over, once
     for minute in range(60, 200):
         run.minute(T0 + timedelta(minutes=minute), 0, count=3)
-    resolved = [d for d in run.sent if d.kind is DispatchKind.RESOLVED]
+    resolved = [d for d in run.sent if d.kind is AlertEvent.RESOLVED]
     assert len(resolved) == 1
     assert resolved[0].audience == (TEAM, ON_CALL, ESCALATION)
     state = BrandLifecycle("acme", SETTINGS, run.state)
@@ -104,7 +103,7 @@ def test_a_watch_alert_emails_and_never_pages() -> None:
     for minute in range(0, 120):
         run.minute(T0 + timedelta(minutes=minute), 1)
     assert run.sent[0].audience == (TEAM,)
-    assert not [d for d in run.sent if d.kind is DispatchKind.REMINDER]
+    assert not [d for d in run.sent if d.kind is AlertEvent.REMINDER]
 
 
 def test_a_flapping_series_does_not_page_again_and_again() -> None:
@@ -138,13 +137,13 @@ def test_evaluating_the_same_minute_twice_sends_nothing_twice() -> None:
 
 def test_a_blind_channel_goes_to_ops_and_its_recovery_too() -> None:
     monitor = BlindMonitor()
-    failing = [Finding(FAILING, "x", 1, 6, None, 30, "6 polls in a row failed", blind=True)]
+    failing = [Finding(Rule.FAILING, "x", 1, 6, None, 30, "6 polls in a row failed")]
     first = monitor.evaluate(T0, failing)
     again = BlindMonitor(monitor.to_state()).evaluate(T0 + timedelta(minutes=1), failing)
     recovered = monitor.evaluate(T0 + timedelta(minutes=30), [])
-    assert [(d.kind, d.audience, d.channel) for d in first] == [(DispatchKind.BLIND, (OPS,), "x")]
+    assert [(d.kind, d.audience, d.channel) for d in first] == [(AlertEvent.BLIND, (OPS,), "x")]
     assert again == []
-    assert [d.kind for d in recovered] == [DispatchKind.BLIND_RESOLVED]
+    assert [d.kind for d in recovered] == [AlertEvent.BLIND_RESOLVED]
 
 
 @settings(max_examples=150, deadline=None)
@@ -183,22 +182,33 @@ def test_lifecycle_properties(
         by_alert.setdefault(dispatch.alert_id, []).append(dispatch)
     for alert_id, dispatches in by_alert.items():
         kinds = [d.kind for d in dispatches]
-        assert kinds[0] is DispatchKind.STARTED, alert_id
-        assert kinds.count(DispatchKind.STARTED) == 1
-        assert kinds.count(DispatchKind.RESOLVED) == 1
-        assert kinds[-1] is DispatchKind.RESOLVED
+        assert kinds[0] is AlertEvent.STARTED, alert_id
+        assert kinds.count(AlertEvent.STARTED) == 1
+        assert kinds.count(AlertEvent.RESOLVED) == 1
+        assert kinds[-1] is AlertEvent.RESOLVED
         # And escalation steps come in the policy's order, only while unacknowledged
-        steps = [d.key.rsplit("-", 1)[1] for d in dispatches if d.kind is DispatchKind.REMINDER]
+        steps = [d.key.rsplit("-", 1)[1] for d in dispatches if d.kind is AlertEvent.REMINDER]
         assert steps == sorted(steps, key=lambda s: tuple(int(p) for p in s.split(".")))
-        acknowledged = [d for d in dispatches if d.kind is DispatchKind.ACKNOWLEDGED]
+        acknowledged = [d for d in dispatches if d.kind is AlertEvent.ACKNOWLEDGED]
         if acknowledged:
             after = [
-                d
-                for d in dispatches
-                if d.kind is DispatchKind.REMINDER and d.at > acknowledged[0].at
+                d for d in dispatches if d.kind is AlertEvent.REMINDER and d.at > acknowledged[0].at
             ]
             assert not after
         if all(d.severity < 2 for d in dispatches):
-            assert DispatchKind.REMINDER not in kinds
+            assert AlertEvent.REMINDER not in kinds
     if acknowledged_minute is not None:
-        assert any(d.kind is DispatchKind.ACKNOWLEDGED for d in run.sent)
+        assert any(d.kind is AlertEvent.ACKNOWLEDGED for d in run.sent)
+
+
+def test_the_names_already_stored_still_read_as_the_same_events_and_rules() -> None:
+    # Given the names stored before the vocabulary was shared: in lifecycle and blind state,
+    # in outbox keys (<alert id>:reminder-1.2) and in the `kind` attribute SNS filters on
+    events = ["started", "escalated", "reminder", "acknowledged", "resolved", "blind"]
+    crisis_rules = ["volume", "negative share", "static threshold", "velocity"]
+    # Then each still reads as what it meant
+    assert [AlertEvent(name).name for name in [*events, "blind_resolved"]] == [
+        "STARTED", "ESCALATED", "REMINDER", "ACKNOWLEDGED", "RESOLVED", "BLIND", "BLIND_RESOLVED",
+    ]  # fmt: skip
+    assert not any(Rule(name).blind for name in crisis_rules)
+    assert all(Rule(name).blind for name in ["silent source", "failing poller"])

@@ -17,8 +17,6 @@ from stormwatch.warn.messages import (
     Acknowledgement,
     ChannelCount,
     Escalation,
-    Evidence,
-    Kind,
     Notice,
     Resolution,
     TopMention,
@@ -28,18 +26,18 @@ from stormwatch.warn.messages import (
     gsm7_length,
     sms,
     sms_segments,
-    to_gsm7,
     ucs2_length,
 )
 from stormwatch.warn.settings import DEFAULT_PAUSE_INSTRUCTIONS
+from stormwatch.warn.vocabulary import AlertEvent, Finding, Rule
 
 T0 = datetime(2026, 11, 22, 3, 5, tzinfo=UTC)  # Sunday 04:05 in Berlin
 ACK = "python -m ops ack nordwind-air-20261122-0305"
 PAUSE = DEFAULT_PAUSE_INSTRUCTIONS
-EVIDENCE = (
-    Evidence("volume", "ALL", 1240, 112, 60, "1240 mentions in 60 min, about 112 usual"),
-    Evidence("negative share", "ALL", 0.78, 0.6, 30, "78% of 610 mentions negative"),
-    Evidence("static threshold", "x", 820, 200, 15, "820 mentions in 15 min (threshold 200)"),
+FINDINGS = (
+    Finding(Rule.VOLUME, "ALL", 3, 1240, 112, 60, "1240 mentions in 60 min, about 112 usual"),
+    Finding(Rule.NEGATIVE_SHARE, "ALL", 2, 0.78, 0.6, 30, "78% of 610 mentions negative"),
+    Finding(Rule.STATIC, "x", 2, 820, 200, 15, "820 mentions in 15 min (threshold 200)"),
 )
 CHANNELS = (ChannelCount("facebook", 310), ChannelCount("x", 820), ChannelCount("instagram", 110))
 TOP = (
@@ -54,12 +52,12 @@ RESOLUTION = Resolution(
     during=Totals(8400, 0.71),
     peak_bucket_minutes=5,
 )
-BLIND_EVIDENCE = (
-    Evidence("failing poller", "x", 6, None, 45, "6 polls in a row failed (last: HTTP 401)"),
+BLIND_FINDINGS = (
+    Finding(Rule.FAILING, "x", 1, 6, None, 45, "6 polls in a row failed (last: HTTP 401)"),
 )
 
 
-def notice(kind: Kind = Kind.STARTED, **changes: Any) -> Notice:
+def notice(kind: AlertEvent = AlertEvent.STARTED, **changes: Any) -> Notice:
     """A critical Nordwind Air alert 40 minutes in, with what each kind needs."""
     fields: dict[str, Any] = {
         "brand_name": "Nordwind Air",
@@ -70,23 +68,23 @@ def notice(kind: Kind = Kind.STARTED, **changes: Any) -> Notice:
         "started_at": T0,
         "now": T0 + timedelta(minutes=40),
         "time_zone": "Europe/Berlin",
-        "evidence": EVIDENCE,
+        "findings": FINDINGS,
         "channels": CHANNELS,
         "top_negative": TOP,
         "ack_command": ACK,
         "pause_instructions": PAUSE,
     }
-    if kind is Kind.RESOLVED:
+    if kind is AlertEvent.RESOLVED:
         fields["resolution"] = RESOLUTION
         fields["now"] = T0 + RESOLUTION.duration
-    if kind is Kind.ACKNOWLEDGED:
+    if kind is AlertEvent.ACKNOWLEDGED:
         fields["acknowledged"] = Acknowledgement("Łukasz Wójcik", T0 + timedelta(minutes=17))
-    if kind is Kind.ESCALATED:
+    if kind is AlertEvent.ESCALATED:
         fields["previous_severity"] = 2
-    if kind is Kind.REMINDER:
+    if kind is AlertEvent.REMINDER:
         fields["escalation"] = Escalation(2, 3, ["Jana Nováková"])
-    if kind is Kind.BLIND:
-        fields.update(severity=1, evidence=BLIND_EVIDENCE, channels=(), top_negative=())
+    if kind is AlertEvent.BLIND:
+        fields.update(severity=1, findings=BLIND_FINDINGS, channels=(), top_negative=())
     fields.update(changes)
     return Notice(**fields)
 
@@ -105,84 +103,6 @@ def is_one_segment(text: str) -> bool:
     septets = gsm7_length(text)
     fits = septets <= 160 if septets is not None else ucs2_length(text) <= 70
     return fits and sms_segments(text) == 1
-
-
-# --- GSM-7 and UCS-2 counting --------------------------------------------------------------
-
-
-def test_gsm7_letters_count_one_septet_each() -> None:
-    # Given text in the GSM 03.38 basic set, accented letters and Greek capitals included
-    text = "Nordwind Äir @ £ ñ é ß Ø Δ"
-    # Then each character is one septet
-    assert gsm7_length(text) == len(text)
-
-
-@pytest.mark.parametrize("char", ["€", "[", "]", "{", "}", "^", "~", "\\", "|", "\f"])
-def test_escape_table_characters_count_two_septets(char: str) -> None:
-    assert gsm7_length(char) == 2
-    assert gsm7_length(f"a{char}b") == 4
-
-
-@pytest.mark.parametrize("char", ["ł", "ó", "ç", "`", "😀", "北", "д", "\u00a0", "\x1b"])
-def test_characters_outside_gsm7_cannot_be_encoded(char: str) -> None:
-    assert gsm7_length(f"abc{char}") is None
-
-
-def test_gsm7_segments_count_escape_pairs_and_never_split_them() -> None:
-    assert sms_segments("a" * 160) == 1
-    assert sms_segments("a" * 159 + "€") == 2  # 161 septets
-    assert sms_segments("a" * 158 + "€") == 1
-    assert sms_segments("a" * 306) == 2  # concatenated segments hold 153
-    assert sms_segments("a" * 307) == 3
-    # Given an escape pair that would straddle the first segment's end
-    text = "a" * 152 + "€" + "a" * 152  # 306 septets, as many as two segments hold
-    # Then it moves whole to the second segment, which pushes the tail into a third
-    assert sms_segments(text) == 3
-
-
-def test_ucs2_counts_code_units_so_emoji_count_two() -> None:
-    assert ucs2_length("ł" * 70) == 70
-    assert sms_segments("ł" * 70) == 1
-    assert sms_segments("ł" * 71) == 2
-    assert ucs2_length("😀") == 2
-    assert sms_segments("😀" * 35) == 1
-    assert sms_segments("😀" * 36) == 2
-    assert sms_segments("a" * 69 + "😀") == 2
-    assert sms_segments("ł" * 134) == 2  # 67 per concatenated segment
-    assert sms_segments("ł" * 66 + "😀" + "ł" * 66) == 3  # the pair is not split
-
-
-def test_an_empty_text_still_takes_one_segment() -> None:
-    assert sms_segments("") == 1
-
-
-@given(st.text())
-def test_segment_counting_agrees_with_the_encodings(text: str) -> None:
-    septets = gsm7_length(text)
-    if septets is not None:
-        assert septets == len(text) + sum(c in "\f^{}\\[~]|€" for c in text)
-        assert (sms_segments(text) == 1) == (septets <= 160)
-    else:
-        assert (sms_segments(text) == 1) == (ucs2_length(text) <= 70)
-
-
-@pytest.mark.parametrize(
-    ("given_text", "expected"),
-    [
-        ("Łódź", "Lodz"),
-        ("Zażółć gęślą jaźń", "Zazolc gesla jazn"),
-        ("Nordwind Äir", "Nordwind Äir"),  # Ä is GSM-7: kept
-        ("Müller ß Ñandú", "Müller ß Ñandu"),  # ü, ß, Ñ are GSM-7, ú is not
-        ("“quoted” – dash…", '"quoted" - dash...'),
-        ("Nordwind ✈️ Air 👍🏽", "Nordwind Air"),
-        ("北風航空", None),
-        ("Аэрофлот", None),
-    ],
-)
-def test_transliteration_keeps_gsm7_letters_and_only_replaces_the_rest(
-    given_text: str, expected: str | None
-) -> None:
-    assert to_gsm7(given_text) == expected
 
 
 # --- the SMS -------------------------------------------------------------------------------
@@ -214,8 +134,8 @@ def test_critical_email_has_a_pause_block() -> None:
     assert body.index("Acknowledge") < body.index("Pause all") < body.index("Numbers against")
 
 
-@pytest.mark.parametrize("kind", [Kind.STARTED, Kind.ESCALATED, Kind.REMINDER])
-def test_team_pause_instructions_too_long_for_the_sms_point_to_the_email(kind: Kind) -> None:
+@pytest.mark.parametrize("kind", [AlertEvent.STARTED, AlertEvent.ESCALATED, AlertEvent.REMINDER])
+def test_team_pause_instructions_too_long_for_the_sms_point_to_the_email(kind: AlertEvent) -> None:
     # Given a team whose way to pause is a long runbook line
     runbook = "Hootsuite: Publisher > Planner > Pause all; Buffer: Settings > Pause queue"
     message = notice(kind, pause_instructions=runbook)
@@ -238,7 +158,7 @@ def test_sms_keeps_letters_gsm7_has() -> None:
 def test_sms_transliterates_polish_rather_than_falling_to_ucs2() -> None:
     # Given a brand and an acknowledger with letters GSM-7 lacks
     message = notice(
-        Kind.ACKNOWLEDGED,
+        AlertEvent.ACKNOWLEDGED,
         brand_name="Łódź Airlines",
         acknowledged=Acknowledgement("Łukasz Wójcik", T0 + timedelta(minutes=17)),
     )
@@ -285,7 +205,9 @@ def test_a_brand_that_is_one_long_word_gives_way_to_its_id() -> None:
 
 def test_a_reminder_sms_asks_for_the_ack_before_naming_who_is_paged() -> None:
     escalation = Escalation(2, 3, ["Jana Nováková", "Łukasz Wójcik"])
-    text = sms(notice(Kind.REMINDER, escalation=escalation, severity=2, evidence=EVIDENCE[:1]))
+    text = sms(
+        notice(AlertEvent.REMINDER, escalation=escalation, severity=2, findings=FINDINGS[:1])
+    )
     lines = text.splitlines()
     assert lines[0] == "WARNING Nordwind Air: mentions 11x usual"
     assert lines[1] == "Not acked after 40 min, step 2"
@@ -294,13 +216,13 @@ def test_a_reminder_sms_asks_for_the_ack_before_naming_who_is_paged() -> None:
 
 
 def test_an_escalated_sms_says_where_it_rose_from() -> None:
-    text = sms(notice(Kind.ESCALATED))
+    text = sms(notice(AlertEvent.ESCALATED))
     assert "Up from warning" in text
     assert PAUSE in text
 
 
 def test_a_blind_sms_is_addressed_to_ops() -> None:
-    text = sms(notice(Kind.BLIND))
+    text = sms(notice(AlertEvent.BLIND))
     assert text.splitlines()[0] == "OPS Nordwind Air: monitoring blind on x since 04:00 CET"
     assert "Alerts for x unreliable until fixed" in text
     assert f"Ack: {ACK}" in text
@@ -331,22 +253,14 @@ _ZONES = [
     "UTC",
 ]
 _NUMBERS = st.floats(min_value=0, max_value=1e9, allow_nan=False, allow_infinity=False)
-_RULES = [
-    "volume",
-    "negative share",
-    "static threshold",
-    "velocity",
-    "silence",
-    "failing poller",
-    "something new",
-]
 
 
 @st.composite
-def _evidence(draw: st.DrawFn, text: st.SearchStrategy[str]) -> Evidence:
-    return Evidence(
-        rule=draw(st.sampled_from(_RULES)),
+def _findings(draw: st.DrawFn, text: st.SearchStrategy[str]) -> Finding:
+    return Finding(
+        rule=draw(st.sampled_from(Rule)),
         channel=draw(st.one_of(st.just("ALL"), text)),
+        severity=draw(st.integers(1, 3)),
         observed=draw(_NUMBERS),
         expected=draw(st.none() | _NUMBERS),
         window_minutes=draw(st.integers(0, 100_000)),
@@ -355,14 +269,15 @@ def _evidence(draw: st.DrawFn, text: st.SearchStrategy[str]) -> Evidence:
 
 
 _PHRASE = _phrase()
-_ANY_KIND = st.sampled_from(Kind)
+# Ops' all-clear for a blind channel is the one event that has no notice.
+_ANY_KIND = st.sampled_from([e for e in AlertEvent if e is not AlertEvent.BLIND_RESOLVED])
 
 
 @st.composite
 def notices(
     draw: st.DrawFn,
     text: st.SearchStrategy[str] = _PHRASE,
-    kinds: st.SearchStrategy[Kind] = _ANY_KIND,
+    kinds: st.SearchStrategy[AlertEvent] = _ANY_KIND,
 ) -> Notice:
     kind = draw(kinds)
     started = draw(st.datetimes(datetime(2020, 1, 1), datetime(2035, 1, 1), timezones=st.just(UTC)))
@@ -377,7 +292,7 @@ def notices(
         started_at=started,
         now=now,
         time_zone=draw(st.sampled_from(_ZONES)),
-        evidence=draw(st.lists(_evidence(text), max_size=4)),
+        findings=draw(st.lists(_findings(text), max_size=4)),
         channels=draw(st.lists(st.builds(ChannelCount, text, st.integers(0, 10**9)), max_size=6)),
         top_negative=draw(
             st.lists(
@@ -394,7 +309,7 @@ def notices(
         ),
         acknowledged=draw(
             st.builds(Acknowledgement, text, st.just(now))
-            if kind is Kind.ACKNOWLEDGED
+            if kind is AlertEvent.ACKNOWLEDGED
             else st.none()
         ),
         resolution=draw(
@@ -407,7 +322,7 @@ def notices(
                 st.builds(Totals, st.integers(0, 10**9), st.floats(0, 1)),
                 st.none() | st.integers(1, 1440),
             )
-            if kind is Kind.RESOLVED
+            if kind is AlertEvent.RESOLVED
             else st.none()
         ),
     )
@@ -496,26 +411,26 @@ def test_at_most_five_top_mentions_are_shown() -> None:
 
 
 def test_a_watch_alert_stops_no_escalation() -> None:
-    body = email(notice(severity=1, evidence=EVIDENCE[:1])).body
+    body = email(notice(severity=1, findings=FINDINGS[:1])).body
     assert "WATCH alert for Nordwind Air: mentions 11x usual." in body
     assert f"Acknowledge:\n    {ACK}" in body
 
 
 def test_an_escalation_says_from_what_to_what() -> None:
-    mail = email(notice(Kind.ESCALATED))
+    mail = email(notice(AlertEvent.ESCALATED))
     assert mail.subject.startswith("[CRITICAL] Nordwind Air: up from warning, mentions 11x")
     assert "Severity rose from warning to critical." in mail.body
 
 
 def test_a_reminder_says_how_long_and_who_is_paged_now() -> None:
-    mail = email(notice(Kind.REMINDER))
+    mail = email(notice(AlertEvent.REMINDER))
     assert "not acknowledged after 40 min" in mail.subject
     assert "Still not acknowledged, 40 min after it started." in mail.body
     assert "Escalation step 2 of 3: now paging Jana Nováková." in mail.body
 
 
 def test_an_acknowledgement_says_who_and_when_and_asks_nothing() -> None:
-    mail = email(notice(Kind.ACKNOWLEDGED))
+    mail = email(notice(AlertEvent.ACKNOWLEDGED))
     assert mail.subject == "[ACK] Nordwind Air: critical alert acknowledged by Łukasz Wójcik"
     assert "acknowledged by Łukasz Wójcik at 04:22 CET (17 min after it started)" in mail.body
     assert ACK not in mail.body
@@ -525,8 +440,8 @@ def test_an_acknowledgement_says_who_and_when_and_asks_nothing() -> None:
 
 def test_resolved_says_back_to_normal_with_duration_peak_and_totals() -> None:
     # Given an alert that lasted 2 h 35 min
-    mail = email(notice(Kind.RESOLVED))
-    text = sms(notice(Kind.RESOLVED))
+    mail = email(notice(AlertEvent.RESOLVED))
+    text = sms(notice(AlertEvent.RESOLVED))
     # Then both say so, with the peak and the totals before and during
     assert mail.subject == "[RESOLVED] Nordwind Air: back to normal after 2 h 35 min, was critical"
     assert "Back to normal: Nordwind Air." in mail.body
@@ -546,7 +461,7 @@ def test_resolved_says_back_to_normal_with_duration_peak_and_totals() -> None:
 
 
 def test_blind_is_for_ops_says_which_channel_since_when_and_what_it_means() -> None:
-    mail = email(notice(Kind.BLIND))
+    mail = email(notice(AlertEvent.BLIND))
     assert mail.subject == "[OPS] Nordwind Air: monitoring blind on x since 04:00 CET"
     assert mail.body.startswith("For ops: monitoring is blind on x for Nordwind Air.")
     assert "Alerts for x are unreliable until this is fixed" in mail.body
@@ -559,9 +474,9 @@ _CALM = _phrase(3).filter(lambda s: not {"storm", "crisis"} & set(s.lower().spli
 
 
 @settings(max_examples=200, deadline=None)
-@given(notices(text=_CALM, kinds=st.just(Kind.BLIND)))
+@given(notices(text=_CALM, kinds=st.just(AlertEvent.BLIND)))
 def test_blind_never_sounds_like_a_crisis(message: Notice) -> None:
-    # Given a blind-source notice of any severity, over any evidence
+    # Given a blind-source notice of any severity, over any findings
     message = dataclasses.replace(message, brand_name="Nordwind Air", ack_command=ACK)
     said = everything(message).lower()
     # Then nothing in it reads like a storm or asks to pause posts
@@ -641,7 +556,7 @@ def test_times_follow_the_configured_zone_across_the_autumn_change() -> None:
     now = start + timedelta(hours=1)
     resolution = dataclasses.replace(RESOLUTION, duration=timedelta(hours=1), peak_at=start)
     started = notice(started_at=start, now=now)
-    resolved = notice(Kind.RESOLVED, started_at=start, now=now, resolution=resolution)
+    resolved = notice(AlertEvent.RESOLVED, started_at=start, now=now, resolution=resolution)
     # Then each time carries its own offset and the hour is an hour
     assert "Since:    Sun 25 Oct 2026, 02:30 CEST (00:30 UTC), 1 h ago" in email(started).body
     assert "Since 02:30 CEST" in sms(started)
@@ -656,7 +571,7 @@ def test_times_follow_the_configured_zone_across_the_spring_change() -> None:
     start = datetime(2026, 3, 8, 6, 50, tzinfo=UTC)
     acked = Acknowledgement("Sam", start + timedelta(minutes=20))
     message = notice(
-        Kind.ACKNOWLEDGED, started_at=start, now=acked.at, acknowledged=acked,
+        AlertEvent.ACKNOWLEDGED, started_at=start, now=acked.at, acknowledged=acked,
         time_zone="America/New_York",
     )  # fmt: skip
     assert "Since:        Sun 8 Mar 2026, 01:50 EST (06:50 UTC), 20 min ago" in email(message).body
@@ -694,13 +609,32 @@ def test_a_notice_that_cannot_be_right_is_refused_when_made(changes: dict[str, A
         notice(**changes)
 
 
-@pytest.mark.parametrize("kind", [Kind.RESOLVED, Kind.ACKNOWLEDGED])
-def test_a_notice_without_what_its_kind_needs_is_refused(kind: Kind) -> None:
+@pytest.mark.parametrize("kind", [AlertEvent.RESOLVED, AlertEvent.ACKNOWLEDGED])
+def test_a_notice_without_what_its_kind_needs_is_refused(kind: AlertEvent) -> None:
     # Given a started alert's notice turned into one that needs more
     with pytest.raises(ValueError, match="needs"):
         dataclasses.replace(notice(), kind=kind)
 
 
-def test_a_finding_with_no_number_is_refused() -> None:
-    with pytest.raises(ValueError, match="finite"):
-        Evidence("volume", "x", float("nan"), 1, 5)
+@pytest.mark.parametrize(
+    ("changes", "refused"),
+    [
+        ({"observed": float("nan")}, "observed must be a finite number"),
+        ({"expected": float("inf")}, "expected must be a finite number"),
+        ({"window_minutes": -5}, "window_minutes must be >= 0"),
+    ],
+)
+def test_a_notice_of_a_finding_that_cannot_be_shown_is_refused(
+    changes: dict[str, Any], refused: str
+) -> None:
+    # Given a finding whose numbers no message can show
+    finding = dataclasses.replace(FINDINGS[0], **changes)
+    # Then a notice of it is refused when made, not rendered as "nan mentions"
+    with pytest.raises(ValueError, match=refused):
+        notice(findings=[finding])
+
+
+def test_the_all_clear_of_a_blind_channel_has_no_notice() -> None:
+    # Given ops' all-clear, which names a channel and no findings
+    with pytest.raises(ValueError, match="BLIND_RESOLVED"):
+        notice(AlertEvent.BLIND_RESOLVED)

@@ -44,15 +44,10 @@ from stormwatch.warn.observe import (
     restore,
 )
 from stormwatch.warn.render import EVIDENCE_WINDOW, BucketReader, MentionReader, Renderer
-from stormwatch.warn.rules import (
-    FAILING,
-    Finding,
-    PollHealth,
-    crisis_findings,
-    silence,
-)
+from stormwatch.warn.rules import PollHealth, crisis_findings, silence
 from stormwatch.warn.send import Notifier, OutboxPort, send_pending
 from stormwatch.warn.settings import AlertSettings
+from stormwatch.warn.vocabulary import Finding, Rule
 
 logger = logging.getLogger(__name__)
 
@@ -317,7 +312,7 @@ class Evaluator:
                 now,
                 rule,
             )
-            if blind is not None and blind.rule != FAILING:
+            if blind is not None and blind.rule is not Rule.FAILING:
                 found.append(blind)
         return found
 

@@ -17,7 +17,6 @@ after a crash, never sends anything twice.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -25,8 +24,8 @@ from typing import Any
 
 from stormwatch.model import iso, parse_iso
 from stormwatch.warn.firing import FiringEventKind, FiringRule
-from stormwatch.warn.rules import Finding
 from stormwatch.warn.settings import AlertSettings
+from stormwatch.warn.vocabulary import AlertEvent, Finding
 
 KEPT_EPISODES = 20
 
@@ -37,22 +36,12 @@ BUSINESS_HOURS = "business_hours"
 OPS = "ops"
 
 
-class DispatchKind(enum.StrEnum):
-    STARTED = "started"
-    ESCALATED = "escalated"  # the severity rose
-    REMINDER = "reminder"  # an escalation step: still nobody acknowledged
-    ACKNOWLEDGED = "acknowledged"
-    RESOLVED = "resolved"
-    BLIND = "blind"
-    BLIND_RESOLVED = "blind_resolved"
-
-
 @dataclass(frozen=True, slots=True)
 class Dispatch:
     """One notification to send: what happened, and to which audiences."""
 
     key: str
-    kind: DispatchKind
+    kind: AlertEvent
     brand: str
     alert_id: str
     severity: int
@@ -191,14 +180,14 @@ class BrandLifecycle:
                 peak_at=bucket_start,
                 peak_count=all_channels_count,
             )
-            dispatches.append(self._dispatch(DispatchKind.STARTED, now, reason=reason))
+            dispatches.append(self._dispatch(AlertEvent.STARTED, now, reason=reason))
         elif event is not None and event.kind is FiringEventKind.ESCALATED and self.alert:
             previous = self.alert.severity
             self.alert.severity = event.severity
             self.alert.peak_severity = max(self.alert.peak_severity, event.severity)
             dispatches.append(
                 self._dispatch(
-                    DispatchKind.ESCALATED,
+                    AlertEvent.ESCALATED,
                     now,
                     key=f"severity-{event.severity}",
                     reason=reason,
@@ -228,7 +217,7 @@ class BrandLifecycle:
 
     def _dispatch(
         self,
-        kind: DispatchKind,
+        kind: AlertEvent,
         now: datetime,
         *,
         key: str = "",
@@ -256,7 +245,7 @@ class BrandLifecycle:
         assert self.alert is not None
         # Everyone who was told about it hears that it is over.
         dispatch = self._dispatch(
-            DispatchKind.RESOLVED, now, audience=audience_for(self.alert.peak_severity)
+            AlertEvent.RESOLVED, now, audience=audience_for(self.alert.peak_severity)
         )
         closed = self.alert.as_dict()
         closed["resolved_at"] = iso(now)
@@ -271,7 +260,7 @@ class BrandLifecycle:
         alert.acknowledgement_sent = True
         return [
             self._dispatch(
-                DispatchKind.ACKNOWLEDGED,
+                AlertEvent.ACKNOWLEDGED,
                 now,
                 audience=(TEAM,),
                 reason=f"acknowledged by {alert.acknowledged_by}",
@@ -304,7 +293,7 @@ class BrandLifecycle:
         audience = (TEAM, step.notify)
         return [
             self._dispatch(
-                DispatchKind.REMINDER,
+                AlertEvent.REMINDER,
                 now,
                 key=name,
                 audience=audience,
@@ -354,22 +343,22 @@ class BlindMonitor:
             since = iso(now)
             self.blind[channel] = {"since": since, "rule": finding.rule, "reason": finding.reason}
             dispatches.append(
-                _blind_dispatch(DispatchKind.BLIND, channel, since, now, finding.reason)
+                _blind_dispatch(AlertEvent.BLIND, channel, since, now, finding.reason)
             )
         for channel in sorted(set(self.blind) - set(current)):
             since = self.blind.pop(channel)["since"]
             reason = f"{channel} is read again (blind since {since})"
             dispatches.append(
-                _blind_dispatch(DispatchKind.BLIND_RESOLVED, channel, since, now, reason)
+                _blind_dispatch(AlertEvent.BLIND_RESOLVED, channel, since, now, reason)
             )
         return dispatches
 
 
 def _blind_dispatch(
-    kind: DispatchKind, channel: str, since: str, now: datetime, reason: str
+    kind: AlertEvent, channel: str, since: str, now: datetime, reason: str
 ) -> Dispatch:
     """Ops hear that monitoring of `channel` went blind at `since`, or that it is over."""
-    over = ":over" if kind is DispatchKind.BLIND_RESOLVED else ""
+    over = ":over" if kind is AlertEvent.BLIND_RESOLVED else ""
     return Dispatch(
         key=f"blind:{channel}:{since}{over}",
         kind=kind,

@@ -23,23 +23,15 @@ from stormwatch.model import (
 )
 from stormwatch.notify import EMAIL, OPS_EMAIL, SMS, SMS_TOPIC, Delivery
 from stormwatch.warn import messages
-from stormwatch.warn.lifecycle import BrandLifecycle, Dispatch, DispatchKind
+from stormwatch.warn.lifecycle import BrandLifecycle, Dispatch
 from stormwatch.warn.route import paged, routes
-from stormwatch.warn.rules import Finding, SeriesWindow
+from stormwatch.warn.rules import SeriesWindow
 from stormwatch.warn.settings import AlertSettings
+from stormwatch.warn.vocabulary import AlertEvent, Finding
 
 EVIDENCE_WINDOW = timedelta(hours=1)
 ACK_COMMAND = "stormwatch ack"
 MAX_TOP_MENTIONS = 5
-
-_KINDS = {
-    DispatchKind.STARTED: messages.Kind.STARTED,
-    DispatchKind.ESCALATED: messages.Kind.ESCALATED,
-    DispatchKind.REMINDER: messages.Kind.REMINDER,
-    DispatchKind.ACKNOWLEDGED: messages.Kind.ACKNOWLEDGED,
-    DispatchKind.RESOLVED: messages.Kind.RESOLVED,
-    DispatchKind.BLIND: messages.Kind.BLIND,
-}
 
 
 class MentionReader(Protocol):
@@ -103,10 +95,7 @@ class Renderer:
         now: datetime,
     ) -> messages.Notice:
         started = dispatch.started_at or now
-        evidence = [
-            messages.Evidence(f.rule, f.channel, f.observed, f.expected, f.window_minutes, f.reason)
-            for f in sorted(crisis, key=lambda f: (-f.severity, f.channel != ALL_CHANNELS))
-        ]
+        findings = sorted(crisis, key=lambda f: (-f.severity, f.channel != ALL_CHANNELS))
         minutes = int(EVIDENCE_WINDOW.total_seconds() // 60)
         channel_counts = sorted(
             (
@@ -118,12 +107,12 @@ class Renderer:
         )
         acknowledged = None
         alert = lifecycle.alert
-        if dispatch.kind is DispatchKind.ACKNOWLEDGED and alert and alert.acknowledged_at:
+        if dispatch.kind is AlertEvent.ACKNOWLEDGED and alert and alert.acknowledged_at:
             acknowledged = messages.Acknowledgement(
                 alert.acknowledged_by or "?", alert.acknowledged_at
             )
         escalation = None
-        if dispatch.kind is DispatchKind.REMINDER:
+        if dispatch.kind is AlertEvent.REMINDER:
             step = int(dispatch.key.rsplit("-", 1)[1].split(".")[1])
             escalation = messages.Escalation(
                 step,
@@ -131,18 +120,18 @@ class Renderer:
                 paged(dispatch.audience, self.config.roster, now),
             )
         resolution = None
-        if dispatch.kind is DispatchKind.RESOLVED:
+        if dispatch.kind is AlertEvent.RESOLVED:
             resolution = self._resolution(brand, lifecycle, started, now)
         return messages.Notice(
             brand_name=brand.name,
             brand_id=brand.id,
             alert_id=dispatch.alert_id,
-            kind=_KINDS[dispatch.kind],
+            kind=dispatch.kind,
             severity=max(1, min(3, dispatch.severity)),
             started_at=started,
             now=now,
             time_zone=self.config.time_zone,
-            evidence=evidence,
+            findings=findings,
             channels=channel_counts,
             top_negative=self._top_negative(brand, channel_counts, now),
             ack_command=f"{ACK_COMMAND} {dispatch.alert_id}",
@@ -196,27 +185,18 @@ class Renderer:
 
     def blind(self, dispatch: Dispatch, findings: Sequence[Finding], now: datetime) -> Delivery:
         """The ops email that monitoring of a channel went blind, or is back."""
-        if dispatch.kind is DispatchKind.BLIND:
+        if dispatch.kind is AlertEvent.BLIND:
             finding = next(f for f in findings if f.channel == dispatch.channel)
             notice = messages.Notice(
                 brand_name="stormwatch",
                 brand_id="ops",
                 alert_id=dispatch.alert_id,
-                kind=messages.Kind.BLIND,
+                kind=AlertEvent.BLIND,
                 severity=1,
                 started_at=now - timedelta(minutes=finding.window_minutes),
                 now=now,
                 time_zone=self.config.time_zone,
-                evidence=[
-                    messages.Evidence(
-                        finding.rule,
-                        finding.channel,
-                        finding.observed,
-                        finding.expected,
-                        finding.window_minutes,
-                        finding.reason,
-                    )
-                ],
+                findings=[finding],
             )
             email = messages.email(notice)
             subject, body = email.subject, email.body

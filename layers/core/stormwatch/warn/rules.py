@@ -1,6 +1,7 @@
 """The rules that look at a brand's recent buckets and say what is unusual. Pure.
 
-Each rule returns `Finding`s; the alert lifecycle groups a brand's findings into one
+Each rule returns `Finding`s (`stormwatch.warn.vocabulary`: the lifecycle and the messages
+read the same ones); the alert lifecycle groups a brand's findings into one
 episode. Crisis findings (volume, negative share, static thresholds, velocity) and
 "monitoring is blind" findings (a channel gone silent or its poller failing) are kept
 apart: a blind source is an ops problem, never reported as a storm.
@@ -12,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from stormwatch.model import ALL_CHANNELS, BucketCounts
+from stormwatch.model import BucketCounts
 from stormwatch.warn.detector import Assessment
 from stormwatch.warn.settings import (
     AlertSettings,
@@ -21,37 +22,7 @@ from stormwatch.warn.settings import (
     StaticThreshold,
     VelocityRule,
 )
-
-VOLUME = "volume"
-NEGATIVE_SHARE = "negative share"
-STATIC = "static threshold"
-VELOCITY = "velocity"
-SILENT = "silent source"
-FAILING = "failing poller"
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    rule: str
-    channel: str
-    """A channel name, or ALL for the brand across every channel."""
-    severity: int
-    observed: float
-    expected: float | None
-    window_minutes: int
-    reason: str
-    blind: bool = False
-    window_severities: tuple[tuple[int, int], ...] = ()
-    """(minutes, severity) per window judged, when the rule judges several."""
-
-    @property
-    def windows(self) -> tuple[tuple[int, int], ...]:
-        """(minutes, severity) per window: the rule's own window when it judges one."""
-        return self.window_severities or ((self.window_minutes, self.severity),)
-
-    @property
-    def where(self) -> str:
-        return "all channels" if self.channel == ALL_CHANNELS else self.channel
+from stormwatch.warn.vocabulary import Finding, Rule
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +53,7 @@ def volume(assessment: Assessment, channel: str) -> Finding | None:
     if not assessment.anomalous or assessment.stale:
         return None
     return Finding(
-        rule=VOLUME,
+        rule=Rule.VOLUME,
         channel=channel,
         severity=assessment.severity,
         observed=assessment.window_count,
@@ -101,7 +72,7 @@ def negative_share(series: SeriesWindow, rule: NegativeShareRule) -> Finding | N
     if share < rule.level:
         return None
     return Finding(
-        rule=NEGATIVE_SHARE,
+        rule=Rule.NEGATIVE_SHARE,
         channel=series.channel,
         severity=rule.severity,
         observed=round(share, 3),
@@ -126,7 +97,7 @@ def velocity(series: SeriesWindow, rule: VelocityRule, *, baseline_trusted: bool
     if now < rule.min_mentions or now < rule.growth * max(before, 1):
         return None
     return Finding(
-        rule=VELOCITY,
+        rule=Rule.VELOCITY,
         channel=series.channel,
         severity=rule.severity,
         observed=now,
@@ -146,7 +117,7 @@ def static(series: SeriesWindow, thresholds: Sequence[StaticThreshold]) -> list[
         if count >= threshold.min_mentions:
             found.append(
                 Finding(
-                    rule=STATIC,
+                    rule=Rule.STATIC,
                     channel=series.channel,
                     severity=threshold.severity,
                     observed=count,
@@ -181,7 +152,7 @@ def silence(
     if health is not None and health.consecutive_failures >= rule.failing_runs:
         since = health.last_success_at
         return Finding(
-            rule=FAILING,
+            rule=Rule.FAILING,
             channel=channel,
             severity=1,
             observed=health.consecutive_failures,
@@ -191,7 +162,6 @@ def silence(
                 f"{health.consecutive_failures} polls in a row failed"
                 + (f" (last: {health.last_error})" if health.last_error else "")
             ),
-            blind=True,
         )
     if quiet is None or expected_quiet is None or quiet.covered_minutes < rule.quiet_minutes:
         return None
@@ -204,7 +174,7 @@ def silence(
     if seen or expected_quiet < rule.min_expected or not polled_recently:
         return None
     return Finding(
-        rule=SILENT,
+        rule=Rule.SILENT,
         channel=channel,
         severity=1,
         observed=0,
@@ -214,7 +184,6 @@ def silence(
             f"no mentions in {rule.quiet_minutes} min where about {expected_quiet:.0f} are usual, "
             "though the poller succeeds: the query or the credentials may have changed"
         ),
-        blind=True,
     )
 
 

@@ -1,0 +1,271 @@
+"""The email: a subject SNS accepts and a plain-text body that reads top down. Pure.
+
+The subject is at most 100 UTF-16 units on one line (SNS refuses more), composed like an
+SMS from parts that shorten whole words only. The body opens with what happened and what
+it means, then the facts (since when, which alert), what to do (acknowledge, pause every
+scheduled post when critical), and last the numbers: the findings against the usual
+level, the channels involved and the top negative mentions, each quoted as data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from stormwatch.warn.messages.compose import Mode, Part, compose, listed, phrases, ranked, shortened
+from stormwatch.warn.messages.gsm7 import ucs2_length
+from stormwatch.warn.messages.layout import (
+    as_written,
+    clean,
+    clock,
+    count,
+    duration,
+    excerpt,
+    percent,
+    stamp,
+)
+from stormwatch.warn.messages.notice import (
+    SEVERITY_NAMES,
+    ChannelCount,
+    Notice,
+    Resolution,
+    TopMention,
+)
+from stormwatch.warn.messages.wording import (
+    NAME_CHARS,
+    blind_channels,
+    blind_since,
+    brand,
+    findings_block,
+    head,
+    headline,
+    names,
+)
+from stormwatch.warn.vocabulary import AlertEvent
+
+__all__ = ["SUBJECT_LIMIT", "EmailMessage", "email"]
+
+SUBJECT_LIMIT = 100
+"""SNS rejects longer email subjects. Counted in UTF-16 code units, which is never less
+than the character count, so an emoji in a brand name cannot push it over."""
+MAX_TOP_MENTIONS = 5
+_AUTHOR_CHARS = 60
+
+_SUBJECT = Mode(SUBJECT_LIMIT, ucs2_length, as_written, "…", head_cap=50)
+
+
+@dataclass(frozen=True, slots=True)
+class EmailMessage:
+    subject: str
+    body: str
+
+
+def _subject(notice: Notice) -> str:
+    mode, zone = _SUBJECT, notice.zone
+    tag = {
+        AlertEvent.ACKNOWLEDGED: "ACK",
+        AlertEvent.RESOLVED: "RESOLVED",
+        AlertEvent.BLIND: "OPS",
+    }.get(notice.kind, notice.severity_name.upper())
+    parts = [head(tag, notice, mode, bracket=True)]
+    said = phrases(headline(notice, as_written))
+    if notice.kind is AlertEvent.ACKNOWLEDGED:
+        assert notice.acknowledged is not None
+        what = f"{notice.severity_name} alert acknowledged"
+        people = shortened(clean(notice.acknowledged.by), mode.ellipsis, mode.budget)
+        options = [*(f"{what} by {n}" for n in people if n), what]
+    elif notice.kind is AlertEvent.RESOLVED:
+        assert notice.resolution is not None
+        back = f"back to normal after {duration(notice.resolution.duration)}"
+        options = [f"{back}, was {notice.severity_name}", back, "back to normal"]
+    elif notice.kind is AlertEvent.BLIND:
+        at = clock(blind_since(notice), zone, notice.now)
+        channels = listed(blind_channels(notice))
+        options = [
+            *(f"monitoring blind on {n} since {at}" for n in channels),
+            *(f"monitoring blind on {n}" for n in channels),
+            "monitoring blind",
+        ]
+    elif notice.kind is AlertEvent.ESCALATED and notice.previous_severity is not None:
+        up = f"up from {SEVERITY_NAMES[notice.previous_severity]}"
+        options = [*(f"{up}, {p}" for p in said), up]
+    elif notice.kind is AlertEvent.REMINDER:
+        late = f"not acknowledged after {duration(notice.now - notice.started_at)}"
+        options = [*(f"{late}, {p}" for p in said), late]
+    else:
+        options = said
+    parts.append(Part(ranked(options), " "))
+    return compose(parts, mode)[0]
+
+
+_ACTIVE = (AlertEvent.STARTED, AlertEvent.ESCALATED, AlertEvent.REMINDER)
+
+_OUTLOOK = {
+    1: "Mention activity is above the usual level: keep an eye on it.",
+    2: "A storm of mentions is building: please look now.",
+    3: "A storm of mentions is under way: act now.",
+}
+
+
+def _opening(notice: Notice) -> list[str]:
+    brand_name, zone = brand(notice), notice.zone
+    severity = notice.severity_name
+    said = ", ".join(headline(notice, as_written))
+    if notice.kind is AlertEvent.BLIND:
+        channels = ", ".join(blind_channels(notice))
+        return [
+            f"For ops: monitoring is blind on {channels} for {brand_name}.",
+            f"Alerts for {channels} are unreliable until this is fixed: "
+            "a rise in mentions there would go unnoticed.",
+        ]
+    if notice.kind is AlertEvent.RESOLVED:
+        return [
+            f"Back to normal: {brand_name}.",
+            f"Mentions are back to the usual level; the {severity} alert is resolved.",
+        ]
+    if notice.kind is AlertEvent.ACKNOWLEDGED:
+        assert notice.acknowledged is not None
+        ack = notice.acknowledged
+        after = duration(ack.at - notice.started_at)
+        return [
+            f"The {severity} alert for {brand_name} was acknowledged by "
+            f"{clean(ack.by, NAME_CHARS) or 'someone'} at {clock(ack.at, zone, notice.now)}"
+            f" ({after} after it started).",
+            "Escalation stops here. The alert stays open until mentions are back to normal.",
+            f"Now: {said}.",
+        ]
+    lines = [f"{severity.upper()} alert for {brand_name}: {said}.", _OUTLOOK[notice.severity]]
+    if notice.kind is AlertEvent.ESCALATED and notice.previous_severity is not None:
+        lines.append(
+            f"Severity rose from {SEVERITY_NAMES[notice.previous_severity]} to {severity}."
+        )
+    if notice.kind is AlertEvent.REMINDER:
+        lines.append(
+            f"Still not acknowledged, {duration(notice.now - notice.started_at)} after it started."
+        )
+    if notice.escalation is not None and notice.kind in _ACTIVE:
+        step = notice.escalation
+        of = f" of {step.steps}" if step.steps else ""
+        paging = names(step.paging)
+        lines.append(
+            f"Escalation step {step.step}{of}" + (f": now paging {paging}." if paging else ".")
+        )
+    return lines
+
+
+def _facts(notice: Notice) -> list[str]:
+    zone, now = notice.zone, notice.now
+    rows: list[tuple[str, str]] = []
+    if notice.kind is AlertEvent.BLIND:
+        since = blind_since(notice)
+        rows.append(("Blind since", f"{stamp(since, zone)}, {duration(now - since)} ago"))
+    elif notice.kind is AlertEvent.RESOLVED:
+        assert notice.resolution is not None
+        end = notice.started_at + notice.resolution.duration
+        rows += [
+            ("Lasted", f"{duration(notice.resolution.duration)}"),
+            ("From", stamp(notice.started_at, zone)),
+            ("To", stamp(end, zone)),
+            ("Was", f"{notice.severity_name} ({notice.severity} of 3)"),
+        ]
+    else:
+        ago = f"{duration(now - notice.started_at)} ago"
+        rows += [
+            ("Severity", f"{notice.severity_name} ({notice.severity} of 3)"),
+            ("Since", f"{stamp(notice.started_at, zone)}, {ago}"),
+        ]
+        if notice.acknowledged is not None:
+            ack = notice.acknowledged
+            rows.append(("Acknowledged", f"{stamp(ack.at, zone)} by {clean(ack.by, NAME_CHARS)}"))
+    brand_id = clean(notice.brand_id, NAME_CHARS)
+    rows.append(("Brand", brand(notice) + (f" ({brand_id})" if brand_id else "")))
+    rows.append(("Alert", clean(notice.alert_id, NAME_CHARS)))
+    width = max(len(label) for label, _ in rows) + 2
+    return [f"{label + ':':<{width}}{value}" for label, value in rows]
+
+
+def _actions(notice: Notice) -> list[str]:
+    blocks: list[str] = []
+    ack = clean(notice.ack_command)
+    if ack and notice.kind in (*_ACTIVE, AlertEvent.BLIND):
+        # Watch alerts and blind sources page nobody, so there is no escalation to stop.
+        why = " (stops the escalation)" if notice.kind in _ACTIVE and notice.severity > 1 else ""
+        blocks.append(f"Acknowledge{why}:\n    {ack}")
+    pause = clean(notice.pause_instructions)
+    if notice.severity == 3 and pause and notice.kind in (*_ACTIVE, AlertEvent.ACKNOWLEDGED):
+        blocks.append(f"Pause all scheduled posts now:\n    {pause}")
+    return blocks
+
+
+def _resolution_block(resolution: Resolution, zone: ZoneInfo) -> str:
+    bucket = (
+        f"the {duration(timedelta(minutes=resolution.peak_bucket_minutes))} from"
+        if resolution.peak_bucket_minutes
+        else "the bucket starting"
+    )
+    before, during = resolution.before, resolution.during
+    rows = [
+        ("", "before", "during"),
+        ("mentions", count(before.mentions), count(during.mentions)),
+        ("negative", percent(before.negative_share), percent(during.negative_share)),
+    ]
+    table = [f"  {a:<10}{b:>10}{c:>10}".rstrip() for a, b, c in rows]
+    return "\n".join(
+        [
+            f"Peak: {count(resolution.peak_count)} mentions in {bucket} "
+            f"{stamp(resolution.peak_at, zone)}",
+            "",
+            "Totals",
+            *table,
+        ]
+    )
+
+
+def _channels_block(channels: Sequence[ChannelCount]) -> str:
+    ordered = sorted(channels, key=lambda c: -c.mentions)
+    rows = [(clean(c.channel, 40) or "?", count(c.mentions)) for c in ordered]
+    width = max(len(name) for name, _ in rows) + 2
+    return "\n".join(
+        ["Channels involved (mentions in the window)"]
+        + [f"  {name:<{width}}{count:>8}" for name, count in rows]
+    )
+
+
+def _mentions_block(mentions: Sequence[TopMention]) -> str:
+    lines = ["Top negative mentions"]
+    for number, mention in enumerate(mentions[:MAX_TOP_MENTIONS], start=1):
+        source = [clean(mention.channel, 40), clean(mention.author, _AUTHOR_CHARS)]
+        if mention.reach:
+            source.append(f"reach {count(mention.reach)}")
+        lines.append(f"  {number}. " + ", ".join(s for s in source if s))
+        lines.append(f'     "{excerpt(mention.text)}"')
+        url = clean(mention.url).replace(" ", "%20")
+        if url:
+            lines.append(f"     {url}")
+    return "\n".join(lines)
+
+
+def _body(notice: Notice) -> str:
+    sections = ["\n".join(_opening(notice)), "\n".join(_facts(notice)), *_actions(notice)]
+    if notice.kind is AlertEvent.RESOLVED:
+        assert notice.resolution is not None
+        sections.append(_resolution_block(notice.resolution, notice.zone))
+    elif notice.kind is AlertEvent.BLIND:
+        if notice.findings:
+            sections.append("\n".join(["What was seen", *findings_block(notice.findings)]))
+    else:
+        if notice.findings:
+            found = findings_block(notice.findings)
+            sections.append("\n".join(["Numbers against the usual level", *found]))
+        if notice.channels:
+            sections.append(_channels_block(notice.channels))
+        if notice.top_negative:
+            sections.append(_mentions_block(notice.top_negative))
+    return "\n\n".join(sections) + "\n"
+
+
+def email(notice: Notice) -> EmailMessage:
+    """Subject (at most 100 UTF-16 units, one line) and plain-text body."""
+    return EmailMessage(subject=_subject(notice), body=_body(notice))
