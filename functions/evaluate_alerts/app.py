@@ -13,6 +13,7 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from stormwatch.deadline import Deadline
 from stormwatch.errors import ConfigError
 from stormwatch.observability import LazyTracer
 from stormwatch.runtime import AwsClients, Environment
@@ -21,6 +22,9 @@ logger = Logger()
 metrics = Metrics()
 tracer = LazyTracer()
 copy_config_to_registered_loggers(source_logger=logger, include={"stormwatch"})
+
+# Kept back from the Lambda timeout for the blind monitor, sending and the metrics.
+RESERVE_SECONDS = 10.0
 
 _clients = AwsClients()
 
@@ -48,7 +52,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, object]:
     try:
         now = evaluation_time(event)
         logger.set_correlation_id(f"evaluate-{now:%Y%m%dT%H%M}-{context.aws_request_id}")
-        report, table = evaluate(Environment.from_environ(), _clients, now)
+        deadline = Deadline.from_context(context, RESERVE_SECONDS)
+        report, table = evaluate(Environment.from_environ(), _clients, now, deadline)
     except Exception:
         metrics.add_metric(name="EvaluationInvocationErrors", unit=MetricUnit.Count, value=1)
         raise
@@ -57,8 +62,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, object]:
     metrics.add_metric(name="NotificationFailures", unit=MetricUnit.Count, value=len(report.failed))
     metrics.add_metric(name="EvaluationErrors", unit=MetricUnit.Count, value=len(report.errors))
     metrics.add_metric(name="BlindChannels", unit=MetricUnit.Count, value=len(report.blind))
+    metrics.add_metric(name="BrandsDeferred", unit=MetricUnit.Count, value=len(report.deferred))
     metrics.add_metric(name="DynamoRequests", unit=MetricUnit.Count, value=table.stats.requests)
     summary = report.summary()
-    if report.dispatched or report.errors or report.failed:
+    if report.dispatched or report.errors or report.failed or report.deferred:
         logger.info("evaluation", extra={"summary": summary})
     return summary

@@ -219,3 +219,36 @@ def test_mentions_about_no_brand_or_too_old_are_read_but_not_stored(
     report = _poll(channel, [source], store, config)
     assert (report.tally.read, report.tally.unmatched, report.tally.too_old) == (3, 1, 1)
     assert report.stored == 1
+
+
+def test_pages_with_nothing_to_store_move_the_cursor_with_one_write(
+    channel: str, store: MentionLedger, config: Config
+) -> None:
+    # Given four pages of weather chatter (nothing about a brand): each moves the cursor
+    chatter = [Mention(channel, f"w{n}", "", "a", "kalter Nordwind heute", NOW) for n in range(40)]
+    source = ListSource(channel, "search:weather", chatter)
+    before = store.table.stats.by_operation.copy()
+    # When the channel is polled
+    report = _poll(channel, [source], store, config)
+    # Then every page was read, and the cursor moved once, to after the last page
+    assert report.sources[0].pages == 4
+    assert store.load_cursors(channel)["search:weather"].state == {"next": 4}
+    after = store.table.stats.by_operation
+    # (one update for the cursor, one for the channel's health)
+    assert after.get("update_item", 0) - before.get("update_item", 0) == 2
+    assert after.get("transact_write_items", 0) == before.get("transact_write_items", 0)
+
+
+def test_a_failure_after_empty_pages_keeps_how_far_they_read(
+    channel: str, store: MentionLedger, config: Config
+) -> None:
+    # Given a source whose third page fails after two pages of chatter
+    chatter = [Mention(channel, f"w{n}", "", "a", "kalter Nordwind heute", NOW) for n in range(40)]
+    source = ListSource(
+        channel, "search:weather", chatter, fail_at_page=2, error=ChannelUnavailable(channel, "503")
+    )
+    # When the channel is polled
+    report = _poll(channel, [source], store, config)
+    # Then the failure is reported and the next run starts after the two pages read
+    assert report.sources[0].outcome == "failed"
+    assert store.load_cursors(channel)["search:weather"].state == {"next": 2}

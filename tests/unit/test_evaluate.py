@@ -292,3 +292,65 @@ class _Dead:
 
 class _Killed(BaseException):
     """Not an Exception: nothing in the evaluator may catch it, as with a killed process."""
+
+
+class _Budget:
+    def __init__(self, allows: bool) -> None:
+        self.allowed = allows
+
+    def allows(self, seconds: float) -> bool:
+        return self.allowed
+
+
+def _history(store: MemoryStore, brand: str, days: int) -> None:
+    for i in range(days * 288):
+        store.buckets[(brand, "x", T0 - timedelta(minutes=5 * (i + 1)))] = BucketCounts(
+            total=3 + i % 4, neutral=3 + i % 4
+        )
+
+
+def test_brands_that_must_learn_their_history_wait_when_time_is_short(config: Config) -> None:
+    # Given two brands with four days of stored history and no state yet
+    store = MemoryStore()
+    for brand in ("nordwind-air", "kolibri-pay"):
+        _history(store, brand, days=4)
+    _healthy(store, config, T0)
+    # When an evaluation has no time left for learning
+    report = evaluator_on(config, store, Outbox()).run(T0, _Budget(allows=False))
+    # Then both wait for a later minute, without an error and without a half-made state
+    assert report.deferred == ["nordwind-air", "kolibri-pay"]
+    assert report.errors == []
+    assert store.states == {}
+    # When the next minute has time / Then both learn, are judged and stored
+    report = evaluator_on(config, store, Outbox()).run(T0 + timedelta(minutes=1), _Budget(True))
+    assert report.deferred == []
+    assert set(report.brands) == {"nordwind-air", "kolibri-pay"}
+    assert all(state.version == 1 for state in store.states.values())
+    # And from then on they are judged in the first pass, even with no time to learn
+    report = evaluator_on(config, store, Outbox()).run(T0 + timedelta(minutes=2), _Budget(False))
+    assert (report.deferred, sorted(report.brands)) == ([], ["kolibri-pay", "nordwind-air"])
+
+
+def test_a_quiet_minute_writes_nothing_and_the_detectors_are_checkpointed_hourly(
+    config: Config,
+) -> None:
+    # Given a brand evaluated once (its state stored)
+    store = MemoryStore()
+    _history(store, "nordwind-air", days=4)
+    _healthy(store, config, T0)
+    evaluator_on(config, store, Outbox()).run(T0)
+    stored = store.states["nordwind-air"].version
+    # When quiet minutes follow, buckets arriving as usual
+    versions = []
+    for minute in range(1, 75):
+        moment = T0 + timedelta(minutes=minute)
+        store.buckets[("nordwind-air", "x", moment - timedelta(minutes=moment.minute % 5))] = (
+            BucketCounts(total=4, neutral=4)
+        )
+        _healthy(store, config, moment)
+        evaluator_on(config, store, Outbox()).run(moment)
+        versions.append(store.states["nordwind-air"].version)
+    # Then the state was written once within the first 65 minutes (the hourly checkpoint),
+    # never in between
+    assert versions[58] == stored
+    assert versions[70] == stored + 1

@@ -160,33 +160,25 @@ def _poll_source(
     report: SourceReport,
     tally: ScoringTally,
 ) -> None:
-    state = record.state if record else None
-    version = record.version if record else 0
+    position = _Position(channel, source.key, record, ledger, config, now)
     start = now() - timedelta(minutes=config.initial_lookback_minutes)
     slowest_page = 0.0
     try:
-        pages = source.pages(state, start)
+        pages = source.pages(position.state, start)
         while True:
             began = time.monotonic()
             page = next(pages, None)
             if page is None:
+                position.flush()
                 report.outcome = "done"
                 return
             scored = scorer.score(page.mentions, now(), tally)
-            if scored or page.cursor != state:
-                result = ledger.commit_page(
-                    channel,
-                    source.key,
-                    version,
-                    page.cursor,
-                    scored,
-                    bucket_minutes=config.bucket_minutes,
-                    mention_ttl_days=config.mention_ttl_days,
-                    now=now(),
-                )
-                version, state = result.version, page.cursor
+            if scored:
+                result = position.commit(page.cursor, scored)
                 report.stored += result.stored
                 report.duplicates += result.duplicates
+            else:
+                position.hold(page.cursor)
             report.pages += 1
             for item in scored:
                 if report.newest is None or item.mention.created_at > report.newest:
@@ -196,8 +188,15 @@ def _poll_source(
             if report.pages >= max_pages or not deadline.allows(
                 2 * slowest_page + FINAL_RESERVE_SECONDS
             ):
+                position.flush()
                 report.outcome = "more"
                 return
+    except StoreConflict as error:
+        report.outcome = "conflict"
+        report.error = str(error)
+        logger.info(
+            "another run moved the cursor", extra={"channel": channel, "source": source.key}
+        )
     except RateLimited as error:
         report.outcome = "rate-limited"
         report.error = str(error)
@@ -205,13 +204,8 @@ def _poll_source(
             "rate limited, backing off",
             extra={"channel": channel, "source": source.key, "until": error.retry_at.isoformat()},
         )
+        position.flush_after_failure()
         ledger.set_backoff(channel, source.key, error.retry_at, str(error))
-    except StoreConflict as error:
-        report.outcome = "conflict"
-        report.error = str(error)
-        logger.info(
-            "another run moved the cursor", extra={"channel": channel, "source": source.key}
-        )
     except (ChannelError, ConfigError) as error:
         report.outcome = "failed"
         report.error = str(error)
@@ -219,7 +213,71 @@ def _poll_source(
             "source failed, cursor kept",
             extra={"channel": channel, "source": source.key, "error": str(error)},
         )
+        position.flush_after_failure()
     except Exception as error:  # one source's bug must not stop the others
         report.outcome = "failed"
         report.error = f"{error.__class__.__name__}: {error}"
         logger.exception("source crashed", extra={"channel": channel, "source": source.key})
+        position.flush_after_failure()
+
+
+class _Position:
+    """A source's cursor during one run: what is committed, and a move held back.
+
+    A page without a mention to store only moves the cursor (a comment thread checked,
+    a watermark moved). Such moves are held and written once - with the next page that
+    stores mentions, or when the source stops - instead of one write per page: a
+    Facebook page's comment threads are one page each. Losing a held move (the run
+    dies) only means reading those empty pages again.
+    """
+
+    def __init__(
+        self,
+        channel: str,
+        source: str,
+        record: CursorRecord | None,
+        ledger: Ledger,
+        config: Config,
+        now: Callable[[], datetime],
+    ) -> None:
+        self.channel = channel
+        self.source = source
+        self.state: Cursor | None = record.state if record else None
+        self.version = record.version if record else 0
+        self.ledger = ledger
+        self.config = config
+        self.now = now
+        self.held: Cursor | None = None
+
+    def commit(self, cursor: Cursor, scored: Sequence[ScoredMention]) -> CommitResult:
+        result = self.ledger.commit_page(
+            self.channel,
+            self.source,
+            self.version,
+            cursor,
+            scored,
+            bucket_minutes=self.config.bucket_minutes,
+            mention_ttl_days=self.config.mention_ttl_days,
+            now=self.now(),
+        )
+        self.version, self.state, self.held = result.version, cursor, None
+        return result
+
+    def hold(self, cursor: Cursor) -> None:
+        self.held = cursor if cursor != self.state else None
+
+    def flush(self) -> None:
+        if self.held is not None:
+            self.commit(self.held, ())
+
+    def flush_after_failure(self) -> None:
+        """Keep what the pages before the failure read, if that can be written; the
+        failure itself is what the report shows."""
+        try:
+            self.flush()
+        except Exception:  # the source already failed; the next run re-reads those pages
+            logger.warning(
+                "held cursor not written",
+                extra={"channel": self.channel, "source": self.source},
+                exc_info=True,
+            )

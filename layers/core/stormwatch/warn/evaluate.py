@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from stormwatch.config import Brand, Config
+from stormwatch.deadline import TimeBudget
 from stormwatch.errors import StoreConflict
 from stormwatch.model import ALL_CHANNELS, SeriesCounts, bucket_start
 from stormwatch.notify import Delivery
@@ -53,6 +55,11 @@ logger = logging.getLogger(__name__)
 
 BRAND_WORKERS = 8
 """Brands evaluated at once: their reads overlap, each in its own thread."""
+LEARNING_THRESHOLD = timedelta(hours=6)
+"""Detectors further behind than this (plus the rules' window) learn in the second pass."""
+LEARNING_ESTIMATE_SECONDS = 5.0
+"""What learning 14 days for one brand is assumed to take until one was measured (2.5 s
+on a 2-core laptop core; Lambda at 512 MB has about a third of a vCPU)."""
 
 
 class WarnStore(BucketReader, Protocol):
@@ -97,6 +104,8 @@ class EvaluationReport:
     sent: int = 0
     failed: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    deferred: list[str] = field(default_factory=list)
+    """Brands still to learn from their history: evaluated in a later minute."""
 
     def summary(self) -> dict[str, object]:
         return {
@@ -115,6 +124,7 @@ class EvaluationReport:
             "sent": self.sent,
             "failed": self.failed,
             "errors": self.errors,
+            "deferred": self.deferred,
         }
 
 
@@ -137,14 +147,40 @@ class Evaluator:
         self.lookback = timedelta(minutes=_lookback_minutes(self.settings))
         self.renderer = Renderer(config, mentions, states)
 
-    def run(self, now: datetime) -> EvaluationReport:
+    def run(self, now: datetime, deadline: TimeBudget | None = None) -> EvaluationReport:
+        """Evaluate every brand at `now`, then send what is pending.
+
+        A brand whose detectors must first learn from stored history (new to stormwatch,
+        or not evaluated for a while) costs seconds of CPU rather than milliseconds: those
+        are evaluated one after another once every other brand is done, while `deadline`
+        allows; the rest wait for the next minute (`EvaluationReport.deferred`), so a
+        deploy with fifty new brands never runs into the function's timeout.
+        """
         report = EvaluationReport(now)
         monitor = self.states.monitor()
         brands = self.config.brands
         with ThreadPoolExecutor(max_workers=max(1, min(BRAND_WORKERS, len(brands)))) as pool:
-            results = list(pool.map(lambda brand: self._guarded(brand, now, monitor), brands))
+            first = list(
+                pool.map(lambda brand: self._guarded(brand, now, monitor, learning=False), brands)
+            )
+        results: dict[str, BrandOutcome | str | None] = dict(
+            zip((brand.id for brand in brands), first, strict=True)
+        )
+        longest = LEARNING_ESTIMATE_SECONDS
+        for brand in brands:
+            if results[brand.id] is not None:
+                continue
+            if deadline is not None and not deadline.allows(2 * longest):
+                report.deferred.append(brand.id)
+                continue
+            started = time.monotonic()
+            results[brand.id] = self._guarded(brand, now, monitor, learning=True)
+            longest = max(longest, time.monotonic() - started)
         blind_findings: dict[str, Finding] = {}
-        for brand, outcome in zip(brands, results, strict=True):
+        for brand in brands:
+            outcome = results[brand.id]
+            if outcome is None:
+                continue
             if isinstance(outcome, str):
                 report.errors.append(outcome)
                 continue
@@ -174,9 +210,13 @@ class Evaluator:
         report.sent, report.failed = sent.sent, sent.failed
         return report
 
-    def _guarded(self, brand: Brand, now: datetime, monitor: MonitorView) -> BrandOutcome | str:
+    def _guarded(
+        self, brand: Brand, now: datetime, monitor: MonitorView, *, learning: bool
+    ) -> BrandOutcome | str | None:
+        """The brand's outcome, its error as text, or None: it must learn from history
+        first and `learning` is not allowed now."""
         try:
-            return self._evaluate_brand(brand, now, monitor.health)
+            return self._evaluate_brand(brand, now, monitor.health, learning=learning)
         except Exception as error:  # one brand's failure must not stop the others
             logger.exception("evaluation failed", extra={"brand": brand.id})
             return f"{brand.id}: {error.__class__.__name__}: {error}"
@@ -184,9 +224,17 @@ class Evaluator:
     # --- one brand ------------------------------------------------------------------
 
     def _evaluate_brand(
-        self, brand: Brand, now: datetime, health: Mapping[str, PollHealthRecord]
-    ) -> BrandOutcome:
-        observations, stored = self._observe(brand, now, health)
+        self,
+        brand: Brand,
+        now: datetime,
+        health: Mapping[str, PollHealthRecord],
+        *,
+        learning: bool,
+    ) -> BrandOutcome | None:
+        observed = self._observe(brand, now, health, learning=learning)
+        if observed is None:
+            return None
+        observations, stored = observed
         all_channels = observations[ALL_CHANNELS]
         findings: list[Finding] = []
         for observation in observations.values():
@@ -247,9 +295,15 @@ class Evaluator:
         return outcome
 
     def _observe(
-        self, brand: Brand, now: datetime, health: Mapping[str, PollHealthRecord]
-    ) -> tuple[dict[str, Observation], BrandState]:
-        """Every series of the brand observed, and the state it was stored at."""
+        self,
+        brand: Brand,
+        now: datetime,
+        health: Mapping[str, PollHealthRecord],
+        *,
+        learning: bool,
+    ) -> tuple[dict[str, Observation], BrandState] | None:
+        """Every series of the brand observed, and the state it was stored at; None when
+        the detectors must learn from older history and `learning` is not allowed."""
         names = [ALL_CHANNELS, *self.channels]
         settle = self.settings.settle_minutes
         horizons = {
@@ -263,6 +317,8 @@ class Evaluator:
         }
         counts = view.buckets
         needed = min(first_needed(detectors[name], horizons[name]) for name in names)
+        if needed < since - LEARNING_THRESHOLD and not learning:
+            return None
         if needed < since:
             # A new series learns from stored history, or the detectors' checkpoint is
             # older than the rules' window (the evaluator did not run for a while).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from stormwatch.deadline import TimeBudget
 from stormwatch.notify import SnsNotifier
 from stormwatch.persistence.mentions import MentionLedger
 from stormwatch.persistence.outbox import Outbox
@@ -14,7 +15,7 @@ from stormwatch.warn.evaluate import EvaluationReport, Evaluator
 
 
 def evaluate(
-    environment: Environment, clients: AwsClients, now: datetime
+    environment: Environment, clients: AwsClients, now: datetime, deadline: TimeBudget
 ) -> tuple[EvaluationReport, Table]:
     """One evaluation; the table comes back with its request counts for the metrics."""
     config = load_config(clients, environment.config_parameter)
@@ -24,4 +25,4 @@ def evaluate(
     evaluator = Evaluator(
         config, WarnStateStore(table), MentionLedger(table), Outbox(table), notifier
     )
-    return evaluator.run(now), table
+    return evaluator.run(now, deadline), table
