@@ -14,14 +14,14 @@ import re
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
-from local.history import quiet_history
+from local.history import count_buckets, quiet_history
 from local.scenario import DEFAULT_HOURS, Scenario, build_scenario
 from local.stack import LocalStack, schedules
 from stormwatch.config import CHANNELS
@@ -72,22 +72,35 @@ def run_schedules(
 ) -> None:
     """Move the clock from `start` to `end`, firing every schedule when it is due, with the
     input EventBridge Scheduler would send (its scheduled-time placeholder filled in)."""
-    import time_machine
-
     firings = schedule_firings(stack)
     step = min(firing.every for firing in firings)
-    with time_machine.travel(start, tick=False) as clock:
-        moment = start
-        while moment <= end:
+
+    def due(moment: datetime) -> list[Firing]:
+        ticks = int((moment - start) / step)
+        return [firing for firing in firings if ticks % int(firing.every / step) == 0]
+
+    moments = (start + step * n for n in range(int((end - start) / step) + 1))
+    run_moments(stack, moments, due, on_tick)
+
+
+def run_moments(
+    stack: LocalStack,
+    moments: Iterable[datetime],
+    due: Callable[[datetime], list[Firing]],
+    on_tick: Callable[[datetime, list[Any]], None] | None = None,
+) -> None:
+    """Stop the clock at each of `moments` in turn and fire the schedules `due` then."""
+    import time_machine
+
+    with time_machine.travel(datetime.now(UTC), tick=False) as clock:
+        for moment in moments:
             clock.move_to(moment)
             results = [
                 stack.invoke(firing.function, _scheduled_input(firing.event, moment))
-                for firing in firings
-                if int((moment - start) / step) % int(firing.every / step) == 0
+                for firing in due(moment)
             ]
             if on_tick is not None:
                 on_tick(moment, results)
-            moment += step
 
 
 def _scheduled_input(event: dict[str, Any], moment: datetime) -> dict[str, Any]:
@@ -98,11 +111,17 @@ def _scheduled_input(event: dict[str, Any], moment: datetime) -> dict[str, Any]:
 
 
 def ground_truth(
-    scenario: Scenario, bucket_minutes: int
+    scenario: Scenario,
+    bucket_minutes: int,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> dict[tuple[str, str, datetime], BucketCounts]:
-    """Total, reach and engagement per brand x channel (and ALL) x bucket, from the scenario."""
+    """Total, reach and engagement per brand x channel (and ALL) x bucket, from the scenario's
+    posts created in [since, until] (the whole scenario by default)."""
     truth: dict[tuple[str, str, datetime], BucketCounts] = {}
     for post in scenario.posts:
+        if (since and post.created_at < since) or (until and post.created_at > until):
+            continue
         start = bucket_start(post.created_at, bucket_minutes)
         for brand in post.brands:
             for channel in (post.channel, ALL_CHANNELS):
@@ -114,13 +133,14 @@ def ground_truth(
 
 
 def stored_buckets(
-    stack: LocalStack, scenario: Scenario, brands: list[str]
+    stack: LocalStack, scenario: Scenario, brands: list[str], since: datetime | None = None
 ) -> dict[tuple[str, str, datetime], BucketCounts]:
+    """What DynamoDB holds per brand x channel (and ALL) x bucket from `since` (by default
+    the scenario's start, where the imported quiet weeks end)."""
     store = BucketStore(Table(stack.client("dynamodb"), stack.outputs["TableName"]))
     found = {}
     for brand in brands:
-        # (not earlier: the imported quiet weeks end where the scenario starts)
-        series = store.read(brand, scenario.start, scenario.end + timedelta(hours=1))
+        series = store.read(brand, since or scenario.start, scenario.end + timedelta(hours=1))
         for channel, counts in series.items():
             for start, bucket in counts.items():
                 found[(brand, channel, start)] = bucket
@@ -154,8 +174,12 @@ class Progress:
         self.received: list[tuple[datetime, str, dict[str, Any]]] = []
         self.sms: list[tuple[datetime, str, str]] = []
         self.started = time.monotonic()
+        self.last_moment: datetime | None = None
+        self.resolved_at: datetime | None = None
+        """When everyone was told the storm is over."""
 
     def tick(self, moment: datetime, results: list[Any]) -> None:
+        self.last_moment = moment
         for summary in results:
             if "channel" in summary:
                 self.polls += 1
@@ -177,6 +201,8 @@ class Progress:
         for name, messages in self.stack.received().items():
             for message in messages:
                 self.received.append((moment, name, message))
+                if message["attributes"].get("kind") == "resolved":
+                    self.resolved_at = self.resolved_at or moment
                 if " email:" in name:
                     self._line(
                         moment, "✉", f"email to {name.split(':', 1)[1]}", message["subject"] or ""
@@ -202,7 +228,7 @@ class Progress:
         on_call = config.roster.on_call(moment).contacts[0].name if config.roster else "on call"
         acknowledge(self.stack.outputs["TableName"], alert, on_call, moment)
         self.acknowledged.add(alert)
-        self._line(moment, "✔", f"{on_call} acknowledges", f"python -m ops ack {alert}")
+        self._line(moment, "✔", f"{on_call} acknowledges", f"stormwatch ack {alert}")
 
     def _who(self, phone: str) -> str:
         config = self.stack.config()
@@ -284,25 +310,51 @@ HICCUPS = (
 )
 
 
+STORM_STEP = timedelta(minutes=5)
+CALM_STEP = timedelta(minutes=30)
+LEAD_IN = timedelta(hours=1)
+CLOSE_WATCH = timedelta(hours=2)
+
+
+def night_of_the_storm(scenario: Scenario, progress: Progress) -> Iterator[datetime]:
+    """The moments the demo stops the clock: every 5 minutes from an hour before the
+    storm until two hours into it (the alert, its escalation and acknowledgement), then
+    every 30 minutes - nothing new happens in between but the storm dying down - until
+    everyone has heard that it is over."""
+    moment = scenario.storm_start - LEAD_IN
+    while moment <= scenario.end:
+        yield moment
+        if progress.resolved_at is not None:
+            return
+        step = STORM_STEP if moment < scenario.storm_start + CLOSE_WATCH else CALM_STEP
+        moment += step
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--volume", type=float, default=1.0, help="scale the scenario's rates")
-    parser.add_argument("--hours", type=int, default=DEFAULT_HOURS, help="length of the scenario")
-    parser.add_argument("--rate", default="rate(5 minutes)", help="PollRate and EvaluateRate")
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help=f"the whole {DEFAULT_HOURS}-hour scenario, a quiet Saturday included, every 5 "
+        "minutes (about 12 minutes)",
+    )
     args = parser.parse_args(argv)
 
     console = sys.stdout
     OUT.mkdir(parents=True, exist_ok=True)
     log_path = OUT / "lambda.log"
-    scenario = build_scenario(volume=args.volume, hours=args.hours)
+    scenario = build_scenario(volume=args.volume)
     brands = sorted({brand for post in scenario.posts for brand in post.brands})
+    begin = scenario.start if args.full else scenario.storm_start - LEAD_IN
     console.write(
         "stormwatch demo - Listen and Warn on the embedded local stack\n"
         f"  scenario: {len(scenario.posts)} posts on {len(CHANNELS)} channels, "
         f"{scenario.start:%a %d %b %H:%M} to {scenario.end:%a %H:%M} UTC; "
         f"a storm from {scenario.storm_start:%a %H:%M} UTC (night to Sunday)\n"
     )
-    parameters = {"PollRate": args.rate, "EvaluateRate": args.rate}
+    rate = "rate(5 minutes)"
+    parameters = {"PollRate": rate, "EvaluateRate": rate}
     with (
         log_path.open("w", encoding="utf-8") as log,
         LocalStack(scenario=scenario, parameters=parameters, log=log) as stack,
@@ -310,16 +362,28 @@ def main(argv: list[str] | None = None) -> int:
         firings = schedule_firings(stack)
         store = BucketStore(Table(stack.client("dynamodb"), stack.outputs["TableName"]))
         history = quiet_history(scenario.start, 14, volume=args.volume, seed=7)
+        # What stormwatch would have counted before the demo starts: its first poll reads
+        # the initial lookback, so the counts before that come from the same posts.
+        polled_from = begin - timedelta(minutes=stack.config().initial_lookback_minutes)
+        if not args.full:
+            history.update(count_buckets(scenario, 5, until=polled_from))
         imported = store.import_history(history)
         console.write(
             f"  local stack: moto on {stack.endpoint}, fake channels on {stack.channels.base_url}\n"
             f"  deployed from template.yaml: table {stack.outputs['TableName']}, "
-            f"{len(firings)} schedules ({args.rate}: pollers and the alert evaluator)\n"
-            f"  two quiet weeks before it imported as history ({imported} buckets), so the\n"
-            "  baseline knows the brand's daily rhythm; the demo evaluates every 5 minutes\n"
-            f"  (deployed: every minute). Handler logs: {log_path}\n"
-            f"  Times below are {stack.config().time_zone} (the roster's); "
-            "each line sums the hour that ended.\n\n"
+            f"{len(firings)} schedules ({rate}: pollers and the alert evaluator)\n"
+            f"  the weeks before imported as history ({imported} buckets), so the baseline\n"
+            "  knows the brand's daily rhythm. "
+            + (
+                "Every 5 minutes the pollers and the evaluator run (deployed: every minute).\n"
+                if args.full
+                else f"From {begin.astimezone(ZoneInfo(stack.config().time_zone)):%a %H:%M} "
+                "the pollers and the "
+                "evaluator run every 5 minutes\n  while the storm builds, every 30 while it "
+                "dies down (deployed: every minute).\n"
+            )
+            + f"  Handler logs: {log_path}. Times below are {stack.config().time_zone} (the "
+            "roster's);\n  each line sums the hour that ended.\n\n"
         )
         progress = Progress(console, stack, acknowledge_after=timedelta(minutes=20))
         hiccups = sorted(
@@ -332,17 +396,22 @@ def main(argv: list[str] | None = None) -> int:
                 stack.world.faults.arm(kind, channel=channel, times=times)
             progress.tick(moment, results)
 
-        run_schedules(stack, scenario.start, scenario.end, tick)
-        stored = stored_buckets(stack, scenario, brands)
-        truth = ground_truth(scenario, 5)
+        if args.full:
+            run_schedules(stack, scenario.start, scenario.end, tick)
+        else:
+            run_moments(stack, night_of_the_storm(scenario, progress), lambda _: firings, tick)
+        last = progress.last_moment or scenario.end
+        stored = stored_buckets(stack, scenario, brands, since=polled_from)
+        truth = ground_truth(scenario, 5, since=polled_from, until=last)
         ok = True
         for brand in brands:
             ok &= report_table(console, stored, truth, brand)
         show_first_messages(console, progress)
         elapsed = time.monotonic() - progress.started
+        hours = (last - begin).total_seconds() / 3600
         console.write(
             f"\n  {progress.polls} poller runs and {progress.evaluations} evaluations over "
-            f"{args.hours} simulated hours in {elapsed:.0f} s; {progress.errors} source errors "
+            f"{hours:.1f} simulated hours in {elapsed:.0f} s; {progress.errors} source errors "
             f"and {progress.rate_limited} rate-limit back-offs along the way (see {log_path})\n"
         )
         console.write(
