@@ -47,7 +47,7 @@ from urllib.parse import quote
 
 from stormwatch.channels.base import ChannelContext, parse_each, required_credential
 from stormwatch.channels.chains import ChainItem, ChainPage, Fetch, time_of_position
-from stormwatch.channels.http import Headers, HttpResponse
+from stormwatch.channels.http import HttpResponse
 from stormwatch.errors import (
     AuthFailed,
     ChannelUnavailable,
@@ -97,7 +97,7 @@ def graph_error(response: HttpResponse) -> GraphError | None:
     )
 
 
-def _json_header(headers: Headers, name: str) -> Any:
+def _json_header(headers: Mapping[str, str], name: str) -> Any:
     raw = headers.get(name)
     if not raw:
         return None
@@ -117,7 +117,7 @@ def _percent(values: Mapping[str, Any]) -> float:
     return max(numbers, default=0.0)
 
 
-def usage_backoff(headers: Headers, now: datetime) -> datetime | None:
+def usage_backoff(headers: Mapping[str, str], now: datetime) -> datetime | None:
     """When to call again if the usage headers say the quota is (nearly) used up."""
     percent = 0.0
     regain_minutes = 0.0

@@ -31,6 +31,7 @@ from stormwatch.errors import (
 
 if TYPE_CHECKING:
     import requests
+    from requests.structures import CaseInsensitiveDict
 
 logger = logging.getLogger(__name__)
 
@@ -39,29 +40,11 @@ DEFAULT_BACKOFF = timedelta(seconds=60)
 USER_AGENT = "stormwatch/0.1 (+https://github.com/stormwatch/stormwatch)"
 
 
-class Headers(Mapping[str, str]):
-    """Case-insensitive, read-only response headers."""
-
-    def __init__(self, raw: Mapping[str, str]) -> None:
-        self._items = {key.lower(): value for key, value in raw.items()}
-
-    def __getitem__(self, key: str) -> str:
-        return self._items[key.lower()]
-
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        return iter(self._items)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and key.lower() in self._items
-
-
 @dataclass(frozen=True, slots=True)
 class HttpResponse:
     status: int
-    headers: Headers
+    headers: CaseInsensitiveDict[str]
+    """As requests gives them: `headers["x-rate-limit-reset"]` finds any capitalisation."""
     body: bytes
     url: str
 
@@ -230,6 +213,7 @@ class HttpClient:
         shown: str,
     ) -> HttpResponse:
         import requests
+        from requests.structures import CaseInsensitiveDict
 
         merged = {"User-Agent": self.user_agent, "Accept": "application/json"}
         merged.update(headers or {})
@@ -248,7 +232,9 @@ class HttpClient:
                 allow_redirects=True,
             ) as raw:
                 body = self._read(raw, shown)
-                return HttpResponse(raw.status_code, Headers(raw.headers), body, raw.url)
+                return HttpResponse(
+                    raw.status_code, CaseInsensitiveDict(raw.headers), body, raw.url
+                )
         except requests.Timeout:
             raise ChannelUnavailable(self.channel, f"{shown} timed out") from None
         except requests.RequestException as error:
