@@ -24,6 +24,7 @@ from stormwatch.warn.messages import (
     email,
     excerpt,
     gsm7_length,
+    read_again_email,
     sms,
     sms_segments,
     ucs2_length,
@@ -638,3 +639,13 @@ def test_the_all_clear_of_a_blind_channel_has_no_notice() -> None:
     # Given ops' all-clear, which names a channel and no findings
     with pytest.raises(ValueError, match="BLIND_RESOLVED"):
         notice(AlertEvent.BLIND_RESOLVED)
+
+
+def test_ops_hear_in_plain_words_that_a_blind_channel_is_read_again() -> None:
+    # Given a channel whose name and reason carry outside text
+    email = read_again_email("rss\x07", "rss is read again (blind since {since})")
+    # Then the subject names it cleanly, and the reason is quoted as data
+    assert email.subject == "[OPS] stormwatch: rss is read again"
+    assert "alerts for rss are reliable again" in email.body
+    assert "(blind since {since})" in email.body
+    assert "\x07" not in email.subject + email.body

@@ -199,21 +199,16 @@ class Renderer:
                 findings=[finding],
             )
             email = messages.email(notice)
-            subject, body = email.subject, email.body
         else:
-            subject = f"[OPS] stormwatch: {dispatch.channel} is read again"
-            body = (
-                f"For ops: mentions on {dispatch.channel} are read again, so alerts for "
-                f"{dispatch.channel} are reliable again.\n\n{dispatch.reason}\n"
-            )
+            email = messages.read_again_email(dispatch.channel, dispatch.reason)
         return Delivery(
             OPS_EMAIL,
             severity=1,
             brand="",
             kind=dispatch.kind.value,
             alert_id=dispatch.alert_id,
-            subject=subject,
-            text=body,
+            subject=email.subject,
+            text=email.body,
         )
 
 

@@ -17,7 +17,12 @@ The parts, each importing only those above it:
   those names are what this package exports, and a module would hide behind them.)
 """
 
-from stormwatch.warn.messages.email_text import SUBJECT_LIMIT, EmailMessage, email
+from stormwatch.warn.messages.email_text import (
+    SUBJECT_LIMIT,
+    EmailMessage,
+    email,
+    read_again_email,
+)
 from stormwatch.warn.messages.gsm7 import gsm7_length, sms_segments, to_gsm7, ucs2_length
 from stormwatch.warn.messages.layout import EXCERPT_CHARS, excerpt
 from stormwatch.warn.messages.notice import (
@@ -45,6 +50,7 @@ __all__ = [
     "email",
     "excerpt",
     "gsm7_length",
+    "read_again_email",
     "sms",
     "sms_segments",
     "to_gsm7",

@@ -45,7 +45,7 @@ from stormwatch.warn.messages.wording import (
 )
 from stormwatch.warn.vocabulary import AlertEvent
 
-__all__ = ["SUBJECT_LIMIT", "EmailMessage", "email"]
+__all__ = ["SUBJECT_LIMIT", "EmailMessage", "email", "read_again_email"]
 
 SUBJECT_LIMIT = 100
 """SNS rejects longer email subjects. Counted in UTF-16 code units, which is never less
@@ -269,3 +269,15 @@ def _body(notice: Notice) -> str:
 def email(notice: Notice) -> EmailMessage:
     """Subject (at most 100 UTF-16 units, one line) and plain-text body."""
     return EmailMessage(subject=_subject(notice), body=_body(notice))
+
+
+def read_again_email(channel: str, reason: str) -> EmailMessage:
+    """For ops: a channel on which monitoring was blind is read again."""
+    name = clean(channel, NAME_CHARS)
+    return EmailMessage(
+        subject=f"[OPS] stormwatch: {name} is read again"[:SUBJECT_LIMIT],
+        body=(
+            f"For ops: mentions on {name} are read again, so alerts for {name} are "
+            f"reliable again.\n\n{clean(reason)}\n"
+        ),
+    )
