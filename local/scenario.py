@@ -250,9 +250,6 @@ class Scenario:
     def visible(self, channel: str, now: datetime) -> Iterator[Post]:
         return (p for p in self.posts if p.channel == channel and p.created_at <= now)
 
-    def mentions_of(self, brand: str) -> list[Post]:
-        return [post for post in self.posts if brand in post.brands]
-
 
 def build_scenario(
     *,
