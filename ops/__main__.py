@@ -125,10 +125,10 @@ def acknowledge(table: str, alert_id: str, by: str, at: datetime, *, attempts: i
     """Acknowledge the brand's open alert; returns what happened, raises if it cannot."""
     import boto3
 
+    from stormwatch.config import AlertSettings
     from stormwatch.errors import StoreConflict
     from stormwatch.store import DynamoStore, alert_state_key
     from stormwatch.warn.lifecycle import BrandLifecycle
-    from stormwatch.warn.settings import AlertSettings
 
     match = ALERT_ID.match(alert_id)
     if match is None:

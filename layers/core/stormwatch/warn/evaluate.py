@@ -51,7 +51,6 @@ from stormwatch.warn.rules import (
     crisis_findings,
     silence,
 )
-from stormwatch.warn.settings import AlertSettings
 
 logger = logging.getLogger(__name__)
 
@@ -154,7 +153,7 @@ class Evaluator:
         self.config = config
         self.store = store
         self.notifier = notifier
-        self.settings = config.alerts or AlertSettings()
+        self.settings = config.alerts
         self.channels = config.enabled_channels
         self.bucket = timedelta(minutes=config.bucket_minutes)
 

@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from stormwatch.config.alerts import AlertSettings
 from stormwatch.model import iso, parse_iso
 from stormwatch.warn.firing import FiringEventKind, FiringRule
 from stormwatch.warn.rules import Finding
-from stormwatch.warn.settings import AlertSettings
 
 KEPT_EPISODES = 20
 
