@@ -1,7 +1,9 @@
 """What every section of the config document is built from, and how its errors read.
 
 Each section is a `Section`: a frozen pydantic model that refuses unknown keys and whose
-attribute docstrings become the JSON Schema's descriptions. The scalar types below are
+attribute docstrings become the JSON Schema's descriptions (read when the schema is
+generated, not at import: pydantic's own ``use_attribute_docstrings`` parses every
+class's source at import, half of the package's import time). The scalar types below are
 strict where a YAML slip would otherwise pass silently (``"5"`` is not a number, ``yes``
 is not a flag), and every problem becomes one `ConfigError` naming the full key, e.g.
 ``channels.facebook.page_id: required`` or ``brands[2].id: must be lowercase ...``.
@@ -13,6 +15,7 @@ key it is about relative to that model, so its error names that key like any oth
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -46,6 +49,40 @@ _PROBLEM: Final = "stormwatch"
 FORM_TAGS: Final = frozenset({"text form", "mapping form"})
 
 
+def _describe_fields(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """Each property's description: the docstring under its attribute (or a base's)."""
+    docs: dict[str, str] = {}
+    for klass in reversed(model.__mro__):
+        if issubclass(klass, Section) and klass is not Section:
+            docs.update(_attribute_docstrings(klass))
+    properties = schema.get("properties", {})
+    for name, field in model.model_fields.items():
+        key = field.alias or name
+        if key in properties and name in docs:
+            properties[key].setdefault("description", docs[name])
+
+
+def _attribute_docstrings(cls: type) -> dict[str, str]:
+    """{attribute: docstring} for each string literal right under an annotated attribute."""
+    import ast
+    import inspect
+    import textwrap
+
+    (definition,) = ast.parse(textwrap.dedent(inspect.getsource(cls))).body
+    assert isinstance(definition, ast.ClassDef)
+    docs: dict[str, str] = {}
+    for node, following in itertools.pairwise(definition.body):
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and isinstance(following, ast.Expr)
+            and isinstance(following.value, ast.Constant)
+            and isinstance(following.value.value, str)
+        ):
+            docs[node.target.id] = inspect.cleandoc(following.value.value)
+    return docs
+
+
 class Section(BaseModel):
     """A mapping of the config document: known keys only, each checked, read-only.
 
@@ -56,7 +93,7 @@ class Section(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         frozen=True,
-        use_attribute_docstrings=True,
+        json_schema_extra=_describe_fields,
         # Built on first use, not at import: a handler's cold start pays only for the
         # import, and the first validation builds every validator once.
         defer_build=True,
