@@ -10,12 +10,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from stormwatch.config import Config, load_config_json
 from stormwatch.errors import ConfigError
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SecretsProvider, SSMProvider
     from botocore.config import Config as BotocoreConfig
+
+    from stormwatch.config import Config
 
 CONFIG_MAX_AGE_SECONDS = 60
 """A pushed config document reaches every function within a minute."""
@@ -126,9 +127,13 @@ def load_config(clients: AwsClients, parameter_name: str) -> Config:
     """The validated config document from SSM; a change is picked up within a minute.
 
     The text is cached by Powertools; validating it again takes a few milliseconds and
-    checks the roster's coverage against the time of this invocation.
+    checks the roster's coverage against the time of this invocation. The config's model
+    (pydantic) is imported here, on the first invocation, like boto3: importing a handler
+    stays cheap (docs/decisions/0007-configuration.md).
     """
     from aws_lambda_powertools.utilities.parameters import GetParameterError
+
+    from stormwatch.config import load_config_json
 
     try:
         text = clients.parameters().get(parameter_name, max_age=CONFIG_MAX_AGE_SECONDS)

@@ -15,7 +15,7 @@ This package depends on no flow: the flows import it. Its sections:
 """
 
 from stormwatch.config.alerts import AlertSettings
-from stormwatch.config.channels import CHANNELS, ChannelConfig, Feed
+from stormwatch.config.channels import ChannelConfig, Feed
 from stormwatch.config.document import (
     COMPREHEND_LANGUAGES,
     Brand,
@@ -25,6 +25,7 @@ from stormwatch.config.document import (
     load_config_json,
     parse_config,
 )
+from stormwatch.model import CHANNELS
 
 __all__ = [
     "CHANNELS",

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, ClassVar, Final, cast
+from typing import Annotated, Any, ClassVar, cast
 
 from annotated_types import MinLen
 from pydantic import AfterValidator, Field, PlainValidator, ValidationInfo, WithJsonSchema
@@ -34,8 +34,7 @@ from stormwatch.config.fields import (
     problem,
     read_as,
 )
-
-CHANNELS: Final = ("x", "mastodon", "bluesky", "facebook", "instagram", "linkedin", "reddit", "rss")
+from stormwatch.model import CHANNELS
 
 HttpUrl = Annotated[
     Text,
