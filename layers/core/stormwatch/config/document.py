@@ -24,6 +24,7 @@ from pydantic_core import PydanticCustomError
 from stormwatch.config.alerts import AlertSettings, BucketMinutes
 from stormwatch.config.channels import ChannelConfig, Channels
 from stormwatch.config.fields import (
+    DOCUMENT,
     Between,
     Integer,
     Matching,
@@ -145,7 +146,7 @@ class Config(Section):
         if not isinstance(alerts, Mapping) or not isinstance(volume, Mapping):
             return document  # and validation names what is not a mapping
         for key, top in _HANDED_DOWN.items():
-            if key in volume:
+            if volume.get(key) is not None:
                 raise problem(
                     f"unknown key (typo?): the top-level {top!r} says it once for all",
                     "alerts",
@@ -210,7 +211,7 @@ def load_config_json(text: str) -> Config:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
-        raise ConfigError("<document>", f"not valid JSON: {error}") from None
+        raise ConfigError(DOCUMENT, f"not valid JSON: {error}") from None
     return parse_config(document)
 
 
