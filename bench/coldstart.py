@@ -60,7 +60,7 @@ def median_seconds(statement: str, path: list[Path], *, bytecode: bool = True) -
     return statistics.median(_timed(statement, path, bytecode=bytecode) for _ in range(RUNS))
 
 
-def _config_loads(path: list[Path]) -> tuple[float, float]:
+def _config_loads(path: list[Path], *, bytecode: bool = True) -> tuple[float, float]:
     """Seconds to import the config and validate the example the first time, and warm."""
     program = (
         "import json, sys, time\n"
@@ -80,14 +80,18 @@ def _config_loads(path: list[Path]) -> tuple[float, float]:
     runs = []
     for _ in range(RUNS):
         # Not isolated (-I): PyYAML comes from the venv, which the layer does not ship.
-        result = subprocess.run(
-            [sys.executable, "-c", program],
-            capture_output=True,
-            text=True,
-            check=True,
-            env=environment,
-            timeout=120,
-        )
+        arguments = [sys.executable, "-c", program]
+        with tempfile.TemporaryDirectory() as empty_cache:
+            if not bytecode:
+                arguments[1:1] = ["-X", f"pycache_prefix={empty_cache}"]
+            result = subprocess.run(
+                arguments,
+                capture_output=True,
+                text=True,
+                check=True,
+                env={**environment, **({} if bytecode else {"PYTHONDONTWRITEBYTECODE": "1"})},
+                timeout=120,
+            )
         first, warm = result.stdout.split()
         runs.append((float(first), float(warm)))
     return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
@@ -111,9 +115,11 @@ def main() -> None:
         "traced invocation)"
     )
     first, warm = _config_loads([layer])
+    first_cold, _ = _config_loads([layer], bytecode=False)
     print(
         f"first config load (example.yaml) {first * 1000:7.1f} ms (import and validation, paid on "
-        f"the first invocation; warm: {warm * 1000:.1f} ms)"
+        f"the first invocation; no bytecode: {first_cold * 1000:.1f} ms; warm: "
+        f"{warm * 1000:.1f} ms)"
     )
     worst_name, worst_ratio = "", 0.0
     for name, folder in handlers().items():
