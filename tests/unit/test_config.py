@@ -227,6 +227,9 @@ def test_a_key_written_without_a_value_takes_its_default(document: dict[str, Any
     assert config.channel("x").page_size == 100
     assert config.roster is not None
     assert config.roster.rotations[0].covers == ()
+    # A channel listed without a value is configured with its defaults, as with {}
+    document["channels"]["bluesky"] = None
+    assert parse_config(document).channel("bluesky").base_url == "https://bsky.social"
     # Even a key that must not be written: empty, it is not there
     document["alerts"] = {"volume": {"bucket_minutes": None}}
     assert parse_config(document).alerts.volume.bucket_minutes == 5

@@ -20,7 +20,14 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar, cast
 
 from annotated_types import MinLen
-from pydantic import AfterValidator, Field, PlainValidator, ValidationInfo, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    Field,
+    PlainValidator,
+    ValidationInfo,
+    WithJsonSchema,
+    model_validator,
+)
 
 from stormwatch.config.fields import (
     Between,
@@ -250,6 +257,15 @@ class ChannelsDocument(Section):
     linkedin: LinkedinChannel | None = None
     reddit: RedditChannel | None = None
     rss: RssChannel | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unset_empty_keys(cls, data: Any) -> Any:
+        # Here a channel written without a value (`bluesky:`) is listed, so configured
+        # with its defaults, as `bluesky: {}` is.
+        if isinstance(data, Mapping):
+            return {key: {} if value is None else value for key, value in data.items()}
+        return data
 
 
 def _configured(document: ChannelsDocument, _info: ValidationInfo) -> dict[str, ChannelConfig]:
