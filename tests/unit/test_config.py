@@ -261,6 +261,13 @@ def test_the_alert_keys_ops_set_beside_the_rules_are_read(document: dict[str, An
     assert alerts.settle_minutes == 10
 
 
+def test_velocity_can_be_kept_on_once_the_baseline_is_trusted(document: dict[str, Any]) -> None:
+    # Given the documented switch (the old reader refused `true` as "not a number")
+    document["alerts"]["velocity"]["once_baseline_trusted"] = True
+    # When parsed / Then it is on
+    assert parse_config(document).alerts.velocity.once_baseline_trusted is True
+
+
 def test_without_pause_instructions_critical_alerts_still_say_where_to_pause(
     document: dict[str, Any],
 ) -> None:
