@@ -3,8 +3,11 @@
 Each figure is the median of 5 imports, each in a fresh interpreter, with the
 environment a Lambda function has (so Powertools behaves as it does there). Also shown:
 the same without any compiled bytecode (Lambda layers built by `sam build` carry none,
-so every cold start compiles), and the X-Ray SDK start-up that the first traced
-invocation pays. Last line: `coldstart: R x boto3` for the slowest handler.
+so every cold start compiles), the X-Ray SDK start-up that the first traced
+invocation pays, and what reading `config/example.yaml` costs the first invocation (the
+config's model is imported on first use, then validates the document) and a warm one.
+Last line:
+`coldstart: R x boto3` for the slowest handler.
 
     python -m bench.coldstart
 """
@@ -57,6 +60,43 @@ def median_seconds(statement: str, path: list[Path], *, bytecode: bool = True) -
     return statistics.median(_timed(statement, path, bytecode=bytecode) for _ in range(RUNS))
 
 
+def _config_loads(path: list[Path], *, bytecode: bool = True) -> tuple[float, float]:
+    """Seconds to import the config and validate the example the first time, and warm."""
+    program = (
+        "import json, sys, time\n"
+        f"sys.path[:0] = {[str(p) for p in path]!r}\n"
+        "import yaml\n"
+        f"text = json.dumps(yaml.safe_load(open({str(ROOT / 'config' / 'example.yaml')!r})))\n"
+        "import stormwatch.runtime\n"
+        "started = time.perf_counter()\n"
+        "from stormwatch.config import load_config_json\n"
+        "load_config_json(text)\n"
+        "first = time.perf_counter() - started\n"
+        "started = time.perf_counter()\n"
+        "load_config_json(text)\n"
+        "print(first, time.perf_counter() - started)\n"
+    )
+    environment = {"PATH": os.environ.get("PATH", ""), **LAMBDA_ENVIRONMENT}
+    runs = []
+    for _ in range(RUNS):
+        # Not isolated (-I): PyYAML comes from the venv, which the layer does not ship.
+        arguments = [sys.executable, "-c", program]
+        with tempfile.TemporaryDirectory() as empty_cache:
+            if not bytecode:
+                arguments[1:1] = ["-X", f"pycache_prefix={empty_cache}"]
+            result = subprocess.run(
+                arguments,
+                capture_output=True,
+                text=True,
+                check=True,
+                env={**environment, **({} if bytecode else {"PYTHONDONTWRITEBYTECODE": "1"})},
+                timeout=120,
+            )
+        first, warm = result.stdout.split()
+        runs.append((float(first), float(warm)))
+    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+
+
 def handlers() -> dict[str, Path]:
     return {app.parent.name: app.parent for app in sorted((ROOT / "functions").glob("*/app.py"))}
 
@@ -73,6 +113,13 @@ def main() -> None:
     print(
         f"Tracer() incl. X-Ray SDK start    {tracer * 1000:7.1f} ms (paid on the first "
         "traced invocation)"
+    )
+    first, warm = _config_loads([layer])
+    first_cold, _ = _config_loads([layer], bytecode=False)
+    print(
+        f"first config load (example.yaml) {first * 1000:7.1f} ms (import and validation, paid on "
+        f"the first invocation; no bytecode: {first_cold * 1000:.1f} ms; warm: "
+        f"{warm * 1000:.1f} ms)"
     )
     worst_name, worst_ratio = "", 0.0
     for name, folder in handlers().items():

@@ -48,7 +48,6 @@ from stormwatch.persistence.warn_state import BrandState, WarnStateStore
 from stormwatch.warn.detector import VolumeDetector
 from stormwatch.warn.evaluate import Evaluator
 from stormwatch.warn.lifecycle import BrandLifecycle
-from stormwatch.warn.settings import AlertSettings
 
 BUCKET = timedelta(minutes=5)
 HISTORY_DAYS = 14
@@ -105,7 +104,7 @@ def learned_states(config: Config, t0: datetime, seed: int) -> dict[str, dict[st
     """Each series' detector after 14 days of the synthetic volume (one brand's worth:
     every brand starts from the same baseline, which does not change what is asked of
     DynamoDB)."""
-    settings = config.alerts or AlertSettings()
+    settings = config.alerts
     rng = random.Random(seed)
     detectors = {name: VolumeDetector(settings.volume) for name in (ALL_CHANNELS, *CHANNELS)}
     moment = t0 - timedelta(days=HISTORY_DAYS)
@@ -151,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         setup = Table(stack.client("dynamodb"), stack.outputs["TableName"])
         states = WarnStateStore(setup)
         detectors = learned_states(config, t0, seed=1)
-        lifecycle = BrandLifecycle(brand_ids[0], config.alerts or AlertSettings()).to_state()
+        lifecycle = BrandLifecycle(brand_ids[0], config.alerts).to_state()
         for brand in brand_ids:
             states.save_brand(brand, BrandState(detectors, lifecycle, 0), [], t0)
         BucketStore(setup).import_history(history(brand_ids, t0 - RECENT, t0, seed=2))

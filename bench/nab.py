@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import dataclasses
 import itertools
 import json
 import math
@@ -42,16 +41,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from stormwatch.config.alerts import AlertSettings, FiringRuleParams, VolumeDetectorParams
+from stormwatch.config.fields import config_error
 from stormwatch.model import ALL_CHANNELS, BucketCounts
-from stormwatch.warn.detector import (
-    Assessment,
-    VolumeDetector,
-    VolumeDetectorParams,
-)
-from stormwatch.warn.firing import FiringRuleParams
+from stormwatch.warn.detector import Assessment, VolumeDetector
 from stormwatch.warn.lifecycle import BrandLifecycle
 from stormwatch.warn.rules import SeriesWindow, crisis_findings
-from stormwatch.warn.settings import AlertSettings
 from stormwatch.warn.vocabulary import AlertEvent
 
 SERIES_GLOB = "Twitter_volume_*.csv"
@@ -401,8 +398,8 @@ def _convert(value: str, current: object) -> object:
 
 def with_overrides(setup: Setup, overrides: Mapping[str, str]) -> Setup:
     """`setup` with NAME=VALUE overrides; a name may belong to either parameter set."""
-    detector_fields = {f.name for f in dataclasses.fields(VolumeDetectorParams)}
-    firing_fields = {f.name for f in dataclasses.fields(FiringRuleParams)}
+    detector_fields = set(VolumeDetectorParams.model_fields)
+    firing_fields = set(FiringRuleParams.model_fields)
     detector: dict[str, Any] = {}
     firing: dict[str, Any] = {}
     for name, text in overrides.items():
@@ -415,11 +412,11 @@ def with_overrides(setup: Setup, overrides: Mapping[str, str]) -> Setup:
             raise SystemExit(f"--param {name}: unknown parameter (known: {known})")
     try:
         return Setup(
-            dataclasses.replace(setup.detector, **detector),
-            dataclasses.replace(setup.firing, **firing),
+            VolumeDetectorParams.model_validate({**dict(setup.detector), **detector}),
+            FiringRuleParams.model_validate({**dict(setup.firing), **firing}),
         )
-    except ValueError as error:
-        raise SystemExit(f"--param: {error}") from error
+    except ValidationError as error:
+        raise SystemExit(f"--param: {config_error(error)}") from error
 
 
 def _scaled(value: object, factor: float, bucket_minutes: int) -> str:

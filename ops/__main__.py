@@ -1,6 +1,7 @@
 """Operator commands against a deployed stack (or the local one, via AWS_ENDPOINT_URL).
 
     python -m ops config check config/prod.yaml
+    python -m ops config schema > config/schema.json
     python -m ops config push config/prod.yaml --name /stormwatch/prod/config
     python -m ops credentials push secrets.json --secret stormwatch/prod/channels
     python -m ops ack nordwind-air-20261122-0305 [--table stormwatch-prod]
@@ -26,7 +27,7 @@ from typing import Any, Literal
 
 import yaml
 
-from stormwatch.config import CHANNELS, parse_config
+from stormwatch.config import CHANNELS, config_schema, parse_config
 from stormwatch.errors import ConfigError
 
 STANDARD_TIER_BYTES = 4096
@@ -47,6 +48,12 @@ def config_check(args: argparse.Namespace) -> int:
         f"{args.file}: valid - {len(config.brands)} brands, "
         f"channels {', '.join(config.enabled_channels)}"
     )
+    return 0
+
+
+def config_schema_print(_args: argparse.Namespace) -> int:
+    """The document's JSON Schema; `config/schema.json` is this output, committed."""
+    print(json.dumps(config_schema(), indent=2, ensure_ascii=False))
     return 0
 
 
@@ -125,11 +132,11 @@ def acknowledge(table: str, alert_id: str, by: str, at: datetime, *, attempts: i
     """Acknowledge the brand's open alert; returns what happened, raises if it cannot."""
     import boto3
 
+    from stormwatch.config import AlertSettings
     from stormwatch.errors import StoreConflict
     from stormwatch.persistence.table import Table
     from stormwatch.persistence.warn_state import BrandState, WarnStateStore
     from stormwatch.warn.lifecycle import BrandLifecycle
-    from stormwatch.warn.settings import AlertSettings
 
     match = ALERT_ID.match(alert_id)
     if match is None:
@@ -188,6 +195,10 @@ def main(argv: list[str] | None = None) -> int:
     check = config.add_parser("check", help="validate a YAML/JSON config document")
     check.add_argument("file", type=Path)
     check.set_defaults(run=config_check)
+    schema = config.add_parser(
+        "schema", help="print the document's JSON Schema (editors check a file with it)"
+    )
+    schema.set_defaults(run=config_schema_print)
     push = config.add_parser("push", help="validate, then store in SSM Parameter Store")
     push.add_argument("file", type=Path)
     push.add_argument("--name", required=True, help="the stack's ConfigParameterName")

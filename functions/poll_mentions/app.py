@@ -10,9 +10,9 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from stormwatch.config import CHANNELS
 from stormwatch.deadline import Deadline
 from stormwatch.errors import ConfigError
+from stormwatch.model import CHANNELS
 from stormwatch.observability import LazyTracer
 from stormwatch.runtime import AwsClients, Environment
 

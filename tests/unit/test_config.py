@@ -4,19 +4,30 @@ from __future__ import annotations
 
 import copy
 import json
+import re
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from local.localconfig import read_document
 from stormwatch.config import load_config_json, parse_config
+from stormwatch.config.alerts import DEFAULT_PAUSE_INSTRUCTIONS
 from stormwatch.errors import ConfigError
-from stormwatch.warn.settings import DEFAULT_PAUSE_INSTRUCTIONS
 
 
 @pytest.fixture
 def document() -> dict[str, Any]:
     return read_document()
+
+
+def put(document: Any, key: str, value: object) -> None:
+    """Set `key` ('alerts.static[0].brand') in `document`."""
+    *parents, last = re.findall(r"[^.\[\]]+", key)
+    target = document
+    for part in parents:
+        target = target[int(part)] if part.isdigit() else target[part]
+    target[int(last) if last.isdigit() else last] = value
 
 
 def _error(document: dict[str, Any]) -> ConfigError:
@@ -110,7 +121,11 @@ def test_the_example_document_is_valid(document: dict[str, Any]) -> None:
             "alerts.pause_instructions",
             "at most 100 characters, got 101",
         ),
-        (lambda d: d["alerts"].update(settle_minutes=0), "alerts.settle_minutes", "1 to 180"),
+        (
+            lambda d: d["alerts"].update(settle_minutes=0),
+            "alerts.settle_minutes",
+            "between 1 and 180",
+        ),
         (lambda d: d["alerts"].update(settle=5), "alerts.settle", "unknown key"),
     ],
 )
@@ -126,6 +141,113 @@ def test_a_bad_value_is_an_error_naming_its_key(
     assert problem in error.problem
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "problem"),
+    [
+        # YAML slips that a lax reader would turn into something else
+        ("bucket_minutes", 5.0, "must be an integer, got float"),
+        ("mention_ttl_days", True, "must be an integer, got bool"),
+        ("channels.x.enabled", "yes", "must be true or false, got 'yes'"),
+        ("alerts.velocity.growth", "4", "must be a number, got '4'"),
+        ("alerts.volume.min_count", "10", "must be an integer, got '10'"),
+        ("version", 2, "reads version 1 documents, got 2"),
+        ("time_zone", "Mars/Olympus", "unknown time zone 'Mars/Olympus'"),
+        # rules within a section
+        ("alerts.negative_share.level", 1.5, "must be at most 1.0, got 1.5"),
+        ("alerts.velocity.growth", 1.0, "must be above 1.0, got 1.0"),
+        ("alerts.negative_share.severity", 4, "must be 1 (watch), 2 (warning) or 3"),
+        ("alerts.volume.watch_return_days", 100, "need 1 < watch <= warning <= critical"),
+        ("alerts.volume.windows_minutes", [15, 62], "62 is not a multiple of bucket_minutes 5"),
+        ("alerts.escalation.steps[1].after_minutes", 15, "steps must come later and later"),
+        ("alerts.escalation.steps[0].notify", "boss", "must be one of on_call, escalation, bus"),
+        ("alerts.escalation.repeat", 11, "must be between 1 and 10, got 11"),
+        # rules across sections
+        ("alerts.static[0].brand", "nobody", "no brand 'nobody' in brands"),
+        ("alerts.static[0].channel", "myspace", "must be ALL or a configured channel"),
+        ("alerts.static[0].window_minutes", 7, "must be a multiple of bucket_minutes (5)"),
+        ("alerts.velocity.window_minutes", 12, "must be a multiple of bucket_minutes (5)"),
+        ("alerts.silence.quiet_minutes", 2, "must be at least 5, got 2"),
+        ("roster.escalation[0]", "nobody", "no contact 'nobody' in contacts"),
+        ("roster.rotations[0].order[0]", "nobody", "no contact 'nobody' in contacts"),
+    ],
+)
+def test_each_rule_names_its_key(
+    document: dict[str, Any], key: str, value: object, problem: str
+) -> None:
+    # Given the example with one value that breaks a rule
+    put(document, key, value)
+    # When it is parsed / Then the error names that key and the rule
+    error = _error(document)
+    assert error.key == key
+    assert problem in error.problem
+
+
+def test_bucket_size_and_time_zone_are_written_once_and_reach_the_detector(
+    document: dict[str, Any],
+) -> None:
+    # Given 15-minute buckets at the top, in Berlin
+    document.update(bucket_minutes=15, time_zone="Europe/Berlin")
+    # When parsed / Then the volume detector judges exactly those buckets, in that zone
+    volume = parse_config(document).alerts.volume
+    assert (volume.bucket_minutes, volume.timezone) == (15, "Europe/Berlin")
+    # And windows off that grid are named where they are written
+    document["bucket_minutes"] = 10
+    error = _error(document)
+    assert (error.key, error.problem) == (
+        "alerts.volume.windows_minutes",
+        "15 is not a multiple of bucket_minutes 10",
+    )
+
+
+def test_a_repeated_window_is_named_where_it_repeats(document: dict[str, Any]) -> None:
+    document["alerts"]["volume"]["windows_minutes"] = [15, 60, 15]
+    error = _error(document)
+    assert (error.key, error.problem) == ("alerts.volume.windows_minutes[2]", "15 is listed twice")
+
+
+@pytest.mark.parametrize("key", ["bucket_minutes", "timezone"])
+def test_the_detector_bucket_keys_cannot_be_set_twice(document: dict[str, Any], key: str) -> None:
+    # Given alerts.volume repeating what the top level says
+    document["alerts"]["volume"][key] = 5 if key == "bucket_minutes" else "UTC"
+    # Then it is refused as an unknown key, pointing at the top-level one
+    error = _error(document)
+    assert error.key == f"alerts.volume.{key}"
+    assert error.problem.startswith("unknown key (typo?)")
+
+
+def test_a_key_written_without_a_value_takes_its_default(document: dict[str, Any]) -> None:
+    # Given YAML keys left empty (`alerts:`, `covers:`), which YAML reads as null
+    document["alerts"] = None
+    document["roster"]["rotations"][0]["covers"] = None
+    document["channels"]["x"]["page_size"] = None
+    # When parsed / Then each counts as not written
+    config = parse_config(document)
+    assert config.alerts.volume.timezone == "Europe/Berlin"
+    assert config.alerts.pause_instructions == DEFAULT_PAUSE_INSTRUCTIONS
+    assert config.channel("x").page_size == 100
+    assert config.roster is not None
+    assert config.roster.rotations[0].covers == ()
+    # A channel listed without a value is configured with its defaults, as with {}
+    document["channels"]["bluesky"] = None
+    assert parse_config(document).channel("bluesky").base_url == "https://bsky.social"
+    # Even a key that must not be written: empty, it is not there
+    document["alerts"] = {"volume": {"bucket_minutes": None}}
+    assert parse_config(document).alerts.volume.bucket_minutes == 5
+
+
+def test_a_roster_gap_is_named_for_the_whole_document(document: dict[str, Any]) -> None:
+    # Given the example's roster without its rotation: nights are nobody's
+    del document["roster"]["rotations"]
+    # When parsed on a Friday afternoon in Berlin
+    with pytest.raises(ConfigError) as caught:
+        parse_config(document, now=datetime(2026, 11, 20, 12, 0, tzinfo=UTC))
+    # Then the first night is the gap, under the roster's key
+    assert caught.value.key == "roster"
+    assert caught.value.problem == (
+        "nobody is on call Fri 20 Nov 18:00 - Mon 23 Nov 09:00 (Europe/Berlin)"
+    )
+
+
 def test_the_alert_keys_ops_set_beside_the_rules_are_read(document: dict[str, Any]) -> None:
     # Given the example with its own pause instructions and a shorter settle time
     document["alerts"].update(
@@ -137,6 +259,13 @@ def test_the_alert_keys_ops_set_beside_the_rules_are_read(document: dict[str, An
     assert alerts is not None
     assert alerts.pause_instructions == "runbook wiki.example/pause"
     assert alerts.settle_minutes == 10
+
+
+def test_velocity_can_be_kept_on_once_the_baseline_is_trusted(document: dict[str, Any]) -> None:
+    # Given the documented switch (the old reader refused `true` as "not a number")
+    document["alerts"]["velocity"]["once_baseline_trusted"] = True
+    # When parsed / Then it is on
+    assert parse_config(document).alerts.velocity.once_baseline_trusted is True
 
 
 def test_without_pause_instructions_critical_alerts_still_say_where_to_pause(
@@ -156,6 +285,14 @@ def test_every_channel_disabled_is_refused(document: dict[str, Any]) -> None:
         settings["enabled"] = False
     # Then it is refused: such a deployment would listen to nothing
     assert _error(document).key == "channels"
+
+
+def test_a_document_that_is_not_a_mapping_says_so() -> None:
+    # Given a YAML file holding a list / Then the error is about the document itself
+    with pytest.raises(ConfigError) as caught:
+        parse_config(["brands"])
+    assert caught.value.key == "<document>"
+    assert caught.value.problem == "must be a mapping, got a list"
 
 
 def test_text_that_is_not_json_says_so() -> None:

@@ -6,15 +6,17 @@ import json
 import math
 import random
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
-from stormwatch.warn.detector import Assessment, VolumeDetector, VolumeDetectorParams
+from stormwatch.config.alerts import VolumeDetectorParams
+from stormwatch.config.fields import config_error
+from stormwatch.warn.detector import Assessment, VolumeDetector
 
 T0 = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday
 BUCKET = timedelta(minutes=5)
@@ -413,8 +415,9 @@ def test_an_empty_series_has_a_state() -> None:
     ],
 )
 def test_bad_parameters_name_the_key(change: dict[str, Any], key: str) -> None:
-    with pytest.raises(ValueError, match=f"alerts.volume.{key}"):
-        replace(VolumeDetectorParams(), **change)
+    with pytest.raises(ValidationError) as caught:
+        VolumeDetectorParams(**change)
+    assert config_error(caught.value, "alerts.volume").key == f"alerts.volume.{key}"
 
 
 def test_state_stays_small(warm_state: dict[str, object]) -> None:

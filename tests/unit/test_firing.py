@@ -9,13 +9,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
+from stormwatch.config.alerts import FiringRuleParams
+from stormwatch.config.fields import config_error
 from stormwatch.warn.firing import (
     FiringEvent,
     FiringEventKind,
     FiringPhase,
     FiringRule,
-    FiringRuleParams,
 )
 
 T0 = datetime(2026, 3, 1, 3, 0, tzinfo=UTC)
@@ -185,8 +187,9 @@ def test_stale_and_older_assessments_are_ignored() -> None:
 )
 def test_bad_parameters_name_the_key(change: dict[str, int]) -> None:
     (key,) = change
-    with pytest.raises(ValueError, match=f"alerts.firing.{key}"):
+    with pytest.raises(ValidationError) as caught:
         FiringRuleParams(**change)
+    assert config_error(caught.value, "alerts.lifecycle").key == f"alerts.lifecycle.{key}"
 
 
 def test_malformed_state_is_a_clear_error() -> None:

@@ -8,7 +8,12 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stormwatch.warn.firing import FiringRuleParams
+from stormwatch.config.alerts import (
+    AlertSettings,
+    EscalationPolicy,
+    EscalationStep,
+    FiringRuleParams,
+)
 from stormwatch.warn.lifecycle import (
     ESCALATION,
     ON_CALL,
@@ -18,7 +23,6 @@ from stormwatch.warn.lifecycle import (
     BrandLifecycle,
     Dispatch,
 )
-from stormwatch.warn.settings import AlertSettings, EscalationPolicy, EscalationStep
 from stormwatch.warn.vocabulary import AlertEvent, Finding, Rule
 
 T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
@@ -26,7 +30,11 @@ BUCKET = 5
 SETTINGS = AlertSettings(
     lifecycle=FiringRuleParams(confirm_buckets=1, resolve_after_minutes=60, cooldown_minutes=360),
     escalation=EscalationPolicy(
-        steps=(EscalationStep(15, "on_call"), EscalationStep(30, "escalation")), repeat=2
+        steps=(
+            EscalationStep(after_minutes=15, notify="on_call"),
+            EscalationStep(after_minutes=30, notify="escalation"),
+        ),
+        repeat=2,
     ),
 )
 

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from stormwatch.config.alerts import DEFAULT_PAUSE_INSTRUCTIONS
 from stormwatch.text import clean_text
 from stormwatch.warn.messages import (
     SUBJECT_LIMIT,
@@ -29,7 +30,6 @@ from stormwatch.warn.messages import (
     sms_segments,
     ucs2_length,
 )
-from stormwatch.warn.settings import DEFAULT_PAUSE_INSTRUCTIONS
 from stormwatch.warn.vocabulary import AlertEvent, Finding, Rule
 
 T0 = datetime(2026, 11, 22, 3, 5, tzinfo=UTC)  # Sunday 04:05 in Berlin

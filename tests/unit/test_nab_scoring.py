@@ -341,3 +341,27 @@ def test_the_bounds_take_the_false_alerts_away_and_say_how_early_alerts_must_be(
     share_ahead = math.atanh(0.7 * scaled_sigmoid(-1.0)) / 2.5
     lag = (0.5 - share_ahead) * (99 * 5 / 60)
     assert f"caught up to {lag:.1f} h after its labelled moment" in out
+
+
+def test_param_overrides_reach_the_detector_and_the_firing_rule() -> None:
+    # Given the shipped setup / When one detector and one firing parameter are overridden
+    setup = nab.with_overrides(nab.Setup(), {"windows_minutes": "15,60", "cooldown_minutes": "90"})
+    # Then each lands in its own parameter set, typed as the config would read it
+    assert setup.detector.windows_minutes == (15, 60)
+    assert setup.firing.cooldown_minutes == 90
+    assert setup.detector.huber_clip == nab.Setup().detector.huber_clip
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"windows_minutes": "15,62"}, "windows_minutes: 62 is not a multiple of bucket_minutes"),
+        ({"warmup_days": "1"}, "warmup_days: must be at least 2, got 1"),
+        ({"confirm_buckets": "0"}, "confirm_buckets: must be at least 1, got 0"),
+        ({"huber": "2"}, "--param huber: unknown parameter"),
+    ],
+)
+def test_a_bad_param_is_refused_naming_it(override: dict[str, str], message: str) -> None:
+    with pytest.raises(SystemExit) as caught:
+        nab.with_overrides(nab.Setup(), override)
+    assert message in str(caught.value)

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from stormwatch.config.alerts import NegativeShareRule, StaticThreshold, VelocityRule
 from stormwatch.model import ALL_CHANNELS, BucketCounts
 from stormwatch.warn.rules import SeriesWindow, negative_share, static, velocity
-from stormwatch.warn.settings import NegativeShareRule, StaticThreshold, VelocityRule
 
 T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 

@@ -95,6 +95,9 @@ class BucketCounts:
 
 ALL_CHANNELS = "ALL"
 
+CHANNELS = ("x", "mastodon", "bluesky", "facebook", "instagram", "linkedin", "reddit", "rss")
+"""Every channel stormwatch reads, one adapter each (`stormwatch.channels.<name>`)."""
+
 
 @dataclass(frozen=True, slots=True, order=True)
 class BucketKey:

@@ -1,23 +1,27 @@
-"""What a handler needs from its surroundings: environment, AWS clients, cached config and
-credentials. Clients are created on first use, never at import (cold starts)."""
+"""What a handler needs from its surroundings: environment, AWS clients, the config document
+and credentials, cached by Powertools' parameters utility. Clients are created on first use,
+never at import (cold starts), with the project's timeouts and retries."""
 
 from __future__ import annotations
 
-import json
 import os
-import time
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from stormwatch.config import Config, load_config_json
 from stormwatch.errors import ConfigError
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider, SSMProvider
     from botocore.config import Config as BotocoreConfig
 
-CONFIG_TTL_SECONDS = 60.0
-SECRET_TTL_SECONDS = 300.0
+    from stormwatch.config import Config
+
+CONFIG_MAX_AGE_SECONDS = 60
+"""A pushed config document reaches every function within a minute."""
+SECRET_MAX_AGE_SECONDS = 300
+"""Rotated credentials are read within five minutes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +64,8 @@ class Environment:
 
 
 class AwsClients:
-    """boto3 clients made on first use and kept for warm invocations.
+    """boto3 clients made on first use and kept for warm invocations, and the Powertools
+    parameter providers that read through them (each with its own cache).
 
     The endpoint comes from the standard `AWS_ENDPOINT_URL` variable when set (the local
     stack sets it), so there is no local/AWS switch in this code.
@@ -68,6 +73,9 @@ class AwsClients:
 
     def __init__(self) -> None:
         self._clients: dict[str, Any] = {}
+        self._parameters: SSMProvider | None = None
+        self._secrets: SecretsProvider | None = None
+        _LIVE_CLIENTS.add(self)
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
@@ -77,6 +85,32 @@ class AwsClients:
                 service, config=_botocore_config()
             )
         return self._clients[service]
+
+    def parameters(self) -> SSMProvider:
+        """Powertools' SSM Parameter Store provider on this SSM client."""
+        if self._parameters is None:
+            from aws_lambda_powertools.utilities.parameters import SSMProvider
+
+            self._parameters = SSMProvider(boto3_client=self.client("ssm"))
+        return self._parameters
+
+    def secrets(self) -> SecretsProvider:
+        """Powertools' Secrets Manager provider on this Secrets Manager client."""
+        if self._secrets is None:
+            from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+            self._secrets = SecretsProvider(boto3_client=self.client("secretsmanager"))
+        return self._secrets
+
+    def clear_caches(self) -> None:
+        for provider in (self._parameters, self._secrets):
+            if provider is not None:
+                provider.clear_cache()  # type: ignore[no-untyped-call]
+
+
+# Every AwsClients of this process, so that `clear_caches` reaches each provider's cache
+# (the local stack runs both handlers, each with its own clients, in one process).
+_LIVE_CLIENTS: weakref.WeakSet[AwsClients] = weakref.WeakSet()
 
 
 def _botocore_config() -> BotocoreConfig:
@@ -89,63 +123,46 @@ def _botocore_config() -> BotocoreConfig:
     )
 
 
-class TimedCache:
-    """A value that is fetched again once it is older than `ttl` seconds."""
-
-    def __init__(self, ttl: float) -> None:
-        self.ttl = ttl
-        self._values: dict[str, tuple[float, Any]] = {}
-
-    def get(self, key: str) -> Any | None:
-        entry = self._values.get(key)
-        if entry is None or time.monotonic() - entry[0] > self.ttl:
-            return None
-        return entry[1]
-
-    def put(self, key: str, value: Any) -> None:
-        self._values[key] = (time.monotonic(), value)
-
-    def clear(self) -> None:
-        self._values.clear()
-
-
-_config_cache = TimedCache(CONFIG_TTL_SECONDS)
-_secret_cache = TimedCache(SECRET_TTL_SECONDS)
-
-
 def load_config(clients: AwsClients, parameter_name: str) -> Config:
-    """The validated config document from SSM; a change is picked up within a minute."""
-    cached = _config_cache.get(parameter_name)
-    if cached is not None:
-        return cached  # type: ignore[no-any-return]
-    ssm = clients.client("ssm")
+    """The validated config document from SSM; a change is picked up within a minute.
+
+    The text is cached by Powertools; validating it again takes a few milliseconds and
+    checks the roster's coverage against the time of this invocation. The config's model
+    (pydantic) is imported here, on the first invocation, like boto3: importing a handler
+    stays cheap (docs/decisions/0007-configuration.md).
+    """
+    from aws_lambda_powertools.utilities.parameters import GetParameterError
+
+    from stormwatch.config import load_config_json
+
     try:
-        answer = ssm.get_parameter(Name=parameter_name)
-    except ssm.exceptions.ParameterNotFound:
-        raise ConfigError(
-            parameter_name, "SSM parameter not found: push the config document first"
-        ) from None
-    config = load_config_json(answer["Parameter"]["Value"])
-    _config_cache.put(parameter_name, config)
-    return config
+        text = clients.parameters().get(parameter_name, max_age=CONFIG_MAX_AGE_SECONDS)
+    except GetParameterError as error:
+        if _aws_error_code(error.__context__) == "ParameterNotFound":
+            raise ConfigError(
+                parameter_name, "SSM parameter not found: push the config document first"
+            ) from None
+        raise
+    return load_config_json(str(text))
 
 
 def load_channel_credentials(
     clients: AwsClients, secret_name: str | None, secret_key: str
 ) -> Mapping[str, str]:
     """The credentials of one channel from the stage's secret (never logged)."""
+    from aws_lambda_powertools.utilities.parameters import TransformParameterError
+
     if not secret_name:
         raise ConfigError("environment CHANNEL_SECRET_NAME", "required to read credentials")
-    document = _secret_cache.get(secret_name)
-    if document is None:
-        answer = clients.client("secretsmanager").get_secret_value(SecretId=secret_name)
-        try:
-            document = json.loads(answer["SecretString"])
-        except (KeyError, ValueError):
-            raise ConfigError(secret_name, "the secret is not a JSON object") from None
-        if not isinstance(document, dict):
-            raise ConfigError(secret_name, "the secret is not a JSON object")
-        _secret_cache.put(secret_name, document)
+    try:
+        document = clients.secrets().get(
+            secret_name, transform="json", max_age=SECRET_MAX_AGE_SECONDS
+        )
+    except TransformParameterError:
+        # Its message is the JSON parser's; nothing of the secret goes into ours.
+        raise ConfigError(secret_name, "the secret is not a JSON object") from None
+    if not isinstance(document, dict):
+        raise ConfigError(secret_name, "the secret is not a JSON object")
     credentials = document.get(secret_key)
     if not isinstance(credentials, dict):
         raise ConfigError(
@@ -154,6 +171,14 @@ def load_channel_credentials(
     return {str(name): str(value) for name, value in credentials.items()}
 
 
+def _aws_error_code(error: BaseException | None) -> str | None:
+    """The AWS error code of a botocore ClientError (Powertools wraps it, keeping it as the
+    context of its own GetParameterError)."""
+    response = getattr(error, "response", None)
+    return response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+
+
 def clear_caches() -> None:
-    _config_cache.clear()
-    _secret_cache.clear()
+    """Forget every cached config document and secret of this process."""
+    for clients in list(_LIVE_CLIENTS):
+        clients.clear_caches()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from stormwatch.config import CHANNELS
+from stormwatch.model import CHANNELS
 
 if TYPE_CHECKING:
     from stormwatch.channels.base import ChannelContext, MentionSource

@@ -28,7 +28,8 @@ How it judges a bucket (docs/decisions/0003-volume-detector.md has the why):
 4. Warm-up: until enough daily maxima exist the detector says it is warming up and
    only the static threshold (if configured) can raise an alert.
 
-Standard library only: this module runs in the shared Lambda layer.
+Its tuning, `VolumeDetectorParams`, is the config document's ``alerts.volume`` section
+(`stormwatch.config.alerts`), documented there once.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Final, Literal
+
+from stormwatch.config.alerts import VolumeDetectorParams
 
 STATE_VERSION: Final = 3
 # Version-1 states (multiplicative Holt-Winters factors) and version-2 states (day-of-week
@@ -65,114 +68,6 @@ _PRIOR_MENTIONS: Final = 4.0
 _MIN_CLIP_SIGMA: Final = 1.0
 
 Basis = Literal["baseline", "static", "none"]
-
-
-@dataclass(frozen=True, slots=True)
-class VolumeDetectorParams:
-    """Tuning of `VolumeDetector`; the defaults are the shipped configuration.
-
-    The config document's ``alerts.volume`` section maps onto these names.
-    """
-
-    bucket_minutes: int = 5
-    """Size of one bucket; must match the buckets the Listen flow writes."""
-    windows_minutes: tuple[int, ...] = (15, 60, 180, 720)
-    """Windows over which counts are summed: spike, build-up, sustained storm, slow burn."""
-    watch_return_days: float = 14.0
-    """Severity 1 (watch): an excess this series shows less than once in this many days."""
-    warning_return_days: float = 90.0
-    """Severity 2 (warning, SMS): an excess rarer than once in this many days."""
-    critical_return_days: float = 365.0
-    """Severity 3 (critical, escalation): an excess rarer than once in this many days."""
-    level_half_life_hours: float = 24.0
-    """How fast the overall level follows the data; about one day of memory."""
-    daily_half_life_days: float = 7.0
-    """How fast each hour-of-day factor follows the data."""
-    weekly_half_life_weeks: float = 4.0
-    """How fast each day-of-week factor follows the data."""
-    huber_clip: float = 3.0
-    """Learning clips residuals at this many robust sigmas (Anscombe scale): storms barely teach."""
-    shift_acceptance_hours: float = 24.0
-    """Unusual buckets teach nothing upward at first, the full clip after an excess this long."""
-    maxima_days: int = 28
-    """How many daily maxima the calibration keeps (the newest ones)."""
-    warmup_days: int = 3
-    """Daily maxima needed before the baseline is trusted; until then: static threshold only."""
-    min_gumbel_scale: float = 0.5
-    """Lower bound of the Gumbel scale, so a near-constant series is not hair-triggered."""
-    min_count: int = 10
-    """No alert on fewer mentions than this in the window that is unusual."""
-    static_count: int | None = None
-    """Warm-up fallback: alert when a window of `static_minutes` holds this many mentions."""
-    static_minutes: int = 15
-    """Window of the warm-up fallback threshold."""
-    timezone: str = "UTC"
-    """IANA time zone in which hours of day, weekdays and days (for daily maxima) are read."""
-
-    def __post_init__(self) -> None:
-        problems = [*self._window_problems(), *self._rate_problems()]
-        if problems:
-            name, problem = problems[0]
-            raise ValueError(f"alerts.volume.{name}: {problem}")
-
-    def _window_problems(self) -> list[tuple[str, str]]:
-        if not 1 <= self.bucket_minutes <= 60 or 60 % self.bucket_minutes:
-            return [("bucket_minutes", f"must divide 60, got {self.bucket_minutes}")]
-        problems: list[tuple[str, str]] = []
-        if not self.windows_minutes:
-            problems.append(("windows_minutes", "needs at least one window"))
-        if len(set(self.windows_minutes)) != len(self.windows_minutes):
-            problems.append(("windows_minutes", "windows must be distinct"))
-        for name, values in (
-            ("windows_minutes", self.windows_minutes),
-            ("static_minutes", (self.static_minutes,)),
-        ):
-            problems.extend(
-                (name, f"{minutes} is not a multiple of bucket_minutes {self.bucket_minutes}")
-                for minutes in values
-                if minutes < self.bucket_minutes or minutes % self.bucket_minutes
-            )
-        try:
-            _zone(self.timezone)
-        except (KeyError, ValueError) as error:
-            problems.append(("timezone", f"unknown time zone {self.timezone!r} ({error})"))
-        return problems
-
-    def _rate_problems(self) -> list[tuple[str, str]]:
-        problems: list[tuple[str, str]] = []
-        if (
-            not 1.0
-            < self.watch_return_days
-            <= self.warning_return_days
-            <= self.critical_return_days
-        ):
-            problems.append(("watch_return_days", "need 1 < watch <= warning <= critical"))
-        positive = (
-            "level_half_life_hours",
-            "daily_half_life_days",
-            "weekly_half_life_weeks",
-            "huber_clip",
-            "shift_acceptance_hours",
-            "min_gumbel_scale",
-        )
-        problems.extend(
-            (name, f"must be positive, got {getattr(self, name)}")
-            for name in positive
-            if not getattr(self, name) > 0
-        )
-        if self.warmup_days < 2:
-            problems.append(("warmup_days", "a spread needs at least 2 daily maxima"))
-        if self.maxima_days < self.warmup_days:
-            problems.append(("maxima_days", "must be at least warmup_days"))
-        if self.min_count < 0:
-            problems.append(("min_count", "must not be negative"))
-        if self.static_count is not None and self.static_count < 1:
-            problems.append(("static_count", "must be at least 1 (or null for none)"))
-        return problems
-
-    @property
-    def buckets_per_day(self) -> int:
-        return HOURS_PER_DAY * 60 // self.bucket_minutes
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from stormwatch.config import Brand, Config
+from stormwatch.config.alerts import AlertSettings
 from stormwatch.deadline import TimeBudget
 from stormwatch.errors import StoreConflict
 from stormwatch.model import ALL_CHANNELS, SeriesCounts, bucket_start
@@ -48,7 +49,6 @@ from stormwatch.warn.observe import (
 from stormwatch.warn.render import EVIDENCE_WINDOW, BucketReader, MentionReader, Renderer
 from stormwatch.warn.rules import PollHealth, crisis_findings, silence
 from stormwatch.warn.send import Notifier, OutboxPort, send_pending
-from stormwatch.warn.settings import AlertSettings
 from stormwatch.warn.vocabulary import Finding, Rule
 
 logger = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ class Evaluator:
         self.states = states
         self.outbox = outbox
         self.notifier = notifier
-        self.settings = config.alerts or AlertSettings()
+        self.settings = config.alerts
         self.channels = config.enabled_channels
         self.bucket = timedelta(minutes=config.bucket_minutes)
         self.lookback = timedelta(minutes=_lookback_minutes(self.settings))

@@ -9,6 +9,8 @@ on these events elsewhere; this rule only decides their moments.
 Everything is measured in bucket time, not in calls, so a gap in the data or an
 evaluator that judges the same bucket several times (the current bucket is
 re-read every minute while it fills) gives the same events as one call per bucket.
+
+Its timing, `FiringRuleParams`, is the config document's ``alerts.lifecycle`` section.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
+
+from stormwatch.config.alerts import FiringRuleParams
 
 STATE_VERSION: Final = 2
 
@@ -60,33 +64,6 @@ class AssessmentLike(Protocol):
     def window_minutes(self) -> int | None: ...
     @property
     def window_severities(self) -> tuple[tuple[int, int], ...]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class FiringRuleParams:
-    """Timing of the alert-start rule; the defaults are the shipped configuration."""
-
-    confirm_buckets: int = 1
-    """Consecutive unusual buckets before an alert fires (1: fire on the first; early warning)."""
-    resolve_after_minutes: int = 60
-    """A firing alert resolves after this long without an unusual bucket."""
-    cooldown_minutes: int = 360
-    """After a resolve, a new alert within this time starts only if it is more severe."""
-    recovery_minutes: int = 60
-    """What "back to normal" is judged on: windows up to this long, or up to the window
-    that raised the alert if that is longer. A 12-hour window still holds a storm for
-    12 hours after it ended; the alert should not."""
-
-    def __post_init__(self) -> None:
-        for name, least in (
-            ("confirm_buckets", 1),
-            ("resolve_after_minutes", 1),
-            ("cooldown_minutes", 0),
-            ("recovery_minutes", 1),
-        ):
-            value = getattr(self, name)
-            if value < least:
-                raise ValueError(f"alerts.firing.{name}: must be >= {least}, got {value}")
 
 
 class FiringRule:

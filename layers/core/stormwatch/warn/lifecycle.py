@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from stormwatch.config.alerts import AlertSettings
 from stormwatch.model import iso, parse_iso
 from stormwatch.warn.firing import FiringEventKind, FiringRule
-from stormwatch.warn.settings import AlertSettings
 from stormwatch.warn.vocabulary import AlertEvent, Finding
 
 KEPT_EPISODES = 20

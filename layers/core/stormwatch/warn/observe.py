@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from stormwatch.config.alerts import VolumeDetectorParams
 from stormwatch.model import ALL_CHANNELS, BucketCounts, SeriesCounts, bucket_start
 from stormwatch.persistence.health import PollHealthRecord
-from stormwatch.warn.detector import Assessment, VolumeDetector, VolumeDetectorParams
+from stormwatch.warn.detector import Assessment, VolumeDetector
 from stormwatch.warn.rules import SeriesWindow
 
 BOOTSTRAP = timedelta(days=14)

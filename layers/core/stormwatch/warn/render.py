@@ -26,7 +26,6 @@ from stormwatch.warn import messages
 from stormwatch.warn.lifecycle import BrandLifecycle, Dispatch
 from stormwatch.warn.route import paged, routes
 from stormwatch.warn.rules import SeriesWindow
-from stormwatch.warn.settings import AlertSettings
 from stormwatch.warn.vocabulary import AlertEvent, Finding
 
 EVIDENCE_WINDOW = timedelta(hours=1)
@@ -49,7 +48,7 @@ class BucketReader(Protocol):
 class Renderer:
     def __init__(self, config: Config, mentions: MentionReader, buckets: BucketReader) -> None:
         self.config = config
-        self.settings = config.alerts or AlertSettings()
+        self.settings = config.alerts
         self.mentions = mentions
         self.buckets = buckets
         self.bucket = timedelta(minutes=config.bucket_minutes)

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from stormwatch.notify import EMAIL, SMS, SMS_TOPIC
+from stormwatch.oncall import Contact, Roster
 from stormwatch.warn.lifecycle import BUSINESS_HOURS, ESCALATION, ON_CALL, TEAM, Dispatch
-from stormwatch.warn.roster import Contact, Roster
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,15 +13,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from stormwatch.model import BucketCounts
-from stormwatch.warn.detector import Assessment
-from stormwatch.warn.settings import (
+from stormwatch.config.alerts import (
     AlertSettings,
     NegativeShareRule,
     SilenceRule,
     StaticThreshold,
     VelocityRule,
 )
+from stormwatch.model import BucketCounts
+from stormwatch.warn.detector import Assessment
 from stormwatch.warn.vocabulary import Finding, Rule
 
 
