@@ -38,6 +38,8 @@ $(VENV)/.installed: requirements/dev.lock
 	@# would put them: `.venv/bin/python -m bench.ingest` works from any directory.
 	printf '%s\n%s\n' "$(CURDIR)/layers/core" "$(CURDIR)" \
 		> "$$($(VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/stormwatch-dev.pth"
+	@# The `stormwatch` command (pyproject's [project.scripts]) on the venv's PATH.
+	$(VENV)/bin/pip install $(PIP_QUIET) --no-deps --no-build-isolation -e .
 	@touch $@
 
 $(TOOLS)/sam/.installed: requirements/sam.lock

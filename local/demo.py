@@ -217,7 +217,7 @@ class Progress:
         self.sms_seen = len(sent)
 
     def _acknowledge(self, moment: datetime) -> None:
-        from ops.__main__ import acknowledge
+        from ops.cli import acknowledge
 
         alert = self.open_alert
         if alert is None or alert in self.acknowledged or self.first_page is None:

@@ -1,1 +1,1 @@
-"""Command-line tools for operators: `python -m ops --help`."""
+"""Command-line tools for operators: `stormwatch --help`."""

@@ -22,7 +22,7 @@ from local.demo import run_schedules
 from local.history import count_buckets, quiet_history
 from local.scenario import Scenario, build_scenario
 from local.stack import LocalStack
-from ops.__main__ import acknowledge
+from ops.cli import acknowledge
 from stormwatch.config import CHANNELS
 from stormwatch.persistence.buckets import BucketStore
 from stormwatch.persistence.table import Table

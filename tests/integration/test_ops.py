@@ -10,7 +10,7 @@ import yaml
 
 from local.localconfig import EXAMPLE_CONFIG, read_document
 from local.stack import LocalStack
-from ops.__main__ import main
+from ops.cli import main
 
 
 def test_a_valid_document_is_pushed_and_read_by_the_functions(

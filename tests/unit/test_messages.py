@@ -33,7 +33,7 @@ from stormwatch.warn.messages import (
 from stormwatch.warn.vocabulary import AlertEvent, Finding, Rule
 
 T0 = datetime(2026, 11, 22, 3, 5, tzinfo=UTC)  # Sunday 04:05 in Berlin
-ACK = "python -m ops ack nordwind-air-20261122-0305"
+ACK = "stormwatch ack nordwind-air-20261122-0305"
 PAUSE = DEFAULT_PAUSE_INSTRUCTIONS
 FINDINGS = (
     Finding(Rule.VOLUME, "ALL", 3, 1240, 112, 60, "1240 mentions in 60 min, about 112 usual"),
@@ -479,7 +479,8 @@ _CALM = _phrase(3).filter(lambda s: not {"storm", "crisis"} & set(s.lower().spli
 def test_blind_never_sounds_like_a_crisis(message: Notice) -> None:
     # Given a blind-source notice of any severity, over any findings
     message = dataclasses.replace(message, brand_name="Nordwind Air", ack_command=ACK)
-    said = everything(message).lower()
+    # (the command's name, stormwatch, is not a storm)
+    said = everything(message).lower().replace("stormwatch", "")
     # Then nothing in it reads like a storm or asks to pause posts
     for word in ("crisis", "storm", "critical", "pause"):
         assert word not in said.replace("#", " ")

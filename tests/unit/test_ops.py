@@ -1,10 +1,10 @@
-"""Which table `python -m ops ack` acts on when the SMS's command names none."""
+"""Which table `stormwatch ack` acts on when the SMS's command names none."""
 
 from __future__ import annotations
 
 import pytest
 
-from ops.__main__ import TABLE_ENV, find_table
+from ops.cli import TABLE_ENV, find_table
 
 ACCOUNT = ["stormwatch-prod", "stormwatch-prod-idempotency", "billing", "stormwatch-old-backup"]
 

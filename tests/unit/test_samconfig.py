@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ops.__main__ import STACK_TABLE
+from ops.cli import STACK_TABLE
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,8 +1,8 @@
 """The one configuration document, validated on load.
 
 The document lives in SSM Parameter Store as JSON (ops edit `config/*.yaml` and push it
-with `python -m ops config push`, which validates first). One pydantic model describes
-all of it, `Config`; its JSON Schema (`python -m ops config schema`, copied to
+with `stormwatch config push`, which validates first). One pydantic model describes
+all of it, `Config`; its JSON Schema (`stormwatch config schema`, copied to
 `config/schema.json`) lets editors check a file as it is typed. Every problem is a
 `ConfigError` naming the key, e.g. ``channels.facebook.page_id: required``.
 

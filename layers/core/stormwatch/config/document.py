@@ -102,7 +102,7 @@ def _known_version(version: int) -> int:
 
 class Config(Section):
     """One stormwatch deployment's configuration: brands, channels, alerts and who is on
-    call. Stored as JSON in SSM Parameter Store; `python -m ops config push` validates it
+    call. Stored as JSON in SSM Parameter Store; `stormwatch config push` validates it
     first."""
 
     model_config = ConfigDict(title="stormwatch configuration")
@@ -218,7 +218,7 @@ def load_config_json(text: str) -> Config:
 def config_schema() -> dict[str, Any]:
     """The document's JSON Schema (draft 2020-12), descriptions from the field docs.
 
-    `config/schema.json` is a copy (`python -m ops config schema`), so editors check a
+    `config/schema.json` is a copy (`stormwatch config schema`), so editors check a
     config file as it is typed.
     """
     schema = Config.model_json_schema()

@@ -1,0 +1,230 @@
+"""Operator commands against a deployed stack (or the local one, via AWS_ENDPOINT_URL).
+
+    stormwatch config check config/prod.yaml
+    stormwatch config schema > config/schema.json
+    stormwatch config push config/prod.yaml --name /stormwatch/prod/config
+    stormwatch credentials push secrets.json --secret stormwatch/prod/channels
+    stormwatch ack nordwind-air-20261122-0305 [--table stormwatch-prod]
+
+`ack` finds the stack's table itself when the account and region hold one stormwatch
+stack; with several, pass --table or set STORMWATCH_TABLE once.
+
+Credentials files never belong in the repository: keep them where your other secrets live
+and delete local copies after pushing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from stormwatch.config import CHANNELS, config_schema, parse_config
+from stormwatch.errors import ConfigError
+
+STANDARD_TIER_BYTES = 4096
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    text = path.read_text(encoding="utf-8")
+    document = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    if not isinstance(document, dict):
+        raise ConfigError("<document>", f"{path} must hold a mapping")
+    parse_config(document)
+    return document
+
+
+def config_check(args: argparse.Namespace) -> int:
+    config = parse_config(_read_config(args.file))
+    print(
+        f"{args.file}: valid - {len(config.brands)} brands, "
+        f"channels {', '.join(config.enabled_channels)}"
+    )
+    return 0
+
+
+def config_schema_print(_args: argparse.Namespace) -> int:
+    """The document's JSON Schema; `config/schema.json` is this output, committed."""
+    print(json.dumps(config_schema(), indent=2, ensure_ascii=False))
+    return 0
+
+
+def config_push(args: argparse.Namespace) -> int:
+    import boto3
+
+    document = _read_config(args.file)
+    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+    tier: Literal["Advanced", "Standard"] = (
+        "Advanced" if len(text.encode()) > STANDARD_TIER_BYTES else "Standard"
+    )
+    boto3.client("ssm").put_parameter(
+        Name=args.name, Value=text, Type="String", Tier=tier, Overwrite=True
+    )
+    print(f"pushed {args.file} to {args.name} ({tier} tier); functions pick it up within a minute")
+    return 0
+
+
+def credentials_push(args: argparse.Namespace) -> int:
+    import boto3
+
+    document = json.loads(args.file.read_text(encoding="utf-8"))
+    if not isinstance(document, dict) or not all(isinstance(v, dict) for v in document.values()):
+        print('credentials must be a JSON object of objects: {"x": {"bearer_token": ...}}')
+        return 2
+    unknown = sorted(set(document) - set(CHANNELS))
+    if unknown:
+        print(f"note: keys {unknown} are not channel names; they must match a secret_key")
+    boto3.client("secretsmanager").put_secret_value(
+        SecretId=args.secret, SecretString=json.dumps(document)
+    )
+    # Names only: values never reach the terminal or a log.
+    print(f"stored credentials for {', '.join(sorted(document))} in {args.secret}")
+    return 0
+
+
+ALERT_ID = re.compile(r"^(?P<brand>[a-z0-9][a-z0-9-]{0,39})-(?P<at>\d{8}-\d{4})$")
+TABLE_ENV = "STORMWATCH_TABLE"
+# template.yaml names the table stormwatch-<Stage>, its idempotency table ...-idempotency.
+STACK_TABLE = re.compile(r"^stormwatch-(dev|staging|prod)$")
+
+
+def find_table(
+    explicit: str | None, environ: Mapping[str, str], list_tables: Callable[[], Iterable[str]]
+) -> str:
+    """The table to act on: --table, else $STORMWATCH_TABLE, else the account's only stack.
+
+    The command in an alert SMS carries no table name (it must fit one segment), so with
+    one stack in the account and region it works as received.
+    """
+    if explicit:
+        return explicit
+    if environ.get(TABLE_ENV):
+        return environ[TABLE_ENV]
+    stacks = sorted(name for name in list_tables() if STACK_TABLE.match(name))
+    if len(stacks) == 1:
+        return stacks[0]
+    if not stacks:
+        raise ValueError(
+            "no stormwatch table in this account and region: pass --table "
+            f"(the stack's TableName output) or set {TABLE_ENV}"
+        )
+    raise ValueError(
+        f"several stormwatch stacks here ({', '.join(stacks)}): pass --table or set {TABLE_ENV}"
+    )
+
+
+def _table_names() -> Iterator[str]:
+    import boto3
+
+    for page in boto3.client("dynamodb").get_paginator("list_tables").paginate():
+        yield from page["TableNames"]
+
+
+def acknowledge(table: str, alert_id: str, by: str, at: datetime, *, attempts: int = 5) -> str:
+    """Acknowledge the brand's open alert; returns what happened, raises if it cannot."""
+    import boto3
+
+    from stormwatch.config import AlertSettings
+    from stormwatch.errors import StoreConflict
+    from stormwatch.persistence.table import Table
+    from stormwatch.persistence.warn_state import BrandState, WarnStateStore
+    from stormwatch.warn.lifecycle import BrandLifecycle
+
+    match = ALERT_ID.match(alert_id)
+    if match is None:
+        raise ValueError(f"{alert_id!r} is not an alert id (like nordwind-air-20261122-0305)")
+    brand = match.group("brand")
+    store = WarnStateStore(Table(boto3.client("dynamodb"), table))
+    for _ in range(attempts):
+        stored = store.load_state(brand)
+        # The timing settings do not matter here: only the open alert's fields change.
+        lifecycle = BrandLifecycle(brand, AlertSettings(), stored.lifecycle)
+        lifecycle.acknowledge(alert_id, by, at)
+        state = BrandState(stored.detectors, lifecycle.to_state(), stored.version)
+        try:
+            store.save_brand(brand, state, [], at)
+        except StoreConflict:
+            continue  # the evaluator saved meanwhile: read again and acknowledge again
+        return (
+            f"{alert_id} acknowledged by {by}: escalation stops; "
+            "the team hears it with the next evaluation"
+        )
+    raise RuntimeError(f"{alert_id}: the alert kept changing; try again")
+
+
+def caller_identity() -> str:
+    """Who runs this command, as AWS verified it (not a name anyone could type)."""
+    import boto3
+
+    arn = str(boto3.client("sts").get_caller_identity()["Arn"])
+    return arn.rsplit("/", 1)[-1] if "/" in arn else arn
+
+
+def ack(args: argparse.Namespace) -> int:
+    from stormwatch.warn.lifecycle import NotAcknowledgeable
+
+    try:
+        table = find_table(args.table, os.environ, _table_names)
+        identity = caller_identity()
+        by = f"{args.name} ({identity})" if args.name else identity
+        print(acknowledge(table, args.alert_id, by, datetime.now(UTC)))
+    except (ValueError, NotAcknowledgeable) as error:
+        print(f"cannot acknowledge: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="stormwatch",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    config = commands.add_parser("config", help="the configuration document").add_subparsers(
+        dest="action", required=True
+    )
+    check = config.add_parser("check", help="validate a YAML/JSON config document")
+    check.add_argument("file", type=Path)
+    check.set_defaults(run=config_check)
+    schema = config.add_parser(
+        "schema", help="print the document's JSON Schema (editors check a file with it)"
+    )
+    schema.set_defaults(run=config_schema_print)
+    push = config.add_parser("push", help="validate, then store in SSM Parameter Store")
+    push.add_argument("file", type=Path)
+    push.add_argument("--name", required=True, help="the stack's ConfigParameterName")
+    push.set_defaults(run=config_push)
+    credentials = commands.add_parser("credentials", help="channel credentials").add_subparsers(
+        dest="action", required=True
+    )
+    store = credentials.add_parser("push", help="store a JSON file in the stage's secret")
+    store.add_argument("file", type=Path)
+    store.add_argument("--secret", required=True, help="the stack's ChannelSecretName")
+    store.set_defaults(run=credentials_push)
+    acknowledgement = commands.add_parser("ack", help="acknowledge an alert: stop its escalation")
+    acknowledgement.add_argument("alert_id", help="as in the email or SMS")
+    acknowledgement.add_argument(
+        "--table",
+        help=f"the stack's TableName output (default: ${TABLE_ENV}, or the account's only stack)",
+    )
+    acknowledgement.add_argument("--name", help="a display name shown next to your AWS identity")
+    acknowledgement.set_defaults(run=ack)
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except ConfigError as error:
+        print(f"invalid configuration: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
