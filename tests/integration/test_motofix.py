@@ -113,3 +113,47 @@ def test_concurrent_transactions_do_not_undo_each_other(stack: LocalStack) -> No
         thread.join()
     # Then exactly the successful transactions' increments remain
     assert _item(stack, "MC", "counter") == {**key, "n": {"N": "80"}}
+
+
+@pytest.mark.parametrize(
+    ("condition", "values", "expected"),
+    [
+        ("sk = :a", {":a": "b3"}, ["b3"]),
+        ("sk < :a", {":a": "a3"}, ["a0", "a1", "a2"]),
+        ("sk <= :a", {":a": "a2"}, ["a0", "a1", "a2"]),
+        ("sk > :a", {":a": "b7"}, ["b8", "b9"]),
+        ("sk >= :a", {":a": "b8"}, ["b8", "b9"]),
+        ("sk BETWEEN :a AND :b", {":a": "a8", ":b": "b1"}, ["a8", "a9", "b0", "b1"]),
+        ("begins_with(sk, :a)", {":a": "b"}, [f"b{n}" for n in range(10)]),
+    ],
+)
+def test_a_query_finds_exactly_what_its_sort_key_condition_admits(
+    stack: LocalStack, condition: str, values: dict[str, str], expected: list[str]
+) -> None:
+    # Given a partition of twenty items, and another partition beside it
+    client = stack.client("dynamodb")
+    table = stack.outputs["TableName"]
+    for prefix in "ab":
+        for n in range(10):
+            for pk in ("MFQ", "MFQ-other"):
+                client.put_item(
+                    TableName=table, Item={"pk": {"S": pk}, "sk": {"S": f"{prefix}{n}"}}
+                )
+    request: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": f"pk = :pk AND {condition}",
+        "ExpressionAttributeValues": {
+            ":pk": {"S": "MFQ"},
+            **{name: {"S": value} for name, value in values.items()},
+        },
+    }
+    # When it is read forwards in pages of three, and backwards
+    forwards: list[str] = []
+    for page in client.get_paginator("query").paginate(**request, PaginationConfig={"PageSize": 3}):
+        forwards += [item["sk"]["S"] for item in page["Items"]]
+    backwards = [
+        item["sk"]["S"] for item in client.query(**request, ScanIndexForward=False)["Items"]
+    ]
+    # Then exactly the admitted items of that partition come back, in order
+    assert forwards == expected
+    assert backwards == list(reversed(expected))
