@@ -92,7 +92,6 @@ class BrandOutcome:
     warming_up: bool = False
     dispatched: list[str] = field(default_factory=list)
     blind: list[Finding] = field(default_factory=list)
-    stored: bool = False
 
 
 @dataclass
@@ -158,14 +157,36 @@ class Evaluator:
         """
         report = EvaluationReport(now)
         monitor = self.states.monitor()
+        for brand_id, outcome in self._evaluate_brands(now, monitor, deadline, report).items():
+            if isinstance(outcome, str):
+                report.errors.append(outcome)
+            else:
+                report.brands[brand_id] = outcome
+                report.dispatched.extend(outcome.dispatched)
+        try:
+            self._evaluate_blind(self._blind_findings(report, monitor, now), monitor, now, report)
+        except Exception as error:
+            logger.exception("blind monitor failed")
+            report.errors.append(f"monitor: {error.__class__.__name__}: {error}")
+        sent = send_pending(self.outbox, self.notifier, now)
+        report.sent, report.failed = sent.sent, sent.failed
+        return report
+
+    def _evaluate_brands(
+        self,
+        now: datetime,
+        monitor: MonitorView,
+        deadline: TimeBudget | None,
+        report: EvaluationReport,
+    ) -> dict[str, BrandOutcome | str]:
+        """Each brand's outcome (or its error, as text), in the config's order: steady
+        brands at once in threads, then those that must learn, while time allows."""
         brands = self.config.brands
         with ThreadPoolExecutor(max_workers=max(1, min(BRAND_WORKERS, len(brands)))) as pool:
             first = list(
                 pool.map(lambda brand: self._guarded(brand, now, monitor, learning=False), brands)
             )
-        results: dict[str, BrandOutcome | str | None] = dict(
-            zip((brand.id for brand in brands), first, strict=True)
-        )
+        results = dict(zip((brand.id for brand in brands), first, strict=True))
         longest = LEARNING_ESTIMATE_SECONDS
         for brand in brands:
             if results[brand.id] is not None:
@@ -176,39 +197,23 @@ class Evaluator:
             started = time.monotonic()
             results[brand.id] = self._guarded(brand, now, monitor, learning=True)
             longest = max(longest, time.monotonic() - started)
-        blind_findings: dict[str, Finding] = {}
-        for brand in brands:
-            outcome = results[brand.id]
-            if outcome is None:
-                continue
-            if isinstance(outcome, str):
-                report.errors.append(outcome)
-                continue
-            report.brands[brand.id] = outcome
-            report.dispatched.extend(outcome.dispatched)
+        return {brand: outcome for brand, outcome in results.items() if outcome is not None}
+
+    def _blind_findings(
+        self, report: EvaluationReport, monitor: MonitorView, now: datetime
+    ) -> list[Finding]:
+        """One finding per channel on which monitoring is blind: a channel gone silent for
+        some brand, or its poller failing."""
+        found: dict[str, Finding] = {}
+        for outcome in report.brands.values():
             for finding in outcome.blind:
-                blind_findings.setdefault(finding.channel, finding)
+                found.setdefault(finding.channel, finding)
         for channel in self.channels:
-            found = silence(
-                channel,
-                _health(monitor.health.get(channel)),
-                None,
-                None,
-                now,
-                self.settings.silence,
-            )
-            if found is not None:
-                blind_findings.setdefault(channel, found)
-        try:
-            self._evaluate_blind(
-                sorted(blind_findings.values(), key=lambda f: f.channel), monitor, now, report
-            )
-        except Exception as error:
-            logger.exception("blind monitor failed")
-            report.errors.append(f"monitor: {error.__class__.__name__}: {error}")
-        sent = send_pending(self.outbox, self.notifier, now)
-        report.sent, report.failed = sent.sent, sent.failed
-        return report
+            health = _health(monitor.health.get(channel))
+            failing = silence(channel, health, None, None, now, self.settings.silence)
+            if failing is not None:
+                found.setdefault(channel, failing)
+        return sorted(found.values(), key=lambda finding: finding.channel)
 
     def _guarded(
         self, brand: Brand, now: datetime, monitor: MonitorView, *, learning: bool
@@ -282,7 +287,6 @@ class Evaluator:
             )
             try:
                 self.states.save_brand(brand.id, state, messages, now)
-                outcome.stored = True
             except StoreConflict:
                 # Another evaluation (or an ack) changed the state first: it decided this
                 # minute; the next minute decides again from what it stored.
