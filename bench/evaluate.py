@@ -139,6 +139,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--brands", type=int, default=50)
     parser.add_argument("--minutes", type=int, default=65)
     parser.add_argument("--learning-brands", type=int, default=3)
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0.0,
+        help="added to every DynamoDB request, as a region's round trip would be",
+    )
     args = parser.parse_args(argv)
 
     # Relative to the run's clock: nothing here depends on the date.
@@ -159,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"{HISTORY_DAYS} days; {args.minutes} evaluations, one a minute, on the local stack"
         )
 
-        recording = RecordingClient(stack.client("dynamodb"))
+        recording = RecordingClient(stack.client("dynamodb"), args.latency_ms / 1000)
         table = Table(recording, stack.outputs["TableName"])
         alerts, ops = stack.outputs["AlertsTopicArn"], stack.outputs["OpsTopicArn"]
         evaluator = Evaluator(
@@ -207,9 +213,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
         print(f"requests per brand-evaluation: {per_brand:.2f} ({by_operation})")
         print(f"write units per brand-minute: {units:.2f}")
+        latency = f", {args.latency_ms:g} ms added per request" if args.latency_ms else ""
         print(
-            f"one evaluation of {len(brand_ids)} brands: median {statistics.median(walls):.2f} s, "
-            f"slowest {max(walls):.2f} s (the function's timeout is 60 s)"
+            f"one evaluation of {len(brand_ids)} brands{latency}: median "
+            f"{statistics.median(walls):.2f} s, slowest {max(walls):.2f} s "
+            "(the function's timeout is 60 s)"
         )
         learning(stack, config, t0, args.learning_brands)
     print(f"evaluate: {per_brand:.2f} requests per brand")
