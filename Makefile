@@ -91,6 +91,7 @@ build: setup
 
 bench: $(VENV)/.installed
 	$(PYTHON) -m bench.ingest
+	$(PYTHON) -m bench.evaluate
 	$(PYTHON) -m bench.coldstart
 	$(PYTHON) -m bench.text_analysis
 	$(PYTHON) -m bench.nab --data ../shared/data/nab-tweets --out out/nab
