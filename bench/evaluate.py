@@ -134,6 +134,20 @@ def history(
     return buckets
 
 
+def recorded_evaluator(stack: LocalStack, config: Config, recording: RecordingClient) -> Evaluator:
+    """The evaluator as the handler wires it, its DynamoDB requests recorded."""
+    table = Table(recording, stack.outputs["TableName"])
+    return Evaluator(
+        config,
+        WarnStateStore(table),
+        MentionLedger(table),
+        Outbox(table),
+        SnsNotifier(
+            stack.client("sns"), stack.outputs["AlertsTopicArn"], stack.outputs["OpsTopicArn"]
+        ),
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--brands", type=int, default=50)
@@ -166,15 +180,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
 
         recording = RecordingClient(stack.client("dynamodb"), args.latency_ms / 1000)
-        table = Table(recording, stack.outputs["TableName"])
-        alerts, ops = stack.outputs["AlertsTopicArn"], stack.outputs["OpsTopicArn"]
-        evaluator = Evaluator(
-            config,
-            WarnStateStore(table),
-            MentionLedger(table),
-            Outbox(table),
-            SnsNotifier(stack.client("sns"), alerts, ops),
-        )
+        evaluator = recorded_evaluator(stack, config, recording)
         health = HealthLog(setup)
         rng = random.Random(3)
         walls: list[float] = []
@@ -236,15 +242,7 @@ def learning(stack: LocalStack, config: Config, t0: datetime, brands: int) -> No
         history(newcomers, t0 - timedelta(days=HISTORY_DAYS), t0, seed=4)
     )
     recording = RecordingClient(stack.client("dynamodb"))
-    table = Table(recording, stack.outputs["TableName"])
-    alerts, ops = stack.outputs["AlertsTopicArn"], stack.outputs["OpsTopicArn"]
-    evaluator = Evaluator(
-        fresh,
-        WarnStateStore(table),
-        MentionLedger(table),
-        Outbox(table),
-        SnsNotifier(stack.client("sns"), alerts, ops),
-    )
+    evaluator = recorded_evaluator(stack, fresh, recording)
     started = time.perf_counter()
     report = evaluator.run(t0 + timedelta(minutes=1))
     wall = time.perf_counter() - started

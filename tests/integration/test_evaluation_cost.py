@@ -12,19 +12,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bench.evaluate import counts_at, document
+from bench.evaluate import counts_at, document, recorded_evaluator
 from bench.recording import RecordingClient
 from local.stack import LocalStack
 from stormwatch.config import Config, parse_config
 from stormwatch.model import BucketCounts, BucketKey, bucket_start
-from stormwatch.notify import SnsNotifier
 from stormwatch.persistence.buckets import BucketStore
 from stormwatch.persistence.health import HealthLog
-from stormwatch.persistence.mentions import MentionLedger
-from stormwatch.persistence.outbox import Outbox
 from stormwatch.persistence.table import Table
-from stormwatch.persistence.warn_state import WarnStateStore
-from stormwatch.warn.evaluate import Evaluator
 
 BRANDS = 4
 T0 = bucket_start(datetime.now(UTC), 5) - timedelta(days=2)
@@ -58,16 +53,7 @@ def test_a_quiet_minute_costs_one_query_per_brand(stack: LocalStack, config: Con
     setup = Table(stack.client("dynamodb"), stack.outputs["TableName"])
     BucketStore(setup).import_history(_buckets(config, T0 - timedelta(days=4), T0))
     recording = RecordingClient(stack.client("dynamodb"))
-    table = Table(recording, stack.outputs["TableName"])
-    evaluator = Evaluator(
-        config,
-        WarnStateStore(table),
-        MentionLedger(table),
-        Outbox(table),
-        SnsNotifier(
-            stack.client("sns"), stack.outputs["AlertsTopicArn"], stack.outputs["OpsTopicArn"]
-        ),
-    )
+    evaluator = recorded_evaluator(stack, config, recording)
     health = HealthLog(setup)
 
     def minute(now: datetime) -> dict[str, int]:
