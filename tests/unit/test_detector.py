@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stormwatch.warn.detector import Assessment, VolumeDetector, VolumeDetectorParams
+from tests.helpers import examples
 
 T0 = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday
 BUCKET = timedelta(minutes=5)
@@ -461,7 +462,7 @@ def test_local_time_zone_is_accepted() -> None:
 
 
 @settings(
-    max_examples=25,
+    max_examples=examples(25),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )

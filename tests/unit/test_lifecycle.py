@@ -21,6 +21,7 @@ from stormwatch.warn.lifecycle import (
 )
 from stormwatch.warn.rules import FAILING, VOLUME, Finding
 from stormwatch.warn.settings import AlertSettings, EscalationPolicy, EscalationStep
+from tests.helpers import examples
 
 T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 BUCKET = 5
@@ -147,7 +148,7 @@ def test_a_blind_channel_goes_to_ops_and_its_recovery_too() -> None:
     assert [d.kind for d in recovered] == [DispatchKind.BLIND_RESOLVED]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(
     severities=st.lists(st.integers(0, 3), min_size=1, max_size=160),
     repeats=st.lists(st.booleans(), min_size=160, max_size=160),

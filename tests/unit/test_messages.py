@@ -32,6 +32,7 @@ from stormwatch.warn.messages import (
     ucs2_length,
 )
 from stormwatch.warn.settings import DEFAULT_PAUSE_INSTRUCTIONS
+from tests.helpers import examples
 
 T0 = datetime(2026, 11, 22, 3, 5, tzinfo=UTC)  # Sunday 04:05 in Berlin
 ACK = "python -m ops ack nordwind-air-20261122-0305"
@@ -425,7 +426,7 @@ def _cut_words(text: str) -> list[str]:
     return cut
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(notices())
 def test_every_sms_is_one_segment_of_whole_words(message: Notice) -> None:
     # Given any notice, with names in any script, emoji included
@@ -438,7 +439,7 @@ def test_every_sms_is_one_segment_of_whole_words(message: Notice) -> None:
     assert all(line and is_plain(line) for line in text.split("\n"))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(notices(text=st.text()))
 def test_every_subject_fits_sns_on_one_line(message: Notice) -> None:
     # Given any notice, names full of newlines and control characters included
@@ -450,13 +451,13 @@ def test_every_subject_fits_sns_on_one_line(message: Notice) -> None:
     assert subject.startswith("[")
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(notices())
 def test_subjects_shorten_whole_words_only(message: Notice) -> None:
     assert _cut_words(email(message).subject) == []
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(notices(text=st.text()))
 def test_email_bodies_are_plain_lines(message: Notice) -> None:
     body = email(message).body
@@ -558,7 +559,7 @@ def test_blind_is_for_ops_says_which_channel_since_when_and_what_it_means() -> N
 _CALM = _phrase(3).filter(lambda s: not {"storm", "crisis"} & set(s.lower().split()))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(notices(text=_CALM, kinds=st.just(Kind.BLIND)))
 def test_blind_never_sounds_like_a_crisis(message: Notice) -> None:
     # Given a blind-source notice of any severity, over any evidence
