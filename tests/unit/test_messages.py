@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from stormwatch.text import clean_text
 from stormwatch.warn.messages import (
+    EXCERPT_CHARS,
     SUBJECT_LIMIT,
     Acknowledgement,
     ChannelCount,
@@ -615,21 +616,32 @@ def test_a_long_mention_is_cut_at_a_word_boundary() -> None:
     assert text.startswith(shown[:-1] + " ")
 
 
-@given(st.text(max_size=400))
+@given(
+    st.text(max_size=400) | st.lists(st.text(min_size=1, max_size=12), max_size=60).map(" ".join)
+)
 def test_excerpts_are_short_clean_and_cut_between_words(text: str) -> None:
+    # Given any text, often words with spaces between them
+    # When it is excerpted
     shown = excerpt(text)
+    # Then the excerpt is short and clean, the text itself when it fits
     clean = clean_text(text)
-    assert len(shown) <= 200
+    assert len(shown) <= EXCERPT_CHARS
     assert is_plain(shown)
-    if len(clean) <= 200:
+    if len(clean) <= EXCERPT_CHARS:
         assert shown == clean
+        return
+    # And otherwise its beginning, cut...
+    kept = shown.removesuffix("…")
+    assert clean.startswith(kept)
+    rest = clean[len(kept) :]
+    if " " in clean[EXCERPT_CHARS // 2 : EXCERPT_CHARS]:
+        # ...at a space when the second half of the window has one (perhaps before
+        # trailing punctuation)
+        assert rest.lstrip(",;:-").startswith(" ")
     else:
-        kept = shown.removesuffix("…")
-        assert clean.startswith(kept)
-        rest = clean[len(kept) :]
-        # either at a space (perhaps after trailing punctuation) or, when the text has no
-        # space in the second half (CJK), without splitting a combining sequence
-        assert rest.lstrip(",;:-").startswith(" ") or not unicodedata.combining(rest[0])
+        # ...or, with no space there (CJK, a long URL), between characters, never inside a
+        # combining sequence
+        assert not unicodedata.combining(rest[0])
 
 
 # --- time -----------------------------------------------------------------------------------
