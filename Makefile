@@ -77,11 +77,14 @@ template: setup
 	$(CHECKOV) --quiet --compact --skip-download --config-file .checkov.yaml \
 		--framework cloudformation -f template.yaml -f $(TOOLS)/template.cfn.json
 
+# Two workers, a module (or a class of tests) per worker at a time, the longest first
+# (--dist loadscope --no-loadscope-reorder, also in pyproject.toml). CI runs each Hypothesis property in full (HYPOTHESIS_PROFILE=ci); test-fast
+# runs a fifth of the examples (the `dev` profile, tests/conftest.py).
 test: setup lint template
-	$(PYTHON) -m pytest -q -n 2
+	HYPOTHESIS_PROFILE=ci $(PYTHON) -m pytest -q -n 2 --dist loadscope --no-loadscope-reorder
 
 test-fast: $(VENV)/.installed
-	$(PYTHON) -m pytest -q -n 2 -m "not build"
+	$(PYTHON) -m pytest -q -n 2 --dist loadscope --no-loadscope-reorder -m "not build"
 
 demo: $(VENV)/.installed
 	$(PYTHON) -m local.demo

@@ -1,6 +1,7 @@
 """Make moto's server fast enough for the demo without changing what it answers.
 
-Connections are kept alive (HTTP/1.1) as AWS endpoints do; DynamoDB transactions and
+Connections are kept alive (HTTP/1.1) as AWS endpoints do, and requests are routed
+without listing moto's package directory each time; DynamoDB transactions and
 queries cost what they touch, not the size of the table (moto answers a Query by
 looking at every item of the table, and copies whole tables before a transaction); and
 DynamoDB operations are isolated from each other, as in DynamoDB. moto serves each
@@ -51,6 +52,7 @@ def install() -> None:
     # Keep connections open as AWS does: werkzeug's HTTP/1.0 default costs a new TCP
     # connection (and a thread) for every request.
     MotoRequestHandler.protocol_version = "HTTP/1.1"
+    _list_moto_modules_once()
 
     original = DynamoDBBackend.transact_write_items
     setattr(models, "copy", _SkipTableCopy())  # noqa: B010 - swapping moto's module global
@@ -68,8 +70,19 @@ def install() -> None:
 
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
     _index_queries_by_partition()
+    _parse_update_expressions_once()
     _isolate_operations(DynamoDBBackend)
     _state["installed"] = True
+
+
+def _list_moto_modules_once() -> None:
+    """moto's server looks for each request's Host among its backends' folder names,
+    listing its package directory and stat-ing every entry (about 200) per request; the
+    folders do not change while it runs."""
+    from moto import backends
+
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules
 
 
 _ISOLATED = (
@@ -99,13 +112,28 @@ def _isolate_operations(backend_class: Any) -> None:
         setattr(backend_class, name, isolated)
 
 
-def _index_queries_by_partition() -> None:
-    """A base-table Query reads its one partition instead of filtering the whole table.
+# Table.query's keyword arguments; any other is a legacy KeyConditions filter.
+_QUERY_KEYWORDS = {
+    "index_name",
+    "consistent_read",
+    "filter_expression",
+    "hash_key_conditions",
+    "range_key_conditions",
+}
 
-    moto's query builds its candidates from `all_items()` and keeps those whose hash key
-    matches; while a base-table query runs, `all_items()` returns that partition only,
-    and only the items its sort-key condition admits, so the result is the same set,
-    found without a scan.
+
+def _index_queries_by_partition() -> None:
+    """A base-table Query reads its one partition instead of filtering the whole table,
+    and of that partition only the items its sort-key condition selects.
+
+    moto's query builds its candidates from `all_items()`, keeps those whose hash key
+    matches, and then, for every candidate, adds up the item's size (for the 1 MB page
+    limit) before it checks the sort-key condition. While a base-table query runs,
+    `all_items()` here returns that partition's items that meet the sort-key condition:
+    moto checks them again and answers the same items, without sizing the thousands of
+    buckets of a long history that a window of a few hours does not touch. (moto would
+    otherwise also count a non-matching item towards the page size, which DynamoDB does
+    not.)
     """
     from moto.dynamodb.models.table import Table
 
@@ -113,13 +141,16 @@ def _index_queries_by_partition() -> None:
     real_all_items = Table.all_items
 
     def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
-        # moto passes (range_comparison, range_values, ..., index_name) positionally after
-        # hash_key, index_name 8th.
+        # moto passes range_comparison, range_objs, ... index_name positionally after
+        # hash_key (index_name is the 7th of them).
         index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
-        comparison = args[0] if args else kwargs.get("range_comparison")
-        values = args[1] if len(args) > 1 else kwargs.get("range_objs")
         if index_name is None and hash_key is not None:
-            _inside.partition = (self, hash_key, comparison, values)
+            comparison = args[0] if args else kwargs.get("range_comparison")
+            values = args[1] if len(args) > 1 else kwargs.get("range_objs")
+            conditions = kwargs.get("range_key_conditions") or []
+            plain = len(conditions) <= 1 and not set(kwargs) - _QUERY_KEYWORDS
+            sort_key = (comparison, values) if comparison and plain else None
+            _inside.partition = (self, hash_key, sort_key)
         try:
             return real_query(self, hash_key, *args, **kwargs)
         finally:
@@ -129,22 +160,190 @@ def _index_queries_by_partition() -> None:
         hint = getattr(_inside, "partition", None)
         if hint is None or hint[0] is not self:
             return real_all_items(self)
-        _, hash_key, comparison, values = hint
-        partition = self.items.get(hash_key)
+        partition = self.items.get(hint[1])
         if partition is None:
             return []
         if not self.has_range_key:
             return [partition]
         items = list(partition.values())
-        if comparison:
-            # moto applies the same comparison again to what this returns, after working
-            # out every candidate's size; a partition holding a year of buckets made each
-            # Query cost a tenth of a second.
-            items = [item for item in items if item.range_key.compare(comparison, values)]
-        return items
+        if hint[2] is None:
+            return items
+        comparison, values = hint[2]
+        return [item for item in items if item.range_key.compare(comparison, values)]
 
     Table.query = query  # type: ignore[method-assign]
     Table.all_items = all_items  # type: ignore[method-assign]
+
+
+def _parse_update_expressions_once() -> None:
+    """moto parses an UpdateExpression twice per update (to check the request, then to run
+    it), and its validator walks the tree ten times asking at every node `isinstance` of
+    abstract classes. The poll path sends the same few expressions over and over: each is
+    parsed once here (sharing the tree is safe: the request check only reads it, and the
+    validator works on a deep copy of its own), and the walks remember per node class what
+    `isinstance` said. Same walks, same order, same answers.
+    """
+    from moto.dynamodb.parsing import validators
+    from moto.dynamodb.parsing.ast_nodes import (  # type: ignore[attr-defined]
+        DepthFirstTraverser,
+        Node,
+    )
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
+    from moto.dynamodb.parsing.validators import ActionCountValidator
+
+    real_make = UpdateExpressionParser.make.__func__
+    parsed: dict[str, Any] = {}
+    lock = threading.Lock()
+
+    def make(cls: Any, expression: str) -> Any:
+        with lock:
+            tree = parsed.get(expression)
+        if tree is None:
+            tree = real_make(cls, expression)  # raises for a bad expression: nothing cached
+            with lock:
+                parsed[expression] = tree
+        return tree
+
+    UpdateExpressionParser.make = classmethod(make)
+
+    DepthFirstTraverser.traverse_node_recursively = _traverse_node_recursively
+    Node.find_clauses = _find_clauses
+    ActionCountValidator.verify_action_counts = _verify_action_counts  # type: ignore[method-assign]
+    # The validator starts from a deep copy of the tree (it rewrites the copy as it goes);
+    # copy.deepcopy spends most of that on bookkeeping a plain tree does not need.
+    setattr(validators, "deepcopy", _SkipTreeCopy())  # noqa: B010 - swapping a module global
+
+
+class _SkipTreeCopy:
+    """Stands in for `deepcopy` in moto's validators module: an expression tree (nodes
+    whose children are nodes or strings) is cloned node by node, with each clone's parent
+    the parent's clone, as deepcopy would have it; anything else goes to deepcopy."""
+
+    def __call__(self, value: Any, memo: Any = None) -> Any:
+        from moto.dynamodb.parsing.ast_nodes import Node  # type: ignore[attr-defined]
+
+        if isinstance(value, Node) and value.parent is None:
+            return _clone_tree(value, None, Node)
+        return copy.deepcopy(value, memo)
+
+
+def _clone_tree(node: Any, parent: Any, node_class: type) -> Any:
+    clone = object.__new__(type(node))
+    clone.__dict__.update(node.__dict__)
+    clone.parent = parent
+    if node.children is not None:
+        clone.children = [
+            _clone_tree(child, clone, node_class)
+            if isinstance(child, node_class)
+            else child
+            if isinstance(child, str)
+            else copy.deepcopy(child)
+            for child in node.children
+        ]
+    return clone
+
+
+# Node types are ABCs, and moto asks `isinstance` of them at every node of every walk
+# (about 3,000 times per update); the answer depends on the node's class only.
+_is_node: dict[type, bool] = {}
+_has_clauses: dict[type, bool] = {}
+
+
+def _traverse_node_recursively(self: Any, node: Any, child_id: int = -1) -> Any:
+    """moto's DepthFirstTraverser.traverse_node_recursively, with its `isinstance`
+    answers remembered per class."""
+    from moto.dynamodb.parsing.ast_nodes import Node  # type: ignore[attr-defined]
+
+    kind = type(node)
+    is_node = _is_node.get(kind)
+    if is_node is None:
+        is_node = _is_node[kind] = issubclass(kind, Node)
+    if not is_node:
+        return node
+    parent_node = node.parent
+    if node.children is not None:
+        for index, child_node in enumerate(node.children):
+            self.pre_processing_of_child(node, index)
+            self.traverse_node_recursively(child_node, index)
+    processed: dict[type, bool] | None = self.__dict__.get("_motofix_processed")
+    if processed is None:
+        processed = self.__dict__["_motofix_processed"] = {}
+    wanted = processed.get(kind)
+    if wanted is None:
+        wanted = processed[kind] = issubclass(kind, self.nodes_to_be_processed())
+    if wanted:
+        node = self.process(node)
+        node.parent = parent_node
+        if parent_node:
+            parent_node.children[child_id] = node
+    return node
+
+
+def _find_clauses(self: Any, clause_types: Any) -> list[Any]:
+    """moto's Node.find_clauses, with its `isinstance` answers remembered per class."""
+    clauses: list[Any] = []
+    for child in self.children or []:
+        kind = type(child)
+        if kind in clause_types:
+            clauses.append(child)
+            continue
+        if _descends(kind):
+            clauses.extend(child.find_clauses(clause_types))
+    return clauses
+
+
+def _descends(kind: type) -> bool:
+    """Whether find_clauses looks inside a child of this class."""
+    descend = _has_clauses.get(kind)
+    if descend is None:
+        from moto.dynamodb.parsing.ast_nodes import (  # type: ignore[attr-defined]
+            Expression,
+            UpdateExpressionFunction,
+        )
+
+        descend = _has_clauses[kind] = issubclass(kind, (Expression, UpdateExpressionFunction))
+    return descend
+
+
+def _verify_action_counts(self: Any, node: Any) -> Any:
+    """moto's ActionCountValidator.verify_action_counts (at most one ADD, one REMOVE and
+    one SET clause under `node`, checked in that order), counting each subtree once:
+    moto runs it at every node of the tree and searches the node's whole subtree three
+    times each time."""
+    from moto.dynamodb.exceptions import TooManyClauses
+    from moto.dynamodb.parsing.ast_nodes import (  # type: ignore[attr-defined]
+        UpdateExpressionAddClause,
+        UpdateExpressionRemoveClause,
+        UpdateExpressionSetClause,
+    )
+
+    memo: dict[tuple[int, type], int] = self.__dict__.setdefault("_motofix_counts", {})
+    for clause, name in (
+        (UpdateExpressionAddClause, "ADD"),
+        (UpdateExpressionRemoveClause, "REMOVE"),
+        (UpdateExpressionSetClause, "SET"),
+    ):
+        if _clause_count(node, clause, memo) > 1:
+            raise TooManyClauses(name)
+    return node
+
+
+def _clause_count(node: Any, clause: type, memo: dict[tuple[int, type], int]) -> int:
+    """len(node.find_clauses([clause])), remembered per node for one validation (the tree
+    is not changed while it is checked)."""
+    key = (id(node), clause)
+    count = memo.get(key)
+    if count is None:
+        count = 0
+        for child in node.children or []:
+            kind = type(child)
+            if kind is clause:
+                count += 1
+                continue
+            if _descends(kind):
+                count += _clause_count(child, clause, memo)
+        memo[key] = count
+    return count
 
 
 def _journal(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[Any, ...]]:

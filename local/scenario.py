@@ -8,6 +8,11 @@ carry no brand and must be filtered out by the configured exclusions.
 The storm starts in the night to Sunday (03:00 UTC by default): a cancelled-flights
 meltdown at the fictional airline Nordwind Air, in German and English, mostly
 negative, on several channels at once. The second brand, Kolibri Pay, stays quiet.
+
+No date is fixed: by default the scenario is the last weekend before the run's clock
+(`default_start`), so the demo, the tests and the benches play it on any day; tests
+that need a particular night (a daylight-saving change, 29 February) place the storm
+there with `start_for_storm`.
 """
 
 from __future__ import annotations
@@ -21,10 +26,26 @@ from datetime import UTC, datetime, timedelta
 STORM_BRAND = "nordwind-air"
 QUIET_BRAND = "kolibri-pay"
 
-# Saturday 00:00 UTC; the storm begins 27 hours later, at 03:00 on Sunday.
-DEFAULT_START = datetime(2026, 11, 21, 0, 0, tzinfo=UTC)
 DEFAULT_HOURS = 48
+# The scenario starts on a Saturday at 00:00 UTC; the storm 27 hours later, at 03:00 on Sunday.
 STORM_OFFSET = timedelta(hours=27)
+SATURDAY = 5
+
+
+def default_start(now: datetime | None = None, hours: int = DEFAULT_HOURS) -> datetime:
+    """Saturday 00:00 UTC of the last scenario of `hours` that is over by `now` (the run's
+    clock, the real one unless a test moved it): last weekend's storm, whatever the date."""
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    start = midnight - timedelta(days=(midnight.weekday() - SATURDAY) % 7)
+    while start + timedelta(hours=hours) > now:
+        start -= timedelta(days=7)
+    return start
+
+
+def start_for_storm(storm: datetime) -> datetime:
+    """The start of a scenario whose storm begins at `storm` (a test's chosen night)."""
+    return storm.astimezone(UTC) - STORM_OFFSET
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,13 +275,19 @@ class Scenario:
 def build_scenario(
     *,
     seed: int = 7,
-    start: datetime = DEFAULT_START,
+    start: datetime | None = None,
     hours: int = DEFAULT_HOURS,
     storm_offset: timedelta = STORM_OFFSET,
     volume: float = 1.0,
     channels: tuple[str, ...] = tuple(PROFILES),
 ) -> Scenario:
-    """Generate the scenario; `volume` scales every rate (tests use small volumes)."""
+    """Generate the scenario; `volume` scales every rate (tests use small volumes).
+
+    `start` defaults to `default_start()`. The posts depend on the seed, the time from the
+    start and the hour of day, so scenarios that start a whole number of days apart are the
+    same story, moved."""
+    if start is None:
+        start = default_start(hours=hours)
     rng = random.Random(seed)
     storm_start = start + storm_offset
     posts: list[Post] = []

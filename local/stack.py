@@ -37,6 +37,9 @@ from stormwatch.runtime import clear_caches
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
 
+# SQS's longest retention (14 days): see `LocalStack._tap_subscriptions`.
+TAP_RETENTION_SECONDS = 14 * 24 * 3600
+
 DEFAULT_PARAMETERS = {
     "Stage": "dev",
     "AlertEmail": "oncall@stormwatch.example",
@@ -130,10 +133,7 @@ class LocalStack:
         self.config_document = config_document
         self.settings = settings or {}
         self.log = log
-        self.world = World(
-            scenario=self.scenario,
-            credentials={ch: dict(fake_module(ch).CREDENTIALS) for ch in available_channels()},
-        )
+        self.world = _world(self.scenario)
         self.channels = FakeChannelServer(
             self.world, [fake_module(ch).make_fake() for ch in available_channels()]
         )
@@ -144,6 +144,11 @@ class LocalStack:
         self._handlers: dict[str, ModuleType] = {}
         self._config: Config | None = None
         self._code_dirs: dict[str, str] = {}
+        self._taps: dict[str, str] = {}
+        self._inbox: dict[str, list[dict[str, Any]]] = {}
+        self._inbox_lock = threading.Lock()
+        self._clients: dict[str, Any] = {}
+        self._clients_lock = threading.Lock()
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -162,6 +167,7 @@ class LocalStack:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._moto.start()
+        self._clients.clear()
         host, port = self._moto.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
         # moto keeps state per process, not per server: start from nothing.
@@ -180,6 +186,33 @@ class LocalStack:
         self._store_credentials()
         return self
 
+    def reset(self, scenario: Scenario | None = None) -> LocalStack:
+        """Back to as deployed, without a new moto and a new deployment (seconds each):
+        every table empty, nothing delivered, the configuration and the channels' secret
+        as `start` stored them, no cached copy of either, and the fake channels playing
+        `scenario` (a new one) or the same one afresh (no faults, no requests recorded).
+        Test modules that need a clean stack share one this way."""
+        from moto.dynamodb.models import dynamodb_backends
+        from moto.sns.models import sns_backends
+
+        from local.provision import ACCOUNT_ID
+
+        assert self.deployment is not None
+        tables = dynamodb_backends[ACCOUNT_ID][REGION]
+        for logical_id, resource in self.deployment.template["Resources"].items():
+            if resource["Type"] == "AWS::DynamoDB::Table":
+                tables.get_table(self.deployment.resources[logical_id].ref).items.clear()
+        self.received()  # drained and forgotten
+        sns_backends[ACCOUNT_ID][REGION].sms_messages.clear()
+        self.scenario = scenario or self.scenario
+        self.world = _world(self.scenario)
+        self.channels.world = self.world
+        self._config = None
+        self._store_configuration()
+        self._store_credentials()
+        clear_caches()
+        return self
+
     def stop(self) -> None:
         self.channels.stop()
         if self._moto is not None:
@@ -193,9 +226,15 @@ class LocalStack:
         self._saved_environment.clear()
 
     def client(self, service: str) -> Any:
+        """A boto3 client of the stack's moto, one per service (making one costs ~0.1 s)."""
         import boto3
 
-        return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION)  # type: ignore[call-overload]
+        with self._clients_lock:
+            if service not in self._clients:
+                self._clients[service] = boto3.client(  # type: ignore[call-overload]
+                    service, endpoint_url=self.endpoint, region_name=REGION
+                )
+            return self._clients[service]
 
     # --- what the stack holds ----------------------------------------------------------
 
@@ -246,16 +285,26 @@ class LocalStack:
 
         moto applies filter policies but keeps nothing it "sent" by email or to a
         subscribed phone; the queue receives exactly what that subscription would have.
+
+        SQS drops a message once it is older than the queue's retention, and moto measures
+        that age on whatever clock runs when the queue is read: a message sent on a
+        simulated Sunday and read after the simulation stopped may already be "gone". So
+        the taps are read while the clock that sent the messages still stands, at the end
+        of every invocation of a function that can publish (`_collect`); what they
+        received waits in `_inbox`, and the queues keep SQS's longest retention besides.
         """
         sns, sqs = self.client("sns"), self.client("sqs")
-        self._taps: dict[str, str] = {}
+        self._taps = {}
         for number, subscription in enumerate(sns.list_subscriptions()["Subscriptions"]):
             if subscription["Protocol"] not in ("email", "sms"):
                 continue
             attributes = sns.get_subscription_attributes(
                 SubscriptionArn=subscription["SubscriptionArn"]
             )["Attributes"]
-            url = sqs.create_queue(QueueName=f"local-tap-{number}")["QueueUrl"]
+            url = sqs.create_queue(
+                QueueName=f"local-tap-{number}",
+                Attributes={"MessageRetentionPeriod": str(TAP_RETENTION_SECONDS)},
+            )["QueueUrl"]
             arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
                 "QueueArn"
             ]
@@ -268,34 +317,60 @@ class LocalStack:
             )
             topic = subscription["TopicArn"].rsplit(":", 1)[1]
             self._taps[f"{topic} {subscription['Protocol']}:{subscription['Endpoint']}"] = url
+        self._inbox = {name: [] for name in self._taps}
 
     def received(self) -> dict[str, list[dict[str, Any]]]:
         """What each email/SMS subscription received since the last call, oldest first."""
-        sqs = self.client("sqs")
-        inbox: dict[str, list[dict[str, Any]]] = {}
-        for name, url in self._taps.items():
-            messages: list[dict[str, Any]] = []
-            while True:
-                batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get(
-                    "Messages", []
-                )
-                if not batch:
-                    break
-                for message in batch:
-                    envelope = json.loads(message["Body"])
-                    messages.append(
-                        {
-                            "subject": envelope.get("Subject"),
-                            "message": envelope["Message"],
-                            "attributes": {
-                                key: value["Value"]
-                                for key, value in envelope.get("MessageAttributes", {}).items()
-                            },
-                        }
-                    )
-                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-            inbox[name] = messages
+        self._collect()
+        with self._inbox_lock:
+            inbox, self._inbox = self._inbox, {name: [] for name in self._taps}
         return inbox
+
+    def _collect(self) -> None:
+        """Move what the tap queues hold into `_inbox`."""
+        if not self._taps_hold_messages():
+            return
+        sqs = self.client("sqs")
+        with self._inbox_lock:
+            for name, url in self._taps.items():
+                while True:
+                    batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get(
+                        "Messages", []
+                    )
+                    if not batch:
+                        break
+                    for message in batch:
+                        envelope = json.loads(message["Body"])
+                        self._inbox[name].append(
+                            {
+                                "subject": envelope.get("Subject"),
+                                "message": envelope["Message"],
+                                "attributes": {
+                                    key: value["Value"]
+                                    for key, value in envelope.get("MessageAttributes", {}).items()
+                                },
+                            }
+                        )
+                    sqs.delete_message_batch(
+                        QueueUrl=url,
+                        Entries=[
+                            {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]}
+                            for index, message in enumerate(batch)
+                        ],
+                    )
+
+    def _taps_hold_messages(self) -> bool:
+        """A look into moto's queues (in this process) that saves three ReceiveMessage calls
+        after most evaluations, which send nothing."""
+        from moto.sqs.models import sqs_backends
+
+        from local.provision import ACCOUNT_ID
+
+        queues = sqs_backends[ACCOUNT_ID][REGION].queues
+        return any(
+            queues[url.rsplit("/", 1)[1]].approximate_number_of_messages
+            for url in self._taps.values()
+        )
 
     def sms_sent(self) -> list[tuple[str, str]]:
         """Every SMS published to a phone number so far: (number, text)."""
@@ -314,7 +389,12 @@ class LocalStack:
         with self._environment(environment), self._output():
             module = self._handler_module(function)
             context = FakeLambdaContext(self.deployment.function_name(function), budget_seconds)
-            return module.handler(event, context)
+            try:
+                return module.handler(event, context)
+            finally:
+                # Read what it published while the clock it published at still stands.
+                if self._taps and _can_publish(environment):
+                    self._collect()
 
     def _handler_module(self, function: str) -> ModuleType:
         if function not in self._handlers:
@@ -361,6 +441,19 @@ class LocalStack:
         for name, value in variables.items():
             self._saved_environment.setdefault(name, os.environ.get(name))
             os.environ[name] = value
+
+
+def _world(scenario: Scenario) -> World:
+    """The fake channels' world for `scenario`, accepting each fake's credentials."""
+    return World(
+        scenario=scenario,
+        credentials={ch: dict(fake_module(ch).CREDENTIALS) for ch in available_channels()},
+    )
+
+
+def _can_publish(environment: dict[str, str]) -> bool:
+    """Whether a function's environment names an SNS topic it may publish to."""
+    return any(value.startswith("arn:aws:sns:") for value in environment.values())
 
 
 def schedules(stack: LocalStack) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import time_machine
+from hypothesis import settings
 
 from local.fakechannels.registry import available_channels, fake_module
 from local.fakechannels.server import FakeChannelServer
@@ -17,7 +18,22 @@ from local.scenario import Scenario, build_scenario
 from stormwatch.channels.base import ChannelContext
 from stormwatch.config import Config
 from stormwatch.deadline import Deadline
-from tests.helpers import context_for, example_config
+from tests.helpers import DEV_SHARE, HYPOTHESIS_PROFILE, context_for, example_config
+
+# Properties without a count of their own try Hypothesis's 100 examples under `ci`, a fifth
+# under `dev`; those with one scale it with `tests.helpers.examples`. No deadline: the
+# machines that run these are shared, and a slow example is not a wrong one.
+settings.register_profile("ci", max_examples=100, deadline=None, print_blob=True)
+settings.register_profile("dev", max_examples=100 // DEV_SHARE, deadline=None)
+settings.load_profile(HYPOTHESIS_PROFILE)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The end-to-end tests first. Under xdist (`--dist loadscope --no-loadscope-reorder`)
+    each of their modules or classes takes a worker for a minute or more: taken last, one
+    would keep a worker busy long after the other ran out of work."""
+    items.sort(key=lambda item: 0 if item.path.parent.name == "e2e" else 1)
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,7 @@ channel's fake on its own, and reading a source the way the poll loop does."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +20,18 @@ from stormwatch.config import Config, parse_config
 from stormwatch.deadline import Deadline
 from stormwatch.errors import RateLimited
 from stormwatch.model import Mention
+
+# Hypothesis: `dev` (the default) tries a fifth of the examples, quick enough to run at
+# every change; `ci` (HYPOTHESIS_PROFILE=ci, what `make test` runs) tries each property's
+# full count. Both are registered in tests/conftest.py.
+HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "dev")
+DEV_SHARE = 5
+
+
+def examples(thorough: int) -> int:
+    """How many examples a property tries: `thorough` under the `ci` profile, a fifth of
+    it (at least 10) under `dev`."""
+    return thorough if HYPOTHESIS_PROFILE == "ci" else max(10, thorough // DEV_SHARE)
 
 
 def example_config(

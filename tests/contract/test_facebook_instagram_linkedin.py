@@ -336,6 +336,7 @@ def test_usage_headers_have_the_documented_shape(
     recordings: dict[str, Recording], channel: str
 ) -> None:
     documented = _documented(channel, "usage_headers.json")
+    assert recordings[channel].reads
     for exchange in recordings[channel].reads:
         for header, example in documented.items():
             value = json.loads(exchange.response_headers[header])
@@ -405,6 +406,7 @@ def test_requests_use_only_documented_paths_parameters_fields_and_headers(
     contract = _contract(channel)
     recording = recordings[channel]
     uris = recording.raw_uris if channel == "linkedin" else None
+    assert recording.reads
     for index, exchange in enumerate(recording.reads):
         # Given one request the adapter made
         assert exchange.method == "GET"

@@ -47,17 +47,18 @@ OPERATIONS = ("/api/v1/notifications", "/api/v1/timelines/tag/{hashtag}", "/api/
 
 def _limit_maximums_from_descriptions(document: dict[str, Any]) -> None:
     for path in OPERATIONS:
-        for parameter in document["paths"][path]["get"]["parameters"]:
-            if parameter["name"] == "limit":
-                documented = re.search(r"Max (\d+)", parameter["description"])
-                assert documented, f"{path}: the limit's description no longer names a maximum"
-                parameter["schema"].update(minimum=1, maximum=int(documented.group(1)))
+        (parameter,) = [
+            p for p in document["paths"][path]["get"]["parameters"] if p["name"] == "limit"
+        ]
+        documented = re.search(r"Max (\d+)", parameter["description"])
+        assert documented, f"{path}: the limit's description no longer names a maximum"
+        parameter["schema"].update(minimum=1, maximum=int(documented.group(1)))
 
 
 def _search_type_enum_from_description(document: dict[str, Any]) -> None:
-    for parameter in document["paths"]["/api/v2/search"]["get"]["parameters"]:
-        if parameter["name"] == "type":
-            parameter["schema"]["enum"] = ["accounts", "hashtags", "statuses"]
+    parameters = document["paths"]["/api/v2/search"]["get"]["parameters"]
+    (parameter,) = [p for p in parameters if p["name"] == "type"]
+    parameter["schema"]["enum"] = ["accounts", "hashtags", "statuses"]
 
 
 SPEC = Spec.load(SPECS / "mastodon" / "openapi.json").patched(

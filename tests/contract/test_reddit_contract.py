@@ -152,7 +152,9 @@ def test_api_answers_carry_the_documented_rate_limit_headers(
     names = _documented("endpoints")["rate_limit_headers"]
 
     # When the recorded API answers are read / Then each carries all three, in their forms
-    for exchange in _api(exchanges):
+    answers = _api(exchanges)
+    assert answers
+    for exchange in answers:
         headers = {key.lower(): value for key, value in exchange.response_headers.items()}
         assert {name.lower() for name in names} <= set(headers)
         assert headers["x-ratelimit-used"].isdigit()

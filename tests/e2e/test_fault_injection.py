@@ -207,6 +207,7 @@ def test_every_bucket_equals_the_ground_truth(
     brands = sorted({brand for post in scenario.posts for brand in post.brands})
     stored = stored_buckets(stack, scenario, brands)
     truth = ground_truth(scenario, 5)
+    assert truth
     assert sum(c.total for (b, ch, _), c in truth.items() if ch == "ALL") == len(
         [p for p in scenario.posts for _ in p.brands]
     )

@@ -1,4 +1,7 @@
-"""A local stack (moto + the template's resources + fake channels) shared by a test module."""
+"""One local stack (moto + the template's resources + fake channels) per test session (per
+xdist worker), shared by the integration modules: each module starts from it as deployed
+(`LocalStack.reset`: tables empty, configuration and secret as stored at start), which
+costs milliseconds where a new moto and a new deployment cost seconds."""
 
 from __future__ import annotations
 
@@ -10,7 +13,12 @@ from local.scenario import build_scenario
 from local.stack import LocalStack
 
 
-@pytest.fixture(scope="module")
-def stack() -> Iterator[LocalStack]:
+@pytest.fixture(scope="session")
+def _deployed_stack() -> Iterator[LocalStack]:
     with LocalStack(scenario=build_scenario(volume=0.05, seed=3)) as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def stack(_deployed_stack: LocalStack) -> LocalStack:
+    return _deployed_stack.reset()

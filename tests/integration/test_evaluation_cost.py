@@ -1,13 +1,13 @@
 """What an evaluation asks of DynamoDB, on the local stack: about one request per brand.
 
 `bench.evaluate` measures it for 50 brands over an hour; this keeps a regression from
-slipping in unnoticed.
+slipping in unnoticed. (The shared stack's tables serve; the evaluator gets its brands
+from its own config.)
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -23,12 +23,6 @@ from stormwatch.persistence.table import Table
 
 BRANDS = 4
 T0 = bucket_start(datetime.now(UTC), 5) - timedelta(days=2)
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[LocalStack]:
-    with LocalStack(config_document=document(BRANDS)) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

@@ -48,6 +48,7 @@ def test_missing_credentials_fail_the_channel_with_the_key_named(stack: LocalSta
             summary = stack.invoke(POLL, {"channel": "bluesky"})
         # Then each source failed and says which secret key is missing; nothing crashed
         assert set(summary["sources"].values()) == {"failed"}
+        assert len(summary["errors"]) == len(summary["sources"])
         assert all("bluesky: no credentials object under this key" in e for e in summary["errors"])
     finally:
         client.put_secret_value(SecretId=secret, SecretString=saved)

@@ -157,3 +157,113 @@ def test_a_query_finds_exactly_what_its_sort_key_condition_admits(
     # Then exactly the admitted items of that partition come back, in order
     assert forwards == expected
     assert backwards == list(reversed(expected))
+
+
+def test_a_query_reads_exactly_the_sort_key_range_asked_for_page_by_page(
+    stack: LocalStack,
+) -> None:
+    # Given a long partition (a fortnight of 5-minute buckets) and another one beside it
+    client = stack.client("dynamodb")
+    table = stack.outputs["TableName"]
+    keys = [
+        f"2026-11-{day:02d}T{minute // 60:02d}:{minute % 60:02d}"
+        for day in range(1, 15)
+        for minute in range(0, 1440, 5)
+    ]
+    for chunk in range(0, len(keys), 25):
+        client.batch_write_item(
+            RequestItems={
+                table: [
+                    {"PutRequest": {"Item": {"pk": {"S": "MQ"}, "sk": {"S": key}, "n": {"N": "1"}}}}
+                    for key in keys[chunk : chunk + 25]
+                ]
+            }
+        )
+    client.put_item(TableName=table, Item={"pk": {"S": "MQ2"}, "sk": {"S": keys[100]}})
+    # When three hours of it are read in pages of ten, newest first, and a prefix by
+    # begins_with
+    window = {
+        ":pk": {"S": "MQ"},
+        ":from": {"S": "2026-11-07T22:00"},
+        ":to": {"S": "2026-11-08T01:00"},
+    }
+    pages, start = [], None
+    while True:
+        answer = client.query(
+            TableName=table,
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :from AND :to",
+            ExpressionAttributeValues=window,
+            ScanIndexForward=False,
+            Limit=10,
+            **({"ExclusiveStartKey": start} if start else {}),
+        )
+        pages.append([item["sk"]["S"] for item in answer["Items"]])
+        start = answer.get("LastEvaluatedKey")
+        if start is None:
+            break
+    prefix = client.query(
+        TableName=table,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :day)",
+        ExpressionAttributeValues={":pk": {"S": "MQ"}, ":day": {"S": "2026-11-14T23"}},
+    )
+    # Then they hold exactly the keys in range, in order, each once
+    expected = sorted(
+        (k for k in keys if "2026-11-07T22:00" <= k <= "2026-11-08T01:00"), reverse=True
+    )
+    assert len(expected) == 37
+    assert [key for page in pages for key in page] == expected
+    assert all(len(page) <= 10 for page in pages)
+    assert [item["sk"]["S"] for item in prefix["Items"]] == [
+        k for k in keys if k.startswith("2026-11-14T23")
+    ]
+    assert prefix["Count"] == prefix["ScannedCount"] == 12
+
+
+def test_an_update_expression_sent_again_and_again_counts_as_dynamodb_does(
+    stack: LocalStack,
+) -> None:
+    # Given the poll path's kind of counter update, sent for a new item and then again
+    client = stack.client("dynamodb")
+    table = stack.outputs["TableName"]
+    key = {"pk": {"S": "MU"}, "sk": {"S": "bucket"}}
+
+    def add(total: int, negative: int, minutes: int) -> dict[str, Any]:
+        answer: dict[str, Any] = client.update_item(
+            TableName=table,
+            Key=key,
+            UpdateExpression="ADD #total :total, #negative :negative "
+            "SET #minutes = if_not_exists(#minutes, :minutes)",
+            ExpressionAttributeNames={
+                "#total": "total",
+                "#negative": "negative",
+                "#minutes": "minutes",
+            },
+            ExpressionAttributeValues={
+                ":total": {"N": str(total)},
+                ":negative": {"N": str(negative)},
+                ":minutes": {"N": str(minutes)},
+            },
+            ReturnValues="ALL_NEW",
+        )["Attributes"]
+        return answer
+
+    # When it is applied three times with different values
+    add(3, 1, 5)
+    add(4, 0, 15)
+    after = add(10, 2, 60)
+    # Then the counters hold the sums and the first value set stays
+    assert after == {**key, "total": {"N": "17"}, "negative": {"N": "3"}, "minutes": {"N": "5"}}
+    # And an expression with two ADD clauses, or an ADD to a string, is refused as DynamoDB does
+    with pytest.raises(ClientError, match='The "ADD" section can only be used once'):
+        client.update_item(
+            TableName=table,
+            Key=key,
+            UpdateExpression="ADD #total :one ADD #negative :one",
+            ExpressionAttributeNames={"#total": "total", "#negative": "negative"},
+            ExpressionAttributeValues={":one": {"N": "1"}},
+        )
+    client.put_item(TableName=table, Item={**key, "total": {"S": "text"}})
+    with pytest.raises(
+        ClientError, match="An operand in the update expression has an incorrect data type"
+    ):
+        add(1, 1, 1)

@@ -78,12 +78,14 @@ def test_the_poller_may_touch_only_its_table_config_secret_and_queue(cfn: dict[s
     assert wildcards == {"comprehend:BatchDetectSentiment", "comprehend:DetectSentiment"}
     # It publishes nothing and cannot touch other secrets, parameters or tables
     assert not {a for a in by_action if a.startswith(("sns:", "iam:", "kms:Encrypt"))}
-    # KMS use is bounded to the services that encrypt our data
-    for statement in statements:
-        if any(a.startswith("kms:") for a in _actions(statement)):
-            assert statement["Resource"] == {"Fn::GetAtt": ["Key", "Arn"]}
-            assert "kms:ViaService" in statement["Condition"]["StringEquals"]
+    # KMS use is bounded to the services that encrypt our data (table, secret, queue)
+    kms = [s for s in statements if any(a.startswith("kms:") for a in _actions(s))]
+    assert len(kms) == 3
+    for statement in kms:
+        assert statement["Resource"] == {"Fn::GetAtt": ["Key", "Arn"]}
+        assert "kms:ViaService" in statement["Condition"]["StringEquals"]
     managed = role["Properties"].get("ManagedPolicyArns", [])
+    assert any("AWSLambdaBasicExecutionRole" in str(arn) for arn in managed)
     assert all(
         "AWSLambdaBasicExecutionRole" in str(arn) or "AWSXrayWriteOnlyAccess" in str(arn)
         for arn in managed
@@ -167,7 +169,9 @@ def test_data_is_durable_encrypted_and_expires(cfn: dict[str, Any]) -> None:
         assert properties["TimeToLiveSpecification"]["Enabled"] is True
     assert tables["Table"]["Properties"]["TimeToLiveSpecification"]["AttributeName"] == "expires_at"
     assert tables["Table"]["DeletionPolicy"] == "Retain"
-    for topic in _resources(cfn, "AWS::SNS::Topic").values():
+    topics = _resources(cfn, "AWS::SNS::Topic")
+    assert set(topics) == {"AlertsTopic", "OpsTopic"}
+    for topic in topics.values():
         assert topic["Properties"]["KmsMasterKeyId"] == {"Ref": "Key"}
     assert cfn["Resources"]["Key"]["Properties"]["EnableKeyRotation"] is True
 
@@ -176,6 +180,7 @@ def test_every_function_logs_with_retention_alarms_and_parks_failures(cfn: dict[
     functions = _resources(cfn, "AWS::Lambda::Function")
     alarms = _resources(cfn, "AWS::CloudWatch::Alarm")
     invoke_configs = _resources(cfn, "AWS::Lambda::EventInvokeConfig")
+    assert set(functions) == {"PollMentionsFunction", "EvaluateAlertsFunction"}
     for name, function in functions.items():
         properties = function["Properties"]
         assert properties["Architectures"] == ["arm64"]

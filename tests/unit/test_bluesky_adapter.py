@@ -107,6 +107,7 @@ def test_post_views_become_mentions(
 ) -> None:
     # Given the whole scenario in the past
     expected = {fake.mention_id(p): p for p in nordwind_posts(small_scenario, datetime.now(UTC))}
+    assert expected
     # When the "Nordwind" source reads everything
     mentions, _ = read_pages(source_of(channel_context("bluesky"), NORDWIND), None, start)
     # Then each post becomes one mention carrying what Bluesky says about it

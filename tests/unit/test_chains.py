@@ -19,6 +19,7 @@ from stormwatch.channels.chains import (
 )
 from stormwatch.errors import ExpiredPageToken
 from stormwatch.model import Mention
+from tests.helpers import examples
 
 T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 
@@ -155,7 +156,7 @@ def test_time_positions_round_trip() -> None:
     assert len(position_of_time(moment)) == len(position_of_time(T0))
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(
     seed=st.integers(0, 10_000),
     time_positions=st.booleans(),

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from stormwatch.config.alerts import VolumeDetectorParams
 from stormwatch.config.fields import config_error
 from stormwatch.warn.detector import Assessment, VolumeDetector
+from tests.helpers import examples
 
 T0 = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday
 BUCKET = timedelta(minutes=5)
@@ -464,7 +465,7 @@ def test_local_time_zone_is_accepted() -> None:
 
 
 @settings(
-    max_examples=25,
+    max_examples=examples(25),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )

@@ -68,6 +68,7 @@ def test_feed_reads_visitors_posts_normalised_and_skips_the_pages_own_posts(
 
     # Then it returns exactly the visitors' posts, each as the scenario wrote it
     expected = _visible(world, "visitor_post")
+    assert expected
     assert {mention.id for mention in mentions} == set(expected)
     assert len(mentions) == len(expected)
     for mention in mentions:
@@ -92,6 +93,8 @@ def test_tagged_and_comments_sources_read_their_kinds(
     comments, _ = read_pages(sources["comments"], None, start)
 
     # Then each returns its kind, with Graph's ids and like + reply counts as engagement
+    assert tagged
+    assert comments
     assert {m.id: m.engagement for m in tagged} == {
         key: post.engagement for key, post in _visible(world, "tag").items()
     }
@@ -358,6 +361,7 @@ def test_one_bad_item_is_logged_by_id_and_skipped(
         mentions, _ = read_pages(feed, None, start)
 
     # Then the rest is read, and the warnings name the channel and ids, never the text
+    assert len(damaged) == 2
     assert {m.id for m in mentions} == set(_visible(world, "visitor_post")) - set(damaged)
     logged = [record.getMessage() for record in caplog.records]
     for item_id in damaged:

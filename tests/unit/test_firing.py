@@ -19,6 +19,7 @@ from stormwatch.warn.firing import (
     FiringPhase,
     FiringRule,
 )
+from tests.helpers import examples
 
 T0 = datetime(2026, 3, 1, 3, 0, tzinfo=UTC)
 BUCKET = timedelta(minutes=5)
@@ -222,7 +223,7 @@ def _stream(raw: list[tuple[int, int, bool]]) -> list[Judged]:
     return judged
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(raw=steps, rule_params=params)
 def test_alerts_never_overlap_and_respect_the_cooldown(
     raw: list[tuple[int, int, bool]], rule_params: FiringRuleParams
@@ -257,7 +258,7 @@ def test_alerts_never_overlap_and_respect_the_cooldown(
     assert firing == (rule.phase is FiringPhase.FIRING)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(raw=steps, split=st.integers(0, 120), rule_params=params)
 def test_state_round_trip_gives_the_same_events(
     raw: list[tuple[int, int, bool]], split: int, rule_params: FiringRuleParams

@@ -71,6 +71,7 @@ def test_hashtag_media_are_read_normalised(
 
     # Then each is a mention as the scenario wrote it; hashtag media carry no author
     expected = _visible(world, "hashtag", "nordwindair")
+    assert expected
     assert sorted(m.id for m in mentions) == sorted(expected)
     for mention in mentions:
         post = expected[mention.id]
@@ -177,6 +178,7 @@ def test_paging_resumes_a_chain_cut_short_while_new_media_arrive(
     # Then the old chain was finished first, then the new media came, none twice
     assert {m.id for m in first + second} == at_first_run
     read = [m.id for m in first + second + third]
+    assert len(read) > len(at_first_run)
     assert sorted(read) == sorted(_visible(world, "mentioned"))
 
 

@@ -79,6 +79,7 @@ def test_posts_mentioning_the_organization_are_read_with_their_text_restored(
 
     # Then each post is a mention with the text its author wrote
     expected = _visible(world, "mention")
+    assert expected
     assert sorted(m.id for m in mentions) == sorted(expected)
     for mention in mentions:
         post = expected[mention.id]
@@ -100,6 +101,7 @@ def test_comments_on_the_organizations_posts_are_read(
 
     # Then every comment is a mention linking to its place under the post
     expected = _visible(world, "comment")
+    assert expected
     assert sorted(m.id for m in mentions) == sorted(expected)
     assert all("?commentUrn=urn%3Ali%3Acomment%3A" in m.url for m in mentions)
     assert all(m.text == clean_text(expected[m.id].text) for m in mentions)
@@ -129,7 +131,7 @@ def test_posts_without_new_comments_cost_one_request_or_none(
         if fake.org_post_time(int(post.rsplit(":", 1)[1]) - fake._ORG_POST)
         >= datetime.now(start.tzinfo) - linkedin.HOT_POST_AGE
     ]
-    assert len(asked) == len(hot) < len(cursor["posts"])
+    assert 0 < len(asked) == len(hot) < len(cursor["posts"])
     assert all(dict(e.query)["start"] == "0" for e in asked)
 
 
@@ -155,6 +157,7 @@ def test_a_mentions_chain_cut_short_resumes_while_new_posts_arrive(
     # Then the chain kept its time range (so offsets did not shift under it), and nothing
     # was lost or read twice
     assert {m.id for m in first + second} == at_first_run
+    assert third
     assert sorted(m.id for m in first + second + third) == sorted(_visible(world, "mention"))
     ends = set(re.findall(r"end:(\d+)", " ".join(first_chain)))
     assert len(ends) == 1

@@ -277,6 +277,7 @@ def test_notifications_start_from_the_newest_mention_older_than_start(
 
     # Then the adapter walked down with max_id to the first one older than start and read
     # forward with min_id from there: exactly the mentions since start
+    assert mentions
     assert {m.id for m in mentions} == {
         fake.mention_id(p) for p in _posts(world, _mentioning, start)
     }
@@ -360,6 +361,8 @@ def test_a_429_is_rate_limited_until_the_iso_reset_and_the_cursor_stays(
     assert limited.value.retry_at == parse_iso(reset)
     rest, _ = read_pages(source, first.cursor, start)
     ids = [m.id for m in [*first.mentions, *rest]]
+    assert first.mentions
+    assert rest
     assert sorted(ids) == sorted({fake.mention_id(p) for p in _posts(world, _tagged, start)})
 
 

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from stormwatch.config.alerts import DEFAULT_PAUSE_INSTRUCTIONS
 from stormwatch.text import clean_text
 from stormwatch.warn.messages import (
+    EXCERPT_CHARS,
     SUBJECT_LIMIT,
     Acknowledgement,
     ChannelCount,
@@ -31,6 +32,7 @@ from stormwatch.warn.messages import (
     ucs2_length,
 )
 from stormwatch.warn.vocabulary import AlertEvent, Finding, Rule
+from tests.helpers import examples
 
 T0 = datetime(2026, 11, 22, 3, 5, tzinfo=UTC)  # Sunday 04:05 in Berlin
 ACK = "stormwatch ack nordwind-air-20261122-0305"
@@ -341,7 +343,7 @@ def _cut_words(text: str) -> list[str]:
     return cut
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(notices())
 def test_every_sms_is_one_segment_of_whole_words(message: Notice) -> None:
     # Given any notice, with names in any script, emoji included
@@ -354,7 +356,7 @@ def test_every_sms_is_one_segment_of_whole_words(message: Notice) -> None:
     assert all(line and is_plain(line) for line in text.split("\n"))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(notices(text=st.text()))
 def test_every_subject_fits_sns_on_one_line(message: Notice) -> None:
     # Given any notice, names full of newlines and control characters included
@@ -366,13 +368,13 @@ def test_every_subject_fits_sns_on_one_line(message: Notice) -> None:
     assert subject.startswith("[")
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(notices())
 def test_subjects_shorten_whole_words_only(message: Notice) -> None:
     assert _cut_words(email(message).subject) == []
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(notices(text=st.text()))
 def test_email_bodies_are_plain_lines(message: Notice) -> None:
     body = email(message).body
@@ -474,7 +476,7 @@ def test_blind_is_for_ops_says_which_channel_since_when_and_what_it_means() -> N
 _CALM = _phrase(3).filter(lambda s: not {"storm", "crisis"} & set(s.lower().split()))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(notices(text=_CALM, kinds=st.just(AlertEvent.BLIND)))
 def test_blind_never_sounds_like_a_crisis(message: Notice) -> None:
     # Given a blind-source notice of any severity, over any findings
@@ -531,21 +533,32 @@ def test_a_long_mention_is_cut_at_a_word_boundary() -> None:
     assert text.startswith(shown[:-1] + " ")
 
 
-@given(st.text(max_size=400))
+@given(
+    st.text(max_size=400) | st.lists(st.text(min_size=1, max_size=12), max_size=60).map(" ".join)
+)
 def test_excerpts_are_short_clean_and_cut_between_words(text: str) -> None:
+    # Given any text, often words with spaces between them
+    # When it is excerpted
     shown = excerpt(text)
+    # Then the excerpt is short and clean, the text itself when it fits
     clean = clean_text(text)
-    assert len(shown) <= 200
+    assert len(shown) <= EXCERPT_CHARS
     assert is_plain(shown)
-    if len(clean) <= 200:
+    if len(clean) <= EXCERPT_CHARS:
         assert shown == clean
+        return
+    # And otherwise its beginning, cut...
+    kept = shown.removesuffix("…")
+    assert clean.startswith(kept)
+    rest = clean[len(kept) :]
+    if " " in clean[EXCERPT_CHARS // 2 : EXCERPT_CHARS]:
+        # ...at a space when the second half of the window has one (perhaps before
+        # trailing punctuation)
+        assert rest.lstrip(",;:-").startswith(" ")
     else:
-        kept = shown.removesuffix("…")
-        assert clean.startswith(kept)
-        rest = clean[len(kept) :]
-        # either at a space (perhaps after trailing punctuation) or, when the text has no
-        # space in the second half (CJK), without splitting a combining sequence
-        assert rest.lstrip(",;:-").startswith(" ") or not unicodedata.combining(rest[0])
+        # ...or, with no space there (CJK, a long URL), between characters, never inside a
+        # combining sequence
+        assert not unicodedata.combining(rest[0])
 
 
 # --- time -----------------------------------------------------------------------------------

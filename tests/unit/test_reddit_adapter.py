@@ -95,6 +95,7 @@ def test_search_reads_links_as_mentions_with_permalink_author_and_score(
     mentions, _ = read_pages(source, None, start)
 
     # Then it found every link naming Nordwind, once, normalised from the listing
+    assert mentions
     assert sorted(m.id for m in mentions) == sorted(_storm_links(small_scenario))
     posts = _links(small_scenario)
     for mention in mentions:
@@ -239,6 +240,8 @@ def test_a_used_up_quota_yields_the_page_then_stops_until_the_window_resets(
         sources = reddit.mention_sources(channel_context("reddit", config=config))
         rest, _ = read_pages(sources[0], first.cursor, start)
     ids = [m.id for m in first.mentions] + [m.id for m in rest]
+    assert first.mentions
+    assert rest
     assert sorted(ids) == sorted(_storm_links(small_scenario))
 
 

@@ -18,6 +18,7 @@ from stormwatch.config import roster as roster_section
 from stormwatch.config.roster import RosterDocument, build_roster, parse_contacts, parse_roster
 from stormwatch.errors import ConfigError
 from stormwatch.oncall import DAY_NAMES, Contact, Roster
+from tests.helpers import examples
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -693,7 +694,7 @@ instants_in_horizon = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(at=instants_in_horizon)
 def test_property_exactly_the_expected_people_are_on_call(
     long_roster: Roster, at: datetime
@@ -753,7 +754,7 @@ def random_rosters(draw: st.DrawFn) -> tuple[dict[str, Any], datetime]:
     return document, now
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(case=random_rosters(), offset=st.integers(0, int(timedelta(weeks=12).total_seconds()) - 1))
 def test_property_a_covering_rotation_never_leaves_a_gap_nor_double_books(
     case: tuple[dict[str, Any], datetime], offset: int
@@ -836,7 +837,7 @@ def patchy_rosters(draw: st.DrawFn) -> tuple[dict[str, Any], datetime]:
     return document, now.astimezone(UTC)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(case=patchy_rosters())
 def test_property_the_analytic_gap_check_finds_what_a_minute_by_minute_scan_finds(
     case: tuple[dict[str, Any], datetime],

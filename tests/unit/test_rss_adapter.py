@@ -84,6 +84,7 @@ def test_google_alerts_entries_point_to_the_article_with_its_domain_and_no_marku
     mentions, _ = read_pages(source_of(channel_context("rss"), ALERTS), None, start)
 
     # Then each alert is a mention of the unwrapped target, oldest first, text without <b>
+    assert alerts
     assert [m.id for m in mentions] == sorted(alerts, key=lambda mid: alerts[mid].created_at)
     for mention in mentions:
         post = alerts[mention.id]
@@ -105,6 +106,7 @@ def test_blog_items_keep_their_author_and_the_language_the_feed_declares(
     mentions, _ = read_pages(source_of(channel_context("rss"), BLOG), None, start)
 
     # Then author, link and language come from the item
+    assert articles
     assert {m.id for m in mentions} == set(articles)
     for mention in mentions:
         post = articles[mention.id]
@@ -198,6 +200,7 @@ def test_a_run_cut_short_fetches_again_in_full_and_reads_only_what_it_had_not_co
     # Then it asked without validators (so no 304) and read the two others, once
     assert "If-None-Match" not in world.exchanges_of("rss")[-1].headers
     ids = [m.id for m in first.mentions] + [m.id for m in rest]
+    assert rest
     assert sorted(ids) == sorted(_posts(small_scenario, "article"))
     assert cursor is not None
     assert "etag" in cursor
