@@ -10,6 +10,7 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from stormwatch.channels.http import Sessions
 from stormwatch.deadline import Deadline
 from stormwatch.errors import ConfigError
 from stormwatch.model import CHANNELS
@@ -25,6 +26,7 @@ copy_config_to_registered_loggers(source_logger=logger, include={"stormwatch"})
 RESERVE_SECONDS = 5.0
 
 _clients = AwsClients()
+_sessions = Sessions()
 
 
 def parse_channel(event: Any) -> str:
@@ -46,7 +48,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, object]:
         logger.append_keys(channel=channel)
         environment = Environment.from_environ()
         deadline = Deadline.from_context(context, RESERVE_SECONDS)
-        report, table = poll(channel, environment, _clients, deadline)
+        report, table = poll(channel, environment, _clients, deadline, _sessions)
     except Exception:
         # A run that cannot start (bad event, config, environment) still shows in metrics.
         metrics.add_metric(name="PollInvocationErrors", unit=MetricUnit.Count, value=1)

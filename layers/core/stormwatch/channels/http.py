@@ -13,6 +13,7 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -98,6 +99,28 @@ def safe_url(url: str) -> str:
     """The URL without its query string, for messages (queries may carry search terms)."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+class Sessions:
+    """One `requests` session per channel for the life of the process, so a warm Lambda's
+    polls reuse their connections (and TLS sessions) to each API instead of opening new
+    ones every run. Per thread, since a session is not made for concurrent use. Cookies
+    are refused: the APIs do not use them, and nothing may carry over between runs."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def get(self, channel: str) -> requests.Session:
+        sessions: dict[str, requests.Session] = self._local.__dict__.setdefault("sessions", {})
+        session = sessions.get(channel)
+        if session is None:
+            from http.cookiejar import DefaultCookiePolicy
+
+            import requests
+
+            session = sessions[channel] = requests.Session()
+            session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+        return session
 
 
 class HttpClient:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from stormwatch.channels import mention_sources
 from stormwatch.channels.base import ChannelContext
-from stormwatch.channels.http import HttpClient
+from stormwatch.channels.http import HttpClient, Sessions
 from stormwatch.config import Config
 from stormwatch.deadline import Deadline
 from stormwatch.listen.poll import PollReport, poll_channel
@@ -44,6 +44,7 @@ def poll(
     environment: Environment,
     clients: AwsClients,
     deadline: Deadline,
+    sessions: Sessions,
     now: Callable[[], datetime] = utc_now,
 ) -> tuple[PollReport, Table]:
     """Poll one channel once: config, credentials, adapters, scoring, store; the table
@@ -55,7 +56,11 @@ def poll(
         config=channel_config,
         brands=config.brands,
         http=HttpClient(
-            channel, timeout=channel_config.timeout_seconds, deadline=deadline, now=now
+            channel,
+            timeout=channel_config.timeout_seconds,
+            deadline=deadline,
+            session=sessions.get(channel),
+            now=now,
         ),
         credentials=lambda: load_channel_credentials(
             clients, environment.channel_secret_name, channel_config.secret_key
