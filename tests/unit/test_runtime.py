@@ -152,3 +152,52 @@ def test_the_environment_names_what_is_missing() -> None:
         Environment.from_environ({**environ, "TABLE_NAME": "  "})
     with pytest.raises(ConfigError, match="ALERTS_TOPIC_ARN/OPS_TOPIC_ARN"):
         environment.topics()
+
+
+def test_a_warm_invocation_validates_the_same_document_only_once(
+    clients: AwsClients, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given SSM holding one document, read by two invocations within its minute
+    import stormwatch.config as config_package
+
+    calls: list[str] = []
+    real = config_package.load_config_json
+
+    def counting(text: str) -> Any:
+        calls.append(text)
+        return real(text)
+
+    monkeypatch.setattr(config_package, "load_config_json", counting)
+    with Stubber(clients.client("ssm")) as ssm:
+        ssm.add_response("get_parameter", _parameter(json.dumps(read_document())))
+        first = load_config(clients, PARAMETER)
+        # Then the second is handed the same Config, not validated again
+        assert load_config(clients, PARAMETER) is first
+    assert len(calls) == 1
+
+
+def test_a_roster_gap_ahead_is_refused_when_pushed_but_never_stops_the_functions(
+    clients: AwsClients,
+) -> None:
+    # Given a document whose night rotation ends in two weeks, with nobody after it
+    from datetime import UTC, datetime, timedelta
+
+    from stormwatch.config import parse_config
+
+    document = read_document()
+    soon = (datetime.now(UTC) + timedelta(days=14)).date()
+    ends = soon + timedelta(days=-soon.weekday())  # a Monday, its handover day
+    document["roster"]["rotations"][0]["end_date"] = ends.isoformat()
+    # Then `stormwatch config check` refuses it, naming the gap
+    with pytest.raises(ConfigError, match="nobody is on call"):
+        parse_config(document)
+    # But when SSM holds it anyway (pushed earlier, or edited by hand), the functions read it
+    with Stubber(clients.client("ssm")) as ssm:
+        ssm.add_response("get_parameter", _parameter(json.dumps(document)))
+        config = load_config(clients, PARAMETER)
+    # and in the gap the escalation contacts are paged rather than nobody
+    assert config.roster is not None
+    night = datetime.combine(ends + timedelta(days=10), datetime.min.time(), UTC)
+    on_call = config.roster.on_call(night.replace(hour=2))
+    assert on_call.source == "fallback"
+    assert [contact.id for contact in on_call.contacts] == ["dieter"]

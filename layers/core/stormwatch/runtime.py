@@ -113,6 +113,10 @@ class AwsClients:
 _LIVE_CLIENTS: weakref.WeakSet[AwsClients] = weakref.WeakSet()
 
 
+# The config last made from each parameter's text (a Config is immutable).
+_parsed_config: dict[str, tuple[str, Config]] = {}
+
+
 def _botocore_config() -> BotocoreConfig:
     from botocore.config import Config as BotocoreConfig
 
@@ -126,8 +130,8 @@ def _botocore_config() -> BotocoreConfig:
 def load_config(clients: AwsClients, parameter_name: str) -> Config:
     """The validated config document from SSM; a change is picked up within a minute.
 
-    The text is cached by Powertools; validating it again takes a few milliseconds and
-    checks the roster's coverage against the time of this invocation. The config's model
+    The text is cached by Powertools; the `Config` made from it is kept as long as the
+    text is the same, so a warm invocation validates nothing again. The config's model
     (pydantic) is imported here, on the first invocation, like boto3: importing a handler
     stays cheap (docs/decisions/0007-configuration.md).
     """
@@ -143,7 +147,13 @@ def load_config(clients: AwsClients, parameter_name: str) -> Config:
                 parameter_name, "SSM parameter not found: push the config document first"
             ) from None
         raise
-    return load_config_json(str(text))
+    text = str(text)
+    parsed = _parsed_config.get(parameter_name)
+    if parsed is not None and parsed[0] == text:
+        return parsed[1]
+    config = load_config_json(text)
+    _parsed_config[parameter_name] = (text, config)
+    return config
 
 
 def load_channel_credentials(
@@ -182,3 +192,4 @@ def clear_caches() -> None:
     """Forget every cached config document and secret of this process."""
     for clients in list(_LIVE_CLIENTS):
         clients.clear_caches()
+    _parsed_config.clear()
