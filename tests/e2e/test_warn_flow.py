@@ -191,12 +191,12 @@ def stack() -> Iterator[LocalStack]:
 
 
 def _play(stack: LocalStack, night: Night) -> Run:
-    scenario = build_scenario(volume=0.5, seed=21, start=night.start)
+    scenario = build_scenario(volume=0.3, seed=21, start=night.start)
     storm = scenario.storm_start
     first_poll = storm - 2 * POLL_EVERY
     stack.reset(scenario)
     store = BucketStore(Table(stack.client("dynamodb"), stack.outputs["TableName"]))
-    history = quiet_history(scenario.start, 7, volume=0.5, seed=21)
+    history = quiet_history(scenario.start, 7, volume=0.3, seed=21)
     # The first poll reads an hour back (initial_lookback_minutes): history stops there.
     lookback = timedelta(minutes=stack.config().initial_lookback_minutes)
     history.update(count_buckets(scenario, 5, until=first_poll - lookback))
