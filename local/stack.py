@@ -80,6 +80,57 @@ class FakeLambdaContext:
         return max(0, int((self.budget_seconds - (time.monotonic() - self._started)) * 1000))
 
 
+class _AwsCalls:
+    """Which AWS actions each function called, as IAM names them (`dynamodb:PutItem`; a
+    transaction counts as the actions in it, as IAM checks it), so that tests can hold
+    them against the function's role in the template. moto does not enforce IAM."""
+
+    _current = threading.local()
+    _installed = False
+
+    @classmethod
+    @contextlib.contextmanager
+    def recording(cls, stack: LocalStack, function: str) -> Iterator[None]:
+        cls._install()
+        previous = getattr(cls._current, "target", None)
+        cls._current.target = stack.aws_actions.setdefault(function, set())
+        try:
+            yield
+        finally:
+            cls._current.target = previous
+
+    @classmethod
+    def _install(cls) -> None:
+        if cls._installed:
+            return
+        from botocore.client import BaseClient
+
+        real = BaseClient._make_api_call  # type: ignore[attr-defined]
+
+        def call(client: Any, operation: str, params: dict[str, Any]) -> Any:
+            target: set[str] | None = getattr(cls._current, "target", None)
+            if target is not None:
+                prefix = client.meta.service_model.signing_name
+                if operation == "TransactWriteItems":
+                    for action in params.get("TransactItems", []):
+                        for kind in action:
+                            target.add(f"{prefix}:{_TRANSACTION_ACTIONS[kind]}")
+                else:
+                    target.add(f"{prefix}:{operation}")
+            return real(client, operation, params)
+
+        BaseClient._make_api_call = call  # type: ignore[attr-defined]
+        cls._installed = True
+
+
+_TRANSACTION_ACTIONS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
+
+
 class _HandlerOutput(io.TextIOBase):
     """Process-wide stdout that sends what handlers print to the stack's log.
 
@@ -149,6 +200,8 @@ class LocalStack:
         self._inbox_lock = threading.Lock()
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
+        self.aws_actions: dict[str, set[str]] = {}
+        """Per function (logical id), every AWS action its handler called (IAM's names)."""
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -390,7 +443,8 @@ class LocalStack:
             module = self._handler_module(function)
             context = FakeLambdaContext(self.deployment.function_name(function), budget_seconds)
             try:
-                return module.handler(event, context)
+                with _AwsCalls.recording(self, function):
+                    return module.handler(event, context)
             finally:
                 # Read what it published while the clock it published at still stands.
                 if self._taps and _can_publish(environment):

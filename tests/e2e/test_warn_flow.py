@@ -30,6 +30,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from fnmatch import fnmatch
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -455,6 +456,39 @@ class WarnFlow:
         critical_sms = [text for _, _, text in run.sms if text.startswith("CRITICAL")]
         assert critical_sms
         assert all("Pause posts" in text for text in critical_sms)
+
+    def test_every_aws_call_of_a_function_is_one_its_role_allows(self, run: Run) -> None:
+        # Given what each handler called over the night (moto does not enforce IAM)
+        called = run.stack.aws_actions
+        assert {"PollMentionsFunction", "EvaluateAlertsFunction"} <= set(called)
+        assert "dynamodb:TransactWriteItems" not in set().union(*called.values())
+        # Then each call is one the function's role in the template allows
+        for function, actions in called.items():
+            allowed = _allowed_actions(run.stack, function)
+            refused = {a for a in actions if not any(fnmatch(a, grant) for grant in allowed)}
+            assert not refused, f"{function} calls what its role does not allow: {refused}"
+
+
+def _allowed_actions(stack: LocalStack, function: str) -> set[str]:
+    """The actions the function's role allows: its inline policies and every IAM policy
+    resource attached to it, as translated from template.yaml."""
+    assert stack.deployment is not None
+    resources = stack.deployment.template["Resources"]
+    role = resources[function]["Properties"]["Role"]["Fn::GetAtt"][0]
+    documents = [p["PolicyDocument"] for p in resources[role]["Properties"].get("Policies", [])]
+    documents += [
+        resource["Properties"]["PolicyDocument"]
+        for resource in resources.values()
+        if resource["Type"] == "AWS::IAM::Policy"
+        and {"Ref": role} in resource["Properties"].get("Roles", [])
+    ]
+    allowed: set[str] = set()
+    for document in documents:
+        for statement in document["Statement"]:
+            if statement["Effect"] == "Allow":
+                actions = statement["Action"]
+                allowed |= {actions} if isinstance(actions, str) else set(actions)
+    return allowed
 
 
 class TestLastWeekend(WarnFlow):

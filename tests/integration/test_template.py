@@ -45,14 +45,12 @@ def _resources_by_action(role: dict[str, Any]) -> dict[str, list[Any]]:
     return by_action
 
 
-# Read and conditional writes on the one table; no scans, deletes or admin.
+# Queries and conditional writes on the one table (transactions are checked action by
+# action); no single-item or batch reads (nothing uses them), scans, deletes or admin.
 TABLE_ACTIONS = {
-    "dynamodb:GetItem",
-    "dynamodb:BatchGetItem",
     "dynamodb:Query",
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
-    "dynamodb:ConditionCheckItem",
 }
 
 
