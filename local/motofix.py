@@ -1,7 +1,6 @@
 """Make moto's server fast enough for the demo without changing what it answers.
 
-Connections are kept alive (HTTP/1.1) as AWS endpoints do, and requests are routed
-without listing moto's package directory each time; DynamoDB transactions and
+Requests are routed without listing moto's package directory each time; DynamoDB transactions and
 queries cost what they touch, not the size of the table (moto answers a Query by
 looking at every item of the table, and copies whole tables before a transaction); and
 DynamoDB operations are isolated from each other, as in DynamoDB. moto serves each
@@ -47,11 +46,7 @@ def install() -> None:
         return
     from moto.dynamodb import models
     from moto.dynamodb.models import DynamoDBBackend
-    from moto.moto_server.werkzeug_app import MotoRequestHandler
 
-    # Keep connections open as AWS does: werkzeug's HTTP/1.0 default costs a new TCP
-    # connection (and a thread) for every request.
-    MotoRequestHandler.protocol_version = "HTTP/1.1"
     _list_moto_modules_once()
 
     original = DynamoDBBackend.transact_write_items

@@ -77,7 +77,8 @@ CANNED_FAULTS = {
 
 
 class KeepAliveHandler(WSGIRequestHandler):
-    """HTTP/1.1 with persistent connections, as the real APIs answer."""
+    """HTTP/1.1, as the real APIs answer. (werkzeug still closes each connection after
+    its answer: it cannot drain one request's body before reading the next.)"""
 
     protocol_version = "HTTP/1.1"
 
