@@ -428,12 +428,18 @@ class WarnFlow:
         assert len(resolved) == 1
         assert resolved[0]["subject"].startswith("[RESOLVED]")
         assert "Peak" in resolved[0]["message"]
-        # By SMS: whoever is on call when it resolves, and (it was critical) the escalation
+        # By SMS: whoever is on call when it resolves, (it was critical) the escalation, and
+        # everyone paged while it lasted - the night's person on call too, when the day's
+        # desk has taken over by then
         (resolved_at,) = [moment for moment, key in run.events if key.endswith(":resolved")]
         told = {
             phone for moment, phone, text in run.sms if moment == resolved_at and "RESOLVED" in text
         }
-        assert told == {phone_of(expected_on_call(resolved_at)), DIETER}
+        paged = {phone for moment, phone, _ in run.sms if moment < resolved_at}
+        first_sms = run.first_sms()
+        assert first_sms is not None
+        assert phone_of(expected_on_call(first_sms)) in paged
+        assert told == {phone_of(expected_on_call(resolved_at)), DIETER} | paged
 
     def test_critical_alerts_say_how_to_pause_as_the_config_says(self, run: Run) -> None:
         # Given the example config's pause instructions

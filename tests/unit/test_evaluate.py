@@ -354,3 +354,28 @@ def test_a_quiet_minute_writes_nothing_and_the_detectors_are_checkpointed_hourly
     # never in between
     assert versions[58] == stored
     assert versions[70] == stored + 1
+
+
+def test_everyone_paged_in_the_night_hears_it_is_over_when_the_desk_has_taken_over(
+    config: Config,
+) -> None:
+    # Given a storm at 03:00 on a Sunday, paged by SMS to whoever is on call that night
+    store = MemoryStore()
+    _storm(store, "nordwind-air", T0 - timedelta(minutes=30), per_bucket=60, buckets=7)
+    _healthy(store, config, T0 + timedelta(minutes=1))
+    outbox = Outbox()
+    evaluator_on(config, store, outbox).run(T0 + timedelta(minutes=1))
+    assert config.roster is not None
+    night = set(config.roster.on_call(T0).phones)
+    assert night
+    assert night <= {d.phone for d in outbox.sent if d.medium == "sms" and d.kind == "started"}
+    # When it is over on Monday morning, when the desk is on call
+    monday = T0 + timedelta(hours=30)  # Mon 09:00 UTC, 10:00 in Berlin
+    desk = set(config.roster.on_call(monday).phones)
+    assert desk
+    assert not desk & night
+    _healthy(store, config, monday)
+    evaluator_on(config, store, outbox).run(monday)
+    # Then the night's person hears it too, not only whoever is on call now
+    told = {d.phone for d in outbox.sent if d.medium == "sms" and d.kind == "resolved"}
+    assert night | desk <= told

@@ -107,6 +107,26 @@ def test_a_storm_at_night_pages_escalates_and_ends() -> None:
     assert state.episodes[-1]["acknowledged_by"] == "anna"
 
 
+def test_the_phones_paged_during_an_alert_are_remembered_for_back_to_normal() -> None:
+    # Given an alert whose SMS went to the night's phone, then to the escalation's
+    run = Run()
+    run.minute(T0, 2, count=50)
+    for phones in (["+4915100000001"], ["+4915100000001", "+4916000000002"]):
+        lifecycle = BrandLifecycle("acme", SETTINGS, run.state)
+        lifecycle.note_paged(phones)
+        run.state = lifecycle.to_state()
+    # When it is over, an hour later (the state saved and read back every minute)
+    for minute in range(5, 120, 5):
+        run.minute(T0 + timedelta(minutes=minute), 0, count=3)
+    # Then "back to normal" names each of them once, in the order they were paged
+    (resolved,) = [d for d in run.sent if d.kind is AlertEvent.RESOLVED]
+    assert resolved.paged == ("+4915100000001", "+4916000000002")
+    # and nothing is noted once no alert is open
+    lifecycle = BrandLifecycle("acme", SETTINGS, run.state)
+    lifecycle.note_paged(["+4917000000003"])
+    assert lifecycle.alert is None
+
+
 def test_a_watch_alert_emails_and_never_pages() -> None:
     run = Run()
     for minute in range(0, 120):

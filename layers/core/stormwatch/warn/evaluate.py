@@ -273,6 +273,7 @@ class Evaluator:
             messages.extend(
                 self.renderer.deliveries(brand, dispatch, crisis, windows, lifecycle, now)
             )
+        lifecycle.note_paged(delivery.phone for _, delivery in messages if delivery.phone)
         lifecycle_state = lifecycle.to_state()
         if (
             dispatches

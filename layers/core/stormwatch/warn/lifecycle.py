@@ -18,7 +18,7 @@ after a crash, never sends anything twice.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -52,6 +52,9 @@ class Dispatch:
     reason: str = ""
     previous_severity: int | None = None
     started_at: datetime | None = None
+    paged: tuple[str, ...] = ()
+    """Phones that got an SMS about this alert: "back to normal" reaches them too, whoever
+    is on call when it ends."""
 
 
 def audience_for(severity: int) -> tuple[str, ...]:
@@ -75,6 +78,8 @@ class ActiveAlert:
     acknowledged_at: datetime | None = None
     acknowledgement_sent: bool = False
     reminders: list[str] = field(default_factory=list)
+    paged: list[str] = field(default_factory=list)
+    """Phones an SMS about this alert went to."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -88,6 +93,7 @@ class ActiveAlert:
             "acknowledged_at": iso(self.acknowledged_at) if self.acknowledged_at else None,
             "acknowledgement_sent": self.acknowledgement_sent,
             "reminders": list(self.reminders),
+            "paged": list(self.paged),
         }
 
     @classmethod
@@ -104,6 +110,7 @@ class ActiveAlert:
             acknowledged_at=parse_iso(acknowledged) if acknowledged else None,
             acknowledgement_sent=bool(data.get("acknowledgement_sent", False)),
             reminders=[str(item) for item in data.get("reminders", [])],
+            paged=[str(item) for item in data.get("paged", [])],
         )
 
 
@@ -204,6 +211,13 @@ class BrandLifecycle:
         dispatches.extend(self._escalation(now))
         return dispatches
 
+    def note_paged(self, phones: Iterable[str]) -> None:
+        """Remember who got an SMS about the open alert (to tell them when it is over)."""
+        if self.alert is not None:
+            for phone in phones:
+                if phone not in self.alert.paged:
+                    self.alert.paged.append(phone)
+
     def acknowledge(self, alert_id: str, by: str, at: datetime) -> None:
         """Someone took the alert: escalation stops; the team hears who and when."""
         if self.alert is None or self.alert.id != alert_id:
@@ -243,9 +257,13 @@ class BrandLifecycle:
 
     def _resolve(self, now: datetime) -> Dispatch:
         assert self.alert is not None
-        # Everyone who was told about it hears that it is over.
-        dispatch = self._dispatch(
-            AlertEvent.RESOLVED, now, audience=audience_for(self.alert.peak_severity)
+        # Everyone who was told about it hears that it is over: the audiences of its peak
+        # as they are now, and everyone paged while it lasted.
+        dispatch = replace(
+            self._dispatch(
+                AlertEvent.RESOLVED, now, audience=audience_for(self.alert.peak_severity)
+            ),
+            paged=tuple(self.alert.paged),
         )
         closed = self.alert.as_dict()
         closed["resolved_at"] = iso(now)

@@ -4,7 +4,8 @@ A dispatch names audiences (the team list, whoever is on call, the escalation co
 business hours); the roster turns them into people at the moment of sending. The team
 hears by email, and by the topic's SMS subscription (the fallback phone) from severity 2;
 each person the audience names gets an SMS of their own, once, however many audiences
-name them.
+name them. "Back to normal" also reaches every phone paged while the alert lasted: the
+night's person on call hears it is over even when the day's desk is on call by then.
 """
 
 from __future__ import annotations
@@ -55,9 +56,8 @@ def routes(dispatch: Dispatch, roster: Roster | None, now: datetime) -> list[Rou
         made.append(Route(EMAIL))
         if dispatch.severity >= 2:
             made.append(Route(SMS_TOPIC))
-    phones = dict.fromkeys(
-        contact.phone for contact in contacts_of(dispatch.audience, roster, now) if contact.phone
-    )
+    named = [contact.phone for contact in contacts_of(dispatch.audience, roster, now)]
+    phones = dict.fromkeys(phone for phone in [*named, *dispatch.paged] if phone)
     made.extend(Route(SMS, phone) for phone in phones)
     return made
 
