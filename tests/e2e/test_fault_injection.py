@@ -1,6 +1,6 @@
 """Nothing lost, nothing twice: the scenario polled through faults at every step.
 
-For 300 randomised poll cycles across the whole scenario, every HTTP call to a channel
+For 500 randomised poll cycles across the whole scenario, every HTTP call to a channel
 and every DynamoDB call may fail: the channel answers 429/5xx/HTML/broken JSON, the
 connection times out before or after the request reached the server, a write fails
 before it is applied or after (its answer lost), the Lambda is killed outright (an
@@ -34,7 +34,7 @@ from stormwatch.config import CHANNELS
 # A killed invocation never reaches its metrics, and Powertools says so.
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
-CYCLES = 300
+CYCLES = 500
 POLL = "PollMentionsFunction"
 WRITES = {"TransactWriteItems", "UpdateItem", "PutItem"}
 READS = {"Query", "GetItem", "GetParameter", "GetSecretValue"}
