@@ -25,7 +25,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import IO, Any, TextIO
 
-from local.fakechannels.registry import available_channels, fake_module
+from local.fakechannels.registry import all_fakes, available_channels, fake_module
 from local.fakechannels.server import FakeChannelServer
 from local.fakechannels.world import World
 from local.localconfig import localize, read_document
@@ -185,9 +185,7 @@ class LocalStack:
         self.settings = settings or {}
         self.log = log
         self.world = _world(self.scenario)
-        self.channels = FakeChannelServer(
-            self.world, [fake_module(ch).make_fake() for ch in available_channels()]
-        )
+        self.channels = FakeChannelServer(self.world, all_fakes())
         self.deployment: Deployment | None = None
         self.endpoint = ""
         self._moto: Any = None

@@ -11,7 +11,7 @@ import pytest
 import time_machine
 from hypothesis import settings
 
-from local.fakechannels.registry import available_channels, fake_module
+from local.fakechannels.registry import all_fakes, available_channels, fake_module
 from local.fakechannels.server import FakeChannelServer
 from local.fakechannels.world import World
 from local.scenario import Scenario, build_scenario
@@ -72,9 +72,7 @@ def _running_server() -> Iterator[FakeChannelServer]:
     poll interval), which would dominate the channel tests; each test swaps its own world
     (faults, budgets, recorded requests) in through `fake_server`."""
     placeholder = World(scenario=build_scenario(volume=0.01, seed=0))
-    server = FakeChannelServer(
-        placeholder, [fake_module(ch).make_fake() for ch in available_channels()]
-    ).start()
+    server = FakeChannelServer(placeholder, all_fakes()).start()
     yield server
     server.stop()
 

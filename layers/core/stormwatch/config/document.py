@@ -21,6 +21,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from stormwatch.config.act import PUBLISHING_CHANNELS, ActSettings
 from stormwatch.config.alerts import AlertSettings, BucketMinutes
 from stormwatch.config.channels import ChannelConfig, Channels
 from stormwatch.config.fields import (
@@ -131,6 +132,8 @@ class Config(Section):
     """Everyone the Warn flow may reach."""
     roster: OnCallRoster = None
     """Who of the contacts is on call when."""
+    act: ActSettings = Field(default_factory=ActSettings)
+    """Who may write, approve and release statements; crisis mode and parking."""
 
     @model_validator(mode="before")
     @classmethod
@@ -180,6 +183,27 @@ class Config(Section):
             context = error.context or {}
             raise problem(str(context["problem"]), "alerts", *context.get("at", ())) from None
         return self
+
+    @model_validator(mode="after")
+    def _act_names_known_people_and_channels(self) -> Config:
+        for index, person in enumerate(self.act.people):
+            if person.contact not in self.contacts:
+                raise problem(f"no contact {person.contact!r}", "act", "people", index, "contact")
+        enabled = set(self.enabled_channels)
+        for index, channel in enumerate(self.act.publish_on or ()):
+            if channel not in enabled:
+                raise problem(
+                    f"{channel!r} is not enabled under channels", "act", "publish_on", index
+                )
+        return self
+
+    @property
+    def publishing_channels(self) -> tuple[str, ...]:
+        """Where a statement goes out: `act.publish_on`, or every enabled channel that can
+        be posted on."""
+        if self.act.publish_on is not None:
+            return tuple(self.act.publish_on)
+        return tuple(name for name in PUBLISHING_CHANNELS if name in self.enabled_channels)
 
     def channel(self, name: str) -> ChannelConfig:
         try:

@@ -11,6 +11,14 @@
     MONITOR                         BLIND                       channels on which we are blind
     OUTBOX                          <dispatch key>              a message decided, until sent
     BUDGET#<service>                <month>                     spend under a monthly cap
+    CRISIS                          MODE                        crisis mode: the kill switch
+    STATEMENT#<statement id>        STATEMENT                   a statement: its texts, hash,
+                                                                state and approvals
+    STATEMENT#<statement id>        RELEASE#<channel>           one channel's publication of it
+    PARK#<scheduler>                POST#<post id>              a scheduled post, saved before
+                                                                it was cancelled
+    QUEUE                           POST#<post id>              a post in our own scheduler
+    AUDIT#<UTC day>                 <at>#<event id>             the append-only audit log
 
 Why a brand's buckets and its alert state share a partition: the evaluator reads both
 every minute, and one Query (`BUCKET#<since>` .. `WARN`) returns the recent buckets and
@@ -95,3 +103,50 @@ def outbox(dispatch_key: str) -> Item:
 
 def budget(service: str, month: str) -> Item:
     return _key(f"BUDGET#{service}", month)
+
+
+# --- Act ---------------------------------------------------------------------------------
+
+CRISIS = "CRISIS"
+STATEMENT = "STATEMENT"
+RELEASE = "RELEASE#"
+POST = "POST#"
+QUEUE = "QUEUE"
+
+
+def crisis_mode() -> Item:
+    return _key(CRISIS, "MODE")
+
+
+def statement_partition(statement_id: str) -> str:
+    return f"STATEMENT#{statement_id}"
+
+
+def statement(statement_id: str) -> Item:
+    return _key(statement_partition(statement_id), STATEMENT)
+
+
+def release(statement_id: str, channel: str) -> Item:
+    return _key(statement_partition(statement_id), f"{RELEASE}{channel}")
+
+
+def parked_partition(scheduler: str) -> str:
+    return f"PARK#{scheduler}"
+
+
+def parked(scheduler: str, post_id: str) -> Item:
+    return _key(parked_partition(scheduler), f"{POST}{post_id}")
+
+
+def queued(post_id: str) -> Item:
+    return _key(QUEUE, f"{POST}{post_id}")
+
+
+def audit_partition(day: str) -> str:
+    """One UTC day (`YYYY-MM-DD`) of the audit log."""
+    return f"AUDIT#{day}"
+
+
+def audit(at: datetime, event_id: str) -> Item:
+    moment = iso(at)
+    return _key(audit_partition(moment[:10]), f"{moment}#{event_id}")
