@@ -219,7 +219,7 @@ class ReleaseStore:
         the claim (it expired and another run took the channel)."""
         from botocore.exceptions import ClientError
 
-        names = dict(_NAMES)
+        names = {"#state": "state", "#attempt": "attempt", "#claimed": "claimed_until"}
         values: dict[str, Any] = {
             ":state": {"S": state},
             ":publishing": {"S": PUBLISHING},
