@@ -276,7 +276,7 @@ _PLACEHOLDER = re.compile(
     r"\{\{|\}\}|\{%|%\}|\{#|#\}"  # template syntax left over, or pasted in
     r"|\[\[[^\]\n]{0,80}\]\]"  # [[date]]
     r"|<[A-Za-z_ÄÖÜäöü][^<>\n]{0,60}>"  # <insert date>, <DATUM>
-    r"|\b(?:TODO|TBD|TBC|FIXME|XXX+)\b"
+    r"|(?<![\w-])(?:TODO|TBD|TBC|FIXME|XXX+)(?![\w-])"  # not in "todo-list"
     r"|\blorem\s+ipsum\b",
     re.IGNORECASE,
 )
