@@ -116,6 +116,13 @@ def test_graphemes_split_as_unicode_says(text: str) -> None:
     assert list(graphemes(text)) == regex.findall(r"\X", text)
 
 
+@settings(max_examples=examples(500))
+@given(st.lists(st.one_of(_ALPHABET, st.characters(max_codepoint=0x2FF)), max_size=12).map("".join))
+def test_the_count_of_graphemes_is_the_number_of_clusters(text: str) -> None:
+    # Given any text, Latin-1 only or not / Then the count is that of the clusters
+    assert grapheme_count(text) == len(regex.findall(r"\X", text))
+
+
 def test_graphemes_keep_what_a_reader_sees_as_one() -> None:
     assert list(graphemes("e\u0301👨‍👩‍👧🇩🇪x")) == ["e\u0301", "👨‍👩‍👧", "🇩🇪", "x"]
     assert grapheme_count("नमस्ते") == 3

@@ -221,7 +221,7 @@ def graphemes(text: str) -> Iterator[str]:
         current = _break_class(char)
         pictographic = is_pictographic(char)
         code = ord(char)
-        consonant = _in_ranges(code, _CONJUNCT_CONSONANTS)
+        consonant = _is_conjunct_consonant(char)
         joined = conjunct_state == 2 and consonant
         if (
             index > 0
@@ -250,6 +250,11 @@ def graphemes(text: str) -> Iterator[str]:
         yield text[start:]
 
 
+@cache
+def _is_conjunct_consonant(char: str) -> bool:
+    return _in_ranges(ord(char), _CONJUNCT_CONSONANTS)
+
+
 def _boundary(  # noqa: PLR0911 - the rules of UAX #29 in their order
     previous: _Break, current: _Break, pictographic: bool, emoji_state: int, regional_run: int
 ) -> bool:
@@ -268,7 +273,14 @@ def _boundary(  # noqa: PLR0911 - the rules of UAX #29 in their order
     return not (current == _Break.REGIONAL_INDICATOR and regional_run % 2 == 1)
 
 
+_FIRST_COMBINING = "\u0300"
+
+
 def grapheme_count(text: str) -> int:
+    if not text or max(text) < _FIRST_COMBINING:
+        # Below the combining marks every character is a cluster of its own but CR LF:
+        # nothing there extends, joins or pairs (most statements, German ones included).
+        return len(text) - text.count("\r\n")
     return sum(1 for _ in graphemes(text))
 
 
