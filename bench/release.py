@@ -33,7 +33,8 @@ from typing import Any
 from local.fakechannels.publishing import LATENCY
 from local.localconfig import localize, read_document
 from local.stack import LocalStack
-from stormwatch.act.release import publish_everywhere, texts_hash
+from stormwatch.act.release import publish_everywhere
+from stormwatch.act.statements import statement_hash
 from stormwatch.channels.base import ChannelContext
 from stormwatch.channels.http import HttpClient
 from stormwatch.channels.publishers import Publisher, publisher_for
@@ -101,7 +102,7 @@ def _release(
     report = publish_everywhere(
         statement,
         texts,
-        texts_hash(texts),
+        statement_hash(texts, ""),
         {channel: publishers[channel] for channel in channels},
         store,
         lambda: datetime.now(UTC),

@@ -16,13 +16,13 @@ import pytest
 
 from local.fakechannels.publishing import AFTER_STORE, LATENCY, PUBLISHED
 from local.stack import LocalStack
+from stormwatch.act.approval import StaleHash
 from stormwatch.act.release import (
     DEFAULT_LEASE,
     ReleaseReport,
-    StaleHash,
     publish_everywhere,
-    texts_hash,
 )
+from stormwatch.act.statements import statement_hash
 from stormwatch.channels.bluesky import _ACCOUNTS
 from stormwatch.channels.http import HttpClient
 from stormwatch.channels.publishers import Publisher, publisher_for
@@ -128,7 +128,7 @@ def _release(
     return publish_everywhere(
         statement_id,
         texts,
-        texts_hash(texts),
+        statement_hash(texts, ""),
         publishers,
         store,
         clock,
@@ -293,7 +293,7 @@ def test_given_texts_changed_since_shown_when_released_then_refused_and_nothing_
     world: Any, publishers: Callable[..., dict[str, Publisher]], store: ReleaseStore
 ) -> None:
     texts = _texts()
-    seen = texts_hash(texts)
+    seen = statement_hash(texts, "")
     texts["x"] += " (edited)"
     with pytest.raises(StaleHash):
         publish_everywhere("s-stale", texts, seen, publishers(), store, Clock(), by="ben")

@@ -20,7 +20,6 @@ again works only on the channels not yet published.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +27,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
+from stormwatch.act.approval import StaleHash
+from stormwatch.act.statements import statement_hash
 from stormwatch.channels.publishers.base import (
     PublishedPost,
     Publisher,
@@ -35,7 +36,6 @@ from stormwatch.channels.publishers.base import (
     PublishIntent,
     text_hash,
 )
-from stormwatch.errors import StormwatchError
 from stormwatch.persistence.releases import PUBLISHED, Claim, ReleaseRecord
 
 logger = logging.getLogger(__name__)
@@ -83,10 +83,6 @@ class ReleaseRecords(Protocol):
     ) -> bool: ...
 
 
-class StaleHash(StormwatchError):
-    """The texts to publish are not the ones the caller saw (and the approvers approved)."""
-
-
 @dataclass(frozen=True, slots=True)
 class ChannelResult:
     channel: str
@@ -115,15 +111,6 @@ class ReleaseReport:
         return tuple(name for name, result in self.results.items() if result.status != PUBLISHED)
 
 
-def texts_hash(texts_by_channel: Mapping[str, str]) -> str:
-    """SHA-256 over every channel's text, channels in name order, each as
-    ``<channel> NUL <text> NUL``: the same texts give the same hash in any order."""
-    digest = hashlib.sha256()
-    for channel in sorted(texts_by_channel):
-        digest.update(channel.encode() + b"\0" + texts_by_channel[channel].encode() + b"\0")
-    return digest.hexdigest()
-
-
 def publish_everywhere(
     statement_id: str,
     texts_by_channel: Mapping[str, str],
@@ -134,16 +121,17 @@ def publish_everywhere(
     *,
     by: str,
     image_urls: Mapping[str, str] | None = None,
+    base: str = "",
     lease: timedelta = DEFAULT_LEASE,
-    hash_texts: Callable[[Mapping[str, str]], str] = texts_hash,
 ) -> ReleaseReport:
     """Publish each channel's text once; the report has every channel's result.
 
-    `expected_hash` is the hash the caller saw (`hash_texts` of the texts); `by` is the
+    `expected_hash` is the hash the caller saw (`statements.statement_hash` of the texts
+    and the statement's `base` text, the hash its approvals are bound to); `by` is the
     verified identity releasing; `image_urls` the image cards of channels that post no
     text alone (Instagram).
     """
-    if hash_texts(texts_by_channel) != expected_hash:
+    if statement_hash(texts_by_channel, base) != expected_hash:
         raise StaleHash(
             f"statement {statement_id}: the texts changed since they were shown "
             "(hash mismatch); review and release again"

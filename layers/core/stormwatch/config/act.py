@@ -118,7 +118,8 @@ class ActSettings(Section):
     """The language each channel's account posts in; a statement in another language fails
     that channel's pre-flight check. Unlisted channels take any language."""
     forbidden_terms: tuple[Text, ...] = ()
-    """Words and phrases a statement must never contain (matched ignoring case)."""
+    """Words and phrases a statement must never contain (whole words and phrases, ignoring
+    case and diacritics)."""
     vocabulary: tuple[Text, ...] = ()
     """Words the spell checker knows besides its dictionary (brand names are known
     already)."""
