@@ -96,6 +96,8 @@ class Statement:
     author: str
     author_name: str
     created_at: datetime
+    base: str = ""
+    """The channel-agnostic text (the Instagram card is made from it); in the hash too."""
     state: State = State.DRAFT
     approvals: tuple[Approval, ...] = ()
     rejected_by: str | None = None
@@ -159,6 +161,7 @@ def draft(
     sha256: str,
     author: Caller,
     now: datetime,
+    base: str = "",
 ) -> Statement:
     author.require("author", "write a statement")
     return Statement(
@@ -171,6 +174,7 @@ def draft(
         author=author.contact,
         author_name=author.name,
         created_at=now,
+        base=base,
         history=((now, author.contact, "drafted"),),
     )
 
@@ -183,6 +187,7 @@ def revise(
     texts: Mapping[str, str],
     sha256: str,
     now: datetime,
+    base: str = "",
 ) -> Statement:
     """New texts: every approval given so far stops counting (it was for the old hash)."""
     caller.require("author", "revise a statement")
@@ -193,6 +198,7 @@ def revise(
         statement,
         variables=dict(variables),
         texts=dict(texts),
+        base=base,
         sha256=sha256,
         state=State.DRAFT,
         preflight_ready=False,
