@@ -12,7 +12,7 @@ Mastodon fake's; its `REWRITE` knob applies here too.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 from werkzeug.routing import Rule

@@ -262,4 +262,4 @@ def _via(visited: list[str], message: str) -> str:
     if len(visited) == 1:
         return message
     hops = len(visited) - 1
-    return f"{message} after {hops} redirect{'s' if hops > 1 else ''} to {visited[-1]}"
+    return f"{message} (after {hops} redirect{'s' if hops > 1 else ''}, at {visited[-1]})"

@@ -135,15 +135,11 @@ class MastodonLookup:
             raise MalformedResponse(CHANNEL, "tag lookup: the answer is no tag")
         uses = _weekly_uses(body.get("history"))
         url = body.get("url")
-        shown = f"#{body['name']}"
+        message = f"#{body['name']} is known on Mastodon"
+        if uses is not None:
+            message += f": {uses} use{'' if uses == 1 else 's'} in the last week"
         return tag_found(
-            CHANNEL,
-            name,
-            uses=uses,
-            url=url if isinstance(url, str) else None,
-            message=f"{shown} is known on Mastodon: {uses} uses in the last week"
-            if uses is not None
-            else f"{shown} is known on Mastodon",
+            CHANNEL, name, uses=uses, url=url if isinstance(url, str) else None, message=message
         )
 
 
