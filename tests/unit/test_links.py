@@ -10,9 +10,8 @@ import pytest
 
 from local.fakechannels.server import FakeChannelServer
 from local.fakechannels.world import World
+from stormwatch.act.links import LOOPBACK_NETWORKS as LOOPBACK
 from stormwatch.act.links import HttpLinkChecker
-
-LOOPBACK = ("127.0.0.0/8",)
 
 
 @pytest.fixture
@@ -147,6 +146,15 @@ def test_given_nothing_listening_when_checked_then_failed_could_not_connect() ->
 
     assert not result.ok
     assert result.message == "could not connect"
+
+
+def test_given_https_to_a_server_without_tls_when_checked_then_failed_as_not_secure(
+    checker: HttpLinkChecker, web: str
+) -> None:
+    result = checker.check(web.replace("http://", "https://") + "/page/home")
+
+    assert not result.ok
+    assert result.message == "no secure connection (TLS certificate or handshake refused)"
 
 
 @pytest.mark.parametrize(

@@ -468,3 +468,10 @@ def test_given_no_readable_instance_limits_then_mastodons_defaults_with_a_warnin
     assert limits.warning is not None
     assert limits.warning.startswith(f"the instance's status limits are unknown ({reason}")
     assert "Mastodon's defaults of 500 characters, 23 per link" in limits.warning
+
+
+def test_given_a_channel_that_cannot_be_posted_on_then_there_is_no_lookup(
+    channel_context: ContextFactory,
+) -> None:
+    with pytest.raises(ValueError, match="no account lookup for channel 'reddit'"):
+        lookup_for("reddit", channel_context("reddit"))

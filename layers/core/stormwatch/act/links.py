@@ -50,6 +50,8 @@ HEAD_REFUSED = frozenset({403, 405, 501})
 DEFAULT_TIMEOUT = 5.0
 DEFAULT_MAX_REDIRECTS = 5
 DEFAULT_WORKERS = 8
+# What the local stack allows: its fake web server listens on loopback.
+LOOPBACK_NETWORKS = ("127.0.0.0/8", "::1/128")
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +226,8 @@ class HttpLinkChecker:
                 return response.status_code, response.headers.get("location")
         except requests.Timeout:
             raise _Failed(f"did not answer within {self.timeout:g} s") from None
+        except requests.exceptions.SSLError:
+            raise _Failed("no secure connection (TLS certificate or handshake refused)") from None
         except requests.ConnectionError:
             raise _Failed("could not connect") from None
         except requests.RequestException as error:
