@@ -403,7 +403,7 @@ class GraphApi:
     throttle_code: int
     throttle_message: str
 
-    def rule(self, path: str, handler: GraphHandler) -> Rule:
+    def rule(self, path: str, handler: GraphHandler, methods: Sequence[str] = ("GET",)) -> Rule:
         """A route under ``/<version>`` whose handler returns the payload or raises GraphFault."""
 
         def endpoint(world: World, request: Request, version: str, **values: str) -> Response:
@@ -430,4 +430,5 @@ class GraphApi:
             answer = mangle(request.path, payload) if mangle else payload
             return json_response(answer, headers=usage.headers)
 
-        return Rule(f"/<version>{path}", endpoint=endpoint)
+        # Methods named: the publishing and scheduling fakes POST and DELETE on read paths.
+        return Rule(f"/<version>{path}", endpoint=endpoint, methods=list(methods))

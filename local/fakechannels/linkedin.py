@@ -367,6 +367,9 @@ def posts(world: World, request: Request, params: Mapping[str, RestliValue]) -> 
     start = _int_param(params, "start", 0, 10**6)
     count = _int_param(params, "count", 10, 100)
     elements = [organization.org_post(index) for index in reversed(organization.indexes)]
+    # Posts made through the publishing fake (local.fakechannels.publishing.linkedin).
+    with world.lock:
+        elements[:0] = reversed(world.channel_state(CHANNEL).get("published", []))
     query = f"q=author&author={ORGANIZATION.replace(':', '%3A')}&sortBy={sort}"
     return _collection(elements, start, count, "/rest/posts", query)
 
@@ -522,7 +525,7 @@ class LinkedInFake:
 
     def rules(self) -> Iterable[Rule]:
         return [
-            Rule("/rest/posts", endpoint=_endpoint(posts)),
+            Rule("/rest/posts", endpoint=_endpoint(posts), methods=["GET"]),
             Rule(
                 "/rest/socialActions/<target>/comments",
                 endpoint=_endpoint(comments, path_urn=True),

@@ -49,7 +49,11 @@ from local.scenario import Post
 from stormwatch.model import parse_iso
 
 NAME = "x"
-CREDENTIALS: dict[str, str] = {"bearer_token": "AAAAAAAAAAAAAAAAAAAAAStormwatchFakeBearerToken0001"}
+CREDENTIALS: dict[str, str] = {
+    "bearer_token": "AAAAAAAAAAAAAAAAAAAAAStormwatchFakeBearerToken0001",
+    # OAuth 2.0 user-context token of the brand account (tweet.write): posting needs one.
+    "user_access_token": "stormwatch-fake-x-user-token-0001",
+}
 
 # The brand accounts whose mentions timelines exist (config/example.yaml names the first).
 BRAND_ACCOUNTS: dict[str, str] = {

@@ -143,7 +143,8 @@ class ActSettings(Section):
             for identity in person.identities:
                 if identity in owner:
                     raise problem(
-                        f"{identity!r} is also {owner[identity]!r}'s: an identity is one person",
+                        f"{identity!r} already names {owner[identity]!r}"
+                        " (an identity is one person)",
                         index,
                         "identities",
                     )

@@ -32,7 +32,7 @@ The day in a mention's partition key spreads a storm's writes over partitions.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from stormwatch.model import iso
 from stormwatch.persistence.table import Item
@@ -148,5 +148,6 @@ def audit_partition(day: str) -> str:
 
 
 def audit(at: datetime, event_id: str) -> Item:
-    moment = iso(at)
+    """To the microsecond: events of one second keep the order they happened in."""
+    moment = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return _key(audit_partition(moment[:10]), f"{moment}#{event_id}")
