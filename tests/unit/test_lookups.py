@@ -475,3 +475,15 @@ def test_given_a_channel_that_cannot_be_posted_on_then_there_is_no_lookup(
 ) -> None:
     with pytest.raises(ValueError, match="no account lookup for channel 'reddit'"):
         lookup_for("reddit", channel_context("reddit"))
+
+
+def test_given_a_bluesky_account_without_a_display_name_then_its_handle_is_shown(
+    lookup: Any, world: World
+) -> None:
+    # Given an account the fake resolves (as the publisher's mentions need) with no name set
+    world.channel_state("bluesky")["known_handles"] = ["ohne-namen.bsky.social"]
+
+    match = lookup("bluesky").lookup_account("@ohne-namen.bsky.social")
+
+    assert match.outcome == "found"
+    assert match.display_name == "ohne-namen.bsky.social"
