@@ -1,5 +1,6 @@
 """Fake Bluesky PDS: ``com.atproto.repo.createRecord`` (record keys unique per
-collection), ``com.atproto.repo.getRecord`` and ``com.atproto.identity.resolveHandle``."""
+collection) and ``com.atproto.repo.getRecord``. ``com.atproto.identity.resolveHandle``
+is served once, by `local.fakechannels.lookup.bluesky`, which knows `KNOWN_HANDLES`."""
 
 from __future__ import annotations
 
@@ -28,11 +29,6 @@ def rules() -> list[Rule]:
     return [
         Rule("/xrpc/com.atproto.repo.createRecord", methods=["POST"], endpoint=_create_endpoint),
         Rule("/xrpc/com.atproto.repo.getRecord", methods=["GET"], endpoint=_xrpc(get_record)),
-        Rule(
-            "/xrpc/com.atproto.identity.resolveHandle",
-            methods=["GET"],
-            endpoint=_xrpc(resolve_handle),
-        ),
     ]
 
 
@@ -123,14 +119,3 @@ def get_record(world: World, request: Request, window: _Window) -> dict[str, Any
             400, "RecordNotFound", f"Could not locate record: at://{repo}/{collection}/{rkey}"
         )
     return dict(record)
-
-
-def resolve_handle(world: World, request: Request, window: _Window) -> dict[str, Any]:
-    handle = (request.args.get("handle") or "").casefold()
-    if not handle:
-        raise _invalid('Params must have the property "handle"')
-    known = {bluesky.ACCOUNT_HANDLE, *KNOWN_HANDLES}
-    known.update(world.channel_state(CHANNEL).get("known_handles", ()))
-    if handle not in known:
-        raise _XrpcError(400, "InvalidRequest", "Unable to resolve handle")
-    return {"did": bluesky.did_of(handle)}
