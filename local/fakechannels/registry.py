@@ -27,7 +27,7 @@ from stormwatch.config import CHANNELS
 EXTENSIONS = ("lookup", "publishing", "scheduling")
 
 # Modules (below local.fakechannels) of fakes that serve no listening channel.
-SERVICES: tuple[str, ...] = ()
+SERVICES: tuple[str, ...] = ("scheduling.hootsuite",)
 
 
 def fake_module(channel: str) -> ModuleType:
@@ -72,7 +72,9 @@ class _Extended:
         self.error_response = fake.error_response
 
     def rules(self) -> list[Rule]:
-        return [*self._fake.rules(), *extension_rules(self.name)]
+        # Extensions first: a rule of theirs for one method (POST /{page}/feed) must win
+        # over the channel's own rule for the same path that takes any method.
+        return [*extension_rules(self.name), *self._fake.rules()]
 
 
 def all_fakes() -> list[ChannelFake]:

@@ -178,7 +178,11 @@ def test_every_function_logs_with_retention_alarms_and_parks_failures(cfn: dict[
     functions = _resources(cfn, "AWS::Lambda::Function")
     alarms = _resources(cfn, "AWS::CloudWatch::Alarm")
     invoke_configs = _resources(cfn, "AWS::Lambda::EventInvokeConfig")
-    assert set(functions) == {"PollMentionsFunction", "EvaluateAlertsFunction"}
+    assert set(functions) == {
+        "PollMentionsFunction",
+        "EvaluateAlertsFunction",
+        "PublishScheduledFunction",
+    }
     for name, function in functions.items():
         properties = function["Properties"]
         assert properties["Architectures"] == ["arm64"]
