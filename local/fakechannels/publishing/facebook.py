@@ -35,7 +35,10 @@ def create_post(world: World, request: Request, node: str) -> dict[str, Any]:
     wait(world, CHANNEL)
     message = request.form.get("message")
     if request.form.get("published", "true").lower() == "false":
-        raise invalid_parameter("Unpublished posts are made by the scheduling fake")
+        # A scheduled post: one route, as on the real API; the scheduling fake keeps those.
+        from local.fakechannels.scheduling import facebook as scheduling
+
+        return scheduling.create_post(world, request, node)
     if not message and not request.form.get("link"):
         raise invalid_parameter("Missing message or attachment")
     now = world.now()

@@ -93,11 +93,16 @@ def _status(post: dict[str, Any]) -> dict[str, Any]:
 
 
 def create_status(world: World, request: Request) -> Response:
+    params = _params(request)
+    if params.get("scheduled_at") is not None:
+        # A scheduled status: one route, as on the real API; the scheduling fake keeps those.
+        from local.fakechannels.scheduling import mastodon as scheduling
+
+        return scheduling.create_status(world, request)
     refused = _refused(world, request)
     if refused is not None:
         return refused
     wait(world, CHANNEL)
-    params = _params(request)
     text = params.get("status")
     if not isinstance(text, str) or not text.strip():
         return mastodon.error(422, "Validation failed: Text can't be blank")

@@ -50,7 +50,6 @@ def rules() -> list[Rule]:
 
     return [
         only(_API.rule("/<node>/scheduled_posts", list_scheduled), "GET"),
-        only(_API.rule("/<node>/feed", create_post), "POST"),
         only(_API.rule("/<node>", delete_post), "DELETE"),
     ]
 
@@ -135,11 +134,6 @@ def create_post(world: World, request: Request, node: str) -> dict[str, Any]:
     message = form.get("message", "")
     if not message and not form.get("link"):
         raise invalid_parameter("Missing message or attachment.")
-    if form.get("published", "true") != "false":
-        posted = {"id": f"{PAGE_ID}_{_SCHEDULED_POST + next(_NUMBERS)}", "message": message}
-        with world.lock:
-            world.channel_state(CHANNEL).setdefault("posted", []).append(posted)
-        return {"id": posted["id"]}
     raw = form.get("scheduled_publish_time", "")
     if not raw.isdigit():
         raise invalid_parameter("The specified scheduled publish time is invalid.")

@@ -43,7 +43,6 @@ def rules() -> list[Rule]:
             endpoint=one_scheduled,
             methods=["GET", "PUT", "DELETE"],
         ),
-        Rule("/api/v1/statuses", endpoint=create_status, methods=["POST"]),
     ]
 
 
