@@ -20,6 +20,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 SAM := $(TOOLS)/sam/bin/sam
 CHECKOV := $(TOOLS)/checkov/bin/checkov
 WHEELHOUSE := $(TOOLS)/wheelhouse
+DICTIONARIES := layers/core/stormwatch/act/dictionaries/.complete
 
 .PHONY: help setup lint template test test-fast demo build bench clean
 
@@ -63,7 +64,12 @@ $(WHEELHOUSE)/.complete: layers/core/requirements.txt $(VENV)/.installed
 		--only-binary=:all: -r layers/core/requirements.txt -d $(WHEELHOUSE)
 	@touch $@
 
-setup: $(VENV)/.installed $(TOOLS)/sam/.installed $(TOOLS)/checkov/.installed $(WHEELHOUSE)/.complete
+# The spell checker's Hunspell dictionaries, pinned and checksummed, into the layer's source
+# (so `sam build` ships them): npm's registry and Debian's archive, see the script.
+$(DICTIONARIES): scripts/dictionaries/fetch.py
+	$(PY313) scripts/dictionaries/fetch.py
+
+setup: $(VENV)/.installed $(TOOLS)/sam/.installed $(TOOLS)/checkov/.installed $(WHEELHOUSE)/.complete $(DICTIONARIES)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
@@ -83,20 +89,21 @@ template: setup
 test: setup lint template
 	HYPOTHESIS_PROFILE=ci $(PYTHON) -m pytest -q -n 2 --dist loadscope --no-loadscope-reorder
 
-test-fast: $(VENV)/.installed
+test-fast: $(VENV)/.installed $(DICTIONARIES)
 	$(PYTHON) -m pytest -q -n 2 --dist loadscope --no-loadscope-reorder -m "not build"
 
-demo: $(VENV)/.installed
+demo: $(VENV)/.installed $(DICTIONARIES)
 	$(PYTHON) -m local.demo
 
 build: setup
 	$(SAM) build
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed $(DICTIONARIES)
 	$(PYTHON) -m bench.ingest
 	$(PYTHON) -m bench.evaluate
 	$(PYTHON) -m bench.coldstart
 	$(PYTHON) -m bench.text_analysis
+	$(PYTHON) -m bench.spelling
 	$(PYTHON) -m bench.nab --data ../shared/data/nab-tweets --out out/nab
 
 clean:
