@@ -36,11 +36,9 @@ def parse_post_id(event: Any) -> str:
 def _publisher(environment: Environment) -> Any:
     """The one place publishing is wired: the channel publishers (`publish(text, ...)`, one
     per channel) behind the `stormwatch.act.parking.Publisher` interface."""
-    try:
-        from stormwatch.channels import publishers  # type: ignore[attr-defined]
-    except ImportError:
-        raise ConfigError("publishing", "stormwatch.channels.publishers is not installed") from None
-    return publishers.queue_publisher(environment, _clients)
+    from stormwatch.channels.publishers.queued import queue_publisher
+
+    return queue_publisher(environment, _clients)
 
 
 @logger.inject_lambda_context(clear_state=True)

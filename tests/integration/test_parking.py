@@ -404,3 +404,33 @@ def test_crashes_at_every_step_of_park_and_resume_lose_nothing_and_double_nothin
         "CreateSchedule",
     ):
         assert expected in fired, crash.fired
+
+
+def test_the_deployed_function_publishes_a_due_queued_post_once_through_the_channel(
+    stack: LocalStack, table: Table
+) -> None:
+    """The function as deployed from the template, wired to the channel's real publisher:
+    a due post goes out on Mastodon once, however often its schedule fires; with crisis
+    mode on it does not go out."""
+    from local.fakechannels.publishing import published
+
+    stack.reset()
+    crisis = CrisisStore(table)
+    now = datetime.now(UTC)
+    queue = _queue(stack, table)
+    queue.enqueue("due-post", "mastodon", "Unser Herbstfahrplan ist da.", now + timedelta(hours=1))
+    queue.enqueue("held-post", "mastodon", "Nicht jetzt.", now + timedelta(hours=1))
+    # When the schedule fires twice (a redelivery)
+    first = stack.invoke("PublishScheduledFunction", {"post_id": "due-post"})
+    again = stack.invoke("PublishScheduledFunction", {"post_id": "due-post"})
+    # And another fires while crisis mode is on
+    crisis.switch_on(reason="storm", by=ANNA, now=now)
+    held = stack.invoke("PublishScheduledFunction", {"post_id": "held-post"})
+    # Then the first went out once, with its text, and the held one did not
+    texts = [post["text"] for post in published(stack.world, "mastodon")]
+    assert texts == ["Unser Herbstfahrplan ist da."]
+    assert (first["outcome"], again["outcome"], held["outcome"]) == (
+        "published",
+        "published",
+        "held",
+    )
