@@ -94,6 +94,7 @@ class _Break(IntEnum):
 
 
 _ZWJ = 0x200D
+_ZWNJ = 0x200C
 _PREPEND: Final = frozenset(
     [*range(0x600, 0x606), 0x6DD, 0x70F, 0x890, 0x891, 0x8E2, 0xD4E, 0x110BD, 0x110CD]
 )
@@ -234,7 +235,8 @@ def graphemes(text: str) -> Iterator[str]:
             conjunct_state = 1
         elif code in _CONJUNCT_LINKERS and conjunct_state:
             conjunct_state = 2
-        elif current not in (_Break.EXTEND, _Break.ZWJ):
+        elif current not in (_Break.EXTEND, _Break.ZWJ) or code == _ZWNJ:
+            # ZWNJ extends a cluster but is no InCB Extend: it ends a conjunct (GB9c).
             conjunct_state = 0
         if pictographic:
             emoji_state = 1
