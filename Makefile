@@ -104,6 +104,7 @@ bench: $(VENV)/.installed $(DICTIONARIES)
 	$(PYTHON) -m bench.coldstart
 	$(PYTHON) -m bench.text_analysis
 	$(PYTHON) -m bench.spelling
+	$(PYTHON) -m bench.release
 	$(PYTHON) -m bench.nab --data ../shared/data/nab-tweets --out out/nab
 
 clean:
