@@ -67,14 +67,8 @@ class CrisisStore:
 
     def read(self) -> CrisisMode:
         """The switch as it is now (a strongly consistent read)."""
-        key = keys.crisis_mode()
-        for item in self.table.query(
-            KeyConditionExpression="pk = :pk AND sk = :sk",
-            ExpressionAttributeValues={":pk": key["pk"], ":sk": key["sk"]},
-            ConsistentRead=True,
-        ):
-            return _decode(item)
-        return OFF
+        item = self.table.read(keys.crisis_mode())
+        return _decode(item) if item is not None else OFF
 
     def switch_on(
         self,

@@ -22,7 +22,7 @@ from typing import Any
 from stormwatch.channels.schedulers.base import ScheduledPost, details_json
 from stormwatch.model import iso, parse_iso
 from stormwatch.persistence import keys
-from stormwatch.persistence.table import AttributeValue, Item, Table, condition_failed
+from stormwatch.persistence.table import Item, Table
 
 
 class ParkState(StrEnum):
@@ -52,34 +52,20 @@ class ParkedStore:
 
     def save(self, post: ScheduledPost, now: datetime) -> ParkedPost:
         """Save the post in state `parking`; if it is saved already, the saved one."""
-        from botocore.exceptions import ClientError
-
         parked = ParkedPost(post, ParkState.PARKING, now)
-        try:
-            self.table.call(
-                "put_item",
-                TableName=self.table.name,
-                Item=_encode(parked),
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-        except ClientError as error:
-            if not condition_failed(error):
-                raise
-            saved = self.get(post.scheduler, post.id)
-            if saved is None:
-                raise
-            return saved
-        return parked
+        if self.table.put_new(_encode(parked)):
+            return parked
+        return self._stored(post.scheduler, post.id)
 
     def get(self, scheduler: str, post_id: str) -> ParkedPost | None:
-        key = keys.parked(scheduler, post_id)
-        for item in self.table.query(
-            KeyConditionExpression="pk = :pk AND sk = :sk",
-            ExpressionAttributeValues={":pk": key["pk"], ":sk": key["sk"]},
-            ConsistentRead=True,
-        ):
-            return _decode(item)
-        return None
+        item = self.table.read(keys.parked(scheduler, post_id))
+        return _decode(item) if item is not None else None
+
+    def _stored(self, scheduler: str, post_id: str) -> ParkedPost:
+        stored = self.get(scheduler, post_id)
+        if stored is None:
+            raise LookupError(f"parked post {scheduler}/{post_id} vanished")
+        return stored
 
     def of(self, scheduler: str) -> Iterator[ParkedPost]:
         """Every post ever parked from `scheduler` (consistent)."""
@@ -102,8 +88,6 @@ class ParkedStore:
         """Move the post on from the state it was read in. If it has moved on already (a
         re-run, or this very write whose answer was lost), the stored one is returned; the
         caller goes on from its state."""
-        from botocore.exceptions import ClientError
-
         updated = replace(
             parked,
             state=to,
@@ -111,39 +95,15 @@ class ParkedStore:
             new_id=new_id if new_id is not None else parked.new_id,
             note=note if note is not None else parked.note,
         )
-        names = {"#state": "state"}
-        values: dict[str, AttributeValue] = {
-            ":from": {"S": parked.state.value},
-            ":to": {"S": to.value},
+        fields = {
+            "restore_at": iso(updated.restore_at) if updated.restore_at else None,
+            "new_id": updated.new_id,
+            "note": updated.note[:500] if updated.note else None,
         }
-        sets = ["#state = :to"]
-        for name, value in (
-            ("restore_at", iso(updated.restore_at) if updated.restore_at else None),
-            ("new_id", updated.new_id),
-            ("note", updated.note[:500] if updated.note else None),
-        ):
-            if value:
-                names[f"#{name}"] = name
-                values[f":{name}"] = {"S": value}
-                sets.append(f"#{name} = :{name}")
-        try:
-            self.table.call(
-                "update_item",
-                TableName=self.table.name,
-                Key=keys.parked(parked.post.scheduler, parked.post.id),
-                UpdateExpression="SET " + ", ".join(sets),
-                ConditionExpression="#state = :from",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as error:
-            if not condition_failed(error):
-                raise
-            stored = self.get(parked.post.scheduler, parked.post.id)
-            if stored is None:
-                raise
-            return stored
-        return updated
+        key = keys.parked(parked.post.scheduler, parked.post.id)
+        if self.table.move_state(key, parked.state.value, to.value, fields):
+            return updated
+        return self._stored(parked.post.scheduler, parked.post.id)
 
 
 def _encode(parked: ParkedPost) -> Item:

@@ -22,7 +22,7 @@ from typing import Any
 from stormwatch.channels.schedulers.base import details_json
 from stormwatch.model import iso, parse_iso
 from stormwatch.persistence import keys
-from stormwatch.persistence.table import AttributeValue, Item, Table, condition_failed
+from stormwatch.persistence.table import Item, Table
 
 
 class QueueState(StrEnum):
@@ -51,33 +51,19 @@ class QueueStore:
 
     def add(self, post: QueuedPost) -> QueuedPost:
         """Queue the post; if a post with its id is queued already, the stored one."""
-        from botocore.exceptions import ClientError
-
-        try:
-            self.table.call(
-                "put_item",
-                TableName=self.table.name,
-                Item=_encode(post),
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-        except ClientError as error:
-            if not condition_failed(error):
-                raise
-            stored = self.get(post.id)
-            if stored is None:
-                raise
-            return stored
-        return post
+        if self.table.put_new(_encode(post)):
+            return post
+        return self._stored(post.id)
 
     def get(self, post_id: str) -> QueuedPost | None:
-        key = keys.queued(post_id)
-        for item in self.table.query(
-            KeyConditionExpression="pk = :pk AND sk = :sk",
-            ExpressionAttributeValues={":pk": key["pk"], ":sk": key["sk"]},
-            ConsistentRead=True,
-        ):
-            return _decode(item)
-        return None
+        item = self.table.read(keys.queued(post_id))
+        return _decode(item) if item is not None else None
+
+    def _stored(self, post_id: str) -> QueuedPost:
+        stored = self.get(post_id)
+        if stored is None:
+            raise LookupError(f"queued post {post_id} vanished")
+        return stored
 
     def waiting(self) -> Iterator[QueuedPost]:
         """Every post still queued (consistent)."""
@@ -96,26 +82,9 @@ class QueueStore:
     def claim(self, post: QueuedPost) -> bool:
         """Take a queued post for sending: True only for the one caller that moved it from
         `queued` to `publishing`."""
-        from botocore.exceptions import ClientError
-
-        try:
-            self.table.call(
-                "update_item",
-                TableName=self.table.name,
-                Key=keys.queued(post.id),
-                UpdateExpression="SET #state = :publishing",
-                ConditionExpression="#state = :queued",
-                ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues={
-                    ":queued": {"S": QueueState.QUEUED.value},
-                    ":publishing": {"S": QueueState.PUBLISHING.value},
-                },
-            )
-        except ClientError as error:
-            if condition_failed(error):
-                return False
-            raise
-        return True
+        return self.table.move_state(
+            keys.queued(post.id), QueueState.QUEUED.value, QueueState.PUBLISHING.value
+        )
 
     def advance(
         self,
@@ -127,36 +96,12 @@ class QueueStore:
     ) -> QueuedPost:
         """Move the post on from the state it was read in; if it moved on already, the
         stored one (the caller goes on from its state)."""
-        from botocore.exceptions import ClientError
-
-        names = {"#state": "state"}
-        values: dict[str, AttributeValue] = {
-            ":from": {"S": post.state.value},
-            ":to": {"S": to.value},
+        fields = {
+            "published_id": published_id[:500] if published_id else None,
+            "note": note[:500] if note else None,
         }
-        sets = ["#state = :to"]
-        for name, value in (("published_id", published_id), ("note", note)):
-            if value:
-                names[f"#{name}"] = name
-                values[f":{name}"] = {"S": value[:500]}
-                sets.append(f"#{name} = :{name}")
-        try:
-            self.table.call(
-                "update_item",
-                TableName=self.table.name,
-                Key=keys.queued(post.id),
-                UpdateExpression="SET " + ", ".join(sets),
-                ConditionExpression="#state = :from",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as error:
-            if not condition_failed(error):
-                raise
-            stored = self.get(post.id)
-            if stored is None:
-                raise
-            return stored
+        if not self.table.move_state(keys.queued(post.id), post.state.value, to.value, fields):
+            return self._stored(post.id)
         return replace(
             post,
             state=to,

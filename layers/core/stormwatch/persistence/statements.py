@@ -101,19 +101,10 @@ class StatementStore:
         self.table = table
 
     def load(self, statement_id: str) -> Statement:
-        items = list(
-            self.table.query(
-                KeyConditionExpression="pk = :pk AND sk = :sk",
-                ExpressionAttributeValues={
-                    ":pk": keys.statement(statement_id)["pk"],
-                    ":sk": keys.statement(statement_id)["sk"],
-                },
-                ConsistentRead=True,
-            )
-        )
-        if not items:
+        item = self.table.read(keys.statement(statement_id))
+        if item is None:
             raise UnknownStatement(f"no statement {statement_id!r}")
-        return _statement(items[0])
+        return _statement(item)
 
     def save(self, statement: Statement, event: AuditEvent) -> Statement:
         """Write `statement` if its stored version is still `statement.version` (or, for

@@ -74,6 +74,66 @@ class Table:
                 return
             request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
+    def read(self, key: Item) -> Item | None:
+        """The item at `key`, read strongly consistently. A Query on the whole key rather
+        than GetItem: the functions' roles grant Query, and one read action is enough."""
+        for item in self.query(
+            KeyConditionExpression="pk = :pk AND sk = :sk",
+            ExpressionAttributeValues={":pk": key["pk"], ":sk": key["sk"]},
+            ConsistentRead=True,
+        ):
+            return item
+        return None
+
+    def put_new(self, item: Item) -> bool:
+        """Put `item` unless an item with its key exists; False if one did (a re-run, or
+        this very put whose answer was lost)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.call(
+                "put_item",
+                TableName=self.name,
+                Item=item,
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as error:
+            if condition_failed(error):
+                return False
+            raise
+        return True
+
+    def move_state(
+        self, key: Item, source: str, target: str, fields: Mapping[str, str | None] = {}
+    ) -> bool:
+        """Set the item's `state` from `source` to `target`, with the non-empty `fields`;
+        False if its state was not `source` (another run moved it first)."""
+        from botocore.exceptions import ClientError
+
+        names = {"#state": "state"}
+        values: dict[str, AttributeValue] = {":from": {"S": source}, ":to": {"S": target}}
+        sets = ["#state = :to"]
+        for name, value in fields.items():
+            if value:
+                names[f"#{name}"] = name
+                values[f":{name}"] = {"S": value}
+                sets.append(f"#{name} = :{name}")
+        try:
+            self.call(
+                "update_item",
+                TableName=self.name,
+                Key=key,
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression="#state = :from",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as error:
+            if condition_failed(error):
+                return False
+            raise
+        return True
+
 
 def cancellation_reasons(error: Exception) -> list[str] | None:
     """Per-action reason codes of a cancelled transaction; None for any other error."""
