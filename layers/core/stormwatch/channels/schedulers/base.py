@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -87,6 +87,27 @@ def as_utc(moment: datetime) -> datetime:
 def same_moment(left: datetime, right: datetime) -> bool:
     """Equal to the second: schedulers keep scheduled times at whole seconds (or coarser)."""
     return abs(as_utc(left) - as_utc(right)) < timedelta(seconds=1)
+
+
+def recreated_among(
+    waiting: Iterable[ScheduledPost], post: ScheduledPost, at: datetime, *, same: str = ""
+) -> str | None:
+    """The id of the waiting post that is `post` recreated for `at`: the same text at the
+    same moment (and the same `details[same]`, where a scheduler serves several accounts)."""
+    for candidate in waiting:
+        if (
+            candidate.text == post.text
+            and same_moment(candidate.scheduled_at, at)
+            and (not same or candidate.details.get(same) == post.details.get(same))
+        ):
+            return candidate.id
+    return None
+
+
+def item_label(item: object) -> str:
+    """How a listed item is named in a log line about it: its id, if it has one."""
+    value = item.get("id") if isinstance(item, dict) else None
+    return value[:64] if isinstance(value, str) else "<no id>"
 
 
 def details_json(details: Mapping[str, Any]) -> str:

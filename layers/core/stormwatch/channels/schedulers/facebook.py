@@ -30,7 +30,7 @@ from stormwatch.channels.schedulers.base import (
     ScheduledPost,
     TooSoon,
     as_utc,
-    same_moment,
+    recreated_among,
     without_retries,
 )
 from stormwatch.errors import ChannelError, MalformedResponse
@@ -129,10 +129,7 @@ class FacebookScheduler:
         return created
 
     def find_recreated(self, post: ScheduledPost, at: datetime) -> str | None:
-        for waiting in self.scheduled():
-            if waiting.text == post.text and same_moment(waiting.scheduled_at, at):
-                return waiting.id
-        return None
+        return recreated_among(self.scheduled(), post, at)
 
 
 def _post(item: Mapping[str, Any]) -> ScheduledPost:

@@ -26,7 +26,8 @@ from stormwatch.channels.schedulers.base import (
     ScheduledPost,
     TooSoon,
     as_utc,
-    same_moment,
+    item_label,
+    recreated_among,
     without_retries,
 )
 from stormwatch.config.act import HootsuiteScheduler as HootsuiteSettings
@@ -97,7 +98,7 @@ class HootsuiteScheduler:
                     channel=NAME,
                     what="message",
                     noun="item",
-                    label=_label,
+                    label=item_label,
                 )
             )
             following = _next_cursor(body)
@@ -149,15 +150,7 @@ class HootsuiteScheduler:
         return created
 
     def find_recreated(self, post: ScheduledPost, at: datetime) -> str | None:
-        profile = post.details.get("social_profile_id")
-        for waiting in self.scheduled():
-            if (
-                waiting.text == post.text
-                and same_moment(waiting.scheduled_at, at)
-                and waiting.details.get("social_profile_id") == profile
-            ):
-                return waiting.id
-        return None
+        return recreated_among(self.scheduled(), post, at, same="social_profile_id")
 
     def _auth(self) -> dict[str, str]:
         token = required_credential(self._credentials(), NAME, "access_token")
@@ -202,8 +195,3 @@ def _post(item: Mapping[str, Any]) -> ScheduledPost:
         text=text_field(item, "text"),
         details=details,
     )
-
-
-def _label(item: object) -> str:
-    value = item.get("id") if isinstance(item, dict) else None
-    return value[:64] if isinstance(value, str) else "<no id>"

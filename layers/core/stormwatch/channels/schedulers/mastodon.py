@@ -29,7 +29,8 @@ from stormwatch.channels.schedulers.base import (
     ScheduledPost,
     TooSoon,
     as_utc,
-    same_moment,
+    item_label,
+    recreated_among,
     without_retries,
 )
 from stormwatch.errors import ChannelError, MalformedResponse
@@ -87,7 +88,7 @@ class MastodonScheduler:
                     channel=NAME,
                     what="scheduled status",
                     noun="item",
-                    label=_label,
+                    label=item_label,
                 )
             )
             max_id = _links(response.headers.get("link", "")).get("next", {}).get("max_id")
@@ -138,10 +139,7 @@ class MastodonScheduler:
         return created
 
     def find_recreated(self, post: ScheduledPost, at: datetime) -> str | None:
-        for waiting in self.scheduled():
-            if waiting.text == post.text and same_moment(waiting.scheduled_at, at):
-                return waiting.id
-        return None
+        return recreated_among(self.scheduled(), post, at)
 
     def _auth(self) -> dict[str, str]:
         token = required_credential(self._context.credentials(), NAME, "access_token")
@@ -171,8 +169,3 @@ def _post(item: Mapping[str, Any]) -> ScheduledPost:
         text=text_field(params, "text"),
         details=details,
     )
-
-
-def _label(item: object) -> str:
-    value = item.get("id") if isinstance(item, dict) else None
-    return value[:64] if isinstance(value, str) else "<no id>"
