@@ -14,7 +14,6 @@ from stormwatch.act.counting import (
     bluesky_bytes,
     bluesky_length,
     channel_lengths,
-    escape_little_text,
     facebook_length,
     find_hashtags,
     find_mentions,
@@ -27,6 +26,7 @@ from stormwatch.act.counting import (
     mastodon_length,
     x_length,
 )
+from stormwatch.channels.linkedin import escape_little_text
 from tests.helpers import examples
 
 # --- X: twitter-text v3 weighted length ----------------------------------------------------

@@ -14,6 +14,7 @@ from local.fakechannels.server import FakeChannelServer
 from local.fakechannels.world import World
 from stormwatch.channels.bluesky import _ACCOUNTS
 from stormwatch.channels.http import HttpClient
+from stormwatch.channels.linkedin import escape_little_text
 from stormwatch.channels.publishers import (
     OutcomeUnknown,
     PublishFailed,
@@ -22,7 +23,6 @@ from stormwatch.channels.publishers import (
 )
 from stormwatch.channels.publishers.base import Publisher, text_hash
 from stormwatch.channels.publishers.bluesky import facet_spans, record_key, tid
-from stormwatch.channels.publishers.linkedin import escape_little_text
 from tests.helpers import context_for, example_config
 
 SINCE = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)

@@ -12,7 +12,7 @@ refused at the moment it must go out, so each count follows the channel's own ru
   instance's (``GET /api/v2/instance``), 500 by default.
 - Bluesky: 300 grapheme clusters, and at most 3000 bytes of UTF-8.
 - LinkedIn: 3,000 characters of the text as posted, that is after its "little text"
-  reserved characters are escaped (`escape_little_text`).
+  reserved characters are escaped (`channels.linkedin.escape_little_text`).
 - Facebook: 63,206 characters. Instagram caption: 2,200 characters, at most 30 hashtags.
 
 "Characters" for LinkedIn, Facebook and Instagram are UTF-16 code units: their servers are
@@ -542,20 +542,12 @@ def utf16_length(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-_LITTLE_TEXT_RESERVED: Final = str.maketrans({char: "\\" + char for char in "\\|{}@[]()<>#*_~"})
-
-
-def escape_little_text(text: str) -> str:
-    """`text` for the ``commentary`` of LinkedIn's Posts API.
-
-    The commentary is "little text": ``\\ | { } @ [ ] ( ) < > # * _ ~`` are markup there
-    (mentions, hashtags, formatting), and LinkedIn drops or misreads them unescaped.
-    """
-    return text.translate(_LITTLE_TEXT_RESERVED)
-
-
 def linkedin_length(text: str) -> Length:
     """LinkedIn's 3,000 characters of the commentary as sent, reserved characters escaped."""
+    # The escaping is the LinkedIn adapter's (beside its parser); imported here only when
+    # counted, so this module stays free of the adapters' dependencies.
+    from stormwatch.channels.linkedin import escape_little_text
+
     return Length(utf16_length(escape_little_text(text)), LINKEDIN_LIMIT, "characters")
 
 

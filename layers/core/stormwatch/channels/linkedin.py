@@ -71,7 +71,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Final
 from urllib.parse import quote
 
 from stormwatch.channels.base import (
@@ -152,6 +152,16 @@ _LITTLE_TEXT = re.compile(
     re.DOTALL,
 )
 _ESCAPED = re.compile(r"\\(.)", re.DOTALL)
+
+
+_LITTLE_TEXT_RESERVED: Final = str.maketrans({char: "\\" + char for char in "\\|{}@[]()<>#*_~"})
+
+
+def escape_little_text(text: str) -> str:
+    """`text` as little-text commentary that shows exactly `text` (`little_text`'s inverse
+    for plain text): ``\\ | { } @ [ ] ( ) < > # * _ ~`` are markup there (mentions,
+    hashtags, formatting), and LinkedIn drops or misreads them unescaped."""
+    return text.translate(_LITTLE_TEXT_RESERVED)
 
 
 def little_text(raw: str) -> str:

@@ -14,6 +14,7 @@ from stormwatch.channels.base import ChannelContext
 from stormwatch.channels.linkedin import (
     RESTLI_PROTOCOL,
     LinkedInClient,
+    escape_little_text,
     post_url,
     read_collection,
     restli_leaf,
@@ -29,13 +30,6 @@ from stormwatch.errors import MalformedResponse
 CHANNEL = "linkedin"
 LOOK_BACK = 20
 _SLACK = timedelta(minutes=2)
-# Characters that mean markup in little text unless escaped with a backslash.
-RESERVED = frozenset("\\|{}@[]()<>#*_~")
-
-
-def escape_little_text(text: str) -> str:
-    """`text` as LinkedIn commentary that shows exactly `text`."""
-    return "".join("\\" + char if char in RESERVED else char for char in text)
 
 
 class _PostingClient(LinkedInClient):
