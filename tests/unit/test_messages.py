@@ -473,7 +473,10 @@ def test_blind_is_for_ops_says_which_channel_since_when_and_what_it_means() -> N
     assert "6 polls in a row failed, no successful poll for 45 min" in mail.body
 
 
-_CALM = _phrase(3).filter(lambda s: not {"storm", "crisis"} & set(s.lower().split()))
+# Outside text (a brand's name, a finding's reason) that says none of the words checked
+# for, as the check reads it: anywhere in the lowercased text, '#' or not.
+_ALARMING = ("crisis", "storm", "critical", "pause")
+_CALM = _phrase(3).filter(lambda s: not any(word in s.lower() for word in _ALARMING))
 
 
 @settings(max_examples=examples(200), deadline=None)
@@ -484,7 +487,7 @@ def test_blind_never_sounds_like_a_crisis(message: Notice) -> None:
     # (the command's name, stormwatch, is not a storm)
     said = everything(message).lower().replace("stormwatch", "")
     # Then nothing in it reads like a storm or asks to pause posts
-    for word in ("crisis", "storm", "critical", "pause"):
+    for word in _ALARMING:
         assert word not in said.replace("#", " ")
 
 
