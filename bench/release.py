@@ -4,10 +4,10 @@ Every publishing channel's fake answers each publishing request after `--latency
 seconds (400 ms by default; Instagram's two requests, container and publish, take twice
 that). Measured, in the order a release does it:
 
-- crisis mode on: until the kill switch is written (a conditional put of the crisis item;
-  `measure_crisis_mode` is the hook for the crisis-mode code of act-parking);
-- parking: `measure_parking` is the hook for parking 300 scheduled posts across the
-  schedulers (act-parking); until then the line says it is not measured;
+- crisis mode on: until the kill switch is written (`CrisisStore.switch_on`);
+- parking: 300 scheduled posts, 75 in each of Mastodon, Facebook, Hootsuite and our own
+  queue, saved, cancelled and marked parked (`park_all`); the scheduler fakes answer at
+  once, so this is stormwatch's own cost and DynamoDB's (moto);
 - the release: `publish_everywhere` on every channel against DynamoDB (moto) and the
   fakes, its wall time over the slowest channel's own time (that channel published
   alone, measured the same way). One after another would be the sum of the channels;
@@ -27,7 +27,7 @@ import argparse
 import os
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from local.fakechannels.publishing import LATENCY
@@ -38,9 +38,8 @@ from stormwatch.act.statements import statement_hash
 from stormwatch.channels.base import ChannelContext
 from stormwatch.channels.http import HttpClient
 from stormwatch.channels.publishers import Publisher, publisher_for
-from stormwatch.config import parse_config
-from stormwatch.model import iso
-from stormwatch.persistence import keys
+from stormwatch.config import Config, parse_config
+from stormwatch.persistence.crisis import Actor, CrisisStore
 from stormwatch.persistence.releases import ReleaseStore
 from stormwatch.persistence.table import Table
 
@@ -49,20 +48,23 @@ CARD = "https://cdn.nordwind.example/cards/holding.png"
 BY = "arn:aws:iam::123456789012:user/ben"
 
 
+def _context(stack: LocalStack, config: Config, channel: str) -> ChannelContext:
+    world = stack.world
+    return ChannelContext(
+        config=config.channel(channel),
+        brands=config.brands,
+        http=HttpClient(channel, timeout=10.0),
+        credentials=lambda: world.credentials[channel],
+        now=lambda: datetime.now(UTC),
+    )
+
+
 def _publishers(stack: LocalStack) -> dict[str, Publisher]:
     config = parse_config(localize(read_document(), stack.channels.channel_url))
-    world = stack.world
-    publishers: dict[str, Publisher] = {}
-    for channel in CHANNELS:
-        context = ChannelContext(
-            config=config.channel(channel),
-            brands=config.brands,
-            http=HttpClient(channel, timeout=10.0),
-            credentials=lambda channel=channel: world.credentials[channel],  # type: ignore[misc]
-            now=lambda: datetime.now(UTC),
-        )
-        publishers[channel] = publisher_for(channel, context, language="de")
-    return publishers
+    return {
+        channel: publisher_for(channel, _context(stack, config, channel), language="de")
+        for channel in CHANNELS
+    }
 
 
 def _texts(run: str, channels: Sequence[str]) -> dict[str, str]:
@@ -74,24 +76,62 @@ def _texts(run: str, channels: Sequence[str]) -> dict[str, str]:
 
 
 def measure_crisis_mode(table: Table) -> float:
-    """Seconds until the kill switch is on: one conditional put of the crisis item."""
+    """Seconds until the kill switch is on (`CrisisStore.switch_on`: one conditional put)."""
     started = time.perf_counter()
-    table.call(
-        "put_item",
-        TableName=table.name,
-        Item={**keys.crisis_mode(), "on": {"BOOL": True}, "since": {"S": iso(datetime.now(UTC))}},
-        ConditionExpression="attribute_not_exists(pk) OR #on = :off",
-        ExpressionAttributeNames={"#on": "on"},
-        ExpressionAttributeValues={":off": {"BOOL": False}},
+    CrisisStore(table).switch_on(
+        reason="benchmark", by=Actor(BY, "ben"), now=datetime.now(UTC), release_id="bench"
     )
     return time.perf_counter() - started
 
 
-def measure_parking(stack: LocalStack) -> float | None:
-    """Seconds to park 300 scheduled posts across the schedulers; None until parking
-    (act-parking) is wired in here."""
-    del stack
-    return None
+def measure_parking(stack: LocalStack, table: Table, per_scheduler: int = 75) -> float:
+    """Seconds to park `per_scheduler` posts in each of the four schedulers (Mastodon,
+    Facebook, Hootsuite, our queue): each saved, then cancelled, then marked parked."""
+    from local.fakechannels.scheduling import hootsuite as fake_hootsuite
+    from local.fakechannels.scheduling import seed_all
+    from stormwatch.act.parking import park_all
+    from stormwatch.channels.schedulers.base import Scheduler
+    from stormwatch.channels.schedulers.facebook import FacebookScheduler
+    from stormwatch.channels.schedulers.hootsuite import HootsuiteScheduler
+    from stormwatch.channels.schedulers.mastodon import MastodonScheduler
+    from stormwatch.channels.schedulers.queue import QueueScheduler, QueueTarget
+    from stormwatch.config.act import HootsuiteScheduler as HootsuiteSettings
+    from stormwatch.persistence.parked import ParkedStore
+    from stormwatch.persistence.queue import QueueStore
+
+    config = parse_config(localize(read_document(), stack.channels.channel_url))
+    now = datetime.now(UTC)
+    seed_all(stack.world, per_scheduler, now)
+    outputs = stack.outputs
+    queue = QueueScheduler(
+        QueueStore(table),
+        stack.client("scheduler"),
+        QueueTarget(
+            group=outputs["ScheduleGroupName"],
+            function_arn=outputs["PublishScheduledFunctionArn"],
+            role_arn=outputs["QueueSchedulerRoleArn"],
+        ),
+    )
+    for number in range(per_scheduler):
+        queue.enqueue(f"bench-{number}", "x", f"Tip {number}", now + timedelta(hours=2 + number))
+    schedulers: list[Scheduler] = [
+        MastodonScheduler(_context(stack, config, "mastodon")),
+        FacebookScheduler(_context(stack, config, "facebook")),
+        HootsuiteScheduler(
+            HootsuiteSettings(enabled=True, base_url=stack.channels.channel_url("hootsuite")),
+            HttpClient("hootsuite", timeout=10.0),
+            lambda: fake_hootsuite.CREDENTIALS,
+            lambda: datetime.now(UTC),
+        ),
+        queue,
+    ]
+    started = time.perf_counter()
+    report = park_all(schedulers, ParkedStore(table), lambda: datetime.now(UTC))
+    elapsed = time.perf_counter() - started
+    parked = sum(report.counts().values())
+    if not report.complete or parked != 4 * per_scheduler:
+        raise SystemExit(f"parking did not finish: {report}")
+    return elapsed
 
 
 def _release(
@@ -130,11 +170,11 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         crisis = measure_crisis_mode(table)
         print(f"crisis mode on: {crisis * 1000:.0f} ms (target < 100 ms)")
-        parking = measure_parking(stack)
-        if parking is None:
-            print("park 300 scheduled posts: not measured here (parking is act-parking's)")
-        else:
-            print(f"park 300 scheduled posts: {parking:.2f} s")
+        parking = measure_parking(stack, table)
+        print(
+            f"park 300 scheduled posts (75 in each of 4 schedulers, answering at once): "
+            f"{parking:.2f} s"
+        )
 
         alone = {
             channel: _release(f"alone-{channel}", [channel], publishers, store)
