@@ -178,3 +178,23 @@ def test_three_approvers_can_be_required() -> None:
     assert statement.state is State.SUBMITTED
     statement = approval.approve(statement, DIETER, seen_sha256="a" * 64, rules=rules, now=T0)
     assert statement.state is State.APPROVED
+
+
+def test_a_released_statement_may_be_released_again_for_its_failed_channels() -> None:
+    # Given an approved statement, released in part
+    statement = _submitted()
+    for approver in (ANNA, DIETER):
+        statement = approval.approve(statement, approver, seen_sha256="a" * 64, rules=RULES, now=T0)
+    out = approval.released(statement, BEN, summary="partial: x failed", now=T0)
+    assert out.state is State.RELEASED
+    assert out.history[-1] == (T0, "ben", "released: partial: x failed")
+    # When its publisher releases it again two days later (the approvals expired meanwhile)
+    # Then that is allowed: the text went out as approved; only failed channels are retried
+    approval.check_releasable(
+        out, BEN, seen_sha256="a" * 64, rules=RULES, now=T0 + timedelta(days=2)
+    )
+    # But not with other texts than the ones released
+    with pytest.raises(StaleHash):
+        approval.check_releasable(
+            out, BEN, seen_sha256="b" * 64, rules=RULES, now=T0 + timedelta(days=2)
+        )

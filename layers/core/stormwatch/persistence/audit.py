@@ -80,11 +80,3 @@ class AuditLog:
                 ExpressionAttributeValues={":pk": {"S": keys.audit_partition(day)}},
             )
         ]
-
-    def between(self, start: datetime, end: datetime) -> list[AuditEvent]:
-        events: list[AuditEvent] = []
-        day = start.date()
-        while day <= end.date():
-            events.extend(e for e in self.day(day.isoformat()) if start <= e.at <= end)
-            day += timedelta(days=1)
-        return events

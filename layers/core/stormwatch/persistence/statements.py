@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 from stormwatch.act.approval import Approval, State, Statement
@@ -110,7 +111,7 @@ class StatementStore:
         """Write `statement` if its stored version is still `statement.version` (or, for
         a new one, if none exists), with `event` in the audit log; returns it at its new
         version."""
-        written = Statement(**{**_fields(statement), "version": statement.version + 1})
+        written = replace(statement, version=statement.version + 1)
         put: dict[str, Any] = {"TableName": self.table.name, "Item": _item(written)}
         if statement.version == 0:
             put["ConditionExpression"] = "attribute_not_exists(pk)"
@@ -127,12 +128,3 @@ class StatementStore:
                 ) from None
             raise
         return written
-
-
-def _fields(statement: Statement) -> dict[str, Any]:
-    return {name: getattr(statement, name) for name in Statement.__slots__}
-
-
-def new_statement_id(kind: str, now: datetime, suffix: str) -> str:
-    """Readable and unique: the kind, the minute, and a few random characters."""
-    return f"{kind}-{now:%Y%m%d-%H%M}-{suffix}"
