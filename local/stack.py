@@ -13,7 +13,6 @@ import contextlib
 import importlib.util
 import io
 import json
-import logging
 import os
 import sys
 import threading
@@ -215,17 +214,17 @@ class LocalStack:
         self.stop()
 
     def start(self) -> LocalStack:
-        from moto.server import ThreadedMotoServer
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
         from local import motofix
+        from local.wsgiserver import KeepAliveWSGIServer
 
         motofix.install()
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        self._moto.start()
+        self._moto = KeepAliveWSGIServer(
+            "127.0.0.1", 0, DomainDispatcherApplication(create_backend_app)
+        ).start()
         self._clients.clear()
-        host, port = self._moto.get_host_and_port()
-        self.endpoint = f"http://{host}:{port}"
+        self.endpoint = f"http://127.0.0.1:{self._moto.port}"
         # moto keeps state per process, not per server: start from nothing.
         import requests
 

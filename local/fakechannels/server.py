@@ -7,17 +7,16 @@ each fake serves the same paths as the real API (``/2/tweets/search/recent`` ...
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, Rule, Submount
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from local.fakechannels.world import RecordedExchange, World
+from local.wsgiserver import KeepAliveWSGIServer
 
 Handler = Callable[..., Response]
 
@@ -76,16 +75,6 @@ CANNED_FAULTS = {
 }
 
 
-class KeepAliveHandler(WSGIRequestHandler):
-    """HTTP/1.1, as the real APIs answer. (werkzeug still closes each connection after
-    its answer: it cannot drain one request's body before reading the next.)"""
-
-    protocol_version = "HTTP/1.1"
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        del code, size  # the world's exchange log is the record; keep stderr quiet
-
-
 class FakeChannelServer:
     def __init__(self, world: World, fakes: Iterable[ChannelFake]) -> None:
         self.world = world
@@ -94,32 +83,24 @@ class FakeChannelServer:
             [Submount(f"/{name}", list(fake.rules())) for name, fake in self.fakes.items()],
             strict_slashes=False,
         )
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: KeepAliveWSGIServer | None = None
 
     @property
     def base_url(self) -> str:
         if self._server is None:
             raise RuntimeError("server not started")
-        return f"http://127.0.0.1:{self._server.server_port}"
+        return f"http://127.0.0.1:{self._server.port}"
 
     def channel_url(self, channel: str) -> str:
         return f"{self.base_url}/{channel}"
 
     def start(self) -> FakeChannelServer:
-        self._server = make_server(
-            "127.0.0.1", 0, self.wsgi, threaded=True, request_handler=KeepAliveHandler
-        )
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        self._server = KeepAliveWSGIServer("127.0.0.1", 0, self.wsgi).start()
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
             self._server = None
 
     def wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
