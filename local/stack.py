@@ -247,16 +247,11 @@ class LocalStack:
         as `start` stored them, no cached copy of either, and the fake channels playing
         `scenario` (a new one) or the same one afresh (no faults, no requests recorded).
         Test modules that need a clean stack share one this way."""
-        from moto.dynamodb.models import dynamodb_backends
         from moto.sns.models import sns_backends
 
         from local.provision import ACCOUNT_ID
 
-        assert self.deployment is not None
-        tables = dynamodb_backends[ACCOUNT_ID][REGION]
-        for logical_id, resource in self.deployment.template["Resources"].items():
-            if resource["Type"] == "AWS::DynamoDB::Table":
-                tables.get_table(self.deployment.resources[logical_id].ref).items.clear()
+        self.empty_tables()
         self.received()  # drained and forgotten
         sns_backends[ACCOUNT_ID][REGION].sms_messages.clear()
         self.scenario = scenario or self.scenario
@@ -267,6 +262,20 @@ class LocalStack:
         self._store_credentials()
         clear_caches()
         return self
+
+    def empty_tables(self) -> None:
+        """Every table of the template empty, and nothing else touched: what a test that
+        starts over many times in a row needs, without `reset`'s storing of the
+        configuration and the secret again."""
+        from moto.dynamodb.models import dynamodb_backends
+
+        from local.provision import ACCOUNT_ID
+
+        assert self.deployment is not None
+        tables = dynamodb_backends[ACCOUNT_ID][REGION]
+        for logical_id, resource in self.deployment.template["Resources"].items():
+            if resource["Type"] == "AWS::DynamoDB::Table":
+                tables.get_table(self.deployment.resources[logical_id].ref).items.clear()
 
     def stop(self) -> None:
         self.channels.stop()

@@ -441,16 +441,19 @@ class WarnFlow:
         assert phone_of(expected_on_call(first_sms)) in paged
         assert told == {phone_of(expected_on_call(resolved_at)), DIETER} | paged
 
-    def test_critical_alerts_say_how_to_pause_as_the_config_says(self, run: Run) -> None:
-        # Given the example config's pause instructions
+    def test_critical_alerts_name_the_pause_command_and_the_configs_note(self, run: Run) -> None:
+        # Given the example config's own note on pausing
         config = run.stack.config()
         assert config.alerts is not None
-        instructions = config.alerts.pause_instructions
-        # Then every critical alert email carries them, and no lesser one does
+        note = config.alerts.pause_instructions
+        assert note
+        # Then every critical alert email names the pause command of its own alert, says
+        # what it does, and adds the note; no lesser one does
         critical = [m for m in run.inbox[TEAM_EMAIL] if m["attributes"]["severity"] == "3"]
         assert critical, "the scenario's storm turns critical"
+        command = f"stormwatch pause --alert {_alert_id(run)}"
         for message in run.inbox[TEAM_EMAIL]:
-            says_pause = f"Pause all scheduled posts now:\n    {instructions}" in message["message"]
+            says_pause = f"Pause all scheduled posts now:\n    {command}\n" in message["message"]
             active = message["attributes"]["kind"] in (
                 "started",
                 "escalated",
@@ -458,10 +461,13 @@ class WarnFlow:
                 "acknowledged",
             )
             assert says_pause == (message in critical and active), message["subject"]
-        # And every critical SMS tells the person on call to pause
+            if says_pause:
+                assert "`stormwatch resume` restores them" in message["message"]
+                assert f"Your team's note: {note}" in message["message"]
+        # And every critical SMS carries the command whole
         critical_sms = [text for _, _, text in run.sms if text.startswith("CRITICAL")]
         assert critical_sms
-        assert all("Pause posts" in text for text in critical_sms)
+        assert all(f"Pause posts: {command}" in text.splitlines() for text in critical_sms)
 
     def test_every_aws_call_of_a_function_is_one_its_role_allows(self, run: Run) -> None:
         # Given what each handler called over the night (moto does not enforce IAM)

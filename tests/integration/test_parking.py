@@ -6,6 +6,7 @@ review, exactly once."""
 from __future__ import annotations
 
 import random
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -17,8 +18,9 @@ import time_machine
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
+from local.fakechannels.scheduling import facebook as fake_facebook
 from local.fakechannels.scheduling import hootsuite as fake_hootsuite
-from local.fakechannels.scheduling import seed_all
+from local.fakechannels.scheduling import mastodon as fake_mastodon
 from local.stack import LocalStack
 from stormwatch.act.parking import park_all, publish_due, resume
 from stormwatch.channels.http import HttpClient
@@ -26,7 +28,7 @@ from stormwatch.channels.schedulers.base import Scheduler
 from stormwatch.channels.schedulers.facebook import FacebookScheduler
 from stormwatch.channels.schedulers.hootsuite import HootsuiteScheduler
 from stormwatch.channels.schedulers.mastodon import MastodonScheduler
-from stormwatch.channels.schedulers.queue import QueueScheduler, QueueTarget
+from stormwatch.channels.schedulers.queue import QueueScheduler, QueueTarget, schedule_name
 from stormwatch.config.act import HootsuiteScheduler as HootsuiteSettings
 from stormwatch.persistence.crisis import Actor, CrisisModeAlreadyOn, CrisisStore
 from stormwatch.persistence.parked import ParkedStore, ParkState
@@ -45,24 +47,32 @@ class LambdaKilled(BaseException):
 
 
 class Crash:
-    """Fails the `at`-th step (an HTTP call to a fake or an AWS write) once, in one of three
-    ways: before it is sent, after it was applied (answer lost), or killing the run."""
+    """Fails a thread's `at`-th step (an HTTP call to a fake or an AWS write) once, in one of
+    three ways: before it is sent, after it was applied (answer lost), or killing the run.
+    Steps are counted per thread: parking and resuming work each scheduler in a thread
+    named after it (``park mastodon``), so "Mastodon's 3rd step" is the same step in every
+    run, however the schedulers' threads interleave."""
 
     def __init__(self) -> None:
-        self.at: int | None = None
-        self.kind = "before"
-        self.steps = 0
+        self.points: dict[str, tuple[int, str]] = {}
+        """Thread name -> (step, how it fails)."""
+        self.steps: Counter[str] = Counter()
         self.fired: Counter[str] = Counter()
+        self._lock = threading.Lock()
 
-    def arm(self, at: int | None, kind: str) -> None:
-        self.at, self.kind, self.steps = at, kind, 0
+    def arm(self, points: dict[str, tuple[int, str]] | None = None) -> None:
+        with self._lock:
+            self.points, self.steps = dict(points or {}), Counter()
 
     def step(self) -> str | None:
-        self.steps += 1
-        if self.at is not None and self.steps == self.at:
-            self.at = None
-            return self.kind
-        return None
+        thread = threading.current_thread().name
+        with self._lock:
+            self.steps[thread] += 1
+            at, kind = self.points.get(thread, (0, ""))
+            if at != self.steps[thread]:
+                return None
+            del self.points[thread]
+            return kind
 
 
 @pytest.fixture
@@ -140,7 +150,10 @@ def _schedulers(stack: LocalStack, table: Table) -> list[Scheduler]:
     def context(channel: str) -> Any:
         return context_for(config, channel, lambda: world.credentials[channel])
 
-    settings = HootsuiteSettings(enabled=True, base_url=stack.channels.channel_url("hootsuite"))
+    # Five weeks: two listing windows, as many as the posts here reach.
+    settings = HootsuiteSettings(
+        enabled=True, base_url=stack.channels.channel_url("hootsuite"), horizon_days=35
+    )
     hootsuite = HootsuiteScheduler(
         settings,
         HttpClient("hootsuite", timeout=5),
@@ -155,17 +168,32 @@ def _schedulers(stack: LocalStack, table: Table) -> list[Scheduler]:
     ]
 
 
-def _fresh(stack: LocalStack, table: Table, per_scheduler: int) -> dict[str, set[str]]:
-    """Empty table and schedulers, then `per_scheduler` posts in each; their texts."""
-    stack.reset()
-    for name in ("mastodon", "facebook", "hootsuite"):
-        stack.world.state.pop(name, None)
+def _fresh(stack: LocalStack, table: Table, **per_scheduler: int) -> dict[str, set[str]]:
+    """Empty table and schedulers, then so many posts in each scheduler; their texts."""
+    stack.empty_tables()
+    _delete_queued_schedules(stack)
     now = datetime.now(UTC)
-    seed_all(stack.world, per_scheduler, now)
+    fakes = {"mastodon": fake_mastodon, "facebook": fake_facebook, "hootsuite": fake_hootsuite}
+    for name, fake in fakes.items():
+        stack.world.state.pop(name, None)
+        fake.seed(stack.world, per_scheduler[name], now)
     queue = _queue(stack, table)
-    for number in range(per_scheduler):
+    for number in range(per_scheduler["queue"]):
         queue.enqueue(f"q{number}", "x", f"Queued tip {number}", now + timedelta(hours=2 + number))
     return _waiting(stack, table)
+
+
+ONE_EACH = {"mastodon": 1, "facebook": 1, "hootsuite": 1, "queue": 1}
+
+
+def _delete_queued_schedules(stack: LocalStack) -> None:
+    """The queue's one-time schedules outlive `reset` (it empties tables): a restored post's
+    schedule left by an earlier case would make the next case's restore find it made."""
+    client, group = stack.client("scheduler"), stack.outputs["ScheduleGroupName"]
+    for page in client.get_paginator("list_schedules").paginate(GroupName=group):
+        for schedule in page["Schedules"]:
+            if schedule["Name"].startswith(schedule_name("")):
+                client.delete_schedule(Name=schedule["Name"], GroupName=group)
 
 
 def _waiting(stack: LocalStack, table: Table) -> dict[str, set[str]]:
@@ -189,7 +217,9 @@ def _parked(table: Table) -> dict[str, dict[str, ParkState]]:
 
 def _check_nothing_lost_or_doubled(
     originals: dict[str, set[str]], stack: LocalStack, table: Table
-) -> None:
+) -> tuple[dict[str, set[str]], dict[str, dict[str, ParkState]]]:
+    """Every post scheduled, parked, restored or in review, once; what is waiting and what
+    is parked, for the caller's own checks."""
     waiting, parked = _waiting(stack, table), _parked(table)
     for name, texts in originals.items():
         for text in texts:
@@ -200,6 +230,7 @@ def _check_nothing_lost_or_doubled(
             else:
                 assert state is not None, f"{name}: {text!r} lost"
                 assert state is not ParkState.RESTORED, f"{name}: {text!r} restored, not there"
+    return waiting, parked
 
 
 def _until_complete(run: Callable[[], Any]) -> Any:
@@ -225,8 +256,13 @@ def _until_complete(run: Callable[[], Any]) -> Any:
 def test_park_saves_then_cancels_every_post_and_resume_brings_them_back(
     stack: LocalStack, table: Table, clock: Any
 ) -> None:
-    # Given 60 posts in each scheduler (two Mastodon pages, Hootsuite over 30 days)
-    originals = _fresh(stack, table, 60)
+    # Given posts in every scheduler, past each listing's page or window: two Mastodon pages
+    # (40 a page), Hootsuite over four weeks (two listing windows)
+    _fresh(stack, table, mastodon=41, facebook=6, hootsuite=6, queue=6)
+    far = datetime.now(UTC) + timedelta(days=30)
+    fake_hootsuite.schedule(stack.world, "Nordwind Air: winter timetable", far)
+    originals = _waiting(stack, table)
+    assert len(originals["hootsuite"]) == 7
     schedulers = _schedulers(stack, table)
     crisis = CrisisStore(table)
 
@@ -263,7 +299,7 @@ def test_shift_by_pause_moves_every_restored_post_by_the_pause(
     stack: LocalStack, table: Table, clock: Any
 ) -> None:
     # Given two posts per scheduler parked for 90 minutes
-    _fresh(stack, table, 2)
+    _fresh(stack, table, mastodon=2, facebook=2, hootsuite=2, queue=2)
     schedulers = _schedulers(stack, table)
     before = {s.name: {p.text: p.scheduled_at for p in s.scheduled()} for s in schedulers}
     crisis = CrisisStore(table)
@@ -344,55 +380,60 @@ def test_a_queued_post_is_held_while_crisis_mode_is_on_and_sent_once_otherwise(
 def test_crashes_at_every_step_of_park_and_resume_lose_nothing_and_double_nothing(
     stack: LocalStack, table: Table, clock: Any, crash: Crash
 ) -> None:
-    """For each step k of park (and of resume), a run fails at step k (before it, after it
-    with the answer lost, or killed); re-runs until complete; in between and at the end
-    every post is scheduled, parked, restored or in review exactly once."""
+    """For each step k of park (and of resume), a run fails at step k of each scheduler
+    (before it, after it with the answer lost, or killed) while the schedulers work at the
+    same time; re-runs until complete; in between and at the end every post is scheduled,
+    parked, restored or in review exactly once."""
     rng = random.Random(2026)
     kinds = ("before", "after", "kill")
 
     def now() -> datetime:
         return datetime.now(UTC)
 
-    # Count the steps of a clean run first.
-    _fresh(stack, table, 1)
-    crash.arm(None, "before")
+    # Count each thread's steps in a clean run first (resume's own: crisis mode off).
+    _fresh(stack, table, **ONE_EACH)
+    CrisisStore(table).switch_on(reason="storm", by=ANNA, now=now())
+    crash.arm()
     park_all(_schedulers(stack, table), ParkedStore(table), now)
-    park_steps = crash.steps
-    crash.arm(None, "before")
+    park_steps = dict(crash.steps)
+    crash.arm()
     resume(_schedulers(stack, table), ParkedStore(table), CrisisStore(table), by=BEN, now=now)
-    resume_steps = crash.steps
-    assert park_steps > 15
-    assert resume_steps > 10
+    resume_steps = dict(crash.steps)
+    names = ["mastodon", "facebook", "hootsuite", "queue"]
+    assert set(park_steps) == {f"park {name}" for name in names}
+    assert set(resume_steps) == {*(f"resume {name}" for name in names), "MainThread"}
+    assert sum(park_steps.values()) > 15
+    assert sum(resume_steps.values()) > 10
 
-    for step in range(1, max(park_steps, resume_steps) + 1):
+    # Step k of every scheduler fails in the same run: each scheduler's k-th step is
+    # crashed as it would be alone (their posts are apart), in a quarter of the runs.
+    for step in range(1, max(*park_steps.values(), *resume_steps.values()) + 1):
         clock.move_to(T0)
-        originals = _fresh(stack, table, 1)
+        originals = _fresh(stack, table, **ONE_EACH)
         crisis = CrisisStore(table)
         crisis.switch_on(reason="storm", by=ANNA, now=now())
 
-        crash.arm(step, rng.choice(kinds))
+        crash.arm({thread: (step, rng.choice(kinds)) for thread in park_steps})
         _until_complete(lambda: park_all(_schedulers(stack, table), ParkedStore(table), now))
-        crash.arm(None, "before")
-        _check_nothing_lost_or_doubled(originals, stack, table)
-        assert all(
-            set(states.values()) == {ParkState.PARKED} for states in _parked(table).values()
-        ), f"park, step {step}: {_parked(table)}"
-        assert not any(_waiting(stack, table).values())
+        crash.arm()
+        waiting, parked = _check_nothing_lost_or_doubled(originals, stack, table)
+        assert all(set(states.values()) == {ParkState.PARKED} for states in parked.values()), (
+            f"park, step {step}: {parked}"
+        )
+        assert not any(waiting.values())
 
         clock.shift(timedelta(minutes=30))
-        crash.arm(step, rng.choice(kinds))
+        crash.arm({thread: (step, rng.choice(kinds)) for thread in resume_steps})
         report = _until_complete(
             lambda: resume(
                 _schedulers(stack, table), ParkedStore(table), CrisisStore(table), by=BEN, now=now
             )
         )
-        crash.arm(None, "before")
-        _check_nothing_lost_or_doubled(originals, stack, table)
+        crash.arm()
+        waiting, parked = _check_nothing_lost_or_doubled(originals, stack, table)
         assert not report.review
-        assert _waiting(stack, table) == originals, f"resume, step {step}"
-        assert all(
-            set(states.values()) == {ParkState.RESTORED} for states in _parked(table).values()
-        )
+        assert waiting == originals, f"resume, step {step}"
+        assert all(set(states.values()) == {ParkState.RESTORED} for states in parked.values())
     fired = " ".join(crash.fired)
     for expected in (
         "http timeout before",

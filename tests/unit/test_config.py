@@ -12,7 +12,6 @@ import pytest
 
 from local.localconfig import read_document
 from stormwatch.config import load_config_json, parse_config
-from stormwatch.config.alerts import DEFAULT_PAUSE_INSTRUCTIONS
 from stormwatch.errors import ConfigError
 
 
@@ -223,7 +222,7 @@ def test_a_key_written_without_a_value_takes_its_default(document: dict[str, Any
     # When parsed / Then each counts as not written
     config = parse_config(document)
     assert config.alerts.volume.timezone == "Europe/Berlin"
-    assert config.alerts.pause_instructions == DEFAULT_PAUSE_INSTRUCTIONS
+    assert config.alerts.pause_instructions is None
     assert config.channel("x").page_size == 100
     assert config.roster is not None
     assert config.roster.rotations[0].covers == ()
@@ -268,15 +267,15 @@ def test_velocity_can_be_kept_on_once_the_baseline_is_trusted(document: dict[str
     assert parse_config(document).alerts.velocity.once_baseline_trusted is True
 
 
-def test_without_pause_instructions_critical_alerts_still_say_where_to_pause(
+def test_without_pause_instructions_there_is_no_note_beside_the_pause_command(
     document: dict[str, Any],
 ) -> None:
-    # Given a document that names no way to pause
+    # Given a document without a note of its own on pausing
     document["alerts"].pop("pause_instructions", None)
-    # Then the default still tells people where to pause
+    # Then there is none (critical alerts name `stormwatch pause` all the same)
     alerts = parse_config(document).alerts
     assert alerts is not None
-    assert alerts.pause_instructions == DEFAULT_PAUSE_INSTRUCTIONS
+    assert alerts.pause_instructions is None
 
 
 def test_every_channel_disabled_is_refused(document: dict[str, Any]) -> None:

@@ -11,7 +11,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stormwatch.config.alerts import DEFAULT_PAUSE_INSTRUCTIONS
 from stormwatch.text import clean_text
 from stormwatch.warn.messages import (
     EXCERPT_CHARS,
@@ -36,7 +35,8 @@ from tests.helpers import examples
 
 T0 = datetime(2026, 11, 22, 3, 5, tzinfo=UTC)  # Sunday 04:05 in Berlin
 ACK = "stormwatch ack nordwind-air-20261122-0305"
-PAUSE = DEFAULT_PAUSE_INSTRUCTIONS
+PAUSE = "stormwatch pause --alert nordwind-air-20261122-0305"
+RUNBOOK = "Buffer and Later by hand: runbook wiki.nordwind.example/crisis#pause"
 FINDINGS = (
     Finding(Rule.VOLUME, "ALL", 3, 1240, 112, 60, "1240 mentions in 60 min, about 112 usual"),
     Finding(Rule.NEGATIVE_SHARE, "ALL", 2, 0.78, 0.6, 30, "78% of 610 mentions negative"),
@@ -75,7 +75,7 @@ def notice(kind: AlertEvent = AlertEvent.STARTED, **changes: Any) -> Notice:
         "channels": CHANNELS,
         "top_negative": TOP,
         "ack_command": ACK,
-        "pause_instructions": PAUSE,
+        "pause_command": PAUSE,
     }
     if kind is AlertEvent.RESOLVED:
         fields["resolution"] = RESOLUTION
@@ -114,42 +114,69 @@ def is_one_segment(text: str) -> bool:
 def test_a_critical_sms_has_the_essentials_in_one_gsm7_segment() -> None:
     # When a critical alert starts
     text = sms(notice())
-    # Then one GSM-7 segment says what, since when, how to ack and how to pause
+    # Then one GSM-7 segment says what, how to ack and how to pause: the commands whole
     assert gsm7_length(text) is not None
     assert is_one_segment(text)
-    assert text.splitlines()[0] == "CRITICAL Nordwind Air: mentions 11x usual, 78% negative"
-    assert "Since 04:05 CET" in text
-    assert f"Ack: {ACK}" in text
-    assert PAUSE in text
+    assert text.splitlines() == [
+        "CRITICAL Nordwind Air: mentions 11x usual",
+        f"Ack: {ACK}",
+        f"Pause posts: {PAUSE}",
+    ]
 
 
 @pytest.mark.parametrize("severity", [1, 2])
 def test_only_critical_alerts_say_how_to_pause(severity: int) -> None:
-    message = notice(severity=severity)
+    message = notice(severity=severity, pause_instructions=RUNBOOK)
     assert PAUSE not in everything(message)
+    assert RUNBOOK not in everything(message)
     assert "Pause" not in everything(message)
 
 
-def test_critical_email_has_a_pause_block() -> None:
+def test_critical_email_names_the_pause_command_and_says_what_it_does() -> None:
     body = email(notice()).body
-    assert f"Pause all scheduled posts now:\n    {PAUSE}" in body
+    assert (
+        f"Pause all scheduled posts now:\n    {PAUSE}\n"
+        "It stops every scheduled post on every scheduler stormwatch is connected to.\n"
+        "Nothing is deleted: each post is saved first, and `stormwatch resume` restores them."
+    ) in body
     # and the alert itself, the acknowledgement and the pause come before the numbers
     assert body.index("Acknowledge") < body.index("Pause all") < body.index("Numbers against")
 
 
 @pytest.mark.parametrize("kind", [AlertEvent.STARTED, AlertEvent.ESCALATED, AlertEvent.REMINDER])
-def test_team_pause_instructions_too_long_for_the_sms_point_to_the_email(kind: AlertEvent) -> None:
-    # Given a team whose way to pause is a long runbook line
-    runbook = "Hootsuite: Publisher > Planner > Pause all; Buffer: Settings > Pause queue"
-    message = notice(kind, pause_instructions=runbook)
+def test_the_teams_pause_note_goes_into_the_email_beside_the_command(kind: AlertEvent) -> None:
+    # Given a team with a note on pausing (the schedulers stormwatch does not reach)
+    message = notice(kind, pause_instructions=RUNBOOK)
     # When a critical alert goes out
     text = sms(message)
-    # Then the SMS stays one segment, keeps the ack command and says where to find the rest
+    # Then the SMS stays one segment with both commands whole
     assert is_one_segment(text)
-    assert f"Ack: {ACK}" in text
-    assert "Pause posts now: see email" in text
-    # And the email carries the instructions whole
-    assert f"Pause all scheduled posts now:\n    {runbook}" in email(message).body
+    assert f"Ack: {ACK}" in text.splitlines()
+    assert f"Pause posts: {PAUSE}" in text.splitlines()
+    # And the email carries the command and, after it, the team's note whole
+    body = email(message).body
+    assert f"    {PAUSE}\n" in body
+    assert f"Your team's note: {RUNBOOK}" in body
+    assert body.index(PAUSE) < body.index(RUNBOOK)
+
+
+@pytest.mark.parametrize("kind", [AlertEvent.STARTED, AlertEvent.ESCALATED, AlertEvent.REMINDER])
+def test_a_long_alert_id_shortens_the_rest_of_the_sms_never_a_command(kind: AlertEvent) -> None:
+    # Given an alert of a brand with a long id (44 characters)
+    alert = "nordwind-air-cargo-charter-20261122-0305"
+    message = notice(
+        kind,
+        brand_id="nordwind-air-cargo-charter",
+        alert_id=alert,
+        ack_command=f"stormwatch ack {alert}",
+        pause_command=f"stormwatch pause --alert {alert}",
+    )
+    # When it goes out by SMS
+    text = sms(message)
+    # Then both commands are there whole, on lines of their own, in one segment
+    assert is_one_segment(text)
+    assert f"stormwatch ack {alert}" in text.splitlines()[1]
+    assert text.splitlines()[2].endswith(f"stormwatch pause --alert {alert}")
 
 
 def test_sms_keeps_letters_gsm7_has() -> None:
@@ -177,11 +204,23 @@ def test_sms_transliterates_polish_rather_than_falling_to_ucs2() -> None:
 
 def test_sms_keeps_a_cjk_brand_in_ucs2() -> None:
     # Given a brand name with no Latin transliteration
-    text = sms(notice(brand_name="北風航空"))
+    text = sms(notice(brand_name="北風航空", severity=2))
     # Then the SMS keeps it as written, within 70 UCS-2 code units
-    assert text.startswith("CRITICAL 北風航空: mentions 11x usual")
+    assert text.startswith("WARNING 北風航空: mentions 11x usual")
     assert gsm7_length(text) is None
     assert ucs2_length(text) <= 70
+
+
+def test_a_critical_sms_keeps_its_commands_before_a_cjk_brand_name() -> None:
+    # Given a critical alert of a brand with no Latin transliteration
+    text = sms(notice(brand_name="北風航空"))
+    # Then both commands fit whole in GSM-7, the brand named by its id
+    assert gsm7_length(text) is not None
+    assert text.splitlines() == [
+        "CRITICAL nordwind-air: mentions 11x usual",
+        f"Ack: {ACK}",
+        f"Pause posts: {PAUSE}",
+    ]
 
 
 def test_sms_drops_emoji_from_a_brand_to_stay_in_gsm7() -> None:
@@ -219,9 +258,12 @@ def test_a_reminder_sms_asks_for_the_ack_before_naming_who_is_paged() -> None:
 
 
 def test_an_escalated_sms_says_where_it_rose_from() -> None:
-    text = sms(notice(AlertEvent.ESCALATED))
-    assert "Up from warning" in text
-    assert PAUSE in text
+    text = sms(notice(AlertEvent.ESCALATED, severity=2, previous_severity=1))
+    assert "Up from watch" in text
+    # a critical one has the commands first: where it rose from is in the email
+    critical = sms(notice(AlertEvent.ESCALATED))
+    assert PAUSE in critical
+    assert "Severity rose from warning to critical." in email(notice(AlertEvent.ESCALATED)).body
 
 
 def test_a_blind_sms_is_addressed_to_ops() -> None:
@@ -304,7 +346,8 @@ def notices(
             )
         ),
         ack_command=draw(st.one_of(st.just(ACK), text)),
-        pause_instructions=draw(st.one_of(st.just(PAUSE), text)),
+        pause_command=draw(st.one_of(st.just(PAUSE), text)),
+        pause_instructions=draw(st.one_of(st.just(RUNBOOK), text)),
         previous_severity=draw(st.none() | st.integers(1, 3)),
         escalation=draw(
             st.none()
@@ -577,7 +620,7 @@ def test_times_follow_the_configured_zone_across_the_autumn_change() -> None:
     resolved = notice(AlertEvent.RESOLVED, started_at=start, now=now, resolution=resolution)
     # Then each time carries its own offset and the hour is an hour
     assert "Since:    Sun 25 Oct 2026, 02:30 CEST (00:30 UTC), 1 h ago" in email(started).body
-    assert "Since 02:30 CEST" in sms(started)
+    assert "Since 02:30 CEST" in sms(dataclasses.replace(started, severity=2))
     body = email(resolved).body
     assert "Lasted: 1 h\n" in body
     assert "From:   Sun 25 Oct 2026, 02:30 CEST (00:30 UTC)" in body

@@ -13,6 +13,12 @@ minimum lead, sends it to review (never sent on its own); else the intent is rec
 (`restoring`, with the time), the scheduler is asked whether an earlier attempt made it
 already, and only if not is it recreated, then marked `restored` with its new id.
 
+The schedulers are worked at once, each in a thread of its own named after the step and
+the scheduler (``park mastodon``), its posts one after another in its listing's order: in
+a crisis the wall time is the slowest scheduler's, not the sum. A scheduler's posts are
+kept apart from the others' (their own items, their own listing), so how the threads
+interleave changes nothing a re-run relies on.
+
 One scheduler failing (down, throttled, token refused) does not stop the others; one
 post failing does not stop the rest of its scheduler. A re-run picks up what failed.
 """
@@ -20,6 +26,7 @@ post failing does not stop the rest of its scheduler. A re-run picks up what fai
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -126,12 +133,47 @@ class ResumeReport:
         return [post for report in self.schedulers.values() for post in report.review]
 
 
+# --- every scheduler at once ----------------------------------------------------------------
+
+
+def _at_once[Report](
+    step: str, schedulers: Sequence[Scheduler], work: Callable[[Scheduler], Report]
+) -> dict[str, Report]:
+    """`work(scheduler)` for every scheduler at once, one thread each, named
+    ``<step> <scheduler>`` so that a log line says whose it is; the reports by name, in
+    the schedulers' order.
+
+    `work` reports a scheduler's own failures itself. Anything that still escapes it (the
+    run being ended, a bug) is raised here once the other schedulers are done: their posts
+    are then parked or restored rather than left half-way."""
+    reports: dict[str, Report] = {}
+    escaped: list[BaseException] = []
+
+    def run(scheduler: Scheduler) -> None:
+        try:
+            reports[scheduler.name] = work(scheduler)
+        except BaseException as error:  # re-raised below, on the caller's thread
+            escaped.append(error)
+
+    threads = [
+        threading.Thread(target=run, args=(scheduler,), name=f"{step} {scheduler.name}")
+        for scheduler in schedulers
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if escaped:
+        raise escaped[0]
+    return {scheduler.name: reports[scheduler.name] for scheduler in schedulers}
+
+
 # --- park ------------------------------------------------------------------------------------
 
 
 def park_all(schedulers: Sequence[Scheduler], store: ParkedPosts, now: Clock) -> ParkReport:
-    """Save, then cancel, every post waiting in every scheduler."""
-    return ParkReport({s.name: _park_scheduler(s, store, now) for s in schedulers})
+    """Save, then cancel, every post waiting in every scheduler (the schedulers at once)."""
+    return ParkReport(_at_once("park", schedulers, lambda s: _park_scheduler(s, store, now)))
 
 
 def _park_scheduler(scheduler: Scheduler, store: ParkedPosts, now: Clock) -> SchedulerParkReport:
@@ -182,13 +224,16 @@ def resume(
     now: Clock,
     policy: ResumePolicy = "keep_time",
 ) -> ResumeReport:
-    """End crisis mode and restore every parked post (safe to run again after a crash)."""
+    """End crisis mode, then restore every parked post, the schedulers at once (safe to run
+    again after a crash)."""
     mode = crisis.switch_off(by=by, now=now())
     pause = timedelta(0)
     if mode.since is not None and mode.ended_at is not None:
         pause = max(timedelta(0), mode.ended_at - mode.since)
     shift = pause if policy == "shift_by_pause" else timedelta(0)
-    reports = {s.name: _resume_scheduler(s, store, shift, mode, now) for s in schedulers}
+    reports = _at_once(
+        "resume", schedulers, lambda s: _resume_scheduler(s, store, shift, mode, now)
+    )
     return ResumeReport(mode, pause, reports)
 
 

@@ -44,11 +44,8 @@ from stormwatch.config.fields import (
 )
 from stormwatch.model import ALL_CHANNELS
 
-DEFAULT_PAUSE_INSTRUCTIONS: Final = "in every scheduler"
-"""What critical alerts say about pausing scheduled posts until a team names its own way."""
 MAX_PAUSE_INSTRUCTIONS: Final = 100
-"""Long enough for a runbook link or a menu path; a critical SMS has about 40 characters
-left for it in one segment, and the email always carries it whole."""
+"""Long enough for a runbook link or a menu path; the email carries it whole."""
 
 Minutes = Annotated[Integer, Ge(1)]
 Count = Annotated[Integer, Ge(1)]
@@ -287,11 +284,10 @@ class AlertSettings(Section):
     """When an alert starts, resolves, and may start again."""
     escalation: EscalationPolicy = Field(default_factory=EscalationPolicy)
     """Who is told next while nobody acknowledges."""
-    pause_instructions: Annotated[str, Strict(), AfterValidator(_one_line)] = (
-        DEFAULT_PAUSE_INSTRUCTIONS
-    )
-    """How the team pauses every scheduled post now: shown in critical alerts. One line, at
-    most 100 characters (a runbook link or a menu path)."""
+    pause_instructions: Annotated[str, Strict(), AfterValidator(_one_line)] | None = None
+    """The team's own note on pausing, shown in critical alert emails after the command
+    that pauses every scheduled post (`stormwatch pause --alert <id>`): a runbook link, a
+    scheduler stormwatch is not connected to. One line, at most 100 characters."""
 
     def static_for(self, brand: str, channel: str) -> list[StaticThreshold]:
         return [

@@ -30,6 +30,7 @@ from stormwatch.warn.vocabulary import AlertEvent, Finding
 
 EVIDENCE_WINDOW = timedelta(hours=1)
 ACK_COMMAND = "stormwatch ack"
+PAUSE_COMMAND = "stormwatch pause --alert"
 MAX_TOP_MENTIONS = 5
 
 
@@ -134,7 +135,8 @@ class Renderer:
             channels=channel_counts,
             top_negative=self._top_negative(brand, channel_counts, now),
             ack_command=f"{ACK_COMMAND} {dispatch.alert_id}",
-            pause_instructions=self.settings.pause_instructions,
+            pause_command=f"{PAUSE_COMMAND} {dispatch.alert_id}",
+            pause_instructions=self.settings.pause_instructions or "",
             previous_severity=dispatch.previous_severity,
             escalation=escalation,
             acknowledged=acknowledged,

@@ -2,9 +2,10 @@
 
 The subject is at most 100 UTF-16 units on one line (SNS refuses more), composed like an
 SMS from parts that shorten whole words only. The body opens with what happened and what
-it means, then the facts (since when, which alert), what to do (acknowledge, pause every
-scheduled post when critical), and last the numbers: the findings against the usual
-level, the channels involved and the top negative mentions, each quoted as data.
+it means, then the facts (since when, which alert), what to do (acknowledge; when critical,
+the command that pauses every scheduled post, what it does, and the team's own note), and
+last the numbers: the findings against the usual level, the channels involved and the top
+negative mentions, each quoted as data.
 """
 
 from __future__ import annotations
@@ -193,10 +194,25 @@ def _actions(notice: Notice) -> list[str]:
         # Watch alerts and blind sources page nobody, so there is no escalation to stop.
         why = " (stops the escalation)" if notice.kind in _ACTIVE and notice.severity > 1 else ""
         blocks.append(f"Acknowledge{why}:\n    {ack}")
-    pause = clean(notice.pause_instructions)
-    if notice.severity == 3 and pause and notice.kind in (*_ACTIVE, AlertEvent.ACKNOWLEDGED):
-        blocks.append(f"Pause all scheduled posts now:\n    {pause}")
+    if notice.severity == 3 and notice.kind in (*_ACTIVE, AlertEvent.ACKNOWLEDGED):
+        blocks += _pause(notice)
     return blocks
+
+
+def _pause(notice: Notice) -> list[str]:
+    command, note = clean(notice.pause_command), clean(notice.pause_instructions)
+    lines = []
+    if command:
+        lines += [
+            f"Pause all scheduled posts now:\n    {command}",
+            "It stops every scheduled post on every scheduler stormwatch is connected to.",
+            "Nothing is deleted: each post is saved first, and `stormwatch resume` restores them.",
+        ]
+        if note:
+            lines.append(f"Your team's note: {note}")
+    elif note:
+        lines.append(f"Pause all scheduled posts now:\n    {note}")
+    return ["\n".join(lines)] if lines else []
 
 
 def _resolution_block(resolution: Resolution, zone: ZoneInfo) -> str:

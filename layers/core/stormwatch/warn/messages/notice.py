@@ -134,9 +134,12 @@ class Notice:
     escalation: Escalation | None = None
     acknowledged: Acknowledgement | None = None
     resolution: Resolution | None = None
+    pause_command: str = ""
+    """The command that pauses every scheduled post now (`stormwatch pause --alert <id>`):
+    critical alerts carry it whole; empty leaves it out."""
     pause_instructions: str = ""
-    """How to pause every scheduled post now (config `alerts.pause_instructions`): critical
-    alerts carry it; empty leaves it out."""
+    """The team's own note on pausing (config `alerts.pause_instructions`): critical alert
+    emails carry it after the command; empty leaves it out."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", AlertEvent(self.kind))

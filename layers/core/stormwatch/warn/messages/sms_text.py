@@ -50,7 +50,7 @@ _GSM7 = Mode(SMS_GSM7_LIMIT, gsm7_length, _transliterated, "...", head_cap=53)
 _UCS2 = Mode(SMS_UCS2_LIMIT, ucs2_length, as_written, "…", head_cap=28)
 
 _LATE = 50  # priority of a part that yields to every part after it
-_COMMAND = 1  # priority of a critical SMS's commands: the room right after the headline
+_COMMAND = -1  # priority of a critical SMS's commands: the room before all else
 
 
 def _sms_tag(notice: Notice) -> str:
@@ -96,7 +96,10 @@ def _sms_parts(notice: Notice, mode: Mode) -> list[Part]:
 
 
 def _command_priority(notice: Notice) -> int | None:
-    # In a critical alert, what to do now comes before when it began and where.
+    # In a critical alert, what to do now gets the room first (the tag and brand fit in
+    # what is left, as the tag alone at worst); the headline, when it began and where
+    # yield to it. It also ranks first when the GSM-7 and UCS-2 texts are compared: a
+    # brand name kept in its own script is worth less than a command.
     return _COMMAND if notice.severity == 3 else None
 
 
@@ -106,11 +109,17 @@ def _sms_ack(notice: Notice, mode: Mode) -> list[Part]:
 
 
 def _sms_pause(notice: Notice, mode: Mode) -> list[Part]:
-    pause = mode.data(notice.pause_instructions)
-    if notice.severity < 3 or not pause:
+    if notice.severity < 3:
         return []
-    # The team's own instructions when they fit; the email always carries them whole.
-    wordings = [f"Pause posts: {pause}", "Pause posts now: see email"]
+    command = mode.data(notice.pause_command)
+    note = mode.data(notice.pause_instructions)
+    # The command whole or not at all: a cut one would pause nothing, or the wrong alert.
+    if command:
+        wordings = [f"Pause posts: {command}", command, "Pause posts now: see email"]
+    elif note:
+        wordings = [f"Pause posts: {note}", "Pause posts now: see email"]
+    else:
+        return []
     return [Part(ranked(wordings), priority=_command_priority(notice))]
 
 
