@@ -33,6 +33,9 @@ NOT_CREATED = {
     "AWS::Lambda::EventInvokeConfig": "no asynchronous invocation locally",
     "AWS::IAM::Role": "moto does not enforce IAM; tests check the policies in the template",
     "AWS::IAM::Policy": "moto does not enforce IAM; tests check the policies in the template",
+    "AWS::ApiGatewayV2::Api": "moto cannot put an HTTP API before in-process handlers; the "
+    "local transport builds the API's payload-2.0 events itself (ops.transport)",
+    "AWS::ApiGatewayV2::Stage": "the HTTP API is not created locally",
 }
 
 
@@ -388,6 +391,12 @@ def _placeholder(_: dict[str, Any], __: Clients, logical_id: str) -> Physical:
     return Physical(logical_id, {"Arn": _arn("lambda", f"layer:{logical_id}:1")})
 
 
+def _http_api(_: dict[str, Any], __: Clients, logical_id: str) -> Physical:
+    api_id = f"local{logical_id.lower()}"[:10]
+    endpoint = f"https://{api_id}.execute-api.{REGION}.amazonaws.com"
+    return Physical(api_id, {"ApiId": api_id, "ApiEndpoint": endpoint})
+
+
 CREATORS: dict[str, Callable[[dict[str, Any], Clients, str], Physical]] = {
     "AWS::KMS::Key": _kms_key,
     "AWS::KMS::Alias": _kms_alias,
@@ -407,6 +416,8 @@ CREATORS: dict[str, Callable[[dict[str, Any], Clients, str], Physical]] = {
     "AWS::Lambda::LayerVersion": _placeholder,
     "AWS::Lambda::Permission": _placeholder,
     "AWS::Lambda::EventInvokeConfig": _placeholder,
+    "AWS::ApiGatewayV2::Api": _http_api,
+    "AWS::ApiGatewayV2::Stage": _placeholder,
 }
 
 
