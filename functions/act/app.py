@@ -168,6 +168,7 @@ def _http(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         metrics.add_metric(name=f"Act_{name}", unit=MetricUnit.Count, value=1)
         return response(200 if name != "create" else 201, result)
     except HttpError as error:
+        metrics.add_metric(name="ActRefused", unit=MetricUnit.Count, value=1)
         return response(error.status, {"error": str(error), "status": error.status})
     except Exception as error:
         status = status_of(error)
@@ -179,6 +180,7 @@ def _http(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
                 {"error": "the Act function failed; see its log (request "
                  f"{context.aws_request_id})", "status": 500},
             )
+        metrics.add_metric(name="ActRefused", unit=MetricUnit.Count, value=1)
         logger.info("act request refused", extra={"status": status, "reason": str(error)})
         return response(status, {"error": str(error), "status": status})
 
@@ -193,5 +195,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         service, _config = _service(context)
         result: dict[str, Any] = service.auto_resume(event)
         logger.info("auto-resume", extra={"outcome": result["outcome"]})
+        metrics.add_metric(name=f"AutoResume_{result['outcome']}", unit=MetricUnit.Count, value=1)
         return result
     return _http(event, context)

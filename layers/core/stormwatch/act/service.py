@@ -733,7 +733,7 @@ class ActService:
                 self.ports.auto_resume().delete(auto_resume_name(current))
             except Exception as error:  # it would find another crisis and do nothing
                 logger.warning("auto-resume schedule not deleted: %s", error)
-        restored = {name: r.restored + r.already_restored for name, r in report.schedulers.items()}
+        restored = {name: r.restored for name, r in report.schedulers.items()}
         errors = {
             name: r.error or "; ".join(f"{k}: {v}" for k, v in r.failed.items())
             for name, r in report.schedulers.items()
