@@ -123,7 +123,9 @@ def find_api_url(
         raise LookupError(f"{where} no {API_URL_OUTPUT} output: pass --stack or set {STACK_ENV}")
     if len(stacks) > 1:
         names = ", ".join(sorted(str(s["StackName"]) for s in stacks))
-        raise LookupError(f"several stormwatch stacks here ({names}): pass --stack or set {STACK_ENV}")
+        raise LookupError(
+            f"several stormwatch stacks here ({names}): pass --stack or set {STACK_ENV}"
+        )
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs") or []}
     return str(outputs[API_URL_OUTPUT])
 

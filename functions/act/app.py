@@ -119,7 +119,10 @@ def status_of(error: Exception) -> int | None:
         ((BadRequest,), 400),
         ((NotAllowed,), 403),
         ((UnknownStatement,), 404),
-        ((WrongState, StaleHash, NotReady, CrisisModeAlreadyOn, TextChanged, StatementConflict), 409),
+        (
+            (WrongState, StaleHash, NotReady, CrisisModeAlreadyOn, TextChanged, StatementConflict),
+            409,
+        ),
         ((PreflightFailed, WarningsNotAccepted), 422),
     ):
         if isinstance(error, kinds):
@@ -177,8 +180,11 @@ def _http(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             metrics.add_metric(name="ActErrors", unit=MetricUnit.Count, value=1)
             return response(
                 500,
-                {"error": "the Act function failed; see its log (request "
-                 f"{context.aws_request_id})", "status": 500},
+                {
+                    "error": "the Act function failed; see its log (request "
+                    f"{context.aws_request_id})",
+                    "status": 500,
+                },
             )
         metrics.add_metric(name="ActRefused", unit=MetricUnit.Count, value=1)
         logger.info("act request refused", extra={"status": status, "reason": str(error)})

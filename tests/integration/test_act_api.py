@@ -63,7 +63,9 @@ def as_(stack: LocalStack, who: str) -> LocalTransport:
     return LocalTransport(stack, who)
 
 
-def _body(stack: LocalStack, situation: str = "Since 6 am, flights from Hamburg are delayed.") -> dict[str, Any]:
+def _body(
+    stack: LocalStack, situation: str = "Since 6 am, flights from Hamburg are delayed."
+) -> dict[str, Any]:
     """The English holding statement, its link pointed at the fake web."""
     rendering = render(
         load_kind(ROOT / "statements" / "holding"),
@@ -129,7 +131,8 @@ def test_given_a_statement_when_it_goes_the_whole_way_then_it_is_out_once_everyw
     # When she drafts and submits it, and two others approve; her own approval is refused
     draft = _ok(as_(act, CARLA).request("POST", "/statements", _body(act)))
     assert draft["sha256"] == preview["sha256"]
-    assert draft["state"] == "draft" and draft["author"] == "carla"
+    assert draft["state"] == "draft"
+    assert draft["author"] == "carla"
     path, seen = f"/statements/{draft['id']}", {"sha256": draft["sha256"]}
     assert _ok(as_(act, CARLA).request("POST", f"{path}/submit", seen))["state"] == "submitted"
     _ok(as_(act, ANNA).request("POST", f"{path}/approve", seen))
@@ -137,7 +140,8 @@ def test_given_a_statement_when_it_goes_the_whole_way_then_it_is_out_once_everyw
     assert own.status == 403
     assert "approver role" in own.error or "may not approve" in own.error
     approved = _ok(as_(act, BEN).request("POST", f"{path}/approve", seen))
-    assert approved["state"] == "approved" and approved["missing_approvals"] == 0
+    assert approved["state"] == "approved"
+    assert approved["missing_approvals"] == 0
 
     # When Ben releases it
     released = _ok(as_(act, BEN).request("POST", f"{path}/release", seen))
@@ -146,11 +150,13 @@ def test_given_a_statement_when_it_goes_the_whole_way_then_it_is_out_once_everyw
     assert released["outcome"] == "released", released["channels"]
     for channel in PUBLISHED_ON:
         result = released["channels"][channel]
-        assert result["status"] == "published" and result["url"], channel
+        assert result["status"] == "published", channel
+        assert result["url"], channel
         assert len(_posts(world, channel)) == 1, channel
     assert released["channels"]["instagram"]["status"] == "skipped"
     # ...crisis mode is on, set by the release, and every scheduler was parked
-    assert released["crisis"]["active"] and released["crisis"]["by"] == "ben"
+    assert released["crisis"]["active"]
+    assert released["crisis"]["by"] == "ben"
     assert released["parked"] == {"mastodon": 3, "facebook": 3, "hootsuite": 3, "queue": 0}
     # ...the alert recipients heard it by email, with each channel's link
     inbox = act.received()
@@ -164,7 +170,10 @@ def test_given_a_statement_when_it_goes_the_whole_way_then_it_is_out_once_everyw
     assert shown["state"] == "released"
     assert {r["status"] for r in shown["releases"].values()} == {"published"}
     table = Table(act.client("dynamodb"), act.outputs["TableName"])
-    days = {datetime.now(UTC).date().isoformat(), (datetime.now(UTC) - timedelta(days=1)).date().isoformat()}
+    days = {
+        datetime.now(UTC).date().isoformat(),
+        (datetime.now(UTC) - timedelta(days=1)).date().isoformat(),
+    }
     events = [e for day in sorted(days) for e in AuditLog(table).day(day)]
     mine = [(e.action, e.contact) for e in events if e.subject == draft["id"]]
     assert mine == [
@@ -200,7 +209,8 @@ def test_given_a_body_naming_someone_else_when_called_then_only_the_verified_ide
 
     # When nobody in act.people or no identity at all calls, nothing happens
     stranger = as_(act, f"{ACCOUNT}/mallory").request("GET", "/status")
-    assert stranger.status == 403 and "act.people" in stranger.error
+    assert stranger.status == 403
+    assert "act.people" in stranger.error
     event = http_api_event("GET", "/status", None, user_arn=BEN)
     del event["requestContext"]["authorizer"]
     unsigned = act.invoke("ActFunction", event)
@@ -217,12 +227,14 @@ def test_given_bad_requests_when_called_then_clear_answers_and_nothing_written(
     event = http_api_event("POST", "/statements", None, user_arn=CARLA)
     event["body"] = "{not json"
     answer = act.invoke("ActFunction", event)
-    assert answer["statusCode"] == 400 and "not JSON" in answer["body"]
+    assert answer["statusCode"] == 400
+    assert "not JSON" in answer["body"]
     placeholder = _body(act)
     placeholder["texts"]["x"] += " {{ date }}"
     draft = _ok(carla.request("POST", "/statements", placeholder))
     failed = carla.request("POST", f"/statements/{draft['id']}/submit", {"sha256": draft["sha256"]})
-    assert failed.status == 422 and "placeholder" in failed.error
+    assert failed.status == 422
+    assert "placeholder" in failed.error
     assert _ok(carla.request("GET", f"/statements/{draft['id']}"))["state"] == "draft"
     bad_hash = carla.request("POST", f"/statements/{draft['id']}/submit", {"sha256": "abc"})
     assert bad_hash.status == 400
@@ -240,7 +252,8 @@ def test_given_a_revised_statement_when_approved_with_the_old_hash_then_409_stal
             "POST", f"{path}/revise", {**_body(act, "Flights from Hamburg are late."), **old}
         )
     )
-    assert revised["sha256"] != draft["sha256"] and revised["state"] == "draft"
+    assert revised["sha256"] != draft["sha256"]
+    assert revised["state"] == "draft"
 
     stale = as_(act, BEN).request("POST", f"{path}/approve", old)
 
@@ -324,16 +337,23 @@ def test_given_a_pause_with_a_resume_time_when_its_schedule_fires_then_it_resume
 
     # When Ben pauses everything for an alert, to resume in 4 hours
     paused = _ok(
-        ben.request("POST", "/pause", {"alert_id": "nordwind-air-20261224-0905", "resume_at": resume_at.isoformat()})
+        ben.request(
+            "POST",
+            "/pause",
+            {"alert_id": "nordwind-air-20261224-0905", "resume_at": resume_at.isoformat()},
+        )
     )
 
     # Then crisis mode is on, every scheduler parked, and a one-time schedule waits
-    assert paused["crisis"]["active"] and paused["crisis"]["by"] == "ben"
+    assert paused["crisis"]["active"]
+    assert paused["crisis"]["by"] == "ben"
     assert paused["crisis"]["reason"] == "alert nordwind-air-20261224-0905"
     # (the earlier tests' restored posts wait again, and are parked with these)
     assert paused["parked"]["mastodon"] >= 2
     scheduler = act.client("scheduler")
-    schedule = scheduler.get_schedule(Name=paused["auto_resume"], GroupName=act.outputs["ScheduleGroupName"])
+    schedule = scheduler.get_schedule(
+        Name=paused["auto_resume"], GroupName=act.outputs["ScheduleGroupName"]
+    )
     assert schedule["ScheduleExpression"] == f"at({resume_at:%Y-%m-%dT%H:%M:%S})"
     assert schedule["ActionAfterCompletion"] == "DELETE"
     assert schedule["Target"]["Arn"].endswith(":function:stormwatch-dev-act")
@@ -341,9 +361,11 @@ def test_given_a_pause_with_a_resume_time_when_its_schedule_fires_then_it_resume
     fired = json.loads(schedule["Target"]["Input"])
     # ...and pausing again is refused while it is on
     again = ben.request("POST", "/pause", {"reason": "again"})
-    assert again.status == 409 and "already on" in again.error
+    assert again.status == 409
+    assert "already on" in again.error
     status = _ok(ben.request("GET", "/status"))
-    assert status["crisis"]["active"] and status["crisis"]["resume_at"]
+    assert status["crisis"]["active"]
+    assert status["crisis"]["resume_at"]
     assert status["parked"]["mastodon"] >= 2
 
     # When an auto-resume made for an older pause fires, nothing changes
@@ -354,7 +376,8 @@ def test_given_a_pause_with_a_resume_time_when_its_schedule_fires_then_it_resume
     # When this pause's schedule fires, crisis mode ends and the posts are back
     resumed = act.invoke("ActFunction", fired)
     assert resumed["outcome"] == "resumed"
-    assert not resumed["crisis"]["active"] and resumed["crisis"]["ended_by"] == "auto-resume"
+    assert not resumed["crisis"]["active"]
+    assert resumed["crisis"]["ended_by"] == "auto-resume"
     assert resumed["restored"]["mastodon"] >= 2
     assert not _ok(ben.request("GET", "/status"))["crisis"]["active"]
 
@@ -388,5 +411,24 @@ def test_given_an_author_when_pausing_then_refused_for_lack_of_the_publisher_rol
     act: LocalStack,
 ) -> None:
     refused = as_(act, CARLA).request("POST", "/pause", {"reason": "storm"})
-    assert refused.status == 403 and "publisher" in refused.error
+    assert refused.status == 403
+    assert "publisher" in refused.error
     assert as_(act, BEN).request("POST", "/pause", {}).status == 400
+
+
+def test_every_aws_call_of_the_act_function_is_one_its_role_allows(act: LocalStack) -> None:
+    # Given what the handler called in this module's tests (moto does not enforce IAM)
+    called = act.aws_actions["ActFunction"]
+    assert {"dynamodb:Query", "sns:Publish", "scheduler:CreateSchedule"} <= called
+    # Then each call is one its role in the template allows
+    assert act.deployment is not None
+    resources = act.deployment.template["Resources"]
+    allowed = {
+        action
+        for policy in resources["ActFunctionRole"]["Properties"]["Policies"]
+        for statement in policy["PolicyDocument"]["Statement"]
+        for action in (
+            [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        )
+    }
+    assert called <= allowed, called - allowed

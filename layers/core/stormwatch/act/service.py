@@ -50,6 +50,7 @@ SAVE_ATTEMPTS: Final = 8
 AUTO_RESUME_ACTION: Final = "auto-resume"
 LONGEST_PAUSE: Final = timedelta(days=14)
 SHORTEST_PAUSE: Final = timedelta(minutes=2)
+INSTAGRAM_SKIPPED: Final = "Instagram posts no text alone, and act.instagram is 'skip'"
 WOULD_PAUSE_LISTED: Final = 50
 """Posts listed per scheduler in a dry run (all are counted)."""
 
@@ -70,10 +71,6 @@ class PreflightFailed(ActError):
 
 class WarningsNotAccepted(ActError):
     """Pre-flight warnings an approver must read and accept before approving (422)."""
-
-
-class NotOn(ActError):
-    """Crisis mode is not on (a 409 where it must be)."""
 
 
 # --- the outside world, as the service needs it ------------------------------------------
@@ -166,32 +163,30 @@ def publish_channels(config: Config) -> tuple[str, ...]:
     return tuple(channel for channel in PUBLISHING_CHANNELS if channel in enabled)
 
 
-def parse_statement_body(body: Mapping[str, Any], config: Config) -> _Body:
-    kind = _text(body, "kind", limit=40)
-    if not _KIND.match(kind):
-        raise BadRequest(f"'kind': {kind!r} is not a statement kind's name")
-    language = _text(body, "language", limit=2)
-    if not _LANGUAGE.match(language):
-        raise BadRequest(f"'language': {language!r} is not a two-letter language code")
-    base = _text(body, "base")
-    raw_texts = body.get("texts")
-    if not isinstance(raw_texts, dict) or not raw_texts:
-        raise BadRequest("'texts' must map each channel to its text")
-    raw_variables = body.get("variables") or {}
-    if not isinstance(raw_variables, dict):
+def _variables(raw: object) -> dict[str, str]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
         raise BadRequest("'variables' must map each variable's name to its value")
     variables = {}
-    for name, value in raw_variables.items():
+    for name, value in raw.items():
         if not isinstance(name, str) or not _VARIABLE.match(name):
             raise BadRequest(f"'variables': {name!r} is not a variable name")
         if not isinstance(value, str | int) or isinstance(value, bool):
             raise BadRequest(f"'variables.{name}' must be a text")
         variables[name] = str(value)[:MAX_REASON]
+    return variables
+
+
+def _channel_texts(raw: object, config: Config) -> tuple[dict[str, str], dict[str, str]]:
+    """(texts of the channels the statement goes out on, {left-out channel: why})."""
+    if not isinstance(raw, dict) or not raw:
+        raise BadRequest("'texts' must map each channel to its text")
     wanted = publish_channels(config)
     skip_instagram = config.act.instagram == "skip"
     texts: dict[str, str] = {}
     left_out: dict[str, str] = {}
-    for channel, text in raw_texts.items():
+    for channel, text in raw.items():
         if channel not in PUBLISHING_CHANNELS:
             raise BadRequest(f"'texts': no statement can be posted on {channel!r}")
         if not isinstance(text, str) or not text.strip():
@@ -201,16 +196,26 @@ def parse_statement_body(body: Mapping[str, Any], config: Config) -> _Body:
         if channel not in wanted:
             left_out[channel] = "not a channel statements go out on (act.publish_on, channels)"
         elif channel == "instagram" and skip_instagram:
-            left_out[channel] = (
-                "Instagram posts no text alone, and act.instagram is 'skip': no image card"
-            )
+            left_out[channel] = INSTAGRAM_SKIPPED
         else:
             texts[channel] = text
     missing = [c for c in wanted if c not in texts and c not in left_out]
     if missing and not (missing == ["instagram"] and skip_instagram):
         raise BadRequest(f"'texts' has no text for {missing[0]}, where statements go out")
-    ordered = {channel: texts[channel] for channel in PUBLISHING_CHANNELS if channel in texts}
-    return _Body(kind, language, base, ordered, variables, left_out)
+    ordered: dict[str, str] = {c: texts[c] for c in PUBLISHING_CHANNELS if c in texts}
+    return ordered, left_out
+
+
+def parse_statement_body(body: Mapping[str, Any], config: Config) -> _Body:
+    kind = _text(body, "kind", limit=40)
+    if not _KIND.match(kind):
+        raise BadRequest(f"'kind': {kind!r} is not a statement kind's name")
+    language = _text(body, "language", limit=2)
+    if not _LANGUAGE.match(language):
+        raise BadRequest(f"'language': {language!r} is not a two-letter language code")
+    base = _text(body, "base")
+    texts, left_out = _channel_texts(body.get("texts"), config)
+    return _Body(kind, language, base, texts, _variables(body.get("variables")), left_out)
 
 
 def _rendering(body: _Body) -> Rendering:
@@ -285,12 +290,8 @@ class ActService:
     def _statement_id(self) -> str:
         return f"{self.clock():%Y%m%d-%H%M}-{secrets.token_hex(3)}"
 
-    def _event(
-        self, caller: Caller, action: str, subject: str, **details: Any
-    ) -> AuditEvent:
-        return AuditEvent(
-            self.clock(), action, caller.identity, caller.contact, subject, details
-        )
+    def _event(self, caller: Caller, action: str, subject: str, **details: Any) -> AuditEvent:
+        return AuditEvent(self.clock(), action, caller.identity, caller.contact, subject, details)
 
     def _preflight(self, body: _Body) -> PreflightReport:
         return preflight(_rendering(body), self.config.act, self.ports.checkers())
@@ -352,7 +353,10 @@ class ActService:
         saved = self.statements.save(
             statement,
             self._event(
-                caller, "statement.drafted", statement.id, sha256=statement.sha256,
+                caller,
+                "statement.drafted",
+                statement.id,
+                sha256=statement.sha256,
                 kind=statement.kind,
             ),
         )
@@ -514,7 +518,9 @@ class ActService:
             "accepted_flags": list(statement.accepted_flags),
             "rejected_by": statement.rejected_by,
             "rejection_reason": statement.rejection_reason,
-            "history": [{"at": iso(at), "who": who, "what": what} for at, who, what in statement.history],
+            "history": [
+                {"at": iso(at), "who": who, "what": what} for at, who, what in statement.history
+            ],
             "releases": {
                 channel: {
                     "status": record.state,
@@ -544,8 +550,12 @@ class ActService:
         parking = park_all(self.ports.schedulers(), self.parked, self.clock)
         self.audit.append(
             self._event(
-                caller, "park.done", "schedulers", parked=parking.counts(),
-                complete=parking.complete, statement=statement_id,
+                caller,
+                "park.done",
+                "schedulers",
+                parked=parking.counts(),
+                complete=parking.complete,
+                statement=statement_id,
             )
         )
         report = publish_everywhere(
@@ -573,7 +583,7 @@ class ActService:
                 "status": "skipped",
                 "post_id": None,
                 "url": None,
-                "error": "Instagram posts no text alone, and act.instagram is 'skip'",
+                "error": INSTAGRAM_SKIPPED,
                 "earlier": False,
             }
         summary = (
@@ -582,7 +592,9 @@ class ActService:
             else f"partly released; not yet on {', '.join(report.unfinished)}"
         )
         self._mark_released(statement_id, caller, summary, grid)
-        new_posts = [c for c, r in report.results.items() if r.status == "published" and not r.earlier]
+        new_posts = [
+            c for c, r in report.results.items() if r.status == "published" and not r.earlier
+        ]
         notice = self._announce_release(statement, caller, grid) if new_posts else "nothing new"
         return {
             "id": statement.id,
@@ -610,8 +622,9 @@ class ActService:
             return already.current
         if mode.set_by == actor and mode.release_id == statement.id and mode.since:
             self.audit.append(
-                self._event(caller, "crisis.on", "crisis-mode", reason=mode.reason,
-                            statement=statement.id)
+                self._event(
+                    caller, "crisis.on", "crisis-mode", reason=mode.reason, statement=statement.id
+                )
             )
         return mode
 
@@ -622,7 +635,11 @@ class ActService:
             return approval.released(statement, caller, summary=summary, now=self.clock())
 
         self._step(
-            statement_id, decide, caller, "statement.released", summary=summary,
+            statement_id,
+            decide,
+            caller,
+            "statement.released",
+            summary=summary,
             channels={c: {k: v for k, v in r.items() if k != "earlier"} for c, r in grid.items()},
         )
 
@@ -662,9 +679,7 @@ class ActService:
             raise BadRequest("a pause needs a 'reason' or the 'alert_id' it answers")
         now = self.clock()
         resume_at = _moment(body, "resume_at")
-        if resume_at is not None and not (
-            now + SHORTEST_PAUSE <= resume_at <= now + LONGEST_PAUSE
-        ):
+        if resume_at is not None and not (now + SHORTEST_PAUSE <= resume_at <= now + LONGEST_PAUSE):
             raise BadRequest(
                 f"'resume_at' must lie between {SHORTEST_PAUSE.seconds // 60} minutes and "
                 f"{LONGEST_PAUSE.days} days from now"
@@ -676,7 +691,11 @@ class ActService:
         mode = self.crisis.switch_on(reason=text, by=actor, now=now, resume_at=resume_at)
         self.audit.append(
             self._event(
-                caller, "crisis.on", "crisis-mode", reason=text, alert_id=alert_id,
+                caller,
+                "crisis.on",
+                "crisis-mode",
+                reason=text,
+                alert_id=alert_id,
                 resume_at=iso(resume_at) if resume_at else None,
             )
         )
@@ -686,13 +705,19 @@ class ActService:
             self.ports.auto_resume().create(
                 schedule,
                 resume_at,
-                {"action": AUTO_RESUME_ACTION, "crisis_version": mode.version,
-                 "crisis_since": iso(mode.since) if mode.since else None},
+                {
+                    "action": AUTO_RESUME_ACTION,
+                    "crisis_version": mode.version,
+                    "crisis_since": iso(mode.since) if mode.since else None,
+                },
             )
         parking = park_all(self.ports.schedulers(), self.parked, self.clock)
         self.audit.append(
             self._event(
-                caller, "park.done", "schedulers", parked=parking.counts(),
+                caller,
+                "park.done",
+                "schedulers",
+                parked=parking.counts(),
                 complete=parking.complete,
             )
         )
@@ -741,8 +766,12 @@ class ActService:
         }
         self.audit.append(
             self._event(
-                caller, "crisis.off", "crisis-mode", restored=restored,
-                review=len(report.review), paused_seconds=int(report.pause.total_seconds()),
+                caller,
+                "crisis.off",
+                "crisis-mode",
+                restored=restored,
+                review=len(report.review),
+                paused_seconds=int(report.pause.total_seconds()),
             )
         )
         return {
@@ -761,8 +790,7 @@ class ActService:
         for scheduler in self.ports.schedulers():
             posts = list(self.parked.of(scheduler.name))
             parked[scheduler.name] = sum(
-                p.state in (ParkState.PARKING, ParkState.PARKED, ParkState.RESTORING)
-                for p in posts
+                p.state in (ParkState.PARKING, ParkState.PARKED, ParkState.RESTORING) for p in posts
             )
             review += [_parked_json(p) for p in posts if p.state is ParkState.REVIEW]
         return {
@@ -818,7 +846,6 @@ __all__ = [
     "ActPorts",
     "ActService",
     "BadRequest",
-    "NotOn",
     "NotReady",
     "PreflightFailed",
     "WarningsNotAccepted",

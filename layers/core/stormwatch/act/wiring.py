@@ -89,8 +89,9 @@ class SnsAnnouncer:
 class SchedulerAutoResume:
     """One-time EventBridge Scheduler schedules that invoke the Act function itself."""
 
-    def __init__(self, client: Any, group: str, function_arn: str, role_arn: str,
-                 dead_letter_arn: str | None) -> None:
+    def __init__(
+        self, client: Any, group: str, function_arn: str, role_arn: str, dead_letter_arn: str | None
+    ) -> None:
         self._client = client
         self._group = group
         self._function_arn = function_arn
@@ -198,7 +199,9 @@ def act_ports(
 
         return {
             channel: publisher_for(
-                channel, context(channel), language=config.act.languages.get(channel)  # type: ignore[call-overload]
+                channel,
+                context(channel),
+                language=config.act.languages.get(channel),  # type: ignore[call-overload]
             )
             for channel in channels
             if channel in enabled
