@@ -48,6 +48,7 @@ from stormwatch.channels.bluesky import _ACCOUNTS
 from stormwatch.channels.http import HttpClient
 from stormwatch.channels.publishers import PublishedPost, PublishIntent, publisher_for
 from stormwatch.channels.publishers.base import text_hash
+from stormwatch.channels.schedulers.base import Scheduler
 from stormwatch.channels.schedulers.facebook import FacebookScheduler
 from stormwatch.channels.schedulers.hootsuite import HootsuiteScheduler
 from stormwatch.channels.schedulers.mastodon import MastodonScheduler
@@ -158,7 +159,7 @@ def _drive_schedulers(server: FakeChannelServer, world: World, config: Any) -> N
         lambda: fake_hootsuite.CREDENTIALS,
         lambda: T0,
     )
-    schedulers = [
+    schedulers: list[Scheduler] = [
         MastodonScheduler(_context(config, world, "mastodon")),
         FacebookScheduler(_context(config, world, "facebook")),
         hootsuite,
