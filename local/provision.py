@@ -377,6 +377,81 @@ def _schedule(props: dict[str, Any], clients: Clients, _: str) -> Physical:
     return Physical(props["Name"], {"Arn": arn})
 
 
+def _bucket(props: dict[str, Any], clients: Clients, _: str) -> Physical:
+    s3 = clients("s3")
+    name = props["BucketName"]
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
+    encryption = props.get("BucketEncryption")
+    if encryption:
+        s3.put_bucket_encryption(
+            Bucket=name,
+            ServerSideEncryptionConfiguration={
+                "Rules": [
+                    {
+                        "ApplyServerSideEncryptionByDefault": {
+                            "SSEAlgorithm": rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"],
+                            **(
+                                {"KMSMasterKeyID": key}
+                                if (
+                                    key := rule["ServerSideEncryptionByDefault"].get(
+                                        "KMSMasterKeyID"
+                                    )
+                                )
+                                else {}
+                            ),
+                        },
+                        "BucketKeyEnabled": bool(rule.get("BucketKeyEnabled")),
+                    }
+                    for rule in encryption["ServerSideEncryptionConfiguration"]
+                ]
+            },
+        )
+    if "PublicAccessBlockConfiguration" in props:
+        s3.put_public_access_block(
+            Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
+        )
+    if "OwnershipControls" in props:
+        s3.put_bucket_ownership_controls(Bucket=name, OwnershipControls=props["OwnershipControls"])
+    lifecycle = props.get("LifecycleConfiguration")
+    if lifecycle:
+        s3.put_bucket_lifecycle_configuration(
+            Bucket=name,
+            LifecycleConfiguration={
+                "Rules": [_lifecycle_rule(rule) for rule in lifecycle["Rules"]]
+            },
+        )
+    return Physical(
+        name,
+        {
+            "Arn": f"arn:aws:s3:::{name}",
+            "DomainName": f"{name}.s3.amazonaws.com",
+            "RegionalDomainName": f"{name}.s3.{REGION}.amazonaws.com",
+        },
+    )
+
+
+def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """CloudFormation's spelling of a lifecycle rule in the S3 API's."""
+    converted: dict[str, Any] = {
+        "ID": rule["Id"],
+        "Status": rule["Status"],
+        "Filter": {"Prefix": rule.get("Prefix", "")},
+    }
+    if "ExpirationInDays" in rule:
+        converted["Expiration"] = {"Days": int(rule["ExpirationInDays"])}
+    if "AbortIncompleteMultipartUpload" in rule:
+        days = rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"]
+        converted["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": int(days)}
+    return converted
+
+
+def _bucket_policy(props: dict[str, Any], clients: Clients, logical_id: str) -> Physical:
+    clients("s3").put_bucket_policy(
+        Bucket=props["Bucket"], Policy=json.dumps(props["PolicyDocument"])
+    )
+    return Physical(logical_id)
+
+
 def _function(props: dict[str, Any], _: Clients, logical_id: str) -> Physical:
     name = props.get("FunctionName") or f"{STACK_NAME}-{logical_id}"
     return Physical(name, {"Arn": _arn("lambda", f"function:{name}")})
@@ -410,6 +485,8 @@ CREATORS: dict[str, Callable[[dict[str, Any], Clients, str], Physical]] = {
     "AWS::CloudWatch::Alarm": _alarm,
     "AWS::Scheduler::ScheduleGroup": _schedule_group,
     "AWS::Scheduler::Schedule": _schedule,
+    "AWS::S3::Bucket": _bucket,
+    "AWS::S3::BucketPolicy": _bucket_policy,
     "AWS::Lambda::Function": _function,
     "AWS::IAM::Role": _role,
     "AWS::IAM::Policy": _placeholder,
