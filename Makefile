@@ -21,6 +21,7 @@ SAM := $(TOOLS)/sam/bin/sam
 CHECKOV := $(TOOLS)/checkov/bin/checkov
 WHEELHOUSE := $(TOOLS)/wheelhouse
 DICTIONARIES := layers/core/stormwatch/act/dictionaries/.complete
+FONTS := layers/core/stormwatch/act/fonts/.complete
 
 .PHONY: help setup lint template test test-fast demo build bench clean
 
@@ -69,7 +70,11 @@ $(WHEELHOUSE)/.complete: layers/core/requirements.txt $(VENV)/.installed
 $(DICTIONARIES): scripts/dictionaries/fetch.py
 	$(PY313) scripts/dictionaries/fetch.py
 
-setup: $(VENV)/.installed $(TOOLS)/sam/.installed $(TOOLS)/checkov/.installed $(WHEELHOUSE)/.complete $(DICTIONARIES)
+# The Instagram image card's font (DejaVu Sans, Debian's archive), pinned and checksummed.
+$(FONTS): scripts/fonts/fetch.py
+	$(PY313) scripts/fonts/fetch.py
+
+setup: $(VENV)/.installed $(TOOLS)/sam/.installed $(TOOLS)/checkov/.installed $(WHEELHOUSE)/.complete $(DICTIONARIES) $(FONTS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
@@ -89,16 +94,16 @@ template: setup
 test: setup lint template
 	HYPOTHESIS_PROFILE=ci $(PYTHON) -m pytest -q -n 2 --dist loadscope --no-loadscope-reorder
 
-test-fast: $(VENV)/.installed $(DICTIONARIES)
+test-fast: $(VENV)/.installed $(DICTIONARIES) $(FONTS)
 	$(PYTHON) -m pytest -q -n 2 --dist loadscope --no-loadscope-reorder -m "not build"
 
-demo: $(VENV)/.installed $(DICTIONARIES)
+demo: $(VENV)/.installed $(DICTIONARIES) $(FONTS)
 	$(PYTHON) -m local.demo
 
 build: setup
 	$(SAM) build
 
-bench: $(VENV)/.installed $(DICTIONARIES)
+bench: $(VENV)/.installed $(DICTIONARIES) $(FONTS)
 	$(PYTHON) -m bench.ingest
 	$(PYTHON) -m bench.evaluate
 	$(PYTHON) -m bench.coldstart

@@ -33,4 +33,8 @@ def localize(document: dict[str, Any], channel_url: Callable[[str], str]) -> dic
             for feed in settings.get("feeds", []):
                 parts = urlsplit(feed["url"])
                 feed["url"] = base + parts.path + (f"?{parts.query}" if parts.query else "")
+    hootsuite = ((local.get("act") or {}).get("schedulers") or {}).get("hootsuite")
+    if isinstance(hootsuite, dict):
+        # Hootsuite is a scheduler, not a channel: its fake serves below its own prefix.
+        hootsuite["base_url"] = channel_url("hootsuite")
     return local

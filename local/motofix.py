@@ -15,6 +15,12 @@ transaction names: each is deep-copied (or noted as absent) before moto runs, an
 restored on any failure. moto's own transaction code - conditions, cancellation
 reasons, validation - runs unchanged; only what it restores from differs.
 `tests/integration/test_motofix.py` checks that all-or-nothing still holds.
+
+One correction of what it answers: moto evaluates an S3 bucket policy's Deny without its
+condition when the condition's operator is one it does not know (``Bool``), so the
+template's TLS-only statement (Deny unless ``aws:SecureTransport``) would deny every
+request. moto's plain HTTP stands in for S3's HTTPS endpoint, so a statement whose only
+condition is ``aws:SecureTransport`` is applied as S3 applies it to a TLS request.
 """
 
 from __future__ import annotations
@@ -67,7 +73,43 @@ def install() -> None:
     _index_queries_by_partition()
     _parse_update_expressions_once()
     _isolate_operations(DynamoDBBackend)
+    _bucket_policies_as_over_tls()
     _state["installed"] = True
+
+
+def _bucket_policies_as_over_tls() -> None:
+    import json
+
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+    from moto.s3.models import FakeBucket
+
+    def over_tls(statement: dict[str, Any]) -> dict[str, Any] | None:
+        """The statement as S3 applies it to a TLS request: None when it does not apply."""
+        condition = statement.get("Condition")
+        if condition is None or list(condition) != ["Bool"]:
+            return statement
+        if list(condition["Bool"]) != ["aws:SecureTransport"]:
+            return statement
+        wanted = condition["Bool"]["aws:SecureTransport"]
+        wanted = wanted if isinstance(wanted, list) else [wanted]
+        if "true" not in [str(value).lower() for value in wanted]:
+            return None
+        return {key: value for key, value in statement.items() if key != "Condition"}
+
+    def get_permission(self: Any, action: str, resource: str) -> Any:
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        document = json.loads(self.policy.decode())
+        statements = document["Statement"]
+        statements = statements if isinstance(statements, list) else [statements]
+        kept = [s for s in map(over_tls, statements) if s is not None]
+        if not kept:
+            return PermissionResult.NEUTRAL
+        return IAMPolicy(json.dumps({**document, "Statement": kept})).is_action_permitted(
+            action, resource
+        )
+
+    FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
 
 
 def _list_moto_modules_once() -> None:

@@ -33,6 +33,9 @@ NOT_CREATED = {
     "AWS::Lambda::EventInvokeConfig": "no asynchronous invocation locally",
     "AWS::IAM::Role": "moto does not enforce IAM; tests check the policies in the template",
     "AWS::IAM::Policy": "moto does not enforce IAM; tests check the policies in the template",
+    "AWS::ApiGatewayV2::Api": "moto cannot put an HTTP API before in-process handlers; the "
+    "local transport builds the API's payload-2.0 events itself (ops.transport)",
+    "AWS::ApiGatewayV2::Stage": "the HTTP API is not created locally",
 }
 
 
@@ -374,6 +377,81 @@ def _schedule(props: dict[str, Any], clients: Clients, _: str) -> Physical:
     return Physical(props["Name"], {"Arn": arn})
 
 
+def _bucket(props: dict[str, Any], clients: Clients, _: str) -> Physical:
+    s3 = clients("s3")
+    name = props["BucketName"]
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
+    encryption = props.get("BucketEncryption")
+    if encryption:
+        s3.put_bucket_encryption(
+            Bucket=name,
+            ServerSideEncryptionConfiguration={
+                "Rules": [
+                    {
+                        "ApplyServerSideEncryptionByDefault": {
+                            "SSEAlgorithm": rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"],
+                            **(
+                                {"KMSMasterKeyID": key}
+                                if (
+                                    key := rule["ServerSideEncryptionByDefault"].get(
+                                        "KMSMasterKeyID"
+                                    )
+                                )
+                                else {}
+                            ),
+                        },
+                        "BucketKeyEnabled": bool(rule.get("BucketKeyEnabled")),
+                    }
+                    for rule in encryption["ServerSideEncryptionConfiguration"]
+                ]
+            },
+        )
+    if "PublicAccessBlockConfiguration" in props:
+        s3.put_public_access_block(
+            Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
+        )
+    if "OwnershipControls" in props:
+        s3.put_bucket_ownership_controls(Bucket=name, OwnershipControls=props["OwnershipControls"])
+    lifecycle = props.get("LifecycleConfiguration")
+    if lifecycle:
+        s3.put_bucket_lifecycle_configuration(
+            Bucket=name,
+            LifecycleConfiguration={
+                "Rules": [_lifecycle_rule(rule) for rule in lifecycle["Rules"]]
+            },
+        )
+    return Physical(
+        name,
+        {
+            "Arn": f"arn:aws:s3:::{name}",
+            "DomainName": f"{name}.s3.amazonaws.com",
+            "RegionalDomainName": f"{name}.s3.{REGION}.amazonaws.com",
+        },
+    )
+
+
+def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """CloudFormation's spelling of a lifecycle rule in the S3 API's."""
+    converted: dict[str, Any] = {
+        "ID": rule["Id"],
+        "Status": rule["Status"],
+        "Filter": {"Prefix": rule.get("Prefix", "")},
+    }
+    if "ExpirationInDays" in rule:
+        converted["Expiration"] = {"Days": int(rule["ExpirationInDays"])}
+    if "AbortIncompleteMultipartUpload" in rule:
+        days = rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"]
+        converted["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": int(days)}
+    return converted
+
+
+def _bucket_policy(props: dict[str, Any], clients: Clients, logical_id: str) -> Physical:
+    clients("s3").put_bucket_policy(
+        Bucket=props["Bucket"], Policy=json.dumps(props["PolicyDocument"])
+    )
+    return Physical(logical_id)
+
+
 def _function(props: dict[str, Any], _: Clients, logical_id: str) -> Physical:
     name = props.get("FunctionName") or f"{STACK_NAME}-{logical_id}"
     return Physical(name, {"Arn": _arn("lambda", f"function:{name}")})
@@ -386,6 +464,12 @@ def _role(props: dict[str, Any], _: Clients, logical_id: str) -> Physical:
 
 def _placeholder(_: dict[str, Any], __: Clients, logical_id: str) -> Physical:
     return Physical(logical_id, {"Arn": _arn("lambda", f"layer:{logical_id}:1")})
+
+
+def _http_api(_: dict[str, Any], __: Clients, logical_id: str) -> Physical:
+    api_id = f"local{logical_id.lower()}"[:10]
+    endpoint = f"https://{api_id}.execute-api.{REGION}.amazonaws.com"
+    return Physical(api_id, {"ApiId": api_id, "ApiEndpoint": endpoint})
 
 
 CREATORS: dict[str, Callable[[dict[str, Any], Clients, str], Physical]] = {
@@ -401,12 +485,16 @@ CREATORS: dict[str, Callable[[dict[str, Any], Clients, str], Physical]] = {
     "AWS::CloudWatch::Alarm": _alarm,
     "AWS::Scheduler::ScheduleGroup": _schedule_group,
     "AWS::Scheduler::Schedule": _schedule,
+    "AWS::S3::Bucket": _bucket,
+    "AWS::S3::BucketPolicy": _bucket_policy,
     "AWS::Lambda::Function": _function,
     "AWS::IAM::Role": _role,
     "AWS::IAM::Policy": _placeholder,
     "AWS::Lambda::LayerVersion": _placeholder,
     "AWS::Lambda::Permission": _placeholder,
     "AWS::Lambda::EventInvokeConfig": _placeholder,
+    "AWS::ApiGatewayV2::Api": _http_api,
+    "AWS::ApiGatewayV2::Stage": _placeholder,
 }
 
 

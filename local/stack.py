@@ -43,6 +43,8 @@ DEFAULT_PARAMETERS = {
     "Stage": "dev",
     "AlertEmail": "oncall@stormwatch.example",
     "AlertPhone": "+4915112345678",
+    # Statement links locally lead to the fake web on loopback (`local.fakechannels`).
+    "LinkCheckAllowedNetworks": "127.0.0.0/8,::1/128",
 }
 
 # What a Lambda runtime has that a developer's shell does not.
@@ -338,6 +340,12 @@ class LocalStack:
             for name, settings in channels.items()
             if name in self.world.credentials
         }
+        hootsuite = ((document.get("act") or {}).get("schedulers") or {}).get("hootsuite")
+        if isinstance(hootsuite, dict) and hootsuite.get("enabled"):
+            from local.fakechannels.scheduling import hootsuite as fake_hootsuite
+
+            key = hootsuite.get("secret_key", "hootsuite")
+            secret[key] = dict(fake_hootsuite.CREDENTIALS)
         self.client("secretsmanager").put_secret_value(
             SecretId=self.outputs["ChannelSecretName"], SecretString=json.dumps(secret)
         )

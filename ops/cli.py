@@ -6,8 +6,25 @@
     stormwatch credentials push secrets.json --secret stormwatch/prod/channels
     stormwatch ack nordwind-air-20261122-0305 [--table stormwatch-prod]
 
+    stormwatch statement preview holding --lang de --var situation="..." [--vars-file facts.yaml]
+    stormwatch statement submit holding --lang de --vars-file facts.yaml   # prints id and hash
+    stormwatch statement show ID
+    stormwatch statement approve ID [--accept-warnings]
+    stormwatch statement reject ID --reason "..."
+    stormwatch statement release ID [--yes]     # dry run and hash-bound texts first, then confirm
+    stormwatch pause --alert ALERT_ID [--reason TEXT] [--resume-at ISO | --resume-in 4h]
+    stormwatch resume
+    stormwatch status
+
 `ack` finds the stack's table itself when the account and region hold one stormwatch
-stack; with several, pass --table or set STORMWATCH_TABLE once.
+stack; with several, pass --table or set STORMWATCH_TABLE once. The Act commands
+(statement, pause, resume, status) go through the stack's Act API, signed with your AWS
+credentials (the API's IAM authorizer tells the function who you are; `act.people` in
+the config says what you may do); they find its URL from the stack's ActApiUrl output
+(--stack NAME, $STORMWATCH_STACK, or the account's only stormwatch stack). They never
+write the table themselves. A refusal (unknown statement, missing variable, approval by
+the author, stale hash, expired approval, crisis mode already on) is one line on stderr
+and exit code 2.
 
 Credentials files never belong in the repository: keep them where your other secrets live
 and delete local copies after pushing.
@@ -23,17 +40,21 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
-import yaml
-
-from stormwatch.config import CHANNELS, config_schema, parse_config
 from stormwatch.errors import ConfigError
+
+if TYPE_CHECKING:
+    from ops.transport import Transport
 
 STANDARD_TIER_BYTES = 4096
 
 
 def _read_config(path: Path) -> dict[str, Any]:
+    import yaml
+
+    from stormwatch.config import parse_config
+
     text = path.read_text(encoding="utf-8")
     document = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     if not isinstance(document, dict):
@@ -43,6 +64,8 @@ def _read_config(path: Path) -> dict[str, Any]:
 
 
 def config_check(args: argparse.Namespace) -> int:
+    from stormwatch.config import parse_config
+
     config = parse_config(_read_config(args.file))
     print(
         f"{args.file}: valid - {len(config.brands)} brands, "
@@ -53,6 +76,8 @@ def config_check(args: argparse.Namespace) -> int:
 
 def config_schema_print(_args: argparse.Namespace) -> int:
     """The document's JSON Schema; `config/schema.json` is this output, committed."""
+    from stormwatch.config import config_schema
+
     print(json.dumps(config_schema(), indent=2, ensure_ascii=False))
     return 0
 
@@ -74,6 +99,8 @@ def config_push(args: argparse.Namespace) -> int:
 
 def credentials_push(args: argparse.Namespace) -> int:
     import boto3
+
+    from stormwatch.config import CHANNELS
 
     document = json.loads(args.file.read_text(encoding="utf-8"))
     if not isinstance(document, dict) or not all(isinstance(v, dict) for v in document.values()):
@@ -182,7 +209,16 @@ def ack(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(
+    argv: list[str] | None = None,
+    *,
+    transport: Transport | None = None,
+    confirm: Callable[[str], bool] | None = None,
+    out: TextIO | None = None,
+) -> int:
+    """The `stormwatch` command. `transport` reaches the Act function some other way than
+    the deployed stack's API (the local stack: `ops.transport.LocalTransport`); `confirm`
+    answers the release's question; `out` receives what the Act commands print."""
     parser = argparse.ArgumentParser(
         prog="stormwatch",
         description=__doc__,
@@ -218,7 +254,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     acknowledgement.add_argument("--name", help="a display name shown next to your AWS identity")
     acknowledgement.set_defaults(run=ack)
+    from ops.act_commands import add_commands
+    from ops.act_commands import run as run_act
+
+    add_commands(commands)
     args = parser.parse_args(argv)
+    if args.command in ("statement", "pause", "resume", "status"):
+        return run_act(args, transport, confirm, out)
     try:
         return int(args.run(args))
     except ConfigError as error:

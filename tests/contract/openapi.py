@@ -204,6 +204,40 @@ class Spec:
         problems.extend(f"{where}: {problem}" for problem in self.check_schema(schema, instance))
         return problems
 
+    def check_request_body(
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes
+    ) -> list[str]:
+        """Problems of a request's body: a media type the operation does not take, a body
+        that does not match its schema, or a required body missing. JSON and
+        ``application/x-www-form-urlencoded`` bodies are read (a form's values as strings,
+        repeated names as lists)."""
+        operation = self.operation(method, path)
+        where = f"{method.upper()} {operation.template} (body)"
+        request_body = self.resolve(operation.definition.get("requestBody"))
+        if not body:
+            required = bool(request_body and request_body.get("required"))
+            return [f"{where}: required body missing"] if required else []
+        if request_body is None:
+            return [f"{where}: the operation takes no body"]
+        content = request_body.get("content") or {}
+        media_type = (_header(headers, "content-type") or "").split(";")[0].strip().lower()
+        if media_type not in content:
+            return [f"{where}: media type {media_type!r} not among {sorted(content)}"]
+        try:
+            if media_type == "application/x-www-form-urlencoded":
+                from urllib.parse import parse_qs
+
+                fields = parse_qs(body.decode(), keep_blank_values=True)
+                instance: Any = {k: v[0] if len(v) == 1 else v for k, v in fields.items()}
+            else:
+                instance = json.loads(body)
+        except ValueError as error:
+            return [f"{where}: body cannot be read as {media_type} ({error})"]
+        schema = content[media_type].get("schema")
+        if schema is None:
+            return []
+        return [f"{where}: {problem}" for problem in self.check_schema(schema, instance)]
+
     def check_requests(
         self, exchanges: Iterable[RecordedExchange], *, aliases: Mapping[str, str] | None = None
     ) -> list[str]:

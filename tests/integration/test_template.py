@@ -182,6 +182,7 @@ def test_every_function_logs_with_retention_alarms_and_parks_failures(cfn: dict[
         "PollMentionsFunction",
         "EvaluateAlertsFunction",
         "PublishScheduledFunction",
+        "ActFunction",
     }
     for name, function in functions.items():
         properties = function["Properties"]
@@ -219,3 +220,77 @@ def test_the_layer_is_built_by_sam_for_the_runtime(cfn: dict[str, Any]) -> None:
         "DeadLetterQueueUrl",
         "IdempotencyTableName",
     }
+
+
+def test_every_act_route_is_iam_authorized_and_reaches_the_act_function(
+    cfn: dict[str, Any],
+) -> None:
+    api = cfn["Resources"]["ActApi"]
+    assert api["Type"] == "AWS::ApiGatewayV2::Api"
+    paths = api["Properties"]["Body"]["paths"]
+    routes = {(method.upper(), path) for path, methods in paths.items() for method in methods}
+    assert routes == {
+        ("POST", "/statements/preview"),
+        ("POST", "/statements"),
+        ("GET", "/statements"),
+        ("GET", "/statements/{id}"),
+        *{("POST", f"/statements/{{id}}/{step}") for step in ("revise", "submit", "approve")},
+        *{("POST", f"/statements/{{id}}/{step}") for step in ("reject", "release")},
+        ("POST", "/pause"),
+        ("POST", "/resume"),
+        ("GET", "/status"),
+    }
+    for path, methods in paths.items():
+        for method, operation in methods.items():
+            assert operation["security"] == [{"AWS_IAM": []}], (method, path)
+            uri = operation["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+            assert "${ActFunction.Arn}" in uri
+    stage = cfn["Resources"]["ActApiApiGatewayDefaultStage"]["Properties"]
+    assert stage["AccessLogSettings"]["DestinationArn"]
+
+
+def test_the_act_function_may_do_only_what_a_release_pause_and_resume_need(
+    cfn: dict[str, Any],
+) -> None:
+    role = cfn["Resources"]["ActFunctionRole"]
+    by_action = _resources_by_action(role)
+    dynamodb = {a for a in by_action if a.startswith("dynamodb:")}
+    assert dynamodb == TABLE_ACTIONS
+    assert by_action["sns:Publish"] == [{"Ref": "AlertsTopic"}]
+    assert by_action["secretsmanager:GetSecretValue"] == [{"Ref": "ChannelSecret"}]
+    schedules = {a for a in by_action if a.startswith("scheduler:")}
+    assert schedules == {
+        "scheduler:CreateSchedule",
+        "scheduler:DeleteSchedule",
+        "scheduler:GetSchedule",
+    }
+    for action in schedules:
+        (resource,) = by_action[action]
+        assert "schedule/${ScheduleGroup}/*" in resource["Fn::Sub"]
+    (pass_role,) = [s for s in _statements(role) if "iam:PassRole" in _actions(s)]
+    assert pass_role["Resource"] == [
+        {"Fn::GetAtt": ["QueueSchedulerRole", "Arn"]},
+        {"Fn::GetAtt": ["AutoResumeSchedulerRole", "Arn"]},
+    ]
+    assert pass_role["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}
+    }
+    assert not {a for a in by_action if "*" in by_action[a]}
+    assert not {a for a in by_action if a.startswith(("lambda:", "iam:Create", "kms:Encrypt"))}
+    # The auto-resume schedule's role may invoke the Act function and nothing else
+    resume_role = cfn["Resources"]["AutoResumeSchedulerRole"]
+    invoke = _resources_by_action(resume_role)["lambda:InvokeFunction"]
+    assert invoke == [
+        {
+            "Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}"
+            ":function:stormwatch-${Stage}-act"
+        }
+    ]
+    assert cfn["Resources"]["ActFunction"]["Properties"]["FunctionName"] == {
+        "Fn::Sub": "stormwatch-${Stage}-act"
+    }
+
+
+def test_the_act_outputs_name_the_api_and_the_function(cfn: dict[str, Any]) -> None:
+    assert "execute-api" in cfn["Outputs"]["ActApiUrl"]["Value"]["Fn::Sub"]
+    assert cfn["Outputs"]["ActFunctionName"]["Value"] == {"Ref": "ActFunction"}

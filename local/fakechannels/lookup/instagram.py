@@ -15,7 +15,7 @@ from typing import Any
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request
 
-from local.fakechannels.graph import GraphFault, invalid_parameter, unsupported_get
+from local.fakechannels.graph import GraphFault, invalid_parameter
 from local.fakechannels.instagram import _API, BUSINESS_ACCOUNT_ID
 from local.fakechannels.lookup.accounts import BRANDS, find
 from local.fakechannels.world import World
@@ -26,9 +26,11 @@ BRAND_USER_IDS = {"nordwindair": "17841400000000101", "kolibripay": "17841400000
 
 
 def user(world: World, request: Request, node: str) -> dict[str, Any]:
-    del world
     if node != BUSINESS_ACCOUNT_ID:
-        raise unsupported_get(node)
+        # Another node may be a post the publishing fake made (IG Media).
+        from local.fakechannels.publishing.instagram import media_node
+
+        return media_node(world, request, node)
     raw = request.args.get("fields", "")
     if raw in ("", "id"):
         return {"id": node}

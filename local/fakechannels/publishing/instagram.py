@@ -1,5 +1,7 @@
 """Fake Instagram content publishing: ``POST /{ig-user-id}/media`` (an image container
-with a caption), ``POST /{ig-user-id}/media_publish`` and ``GET /{ig-user-id}/media``."""
+with a caption), ``POST /{ig-user-id}/media_publish``, ``GET /{ig-user-id}/media`` and
+``GET /{ig-media-id}`` (a published post's fields, its ``permalink`` among them; the route
+``GET /{node}`` is the lookup fake's, which hands media ids here)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from werkzeug.routing import Rule
 from werkzeug.wrappers import Request
 
 from local.fakechannels import instagram
-from local.fakechannels.graph import GraphFault, graph_time, invalid_parameter
+from local.fakechannels.graph import GraphFault, graph_time, invalid_parameter, unsupported_get
 from local.fakechannels.publishing import failure_after_store, published, wait
 from local.fakechannels.world import World
 
@@ -83,17 +85,31 @@ def publish_container(world: World, request: Request, node: str) -> dict[str, An
     return {"id": media_id}
 
 
+def _fields(post: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": post["id"],
+        "caption": post["caption"],
+        "timestamp": graph_time(post["created_at"]),
+        "permalink": f"https://www.instagram.com/p/fake{post['id'][-6:]}/",
+    }
+
+
 def media(world: World, request: Request, node: str) -> dict[str, Any]:
     _check_account(node)
     with world.lock:
         posts = list(reversed(published(world, CHANNEL)))
-    data = [
-        {
-            "id": post["id"],
-            "caption": post["caption"],
-            "timestamp": graph_time(post["created_at"]),
-            "permalink": f"https://www.instagram.com/p/fake{post['id'][-6:]}/",
-        }
-        for post in posts
-    ]
-    return {"data": data, "paging": {}}
+    return {"data": [_fields(post) for post in posts], "paging": {}}
+
+
+def media_node(world: World, request: Request, node: str) -> dict[str, Any]:
+    """An IG Media node: `id` and the `fields` asked for (Graph answers only those)."""
+    with world.lock:
+        post = next((p for p in published(world, CHANNEL) if p["id"] == node), None)
+    if post is None:
+        raise unsupported_get(node)
+    every = _fields(post)
+    wanted = [f for f in request.args.get("fields", "id").split(",") if f]
+    unknown = [f for f in wanted if f not in every]
+    if unknown:
+        raise invalid_parameter(f"Tried accessing nonexisting field ({unknown[0]})")
+    return {"id": node} | {field: every[field] for field in wanted}

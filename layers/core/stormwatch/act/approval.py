@@ -151,6 +151,11 @@ def _expect_hash(statement: Statement, seen_sha256: str) -> None:
         )
 
 
+def expect_hash(statement: Statement, seen_sha256: str) -> None:
+    """`StaleHash` unless the caller saw the statement's current texts."""
+    _expect_hash(statement, seen_sha256)
+
+
 def draft(
     *,
     statement_id: str,

@@ -6,6 +6,9 @@
 - static checks, here: the channel's length limits (`counting`), no unfilled placeholder,
   no forbidden term (``act.forbidden_terms``), the language the channel's account posts in
   (``act.languages``), and Instagram's "no text alone" (``act.instagram: skip``);
+- the Instagram image card's layout, when a card designer is given (`ImageCards`,
+  `stormwatch.act.card.CardDesigner`): the card is drawn from the approved text alone, so
+  its layout is shown, and a text that does not fit fails, before anybody approves;
 - network checks and spelling, when their checker is given: every link resolves
   (`LinkChecker`), every @mention and #tag names an existing account or tag on that
   channel (`AccountLookup`), no unknown word (`SpellChecker`). They are built elsewhere
@@ -251,6 +254,22 @@ class SpellChecker(Protocol):
     def unknown_words(self, text: str, language: str) -> Sequence[UnknownWord]: ...
 
 
+class CardPlan(Protocol):
+    @property
+    def left_out(self) -> Sequence[str]: ...
+    @property
+    def line_count(self) -> int: ...
+    @property
+    def font_size(self) -> int: ...
+    def describe(self) -> str: ...
+
+
+class ImageCards(Protocol):
+    """How a text goes on Instagram's image card; `ValueError` when it cannot."""
+
+    def layout(self, text: str) -> CardPlan: ...
+
+
 @dataclass(frozen=True)
 class Checkers:
     """The checks that need the network or a dictionary; each is skipped when absent."""
@@ -259,6 +278,8 @@ class Checkers:
     accounts: Mapping[str, AccountLookup] = field(default_factory=dict)
     """Channel -> its lookup."""
     spelling: SpellChecker | None = None
+    card: ImageCards | None = None
+    """Lays out Instagram's image card (with ``act.instagram: card``)."""
 
 
 # --- the static checks ----------------------------------------------------------------------
@@ -271,6 +292,7 @@ LINKS: Final = "links"
 MENTIONS: Final = "mentions"
 HASHTAGS: Final = "hashtags"
 SPELLING: Final = "spelling"
+IMAGE_CARD: Final = "image_card"
 
 _PLACEHOLDER = re.compile(
     r"\{\{|\}\}|\{%|%\}|\{#|#\}"  # template syntax left over, or pasted in
@@ -440,6 +462,26 @@ def check_spelling(text: str, language: str, checker: SpellChecker) -> Check:
     return Check(SPELLING, Status.PASSED, f"no unknown word ({language})")
 
 
+def check_image_card(text: str, cards: ImageCards) -> Check:
+    try:
+        plan = cards.layout(text)
+    except ValueError as error:
+        return Check(IMAGE_CARD, Status.FAILED, str(error))
+    except Exception as error:
+        return _failed_to_check(IMAGE_CARD, "the image card", error)
+    details = {"lines": plan.line_count, "font_size": plan.font_size}
+    if plan.left_out:
+        # The caption keeps them; a person decides whether the card reads well without.
+        left_out = " ".join(plan.left_out)
+        return Check(
+            IMAGE_CARD,
+            Status.WARNING,
+            f"{plan.describe()}; not on the card (its font has no glyph): {left_out}",
+            {**details, "left_out": list(plan.left_out)},
+        )
+    return Check(IMAGE_CARD, Status.PASSED, plan.describe(), details)
+
+
 # --- the whole run --------------------------------------------------------------------------
 
 INSTAGRAM_SKIPPED: Final = (
@@ -476,6 +518,8 @@ def check_channel(
         checks.append(check_hashtags(channel, text, lookup))
     if checkers.spelling is not None:
         checks.append(check_spelling(text, language, checkers.spelling))
+    if channel == "instagram" and checkers.card is not None:
+        checks.append(check_image_card(text, checkers.card))
     return ChannelReport(channel, text, lengths, tuple(checks))
 
 

@@ -71,7 +71,7 @@ _INSTANT = timedelta(microseconds=1)
 
 # Rate-limit budgets the service keeps apart: creating sessions, and everything else.
 _SESSION_BUDGET = "session"
-_API_BUDGET = "api"
+API_BUDGET = "api"
 
 
 # --- queries and sources ------------------------------------------------------------------
@@ -174,7 +174,7 @@ class SearchSource:
                 body = self.client.search(
                     params + ([("cursor", server_cursor)] if server_cursor else [])
                 )
-            except _RequestRefused as refused:
+            except RequestRefused as refused:
                 if server_cursor is None:
                     raise
                 raise ExpiredPageToken(
@@ -379,27 +379,27 @@ def _count(post: dict[str, Any], name: str) -> int:
 
 
 @dataclass(slots=True)
-class _Session:
+class BlueskySession:
     access_jwt: str = field(repr=False)
     refresh_jwt: str = field(repr=False)
 
 
 @dataclass(slots=True)
-class _Account:
+class BlueskyAccount:
     """What this process knows about one account on one service: its session and budgets."""
 
     lock: threading.Lock = field(default_factory=threading.Lock)
-    session: _Session | None = None
+    session: BlueskySession | None = None
     blocked_until: dict[str, datetime] = field(default_factory=dict)
 
 
 # Kept for the life of the process (a warm Lambda reuses it across invocations), keyed by
 # (base URL, identifier); the tokens are never logged or put in a message.
-_ACCOUNTS: dict[tuple[str, str], _Account] = {}
+_ACCOUNTS: dict[tuple[str, str], BlueskyAccount] = {}
 _ACCOUNTS_LOCK = threading.Lock()
 
 
-class _RequestRefused(ChannelError):
+class RequestRefused(ChannelError):
     """An XRPC error answer other than the ones with a typed meaning below."""
 
     def __init__(self, message: str, error: str | None) -> None:
@@ -407,11 +407,11 @@ class _RequestRefused(ChannelError):
         self.error = error
 
 
-class _TokenExpired(ChannelError):
+class TokenExpired(ChannelError):
     """``ExpiredToken``: renew the session and try again."""
 
 
-class _TokenRefused(AuthFailed):
+class TokenRefused(AuthFailed):
     """The token (or the password) was not accepted at all."""
 
 
@@ -422,7 +422,7 @@ class BlueskyClient:
         self.context = context
         self.base_url = context.config.base_url.rstrip("/")
         self.page_size = context.config.page_size
-        self._account: _Account | None = None
+        self._account: BlueskyAccount | None = None
 
     def now(self) -> datetime:
         return self.context.now()
@@ -432,30 +432,32 @@ class BlueskyClient:
         session = self._session(account)
         try:
             return self._get(account, SEARCH_POSTS, params, session)
-        except _TokenExpired:
+        except TokenExpired:
             session = self._renew(account, session, refresh=True)
-        except _TokenRefused:
+        except TokenRefused:
             # Revoked, or issued by a server that forgot it: only a new session helps.
             session = self._renew(account, session, refresh=False)
         return self._get(account, SEARCH_POSTS, params, session)
 
-    def account(self) -> _Account:
+    def account(self) -> BlueskyAccount:
         """The account's process-wide state; reads the credentials on first use only."""
         if self._account is None:
             identifier = required_credential(self.context.credentials(), CHANNEL, "identifier")
             with _ACCOUNTS_LOCK:
                 self._account = _ACCOUNTS.setdefault(
-                    (self.base_url, identifier.casefold()), _Account()
+                    (self.base_url, identifier.casefold()), BlueskyAccount()
                 )
         return self._account
 
-    def _session(self, account: _Account) -> _Session:
+    def _session(self, account: BlueskyAccount) -> BlueskySession:
         with account.lock:
             if account.session is None:
                 account.session = self._create_session(account)
             return account.session
 
-    def _renew(self, account: _Account, stale: _Session, *, refresh: bool) -> _Session:
+    def _renew(
+        self, account: BlueskyAccount, stale: BlueskySession, *, refresh: bool
+    ) -> BlueskySession:
         with account.lock:
             if account.session is not None and account.session is not stale:
                 return account.session  # another source renewed it meanwhile
@@ -465,15 +467,15 @@ class BlueskyClient:
                 try:
                     account.session = self._refresh_session(account, stale)
                     return account.session
-                except (_TokenExpired, _TokenRefused, _RequestRefused):
+                except (TokenExpired, TokenRefused, RequestRefused):
                     logger.info("%s: refresh token refused; creating a new session", CHANNEL)
             account.session = None
             account.session = self._create_session(account)
             return account.session
 
-    def _create_session(self, account: _Account) -> _Session:
+    def _create_session(self, account: BlueskyAccount) -> BlueskySession:
         self._check_budget(account, _SESSION_BUDGET)
-        self._check_budget(account, _API_BUDGET)
+        self._check_budget(account, API_BUDGET)
         credentials = self.context.credentials()
         payload = {
             "identifier": required_credential(credentials, CHANNEL, "identifier"),
@@ -488,38 +490,42 @@ class BlueskyClient:
         logger.info("%s: created a session", CHANNEL)
         return _session_from(json_body(response, CHANNEL), CREATE_SESSION)
 
-    def _refresh_session(self, account: _Account, stale: _Session) -> _Session:
-        self._check_budget(account, _API_BUDGET)
+    def _refresh_session(self, account: BlueskyAccount, stale: BlueskySession) -> BlueskySession:
+        self._check_budget(account, API_BUDGET)
         response = self.context.http.request(
             "POST",
             self._url(REFRESH_SESSION),
             headers={"Authorization": f"Bearer {stale.refresh_jwt}"},
-            throttle=self._signals(account, _API_BUDGET, REFRESH_SESSION),
+            throttle=self._signals(account, API_BUDGET, REFRESH_SESSION),
         )
         return _session_from(json_body(response, CHANNEL), REFRESH_SESSION)
 
     def _get(
-        self, account: _Account, method: str, params: list[tuple[str, str]], session: _Session
+        self,
+        account: BlueskyAccount,
+        method: str,
+        params: list[tuple[str, str]],
+        session: BlueskySession,
     ) -> Any:
-        self._check_budget(account, _API_BUDGET)
+        self._check_budget(account, API_BUDGET)
         body, _ = self.context.http.get_json(
             self._url(method),
             params=params,
             headers={"Authorization": f"Bearer {session.access_jwt}"},
-            throttle=self._signals(account, _API_BUDGET, method),
+            throttle=self._signals(account, API_BUDGET, method),
         )
         return body
 
     def _url(self, method: str) -> str:
         return f"{self.base_url}/xrpc/{method}"
 
-    def _check_budget(self, account: _Account, budget: str) -> None:
+    def _check_budget(self, account: BlueskyAccount, budget: str) -> None:
         """Refuse to send what the service already said it would refuse (remaining 0)."""
         until = account.blocked_until.get(budget)
         if until is not None and until > self.now():
             raise RateLimited(CHANNEL, until, f"(ratelimit-remaining was 0 for {budget} calls)")
 
-    def _signals(self, account: _Account, budget: str, method: str) -> Throttle:
+    def _signals(self, account: BlueskyAccount, budget: str, method: str) -> Throttle:
         """Bluesky's signals in an answer: rate limits, and XRPC errors by name.
 
         HttpClient reads a 4xx only as a status, but here the error name decides what
@@ -570,18 +576,18 @@ def _xrpc_error(response: HttpResponse, method: str) -> ChannelError:
         detail = " ".join(message.split())[:160] if isinstance(message, str) else ""
     text = f"{method} -> {response.status} {error or '(no XRPC error name)'}: {detail}".rstrip()
     if error == "ExpiredToken":
-        return _TokenExpired(CHANNEL, text)
+        return TokenExpired(CHANNEL, text)
     if response.status == 401 or error in ("InvalidToken", "AuthenticationRequired"):
-        return _TokenRefused(CHANNEL, text)
+        return TokenRefused(CHANNEL, text)
     if response.status == 403 or error in ("AccountTakedown", "AuthFactorTokenRequired"):
         return AuthFailed(CHANNEL, text)
-    return _RequestRefused(text, error)
+    return RequestRefused(text, error)
 
 
-def _session_from(body: Any, method: str) -> _Session:
+def _session_from(body: Any, method: str) -> BlueskySession:
     if not isinstance(body, dict):
         raise MalformedResponse(CHANNEL, f"{method}: answer is not an object")
     access, refresh = body.get("accessJwt"), body.get("refreshJwt")
     if not isinstance(access, str) or not access or not isinstance(refresh, str) or not refresh:
         raise MalformedResponse(CHANNEL, f"{method}: answer has no accessJwt/refreshJwt")
-    return _Session(access, refresh)
+    return BlueskySession(access, refresh)

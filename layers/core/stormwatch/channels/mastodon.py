@@ -93,7 +93,7 @@ _INLINE_TAG = re.compile(
 def mention_sources(context: ChannelContext) -> list[MentionSource]:
     """``notifications``, ``tag:<hashtag>`` per hashtag, ``search:<brand id>`` per brand, as
     the channel's ``notifications``/``hashtags``/``search`` options allow."""
-    api = _MastodonApi(context)
+    api = MastodonApi(context)
     config = context.config
     sources: list[MentionSource] = []
     if config.flag("notifications"):
@@ -132,7 +132,7 @@ def search_query(brand: Brand, *, key: str = "brand") -> str:
 Links = dict[str, dict[str, str]]
 
 
-class _MastodonApi:
+class MastodonApi:
     """Requests to the instance with the account's token and its quota, shared by the sources."""
 
     def __init__(self, context: ChannelContext) -> None:
@@ -159,10 +159,10 @@ class _MastodonApi:
             self._context.config.base_url + path,
             params=list(params),
             headers=self._headers(),
-            throttle=_read_signals,
+            throttle=read_signals,
         )
         self._note_quota(response)
-        return body, _links(response.headers.get("link", ""))
+        return body, parse_links(response.headers.get("link", ""))
 
     def _headers(self) -> dict[str, str]:
         if self._auth is None:
@@ -184,7 +184,7 @@ Reader = Callable[[Any], tuple[list[Mention], list[int]]]
 
 
 def _forward_pages(
-    api: _MastodonApi,
+    api: MastodonApi,
     path: str,
     params: Sequence[tuple[str, str]],
     min_id: str,
@@ -220,7 +220,7 @@ def _forward_pages(
 
 @dataclass(frozen=True, slots=True)
 class _Notifications:
-    api: _MastodonApi
+    api: MastodonApi
     key: str = "notifications"
     channel: str = CHANNEL
 
@@ -273,7 +273,7 @@ class _Notifications:
 
 @dataclass(frozen=True, slots=True)
 class _TagTimeline:
-    api: _MastodonApi
+    api: MastodonApi
     tag: str
     channel: str = CHANNEL
 
@@ -295,7 +295,7 @@ class _TagTimeline:
 
 @dataclass(frozen=True, slots=True)
 class _Search:
-    api: _MastodonApi
+    api: MastodonApi
     brand_id: str
     query: str
     channel: str = CHANNEL
@@ -444,7 +444,7 @@ def _kind(value: Any) -> str:
 # --- headers and ids ---------------------------------------------------------------------------
 
 
-def _read_signals(response: HttpResponse) -> datetime | None:
+def read_signals(response: HttpResponse) -> datetime | None:
     """The reset time of a 429; a 403 (token lacks a scope) is an operator's problem too,
     which HttpClient would report as a plain ChannelError."""
     if response.status == 429:
@@ -458,7 +458,7 @@ def _reset_time(headers: Mapping[str, str]) -> datetime | None:
     return parse_iso_or_none(headers.get("x-ratelimit-reset"))
 
 
-def _links(header: str) -> Links:
+def parse_links(header: str) -> Links:
     """``Link`` relations -> the query parameters of their URLs (``next``/``prev``)."""
     return {
         relation: dict(parse_qsl(urlsplit(url).query)) for url, relation in _LINK.findall(header)

@@ -78,7 +78,7 @@ _NOT_LANGUAGES = frozenset({"und", "zxx"})
 
 def mention_sources(context: ChannelContext) -> list[MentionSource]:
     """`search:<brand id>` for every brand and `mentions:<account id>` when configured."""
-    api = _XApi(context)
+    api = XApi(context)
     exclude_retweets = context.config.flag("exclude_retweets")
     sources: list[MentionSource] = []
     for index, brand in enumerate(context.brands):
@@ -145,7 +145,7 @@ def search_query(brand: Brand, *, exclude_retweets: bool, key: str = "brand") ->
     return query
 
 
-class _XApi:
+class XApi:
     """Requests to X with the bearer token and the per-endpoint quota, shared by the sources."""
 
     def __init__(self, context: ChannelContext) -> None:
@@ -193,7 +193,7 @@ class _Timeline:
     """One newest-first X listing (recent search for a query, or a user's mentions)."""
 
     key: str
-    api: _XApi
+    api: XApi
     endpoint: str
     path: str
     fixed_params: tuple[tuple[str, str], ...]

@@ -15,6 +15,8 @@
     STATEMENT#<statement id>        STATEMENT                   a statement: its texts, hash,
                                                                 state and approvals
     STATEMENT#<statement id>        RELEASE#<channel>           one channel's publication of it
+    STATEMENTS                      <created_at>#<statement id> a statement's line in the list
+                                                                of recent ones (state, kind)
     PARK#<scheduler>                POST#<post id>              a scheduled post, saved before
                                                                 it was cancelled
     QUEUE                           POST#<post id>              a post in our own scheduler
@@ -124,6 +126,14 @@ def statement_partition(statement_id: str) -> str:
 
 def statement(statement_id: str) -> Item:
     return _key(statement_partition(statement_id), STATEMENT)
+
+
+STATEMENTS = "STATEMENTS"
+
+
+def statement_listing(created_at: datetime, statement_id: str) -> Item:
+    """Newest last in one partition: the few statements of a crisis, listed by one Query."""
+    return _key(STATEMENTS, f"{iso(created_at)}#{statement_id}")
 
 
 def release(statement_id: str, channel: str) -> Item:

@@ -97,6 +97,20 @@ def _statement(item: Mapping[str, Any]) -> Statement:
     )
 
 
+def _listing_item(statement: Statement) -> Item:
+    # Written with the statement in its transaction, so the list never shows a stale state.
+    return {
+        **keys.statement_listing(statement.created_at, statement.id),
+        "statement_id": {"S": statement.id},
+        "state": {"S": statement.state.value},
+        "kind": {"S": statement.kind},
+        "language": {"S": statement.language},
+        "sha256": {"S": statement.sha256},
+        "author": {"S": statement.author},
+        "expires_at": {"N": str(int((statement.created_at + RETENTION).timestamp()))},
+    }
+
+
 class StatementStore:
     def __init__(self, table: Table) -> None:
         self.table = table
@@ -118,8 +132,11 @@ class StatementStore:
         else:
             put["ConditionExpression"] = "version = :read"
             put["ExpressionAttributeValues"] = {":read": {"N": str(statement.version)}}
+        listing = {
+            "Put": {"TableName": self.table.name, "Item": _listing_item(written)},
+        }
         try:
-            self.table.transact([{"Put": put}, put_action(self.table.name, event)])
+            self.table.transact([{"Put": put}, put_action(self.table.name, event), listing])
         except Exception as error:
             reasons = cancellation_reasons(error)
             if reasons and reasons[0] == "ConditionalCheckFailed":
@@ -128,3 +145,28 @@ class StatementStore:
                 ) from None
             raise
         return written
+
+    def recent(self, limit: int = 20) -> list[dict[str, str]]:
+        """The latest `limit` statements, newest first: id, created_at, state, kind,
+        language, sha256 and author."""
+        answer = self.table.call(
+            "query",
+            TableName=self.table.name,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": keys.STATEMENTS}},
+            ScanIndexForward=False,
+            Limit=limit,
+            ConsistentRead=True,
+        )
+        return [
+            {
+                "id": item["statement_id"]["S"],
+                "created_at": item["sk"]["S"].rsplit("#", 1)[0],
+                "state": item["state"]["S"],
+                "kind": item["kind"]["S"],
+                "language": item["language"]["S"],
+                "sha256": item["sha256"]["S"],
+                "author": item["author"]["S"],
+            }
+            for item in answer.get("Items", [])
+        ]

@@ -20,9 +20,9 @@ from stormwatch.channels.base import ChannelContext
 from stormwatch.channels.bluesky import (
     SEARCH_POSTS,
     BlueskyClient,
-    _RequestRefused,
-    _TokenExpired,
-    _TokenRefused,
+    RequestRefused,
+    TokenExpired,
+    TokenRefused,
 )
 from stormwatch.channels.lookup.base import (
     AccountMatch,
@@ -64,9 +64,9 @@ class _QueryClient(BlueskyClient):
         session = self._session(account)
         try:
             return self._get(account, method, params, session)
-        except _TokenExpired:
+        except TokenExpired:
             session = self._renew(account, session, refresh=True)
-        except _TokenRefused:
+        except TokenRefused:
             session = self._renew(account, session, refresh=False)
         return self._get(account, method, params, session)
 
@@ -94,7 +94,7 @@ class BlueskyLookup:
     def _account(self, handle: str, name: str) -> AccountMatch:
         try:
             resolved = self._client.query(RESOLVE_HANDLE, [("handle", name)])
-        except _RequestRefused as refused:
+        except RequestRefused as refused:
             if _means_unknown(refused):
                 return account_not_found(CHANNEL, handle, f"no Bluesky account has @{name}")
             raise
@@ -103,7 +103,7 @@ class BlueskyLookup:
             raise MalformedResponse(CHANNEL, f"{RESOLVE_HANDLE}: the answer has no DID")
         try:
             profile = self._client.query(GET_PROFILE, [("actor", did)])
-        except _RequestRefused as refused:
+        except RequestRefused as refused:
             if _means_unknown(refused):
                 return account_not_found(
                     CHANNEL, handle, f"@{name} points at {did}, which has no profile"
@@ -154,5 +154,5 @@ class BlueskyLookup:
         )
 
 
-def _means_unknown(refused: _RequestRefused) -> bool:
+def _means_unknown(refused: RequestRefused) -> bool:
     return refused.error in _UNKNOWN or any(words in str(refused) for words in _UNKNOWN)

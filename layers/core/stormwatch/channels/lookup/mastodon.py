@@ -28,7 +28,7 @@ from stormwatch.channels.lookup.base import (
     tag_found,
     tag_not_found,
 )
-from stormwatch.channels.mastodon import _MastodonApi
+from stormwatch.channels.mastodon import MastodonApi
 from stormwatch.errors import ChannelError, MalformedResponse
 
 logger = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ def make_lookup(context: ChannelContext) -> MastodonLookup:
 
 class MastodonLookup:
     def __init__(self, context: ChannelContext) -> None:
-        self._api = _MastodonApi(context)
+        self._api = MastodonApi(context)
 
     def lookup_account(self, handle: str) -> AccountMatch:
         acct = bare_handle(handle)

@@ -27,7 +27,7 @@ from stormwatch.channels.lookup.base import (
     tag_found,
     tag_not_found,
 )
-from stormwatch.channels.x import SEARCH_PATH, _XApi
+from stormwatch.channels.x import SEARCH_PATH, XApi
 from stormwatch.errors import MalformedResponse
 
 CHANNEL = "x"
@@ -43,7 +43,7 @@ def make_lookup(context: ChannelContext) -> XLookup:
 
 class XLookup:
     def __init__(self, context: ChannelContext) -> None:
-        self._api = _XApi(context)
+        self._api = XApi(context)
 
     def lookup_account(self, handle: str) -> AccountMatch:
         name = bare_handle(handle)

@@ -24,14 +24,14 @@ from typing import Any
 
 from stormwatch.channels.base import ChannelContext, required_credential
 from stormwatch.channels.bluesky import (
-    _API_BUDGET,
+    API_BUDGET,
     POST_COLLECTION,
+    BlueskyAccount,
     BlueskyClient,
-    _Account,
-    _RequestRefused,
-    _Session,
-    _TokenExpired,
-    _TokenRefused,
+    BlueskySession,
+    RequestRefused,
+    TokenExpired,
+    TokenRefused,
 )
 from stormwatch.channels.http import json_body
 from stormwatch.channels.publishers.base import (
@@ -124,29 +124,29 @@ class _PublishingClient(BlueskyClient):
         session = self._session(account)
         try:
             return self._send(account, session, method, params, payload)
-        except _TokenExpired:
+        except TokenExpired:
             session = self._renew(account, session, refresh=True)
-        except _TokenRefused:
+        except TokenRefused:
             session = self._renew(account, session, refresh=False)
         # A refused token means the request was not carried out: sending again is safe.
         return self._send(account, session, method, params, payload)
 
     def _send(
         self,
-        account: _Account,
-        session: _Session,
+        account: BlueskyAccount,
+        session: BlueskySession,
         method: str,
         params: list[tuple[str, str]] | None,
         payload: dict[str, Any] | None,
     ) -> Any:
-        self._check_budget(account, _API_BUDGET)
+        self._check_budget(account, API_BUDGET)
         response = self.context.http.request(
             "POST" if payload is not None else "GET",
             self._url(method),
             params=params,
             json_payload=payload,
             headers={"Authorization": f"Bearer {session.access_jwt}"},
-            throttle=self._signals(account, _API_BUDGET, method),
+            throttle=self._signals(account, API_BUDGET, method),
         )
         return json_body(response, CHANNEL)
 
@@ -188,7 +188,7 @@ class BlueskyPublisher:
         with sending(CHANNEL):
             try:
                 body = self._client.call(CREATE_RECORD, payload=payload)
-            except _RequestRefused as refused:
+            except RequestRefused as refused:
                 if "already exist" not in str(refused).casefold():
                     raise
                 found = self.find(text, intent)
@@ -208,7 +208,7 @@ class BlueskyPublisher:
                 GET_RECORD,
                 params=[("repo", self.repo()), ("collection", POST_COLLECTION), ("rkey", rkey)],
             )
-        except _RequestRefused as refused:
+        except RequestRefused as refused:
             if refused.error == "RecordNotFound":
                 return None
             raise
@@ -239,7 +239,7 @@ class BlueskyPublisher:
         if key not in self._dids:
             try:
                 body = self._client.call(RESOLVE_HANDLE, params=[("handle", key)])
-            except _RequestRefused:
+            except RequestRefused:
                 self._dids[key] = None
             else:
                 did = body.get("did") if isinstance(body, dict) else None

@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 from stormwatch.channels.base import ChannelContext, parse_each, required_credential, text_field
 from stormwatch.channels.http import json_body
-from stormwatch.channels.mastodon import _links, _read_signals
+from stormwatch.channels.mastodon import parse_links, read_signals
 from stormwatch.channels.schedulers.base import (
     ScheduledPost,
     TooSoon,
@@ -76,7 +76,7 @@ class MastodonScheduler:
                 self._root + LIST_PATH,
                 params=params,
                 headers=self._auth(),
-                throttle=_read_signals,
+                throttle=read_signals,
             )
             if not isinstance(body, list):
                 raise MalformedResponse(NAME, f"{LIST_PATH}: expected a JSON array")
@@ -91,7 +91,7 @@ class MastodonScheduler:
                     label=item_label,
                 )
             )
-            max_id = _links(response.headers.get("link", "")).get("next", {}).get("max_id")
+            max_id = parse_links(response.headers.get("link", "")).get("next", {}).get("max_id")
             if not body or not max_id:
                 return found
             if not _ID.fullmatch(max_id) or max_id == params.get("max_id"):
@@ -105,7 +105,7 @@ class MastodonScheduler:
                 "DELETE",
                 f"{self._root}{LIST_PATH}/{quote(post.id, safe='')}",
                 headers=self._auth(),
-                throttle=_read_signals,
+                throttle=read_signals,
             )
         except ChannelError as error:
             if error.status == 404:
@@ -126,7 +126,7 @@ class MastodonScheduler:
                 self._root + STATUSES_PATH,
                 headers={**self._auth(), "Idempotency-Key": post.restore_key()},
                 json_payload=payload,
-                throttle=_read_signals,
+                throttle=read_signals,
             )
         except ChannelError as error:
             if error.status == 422 and "schedul" in str(error).casefold():

@@ -1,0 +1,258 @@
+"""The Act function's adapters, built from its environment, the config and the secret.
+
+The one place that knows which scheduler, publisher and checker goes with which config
+key and environment variable; `stormwatch.act.service` sees them only as `ActPorts`.
+Everything is built on first need: a status request builds no publisher, a preview no
+notifier.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from stormwatch.act.approval import Statement
+from stormwatch.act.preflight import Checkers
+from stormwatch.act.service import ActPorts
+from stormwatch.channels.base import ChannelContext
+from stormwatch.channels.publishers.base import Publisher
+from stormwatch.channels.schedulers.base import Scheduler, as_utc
+from stormwatch.config import Config
+from stormwatch.errors import ConfigError
+from stormwatch.persistence.table import Table
+from stormwatch.runtime import AwsClients, Environment, load_channel_credentials
+
+
+@dataclass(frozen=True, slots=True)
+class ActEnvironment:
+    """What the Act function needs beyond every function's `Environment`."""
+
+    schedule_group: str
+    publish_scheduled_arn: str
+    queue_scheduler_role_arn: str
+    auto_resume_role_arn: str
+    dead_letter_arn: str | None
+    link_networks: tuple[str, ...]
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> ActEnvironment:
+        values = os.environ if environ is None else environ
+
+        def required(name: str) -> str:
+            value = values.get(name, "").strip()
+            if not value:
+                raise ConfigError(f"environment {name}", "required but not set")
+            return value
+
+        networks = values.get("LINK_CHECK_ALLOWED_NETWORKS", "")
+        return cls(
+            schedule_group=required("SCHEDULE_GROUP"),
+            publish_scheduled_arn=required("PUBLISH_SCHEDULED_FUNCTION_ARN"),
+            queue_scheduler_role_arn=required("QUEUE_SCHEDULER_ROLE_ARN"),
+            auto_resume_role_arn=required("AUTO_RESUME_ROLE_ARN"),
+            dead_letter_arn=values.get("DEAD_LETTER_QUEUE_ARN") or None,
+            link_networks=tuple(n.strip() for n in networks.split(",") if n.strip()),
+        )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SnsAnnouncer:
+    """The alerts topic, as the email subscription's filter lets it through."""
+
+    def __init__(self, client: Any, topic_arn: str) -> None:
+        self._client = client
+        self._topic = topic_arn
+
+    def announce(self, subject: str, text: str, *, kind: str, subject_id: str) -> str:
+        answer = self._client.publish(
+            TopicArn=self._topic,
+            Subject=subject[:100],
+            Message=text,
+            MessageAttributes={
+                "channel": {"DataType": "String", "StringValue": "email"},
+                "kind": {"DataType": "String", "StringValue": kind},
+                "statement": {"DataType": "String", "StringValue": subject_id},
+                # Below the SMS subscription's threshold: a release is news, not a page.
+                "severity": {"DataType": "Number", "StringValue": "1"},
+            },
+        )
+        return f"sent ({answer['MessageId']})"
+
+
+class SchedulerAutoResume:
+    """One-time EventBridge Scheduler schedules that invoke the Act function itself."""
+
+    def __init__(
+        self, client: Any, group: str, function_arn: str, role_arn: str, dead_letter_arn: str | None
+    ) -> None:
+        self._client = client
+        self._group = group
+        self._function_arn = function_arn
+        self._role_arn = role_arn
+        self._dead_letter_arn = dead_letter_arn
+
+    def create(self, name: str, at: datetime, event: Mapping[str, Any]) -> None:
+        target: dict[str, Any] = {
+            "Arn": self._function_arn,
+            "RoleArn": self._role_arn,
+            "Input": json.dumps(dict(event)),
+            "RetryPolicy": {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 3600},
+        }
+        if self._dead_letter_arn:
+            target["DeadLetterConfig"] = {"Arn": self._dead_letter_arn}
+        try:
+            self._client.create_schedule(
+                Name=name,
+                GroupName=self._group,
+                ScheduleExpression=f"at({as_utc(at).strftime('%Y-%m-%dT%H:%M:%S')})",
+                ScheduleExpressionTimezone="UTC",
+                FlexibleTimeWindow={"Mode": "OFF"},
+                ActionAfterCompletion="DELETE",
+                State="ENABLED",
+                Target=target,
+                Description="stormwatch: end this pause on its own",
+            )
+        except self._client.exceptions.ConflictException:
+            return  # a retry of this very pause: its schedule exists
+
+    def delete(self, name: str) -> None:
+        try:
+            self._client.delete_schedule(Name=name, GroupName=self._group)
+        except self._client.exceptions.ResourceNotFoundException:
+            return
+
+
+def act_ports(
+    config: Config,
+    table: Table,
+    environment: Environment,
+    clients: AwsClients,
+    own_arn: str,
+) -> ActPorts:
+    """The adapters of one invocation; `own_arn` is the function's ARN (auto-resume
+    schedules invoke it)."""
+    act_environment = ActEnvironment.from_environ()
+
+    def context(channel: str) -> ChannelContext:
+        from stormwatch.channels.http import HttpClient
+
+        channel_config = config.channel(channel)
+        return ChannelContext(
+            config=channel_config,
+            brands=config.brands,
+            http=HttpClient(channel, timeout=channel_config.timeout_seconds),
+            credentials=lambda: load_channel_credentials(
+                clients, environment.channel_secret_name, channel_config.secret_key
+            ),
+            now=_now,
+        )
+
+    enabled = set(config.enabled_channels)
+
+    def schedulers() -> Sequence[Scheduler]:
+        from stormwatch.channels.schedulers.queue import QueueScheduler, QueueTarget
+        from stormwatch.persistence.queue import QueueStore
+
+        found: list[Scheduler] = []
+        settings = config.act.schedulers
+        if settings.mastodon and "mastodon" in enabled:
+            from stormwatch.channels.schedulers.mastodon import MastodonScheduler
+
+            found.append(MastodonScheduler(context("mastodon")))
+        if settings.facebook and "facebook" in enabled:
+            from stormwatch.channels.schedulers.facebook import FacebookScheduler
+
+            found.append(FacebookScheduler(context("facebook")))
+        if settings.hootsuite.enabled:
+            from stormwatch.channels.http import HttpClient
+            from stormwatch.channels.schedulers.hootsuite import HootsuiteScheduler
+
+            hootsuite = settings.hootsuite
+            found.append(
+                HootsuiteScheduler(
+                    hootsuite,
+                    HttpClient("hootsuite", timeout=10.0),
+                    lambda: load_channel_credentials(
+                        clients, environment.channel_secret_name, hootsuite.secret_key
+                    ),
+                    _now,
+                )
+            )
+        target = QueueTarget(
+            group=act_environment.schedule_group,
+            function_arn=act_environment.publish_scheduled_arn,
+            role_arn=act_environment.queue_scheduler_role_arn,
+            dead_letter_arn=act_environment.dead_letter_arn,
+        )
+        found.append(QueueScheduler(QueueStore(table), clients.client("scheduler"), target))
+        return found
+
+    def publishers(channels: Sequence[str]) -> Mapping[str, Publisher]:
+        from stormwatch.channels.publishers import publisher_for
+
+        return {
+            channel: publisher_for(
+                channel,
+                context(channel),
+                language=config.act.languages.get(channel),  # type: ignore[call-overload]
+            )
+            for channel in channels
+            if channel in enabled
+        }
+
+    def checkers() -> Checkers:
+        from stormwatch.act.links import HttpLinkChecker
+        from stormwatch.act.spelling import SpellChecker, known_words
+        from stormwatch.channels.lookup import LOOKUP_CHANNELS, lookup_for
+
+        return Checkers(
+            links=HttpLinkChecker(allowed_networks=act_environment.link_networks),
+            accounts={
+                channel: lookup_for(channel, context(channel))
+                for channel in LOOKUP_CHANNELS
+                if channel in enabled
+            },
+            spelling=SpellChecker(known_words(config)),
+        )
+
+    def announcer() -> SnsAnnouncer:
+        alerts, _ops = environment.topics()
+        return SnsAnnouncer(clients.client("sns"), alerts)
+
+    def auto_resume() -> SchedulerAutoResume:
+        return SchedulerAutoResume(
+            clients.client("scheduler"),
+            act_environment.schedule_group,
+            own_arn,
+            act_environment.auto_resume_role_arn,
+            act_environment.dead_letter_arn,
+        )
+
+    return ActPorts(
+        schedulers=schedulers,
+        publishers=publishers,
+        checkers=checkers,
+        announcer=announcer,
+        auto_resume=auto_resume,
+        card_urls=card_urls,
+    )
+
+
+def card_urls(statement: Statement) -> Mapping[str, str]:
+    """Image cards of the channels that post no text alone: Instagram's.
+
+    THE CARD CALL SITE. `stormwatch.act.card` (being built) turns the approved base text
+    into a presigned image URL; until it lands there is no card, so with
+    ``act.instagram: card`` the Instagram publisher refuses ("no image card was given")
+    and the grid shows Instagram failed; with ``skip`` Instagram is left out and shown
+    skipped. When the card lands: ``return {"instagram": make_card(statement)}`` here.
+    """
+    del statement
+    return {}

@@ -1,0 +1,227 @@
+"""How the `stormwatch` command reaches the Act function: two transports, one interface.
+
+- `ApiTransport`: the deployed stack's HTTP API (its ``ActApiUrl`` output), each request
+  signed with SigV4 for ``execute-api`` with the caller's own AWS credentials; the API's
+  IAM authorizer verifies the signature and hands the function the caller's ARN.
+- `LocalTransport`: the local stack, whose handler runs in-process; the request becomes
+  the payload-2.0 event the HTTP API would send, with the IAM identity given (the demo
+  and the tests say who is calling).
+
+Either way the command never writes the table: the function does, for a verified caller.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+STACK_ENV = "STORMWATCH_STACK"
+API_URL_OUTPUT = "ActApiUrl"
+_STACK_NAME = re.compile(r"^stormwatch", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    body: dict[str, Any]
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def error(self) -> str:
+        return str(self.body.get("error") or f"HTTP {self.status}")
+
+
+class Transport(Protocol):
+    def request(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Answer: ...
+
+
+def _answer(status: int, text: str) -> Answer:
+    try:
+        body = json.loads(text) if text else {}
+    except json.JSONDecodeError:
+        body = {"error": text[:300] or f"HTTP {status}"}
+    if not isinstance(body, dict):
+        body = {"error": f"unexpected answer: {text[:200]}"}
+    return Answer(status, body)
+
+
+# --- the deployed stack --------------------------------------------------------------------
+
+
+class ApiTransport:
+    """Signed requests to the stack's HTTP API."""
+
+    def __init__(
+        self,
+        base_url: str,
+        region: str,
+        credentials: Any,
+        send: Callable[[str, str, Mapping[str, str], bytes | None], tuple[int, str]] | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.region = region
+        self.credentials = credentials
+        self._send = send or _send_with_requests
+
+    def signed(
+        self, method: str, path: str, body: Mapping[str, Any] | None = None
+    ) -> tuple[str, dict[str, str], bytes | None]:
+        """URL, headers (with SigV4's Authorization) and body of one request."""
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+
+        url = f"{self.base_url}{path}"
+        data = json.dumps(dict(body), ensure_ascii=False).encode() if body is not None else None
+        headers = {"content-type": "application/json"} if data is not None else {}
+        request = AWSRequest(method=method, url=url, data=data, headers=headers)
+        SigV4Auth(self.credentials, "execute-api", self.region).add_auth(request)
+        return url, dict(request.headers.items()), data
+
+    def request(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Answer:
+        url, headers, data = self.signed(method, path, body)
+        status, text = self._send(method, url, headers, data)
+        return _answer(status, text)
+
+
+def _send_with_requests(
+    method: str, url: str, headers: Mapping[str, str], data: bytes | None
+) -> tuple[int, str]:
+    import requests
+
+    # A release parks every scheduler and publishes everywhere: the function's own limit.
+    answer = requests.request(method, url, headers=dict(headers), data=data, timeout=130)
+    return answer.status_code, answer.text
+
+
+def find_api_url(
+    explicit_stack: str | None,
+    environ: Mapping[str, str],
+    describe: Callable[[str | None], Iterable[Mapping[str, Any]]],
+) -> str:
+    """The stack's ActApiUrl: of --stack, else $STORMWATCH_STACK, else the account's only
+    stack with that output. `describe(name)` gives CloudFormation's stacks (all: None)."""
+    name = explicit_stack or environ.get(STACK_ENV) or None
+    stacks = [
+        stack
+        for stack in describe(name)
+        if any(o.get("OutputKey") == API_URL_OUTPUT for o in stack.get("Outputs") or [])
+    ]
+    if name is None:
+        stacks = [s for s in stacks if _STACK_NAME.match(str(s.get("StackName", "")))] or stacks
+    if not stacks:
+        where = f"stack {name!r} has" if name else "no stack in this account and region has"
+        raise LookupError(f"{where} no {API_URL_OUTPUT} output: pass --stack or set {STACK_ENV}")
+    if len(stacks) > 1:
+        names = ", ".join(sorted(str(s["StackName"]) for s in stacks))
+        raise LookupError(
+            f"several stormwatch stacks here ({names}): pass --stack or set {STACK_ENV}"
+        )
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs") or []}
+    return str(outputs[API_URL_OUTPUT])
+
+
+def _describe_stacks(name: str | None) -> list[Mapping[str, Any]]:
+    import boto3
+
+    client = boto3.client("cloudformation")
+    if name:
+        return list(client.describe_stacks(StackName=name)["Stacks"])
+    found: list[Mapping[str, Any]] = []
+    for page in client.get_paginator("describe_stacks").paginate():
+        found.extend(page["Stacks"])
+    return found
+
+
+def deployed_transport(stack: str | None) -> ApiTransport:
+    import boto3
+
+    session = boto3.session.Session()
+    credentials = session.get_credentials()
+    if credentials is None:
+        raise LookupError("no AWS credentials: log in (aws sso login) or set a profile")
+    region = session.region_name or os.environ.get("AWS_REGION") or "us-east-1"
+    url = find_api_url(stack, os.environ, _describe_stacks)
+    return ApiTransport(url, region, credentials.get_frozen_credentials())
+
+
+# --- the local stack -----------------------------------------------------------------------
+
+
+def http_api_event(
+    method: str,
+    path: str,
+    body: Mapping[str, Any] | None,
+    *,
+    user_arn: str,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The payload-2.0 event API Gateway's HTTP API sends for a request its IAM authorizer
+    verified as `user_arn`."""
+    moment = now or datetime.now(UTC)
+    account = user_arn.split(":")[4] if user_arn.count(":") >= 5 else "123456789012"
+    raw_path, _, query = path.partition("?")
+    return {
+        "version": "2.0",
+        "routeKey": f"{method} {raw_path}",
+        "rawPath": raw_path,
+        "rawQueryString": query,
+        "headers": {"content-type": "application/json", "host": "local.execute-api"},
+        "requestContext": {
+            "accountId": account,
+            "apiId": "local",
+            "authorizer": {
+                "iam": {
+                    "accessKey": "ASIALOCAL",
+                    "accountId": account,
+                    "callerId": "LOCAL",
+                    "principalOrgId": None,
+                    "userArn": user_arn,
+                    "userId": "LOCAL",
+                }
+            },
+            "domainName": "local.execute-api",
+            "http": {
+                "method": method,
+                "path": raw_path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": "stormwatch-cli",
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": f"{method} {raw_path}",
+            "stage": "$default",
+            "time": moment.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(moment.timestamp() * 1000),
+        },
+        "body": json.dumps(dict(body), ensure_ascii=False) if body is not None else None,
+        "isBase64Encoded": False,
+    }
+
+
+class LocalTransport:
+    """The local stack's Act handler, called in-process as `user_arn`."""
+
+    FUNCTION = "ActFunction"
+
+    def __init__(self, stack: Any, user_arn: str) -> None:
+        self.stack = stack
+        self.user_arn = user_arn
+
+    def request(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Answer:
+        event = http_api_event(method, path, body, user_arn=self.user_arn)
+        result = self.stack.invoke(self.FUNCTION, event, budget_seconds=120.0)
+        return _answer(int(result["statusCode"]), str(result.get("body") or ""))
+
+
+def host_of(url: str) -> str:
+    return urlsplit(url).netloc

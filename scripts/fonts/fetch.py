@@ -1,0 +1,106 @@
+"""Fetch the image card's font, pinned and checksummed (`make` runs it).
+
+    python3 scripts/fonts/fetch.py [--into DIR]
+
+Writes DejaVuSans.ttf, DejaVuSans-Bold.ttf and LICENSE into
+layers/core/stormwatch/act/fonts/ (git-ignored), where `sam build` picks them up with the
+rest of the layer. Pillow's built-in font (Aileron, `ImageFont.load_default`) has no
+glyph for ä, ö, ü, ß or any Polish letter (tests/unit/test_card.py shows it), so the
+card needs a font of its own; DejaVu Sans covers German, Polish and English, is freely
+licensed (Bitstream Vera licence, public-domain changes) and comes from Debian's archive
+through `apt-get download`, the way the Polish dictionary does. The .deb is checked
+against the digest pinned here before anything is written.
+
+Standard library only: it runs before the virtual environment exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_TARGET = ROOT / "layers/core/stormwatch/act/fonts"
+STAMP = ".complete"
+
+PACKAGE = "fonts-dejavu-core"
+VERSION = "2.37-6"
+SHA256 = "8892669e51aab4dc56682c8e39d8ddb7d70fad83c369344e1e240bf3ca22bb76"
+FILES = {
+    # target name: path inside the package; `stormwatch.act.card` knows the target names.
+    "DejaVuSans.ttf": "usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "DejaVuSans-Bold.ttf": "usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
+    "LICENSE": f"usr/share/doc/{PACKAGE}/copyright",
+}
+LICENCE_NAME = "Bitstream Vera Fonts licence with DejaVu changes in the public domain"
+
+
+class FetchError(Exception):
+    pass
+
+
+def _run(command: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    # Fixed commands (apt-get, dpkg-deb) with the pinned names above, no shell.
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)  # noqa: S603
+
+
+def fetch(target: Path) -> None:
+    spec = f"{PACKAGE}={VERSION}"
+    with tempfile.TemporaryDirectory() as scratch:
+        work = Path(scratch)
+        result = _run(["apt-get", "download", spec], work)
+        if result.returncode != 0:
+            # A fresh machine may have no package lists yet.
+            _run(["apt-get", "update", "-qq"], work)
+            result = _run(["apt-get", "download", spec], work)
+        if result.returncode != 0:
+            raise FetchError(
+                f"apt-get download {spec} failed ({result.stderr.strip()}); if this machine's "
+                "Debian release no longer has that version, pin the one it has here"
+            )
+        deb = next(work.glob(f"{PACKAGE}_*.deb"))
+        actual = hashlib.sha256(deb.read_bytes()).hexdigest()
+        if actual != SHA256:
+            raise FetchError(f"{deb.name}: sha256 {actual} is not the pinned {SHA256}")
+        unpacked = work / "unpacked"
+        extracted = _run(["dpkg-deb", "-x", str(deb), str(unpacked)], work)
+        if extracted.returncode != 0:
+            raise FetchError(f"dpkg-deb -x {deb.name} failed: {extracted.stderr.strip()}")
+        for name, inside in FILES.items():
+            source = unpacked / inside
+            if not source.is_file():
+                raise FetchError(f"{PACKAGE} {VERSION} has no {inside}")
+            shutil.copyfile(source, target / name)
+
+
+def stamp_text() -> str:
+    return f"{PACKAGE}\t{VERSION}\t{SHA256}\t{LICENCE_NAME}\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--into", type=Path, default=DEFAULT_TARGET)
+    target: Path = parser.parse_args(argv).into
+    stamp = target / STAMP
+    if stamp.is_file() and stamp.read_text() == stamp_text():
+        stamp.touch()  # newer than this script again, so make is satisfied
+        return 0
+    target.mkdir(parents=True, exist_ok=True)
+    stamp.unlink(missing_ok=True)
+    try:
+        fetch(target)
+    except FetchError as error:
+        print(f"fetching the card's font failed: {error}", file=sys.stderr)
+        return 1
+    print(f"font: {PACKAGE} {VERSION} ({LICENCE_NAME})")
+    stamp.write_text(stamp_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,218 @@
+"""`stormwatch statement|pause|resume|status` through the local transport: the handler
+runs in-process on the local stack, called as the IAM identity the test names. What is
+checked here is the command line: parsing, the release's confirm prompt, the printed
+texts and grid, and one-line refusals with exit code 2."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import time_machine
+
+from local.stack import LocalStack
+from ops.cli import main
+from ops.transport import LocalTransport
+from tests.integration.test_act_api import (  # the same stack set-up and statements
+    BEN,
+    CARLA,
+    PUBLISHED_ON,
+    T0,
+    _approved,
+    _posts,
+    _resumed,
+    act,
+    world,
+)
+
+__all__ = ["act", "world"]
+
+FACTS = [
+    "--var",
+    "situation=Since 6 am, flights from Hamburg are delayed.",
+    "--var",
+    "next_update=2026-12-24T18:00+01:00",
+    "--var",
+    "link=https://nordwind.example/updates",
+]
+
+
+class Run:
+    """One command: its exit code, what it printed and said on stderr, what it asked."""
+
+    def __init__(self, code: int, printed: str, error: str, asked: list[str]) -> None:
+        self.code, self.printed, self.error, self.asked = code, printed, error, asked
+
+    def __iter__(self) -> Any:
+        return iter((self.code, self.printed, self.asked))
+
+
+def stormwatch(stack: LocalStack, who: str, *argv: str, answer: bool = False) -> Run:
+    # Not capsys: the handler's logger keeps the stdout it found at import, which capsys
+    # would close after its test.
+    out, err = io.StringIO(), io.StringIO()
+    asked: list[str] = []
+
+    def confirm(question: str) -> bool:
+        asked.append(question)
+        return answer
+
+    with contextlib.redirect_stderr(err):
+        code = main(list(argv), transport=LocalTransport(stack, who), confirm=confirm, out=out)
+    return Run(code, out.getvalue(), err.getvalue(), asked)
+
+
+def test_given_facts_when_previewed_then_each_channel_text_counter_checks_and_pauses_print(
+    act: LocalStack,
+) -> None:
+    run = stormwatch(act, CARLA, "statement", "preview", "holding", "--lang", "en", *FACTS)
+    code, printed, _ = run
+
+    assert code == 0, run.error
+    assert "--- x: " in printed
+    assert "/280 weighted characters" in printed
+    assert "--- bluesky: " in printed
+    assert "graphemes" in printed
+    assert "Since 6 am, flights from Hamburg are delayed." in printed
+    assert "ok   length" in printed
+    # The link leads nowhere (no network here): the dry run says so, and says what to fix
+    assert "FAIL links" in printed
+    assert "NOT ready" in printed
+    assert "--- instagram: left out" in printed
+    assert "would pause: mastodon" in printed
+
+
+def test_given_a_failing_link_when_submitted_then_refused_in_one_line_with_exit_2(
+    act: LocalStack,
+) -> None:
+    run = stormwatch(act, CARLA, "statement", "submit", "holding", "--lang", "en", *FACTS)
+
+    assert run.code == 2
+    error = run.error
+    assert error.startswith("error: ")
+    assert "fails its pre-flight checks" in error
+    assert error.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (
+            [
+                "statement",
+                "preview",
+                "holding",
+                "--lang",
+                "en",
+                "--var",
+                "link=https://a.example/x",
+            ],
+            "needs variable 'situation'",
+        ),
+        (["statement", "preview", "no-such-kind", "--lang", "en"], "no statement kind"),
+        (["statement", "show", "20261224-0900-abcdef"], "no statement '20261224-0900-abcdef'"),
+        (["statement", "approve", "20261224-0900-abcdef"], "no statement"),
+        (["pause"], "pause needs --alert ALERT_ID or --reason TEXT"),
+        (["pause", "--reason", "storm", "--resume-in", "soon"], "expected like 30m, 4h or 2d"),
+    ],
+)
+def test_given_a_wrong_command_when_run_then_one_line_and_exit_2(
+    act: LocalStack, argv: list[str], expected: str
+) -> None:
+    run = stormwatch(act, BEN, *argv)
+
+    assert run.code == 2
+    error = run.error
+    assert expected in error
+    assert error.count("\n") == 1
+
+
+def test_given_the_author_when_approving_then_refused_and_a_stale_hash_too(act: LocalStack) -> None:
+    approved = _approved(act, "Trains to the airport are cancelled.")
+    own = stormwatch(act, CARLA, "statement", "approve", approved["id"])
+    assert own.code == 2
+    assert "may not approve" in own.error
+
+    stale = stormwatch(act, BEN, "statement", "approve", approved["id"], "--sha256", "0" * 12)
+    assert stale.code == 2
+    assert "has changed since you saw it" in stale.error
+
+
+def test_given_an_approved_statement_when_released_then_asked_first_and_the_grid_printed(
+    act: LocalStack, world: Any
+) -> None:
+    _resumed(act)
+    approved = _approved(act, "Our call centre is overloaded.")
+
+    # When Ben answers no, nothing is posted
+    code, printed, asked = stormwatch(act, BEN, "statement", "release", approved["id"])
+    assert code == 1
+    assert asked == ["release now? [y/N] "]
+    assert approved["sha256"][:12] in printed
+    assert "Our call centre is overloaded." in printed
+    assert "would pause:" in printed
+    assert all(not _posts(world, channel) for channel in PUBLISHED_ON)
+
+    # When he releases with --yes, the grid shows every channel's link
+    run = stormwatch(act, BEN, "statement", "release", approved["id"], "--yes")
+    code, printed, asked = run
+    assert code == 0, run.error
+    assert not asked
+    assert "released: statement" in printed
+    for channel in PUBLISHED_ON:
+        assert f"  {channel:9} published" in printed
+    assert "instagram skipped" in " ".join(printed.split())
+    assert all(len(_posts(world, channel)) == 1 for channel in PUBLISHED_ON)
+
+    code, printed, _ = stormwatch(act, BEN, "status")
+    assert code == 0
+    assert printed.startswith("crisis mode ON since")
+    assert approved["id"] in printed
+
+
+def test_given_expired_approvals_when_released_then_refused_with_exit_2(act: LocalStack) -> None:
+    with time_machine.travel(T0, tick=True) as traveller:
+        approved = _approved(act, "The website is down.")
+        traveller.shift(timedelta(hours=30))
+
+        run = stormwatch(act, BEN, "statement", "release", approved["id"], "--yes")
+
+    assert run.code == 2
+    assert "approvals expire after 24 h" in run.error
+
+
+def test_given_crisis_mode_on_when_paused_again_then_refused_and_resume_prints_counts(
+    act: LocalStack,
+) -> None:
+    _resumed(act)
+    run = stormwatch(
+        act, BEN, "pause", "--alert", "nordwind-air-20261224-0905", "--resume-in", "4h"
+    )
+    code, printed, _ = run
+    assert code == 0, run.error
+    assert "crisis mode ON since" in printed
+    assert "parked: mastodon" in printed
+    assert "resumes on its own at" in printed
+
+    again = stormwatch(act, BEN, "pause", "--reason", "again")
+    assert again.code == 2
+    assert "crisis mode is already on" in again.error
+
+    code, printed, _ = stormwatch(act, BEN, "resume")
+    assert code == 0
+    assert printed.startswith("crisis mode off; restored: mastodon")
+
+
+def test_given_resume_in_when_parsed_then_the_time_is_that_far_ahead() -> None:
+    import argparse
+
+    from ops.act_commands import resume_time
+
+    now = datetime(2026, 12, 24, 9, 0, 30, tzinfo=UTC)
+    args = argparse.Namespace(resume_at=None, resume_in="90m")
+    assert resume_time(args, now) == "2026-12-24T10:30:30+00:00"
+    args = argparse.Namespace(resume_at="2026-12-24T18:00+01:00", resume_in=None)
+    assert resume_time(args, now) == "2026-12-24T18:00:00+01:00"
