@@ -254,6 +254,7 @@ class LocalStack:
         from local.provision import ACCOUNT_ID
 
         self.empty_tables()
+        self._delete_made_schedules()
         self.received()  # drained and forgotten
         sns_backends[ACCOUNT_ID][REGION].sms_messages.clear()
         self.scenario = scenario or self.scenario
@@ -278,6 +279,21 @@ class LocalStack:
         for logical_id, resource in self.deployment.template["Resources"].items():
             if resource["Type"] == "AWS::DynamoDB::Table":
                 tables.get_table(self.deployment.resources[logical_id].ref).items.clear()
+
+    def _delete_made_schedules(self) -> None:
+        """The schedules the functions made (our queue's posts, auto-resume), not the
+        template's: a test that starts over must not find the last one's."""
+        assert self.deployment is not None
+        deployed = {
+            self.deployment.resources[logical_id].ref
+            for logical_id, resource in self.deployment.template["Resources"].items()
+            if resource["Type"] == "AWS::Scheduler::Schedule"
+        }
+        scheduler = self.client("scheduler")
+        for page in scheduler.get_paginator("list_schedules").paginate():
+            for summary in page["Schedules"]:
+                if summary["Name"] not in deployed:
+                    scheduler.delete_schedule(Name=summary["Name"], GroupName=summary["GroupName"])
 
     def stop(self) -> None:
         self.channels.stop()
