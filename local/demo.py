@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
+from local.act_demo import run_act
 from local.history import count_buckets, quiet_history
 from local.scenario import DEFAULT_HOURS, Scenario, build_scenario
 from local.stack import LocalStack, schedules
@@ -170,6 +171,8 @@ class Progress:
         self.sms_seen = 0
         self.first_page: datetime | None = None
         self.acknowledged: set[str] = set()
+        self.first_acknowledged: tuple[datetime, str] | None = None
+        """When the first alert was acknowledged, and which: the Act part starts there."""
         self.open_alert: str | None = None
         self.received: list[tuple[datetime, str, dict[str, Any]]] = []
         self.sms: list[tuple[datetime, str, str]] = []
@@ -228,6 +231,7 @@ class Progress:
         on_call = config.roster.on_call(moment).contacts[0].name if config.roster else "on call"
         acknowledge(self.stack.outputs["TableName"], alert, on_call, moment)
         self.acknowledged.add(alert)
+        self.first_acknowledged = self.first_acknowledged or (moment, alert)
         self._line(moment, "✔", f"{on_call} acknowledges", f"stormwatch ack {alert}")
 
     def _who(self, phone: str) -> str:
@@ -314,6 +318,8 @@ STORM_STEP = timedelta(minutes=5)
 CALM_STEP = timedelta(minutes=30)
 LEAD_IN = timedelta(hours=1)
 CLOSE_WATCH = timedelta(hours=2)
+ACT_AFTER_ACK = timedelta(minutes=5)
+"""The Act part starts this long after the on-call person acknowledged the alert."""
 
 
 def night_of_the_storm(scenario: Scenario, progress: Progress) -> Iterator[datetime]:
@@ -348,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     brands = sorted({brand for post in scenario.posts for brand in post.brands})
     begin = scenario.start if args.full else scenario.storm_start - LEAD_IN
     console.write(
-        "stormwatch demo - Listen and Warn on the embedded local stack\n"
+        "stormwatch demo - Listen, Warn and Act on the embedded local stack\n"
         f"  scenario: {len(scenario.posts)} posts on {len(CHANNELS)} channels, "
         f"{scenario.start:%a %d %b %H:%M} to {scenario.end:%a %H:%M} UTC; "
         f"a storm from {scenario.storm_start:%a %H:%M} UTC (night to Sunday)\n"
@@ -421,7 +427,17 @@ def main(argv: list[str] | None = None) -> int:
             if ok
             else "  MISMATCH against the scenario's ground truth: see the ✗ rows\n"
         )
-    return 0 if ok else 1
+        act_ok = True
+        if progress.first_acknowledged is not None:
+            acknowledged_at, alert_id = progress.first_acknowledged
+            with (OUT / "act.log").open("w", encoding="utf-8") as act_log:
+                outcome = run_act(
+                    stack, console, act_log, alert_id=alert_id, at=acknowledged_at + ACT_AFTER_ACK
+                )
+            act_ok = bool(outcome.final_release) and all(
+                r["status"] == "published" for r in outcome.final_release.values()
+            )
+    return 0 if ok and act_ok else 1
 
 
 def show_first_messages(console: TextIO, progress: Progress) -> None:

@@ -188,7 +188,8 @@ _MARK = {"passed": "ok  ", "failed": "FAIL", "warning": "warn"}
 
 def print_preview(preview: Mapping[str, Any], out: TextIO) -> None:
     verdict = "ready" if preview["ready"] else "NOT ready (fix the failures)"
-    if preview["ready"] and preview.get("warnings"):
+    if not preview.get("failures") and preview.get("warnings"):
+        # Not ready until accepted, but nothing for the author to fix.
         verdict = "ready once an approver accepts the warnings"
     print(
         f"{preview['kind']} ({preview['language']})  hash {preview['sha256']}  {verdict}", file=out

@@ -12,10 +12,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import time_machine
 
+from local.fakechannels.lookup.mastodon import MAX_CHARACTERS
 from local.fakechannels.publishing import AFTER_STORE, LATENCY, PUBLISHED
 from local.fakechannels.scheduling import seed_all
 from local.localconfig import localize, read_document
@@ -29,15 +31,13 @@ from stormwatch.runtime import clear_caches
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT = "arn:aws:iam::123456789012:user"
 CARLA, ANNA, BEN, DIETER = (f"{ACCOUNT}/{name}" for name in ("carla", "anna", "ben", "dieter"))
-PUBLISHED_ON = ("x", "mastodon", "bluesky", "facebook", "linkedin")
+PUBLISHED_ON = ("x", "mastodon", "bluesky", "facebook", "linkedin", "instagram")
 T0 = datetime(2026, 12, 24, 9, 0, tzinfo=UTC)
 
 
-@pytest.fixture(scope="module")
-def act(stack: LocalStack) -> LocalStack:
-    """The stack with Instagram skipped (its image card is another part, not built yet)."""
+def _configure(stack: LocalStack, **act_settings: Any) -> None:
     document = localize(read_document(), stack.channels.channel_url)
-    document["act"]["instagram"] = "skip"
+    document["act"].update(act_settings)
     stack.client("ssm").put_parameter(
         Name=stack.config_parameter(),
         Value=json.dumps(document, ensure_ascii=False),
@@ -46,7 +46,14 @@ def act(stack: LocalStack) -> LocalStack:
         Overwrite=True,
     )
     clear_caches()
-    return stack
+
+
+@pytest.fixture(scope="module")
+def act(stack: LocalStack) -> Iterator[LocalStack]:
+    """The stack with the example config as it is (Instagram gets its image card)."""
+    _configure(stack)
+    yield stack
+    stack.world.channel_state("mastodon").pop(MAX_CHARACTERS, None)
 
 
 @pytest.fixture
@@ -124,7 +131,11 @@ def test_given_a_statement_when_it_goes_the_whole_way_then_it_is_out_once_everyw
     x = next(c for c in preview["channels"] if c["channel"] == "x")
     assert x["lengths"][0]["limit"] == 280
     assert {c["name"] for c in x["checks"]} >= {"length", "links", "spelling", "placeholders"}
-    assert preview["left_out"] == {"instagram": pytest.approx(preview["left_out"]["instagram"])}
+    assert preview["left_out"] == {}
+    instagram = next(c for c in preview["channels"] if c["channel"] == "instagram")
+    card = next(c for c in instagram["checks"] if c["name"] == "image_card")
+    assert card["status"] == "passed"
+    assert card["message"].startswith("image card, ")
     assert preview["would_pause"]["mastodon"]["count"] == 3
     assert preview["would_pause"]["hootsuite"]["posts"][0]["label"]
 
@@ -137,8 +148,10 @@ def test_given_a_statement_when_it_goes_the_whole_way_then_it_is_out_once_everyw
     assert _ok(as_(act, CARLA).request("POST", f"{path}/submit", seen))["state"] == "submitted"
     _ok(as_(act, ANNA).request("POST", f"{path}/approve", seen))
     own = as_(act, CARLA).request("POST", f"{path}/approve", seen)
+    # (Carla holds the approver role: the rule refuses her, not a missing role)
     assert own.status == 403
-    assert "approver role" in own.error or "may not approve" in own.error
+    assert "wrote statement" in own.error
+    assert "may not approve it" in own.error
     approved = _ok(as_(act, BEN).request("POST", f"{path}/approve", seen))
     assert approved["state"] == "approved"
     assert approved["missing_approvals"] == 0
@@ -146,14 +159,22 @@ def test_given_a_statement_when_it_goes_the_whole_way_then_it_is_out_once_everyw
     # When Ben releases it
     released = _ok(as_(act, BEN).request("POST", f"{path}/release", seen))
 
-    # Then every channel has it once, with a link; Instagram is shown skipped
+    # Then every channel has it once, with a link
     assert released["outcome"] == "released", released["channels"]
     for channel in PUBLISHED_ON:
         result = released["channels"][channel]
         assert result["status"] == "published", channel
         assert result["url"], channel
         assert len(_posts(world, channel)) == 1, channel
-    assert released["channels"]["instagram"]["status"] == "skipped"
+    # ...Instagram's image card is in the media bucket, and Instagram got its presigned URL
+    s3, bucket = act.client("s3"), act.outputs["MediaBucketName"]
+    cards = s3.list_objects_v2(Bucket=bucket, Prefix=f"cards/{draft['sha256']}/")["Contents"]
+    assert len(cards) == 1
+    assert s3.get_object(Bucket=bucket, Key=cards[0]["Key"])["ContentType"] == "image/jpeg"
+    (instagram_post,) = _posts(world, "instagram")
+    card_url = urlsplit(instagram_post["image_url"])
+    assert card_url.path == f"/{bucket}/{cards[0]['Key']}"
+    assert parse_qs(card_url.query)["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
     # ...crisis mode is on, set by the release, and every scheduler was parked
     assert released["crisis"]["active"]
     assert released["crisis"]["by"] == "ben"
@@ -419,7 +440,7 @@ def test_given_an_author_when_pausing_then_refused_for_lack_of_the_publisher_rol
 def test_every_aws_call_of_the_act_function_is_one_its_role_allows(act: LocalStack) -> None:
     # Given what the handler called in this module's tests (moto does not enforce IAM)
     called = act.aws_actions["ActFunction"]
-    assert {"dynamodb:Query", "sns:Publish", "scheduler:CreateSchedule"} <= called
+    assert {"dynamodb:Query", "sns:Publish", "scheduler:CreateSchedule", "s3:PutObject"} <= called
     # Then each call is one its role in the template allows
     assert act.deployment is not None
     resources = act.deployment.template["Resources"]
@@ -432,3 +453,22 @@ def test_every_aws_call_of_the_act_function_is_one_its_role_allows(act: LocalSta
         )
     }
     assert called <= allowed, called - allowed
+
+
+@pytest.mark.parametrize(("instance_limit", "fits"), [(1000, True), (500, False)])
+def test_given_the_instances_own_limit_when_previewed_then_mastodon_counts_against_it(
+    act: LocalStack, world: Any, instance_limit: int, fits: bool
+) -> None:
+    # Given an instance whose GET /api/v2/instance allows `instance_limit` characters
+    world.channel_state("mastodon")[MAX_CHARACTERS] = instance_limit
+    body = _body(act)
+    situation = "Since 6 am, flights from Hamburg are delayed. "
+    long_text = (situation * 14)[:577] + " " + body["texts"]["mastodon"][-22:]
+    body["texts"]["mastodon"] = long_text
+    # When a 600-character Mastodon text is previewed
+    preview = _ok(as_(act, CARLA).request("POST", "/statements/preview", body))
+    # Then its length is counted against the instance's limit
+    mastodon = next(c for c in preview["channels"] if c["channel"] == "mastodon")
+    assert mastodon["lengths"][0] == {"used": 600, "limit": instance_limit, "unit": "characters"}
+    length = next(c for c in mastodon["checks"] if c["name"] == "length")
+    assert length["status"] == ("passed" if fits else "failed")

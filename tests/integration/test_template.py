@@ -275,6 +275,20 @@ def test_the_act_function_may_do_only_what_a_release_pause_and_resume_need(
     assert pass_role["Condition"] == {
         "StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}
     }
+    # Instagram's image cards: put and (for the presigned URL) get, under cards/ only
+    s3 = {a for a in by_action if a.startswith("s3:")}
+    assert s3 == {"s3:PutObject", "s3:GetObject"}
+    for action in s3:
+        assert by_action[action] == [{"Fn::Sub": "${MediaBucket.Arn}/cards/*"}]
+    (media_key,) = [
+        s
+        for s in _statements(role)
+        if s.get("Condition", {}).get("StringEquals", {}).get("kms:ViaService")
+        == {"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"}
+    ]
+    assert media_key["Resource"] == {"Fn::GetAtt": ["Key", "Arn"]}
+    environment = cfn["Resources"]["ActFunction"]["Properties"]["Environment"]["Variables"]
+    assert environment["MEDIA_BUCKET"] == {"Ref": "MediaBucket"}
     assert not {a for a in by_action if "*" in by_action[a]}
     assert not {a for a in by_action if a.startswith(("lambda:", "iam:Create", "kms:Encrypt"))}
     # The auto-resume schedule's role may invoke the Act function and nothing else

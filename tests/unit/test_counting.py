@@ -16,6 +16,7 @@ from stormwatch.act.counting import (
     channel_lengths,
     facebook_length,
     find_hashtags,
+    find_links,
     find_mentions,
     find_urls,
     grapheme_count,
@@ -248,3 +249,26 @@ def test_x_length_is_the_same_for_nfc_and_nfd(text: str) -> None:
     assert x_length(unicodedata.normalize("NFD", text)) == x_length(
         unicodedata.normalize("NFC", text)
     )
+
+
+# --- links with any host -------------------------------------------------------------------
+
+
+def test_a_link_to_an_ip_address_is_checked_but_counted_as_x_and_mastodon_count_it() -> None:
+    # Given a text linking the local status page by its loopback address
+    link = "http://127.0.0.1:8080/web/page/updates"
+    text = f"Updates: {link}. More: https://nordwind.de/news"
+    # When its links are found / Then both are, for the link check, on every channel
+    for channel in ("x", "mastodon", "bluesky", "linkedin"):
+        assert [span.text for span in find_links(text, channel)] == [
+            link,
+            "https://nordwind.de/news",
+        ], channel
+    # ...but X and Mastodon take no IP host as a link: its characters count one by one
+    assert [span.text for span in find_urls(text, "x")] == ["https://nordwind.de/news"]
+    assert x_length(text).used == len("Updates: ") + len(link) + len(". More: ") + 23
+    assert mastodon_length(text).used == len("Updates: ") + len(link) + len(". More: ") + 23
+
+
+def test_mastodon_counts_a_link_as_the_instances_characters_per_url() -> None:
+    assert mastodon_length("see https://nordwind.de/news", url_weight=30).used == 4 + 30

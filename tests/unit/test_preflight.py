@@ -69,6 +69,30 @@ def test_the_mastodon_limit_is_the_instances() -> None:
     assert report.check("length").status is Status.PASSED
 
 
+@dataclass(frozen=True)
+class Instance:
+    max_characters: int
+    url_characters: int = 23
+    warning: str | None = None
+
+
+@pytest.mark.parametrize(("limit", "fits"), [(1000, True), (500, False)])
+def test_the_mastodon_limit_comes_from_the_instances_checker(limit: int, fits: bool) -> None:
+    # Given an instance allowing `limit` characters / When 600 are checked
+    checkers = Checkers(mastodon=Instance(limit))
+    report = check_channel("mastodon", "a" * 600, "en", SETTINGS, checkers)
+    # Then they fit where the instance allows them
+    assert report.length.limit == limit
+    assert report.check("length").status is (Status.PASSED if fits else Status.FAILED)
+
+
+def test_an_instance_without_readable_limits_counts_with_the_defaults_and_says_so() -> None:
+    checkers = Checkers(mastodon=Instance(500, 23, "the instance's status limits are unknown"))
+    check = check_channel("mastodon", "a" * 400, "en", SETTINGS, checkers).check("length")
+    assert check.status is Status.PASSED
+    assert check.message == "400/500 characters (the instance's status limits are unknown)"
+
+
 @pytest.mark.parametrize(
     "text",
     [

@@ -187,6 +187,22 @@ def test_variables_are_checked_against_their_declared_types(
         render(kind, "en", {**FACTS, **change})
 
 
+@pytest.mark.parametrize(
+    "link",
+    [
+        "http://127.0.0.1:8080/status",
+        "https://[2001:db8::1]/news",
+        "http://localhost/updates",
+        "https://status.nordwind-air.com",
+    ],
+)
+def test_any_http_url_with_a_host_is_a_link_the_link_check_then_judges(
+    kind: Kind, link: str
+) -> None:
+    # Given a link to an IP address or a host without a TLD / When rendered / Then it stands
+    assert link in render(kind, "en", {**FACTS, "link": link}).texts["x"]
+
+
 def test_typed_values_are_rendered_in_the_statements_language(kind: Kind) -> None:
     rendering = render(
         kind, "en", {**FACTS, "count": "12", "account": "@NordwindAir", "day": "2026-03-14"}

@@ -233,17 +233,22 @@ def submit(
     )
 
 
+def refuse_the_author(statement: Statement, caller: Caller) -> None:
+    """Approvals come from other people than the statement's author."""
+    if caller.contact == statement.author:
+        raise NotAllowed(
+            f"{caller.name} wrote statement {statement.id} and may not approve it: "
+            "approvals come from other people"
+        )
+
+
 def approve(
     statement: Statement, caller: Caller, *, seen_sha256: str, rules: Rules, now: datetime
 ) -> Statement:
     caller.require("approver", "approve a statement")
     _expect(statement, State.SUBMITTED, State.APPROVED, step="approve")
     _expect_hash(statement, seen_sha256)
-    if caller.contact == statement.author:
-        raise NotAllowed(
-            f"{caller.name} wrote statement {statement.id} and may not approve it: "
-            "approvals come from other people"
-        )
+    refuse_the_author(statement, caller)
     if any(a.contact == caller.contact for a in statement.valid_approvals(now, rules)):
         raise NotAllowed(f"{caller.name} has already approved statement {statement.id}")
     approval = Approval(caller.contact, caller.name, caller.identity, statement.sha256, now)

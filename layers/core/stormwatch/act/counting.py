@@ -406,6 +406,35 @@ def find_urls(text: str, channel: str) -> list[Span]:
     return spans
 
 
+# Any link written with its scheme, whatever its host: an IP address, ``localhost`` or a
+# name under a TLD the channels' own recognisers do not know.
+_SCHEMED_URL = re.compile(
+    r"(?<![\w@.\-/#])"
+    r"(?P<scheme>https?://)"
+    r"(?P<host>\[[0-9a-f:.]+\]|[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?)"
+    r"(?::\d{1,5})?"
+    r"(?P<path>[/?#][^\s<>\"]*)?",
+    re.IGNORECASE,
+)
+
+
+def find_links(text: str, channel: str) -> list[Span]:
+    """Every link a reader could follow in `text` on `channel`: the links the channel finds
+    (`find_urls`), and any other ``http(s)://`` link with a host.
+
+    This is what the link check visits, so a link the channel shows as plain text (X and
+    Mastodon take no IP address as a link host) is still checked; the checker's address
+    guard decides whether such a host may be visited. Lengths keep counting with
+    `find_urls`: such a link counts character by character, as the channel counts it.
+    """
+    found = find_urls(text, channel)
+    for match in _SCHEMED_URL.finditer(text):
+        end = _url_end(text, match)
+        if not any(span.start < end and match.start() < span.end for span in found):
+            found.append(_span(text, match.start(), end))
+    return sorted(found, key=lambda span: span.start)
+
+
 _MENTIONS: Final = {
     "x": re.compile(r"(?<![\w!@#$%&*])@([A-Za-z0-9_]{1,15})(?![\w@])"),
     # Mastodon's Account::MENTION_RE: a local @user or a remote @user@domain.
@@ -511,11 +540,14 @@ def _x_clusters_weight(text: str) -> int:
     return weight
 
 
-def mastodon_length(text: str, limit: int = MASTODON_DEFAULT_LIMIT) -> Length:
-    """Mastodon's count: graphemes, a link as 23, a remote mention as its local part."""
+def mastodon_length(
+    text: str, limit: int = MASTODON_DEFAULT_LIMIT, url_weight: int = MASTODON_URL_WEIGHT
+) -> Length:
+    """Mastodon's count: graphemes, a link as `url_weight` (the instance's
+    ``characters_reserved_per_url``, 23 by default), a remote mention as its local part."""
     countable = []
     position = 0
-    markers = [(url.start, url.end, "x" * MASTODON_URL_WEIGHT) for url in find_urls(text, "")]
+    markers = [(url.start, url.end, "x" * url_weight) for url in find_urls(text, "")]
     for mention in find_mentions(text, "mastodon"):
         local = "@" + mention.text[1:].split("@", 1)[0]
         if not any(low <= mention.start < high for low, high, _ in markers):
@@ -565,13 +597,17 @@ def instagram_hashtags(text: str) -> Length:
 
 
 def channel_lengths(
-    channel: str, text: str, *, mastodon_limit: int = MASTODON_DEFAULT_LIMIT
+    channel: str,
+    text: str,
+    *,
+    mastodon_limit: int = MASTODON_DEFAULT_LIMIT,
+    mastodon_url_weight: int = MASTODON_URL_WEIGHT,
 ) -> tuple[Length, ...]:
     """Every limit `channel` sets on `text`, the main one first."""
     if channel == "x":
         return (x_length(text),)
     if channel == "mastodon":
-        return (mastodon_length(text, mastodon_limit),)
+        return (mastodon_length(text, mastodon_limit, mastodon_url_weight),)
     if channel == "bluesky":
         return (bluesky_length(text), bluesky_bytes(text))
     if channel == "linkedin":

@@ -31,11 +31,12 @@ from typing import Final, Protocol
 
 from stormwatch.act.counting import (
     MASTODON_DEFAULT_LIMIT,
+    MASTODON_URL_WEIGHT,
     Length,
     channel_lengths,
     find_hashtags,
+    find_links,
     find_mentions,
-    find_urls,
 )
 from stormwatch.act.statements import Rendering
 from stormwatch.config.act import ActSettings
@@ -264,6 +265,18 @@ class CardPlan(Protocol):
     def describe(self) -> str: ...
 
 
+class InstanceLimits(Protocol):
+    """How a Mastodon instance counts a status (``GET /api/v2/instance``); `warning` says
+    why its defaults stand in for figures the instance did not give."""
+
+    @property
+    def max_characters(self) -> int: ...
+    @property
+    def url_characters(self) -> int: ...
+    @property
+    def warning(self) -> str | None: ...
+
+
 class ImageCards(Protocol):
     """How a text goes on Instagram's image card; `ValueError` when it cannot."""
 
@@ -280,6 +293,8 @@ class Checkers:
     spelling: SpellChecker | None = None
     card: ImageCards | None = None
     """Lays out Instagram's image card (with ``act.instagram: card``)."""
+    mastodon: InstanceLimits | None = None
+    """The Mastodon instance's own status limits (else Mastodon's defaults, 500 and 23)."""
 
 
 # --- the static checks ----------------------------------------------------------------------
@@ -353,7 +368,7 @@ def check_language(channel: str, text: str, expected: str) -> Check:
     """The text is in `expected`, the language of the channel's account."""
     from stormwatch.listen.language import UNDETERMINED, detect_language
 
-    spans = find_urls(text, channel) + find_mentions(text, channel)
+    spans = find_links(text, channel) + find_mentions(text, channel)
     prose = text
     for span in sorted(spans, key=lambda span: span.start, reverse=True):
         prose = prose[: span.start] + " " + prose[span.end :]
@@ -387,7 +402,7 @@ def _failed_to_check(name: str, what: str, error: Exception) -> Check:
 def check_links(channel: str, text: str, checker: LinkChecker) -> Check:
     results = {}
     broken = []
-    for span in find_urls(text, channel):
+    for span in find_links(text, channel):
         try:
             result = checker.check(span.text)
         except Exception as error:
@@ -499,11 +514,27 @@ def check_channel(
     mastodon_limit: int = MASTODON_DEFAULT_LIMIT,
 ) -> ChannelReport:
     """Every check of one channel's text, in a fixed order (static ones first)."""
-    lengths = channel_lengths(channel, text, mastodon_limit=mastodon_limit)
+    url_weight = MASTODON_URL_WEIGHT
+    instance_warning = None
+    if checkers.mastodon is not None:
+        mastodon_limit = checkers.mastodon.max_characters
+        url_weight = checkers.mastodon.url_characters
+        instance_warning = checkers.mastodon.warning
+    lengths = channel_lengths(
+        channel, text, mastodon_limit=mastodon_limit, mastodon_url_weight=url_weight
+    )
     if channel == "instagram" and settings.instagram == "skip":
         return ChannelReport(channel, text, lengths, (), skipped=INSTAGRAM_SKIPPED)
+    length = check_length(channel, text, lengths)
+    if channel == "mastodon" and instance_warning:
+        # Counted all the same, against Mastodon's defaults; the approver sees why.
+        length = replace(
+            length,
+            message=f"{length.message} ({instance_warning})",
+            details={**length.details, "instance": instance_warning},
+        )
     checks = [
-        check_length(channel, text, lengths),
+        length,
         check_placeholders(text),
         check_forbidden_terms(text, settings.forbidden_terms),
     ]

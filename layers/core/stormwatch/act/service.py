@@ -418,6 +418,8 @@ class ActService:
             raise BadRequest("'accept_warnings' must be true or false")
         current = self.statements.load(statement_id)
         caller.require("approver", "approve a statement")
+        # Before the checks: the author is refused, not asked to accept warnings first.
+        approval.refuse_the_author(current, caller)
         approval.expect_hash(current, seen)
         accepted: tuple[str, ...] = ()
         if not current.preflight_ready and current.state is State.SUBMITTED:

@@ -51,7 +51,13 @@ MAX_TEXT_VALUE: Final = 500
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _KIND_NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 _LANGUAGE = re.compile(r"^[a-z]{2}$")
-_URL = re.compile(r"^https?://[A-Za-z0-9.-]+\.[A-Za-z]{2,63}(?::\d{1,5})?(?:[/?#]\S*)?$")
+# Any http(s) URL with a host, an IP address or ``localhost`` included: whether the host
+# may be linked is the link check's to say (its address guard refuses private and
+# loopback ones unless the deployment allows a network), not the variable's.
+_URL = re.compile(
+    r"^https?://(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)"
+    r"(?::\d{1,5})?(?:[/?#]\S*)?$"
+)
 _HANDLE = re.compile(r"^@?[A-Za-z0-9_](?:[A-Za-z0-9_.@-]{0,98}[A-Za-z0-9_])?$")
 _INTEGER = re.compile(r"^[+-]?\d{1,12}$")
 

@@ -9,8 +9,9 @@ notifier.
 from __future__ import annotations
 
 import json
+import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +27,8 @@ from stormwatch.errors import ConfigError
 from stormwatch.persistence.table import Table
 from stormwatch.runtime import AwsClients, Environment, load_channel_credentials
 
+logger = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True, slots=True)
 class ActEnvironment:
@@ -37,6 +40,8 @@ class ActEnvironment:
     auto_resume_role_arn: str
     dead_letter_arn: str | None
     link_networks: tuple[str, ...]
+    media_bucket: str
+    """Where Instagram's image cards go (the template's MediaBucket)."""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> ActEnvironment:
@@ -56,6 +61,7 @@ class ActEnvironment:
             auto_resume_role_arn=required("AUTO_RESUME_ROLE_ARN"),
             dead_letter_arn=values.get("DEAD_LETTER_QUEUE_ARN") or None,
             link_networks=tuple(n.strip() for n in networks.split(",") if n.strip()),
+            media_bucket=required("MEDIA_BUCKET"),
         )
 
 
@@ -208,9 +214,11 @@ def act_ports(
         }
 
     def checkers() -> Checkers:
+        from stormwatch.act.card import CardDesigner
         from stormwatch.act.links import HttpLinkChecker
         from stormwatch.act.spelling import SpellChecker, known_words
         from stormwatch.channels.lookup import LOOKUP_CHANNELS, lookup_for
+        from stormwatch.channels.lookup.mastodon import instance_limits
 
         return Checkers(
             links=HttpLinkChecker(allowed_networks=act_environment.link_networks),
@@ -220,6 +228,8 @@ def act_ports(
                 if channel in enabled
             },
             spelling=SpellChecker(known_words(config)),
+            card=CardDesigner(card_brand(config)) if config.act.instagram == "card" else None,
+            mastodon=instance_limits(context("mastodon")) if "mastodon" in enabled else None,
         )
 
     def announcer() -> SnsAnnouncer:
@@ -241,18 +251,42 @@ def act_ports(
         checkers=checkers,
         announcer=announcer,
         auto_resume=auto_resume,
-        card_urls=card_urls,
+        card_urls=ImageCardUrls(config, lambda: clients.client("s3"), act_environment.media_bucket),
     )
 
 
-def card_urls(statement: Statement) -> Mapping[str, str]:
-    """Image cards of the channels that post no text alone: Instagram's.
+class ImageCardUrls:
+    """Instagram's image card, drawn from the approved text, stored in the media bucket and
+    handed to Instagram as a presigned URL (`ActPorts.card_urls`)."""
 
-    THE CARD CALL SITE. `stormwatch.act.card` (being built) turns the approved base text
-    into a presigned image URL; until it lands there is no card, so with
-    ``act.instagram: card`` the Instagram publisher refuses ("no image card was given")
-    and the grid shows Instagram failed; with ``skip`` Instagram is left out and shown
-    skipped. When the card lands: ``return {"instagram": make_card(statement)}`` here.
-    """
-    del statement
-    return {}
+    def __init__(self, config: Config, s3: Callable[[], Any], bucket: str) -> None:
+        self._config = config
+        self._s3 = s3
+        self._bucket = bucket
+
+    def __call__(self, statement: Statement) -> Mapping[str, str]:
+        text = statement.texts.get("instagram")
+        if text is None or self._config.act.instagram != "card":
+            return {}
+        from stormwatch.act.card import publish_card
+
+        try:
+            card = publish_card(
+                text,
+                brand=card_brand(self._config),
+                statement_hash=statement.sha256,
+                s3=self._s3(),
+                bucket=self._bucket,
+            )
+        except Exception as error:
+            # Without its card Instagram fails ("no image card was given"); the other
+            # channels still go out, and releasing again retries Instagram alone.
+            logger.warning("instagram: no image card: %s", error)
+            return {}
+        return {"instagram": card.url}
+
+
+def card_brand(config: Config) -> str:
+    """The name on the image card's band: the config's first brand, the one statements
+    speak for (a stack serves one company; its other brands are listened for)."""
+    return config.brands[0].name if config.brands else ""
