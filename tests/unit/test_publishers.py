@@ -202,8 +202,11 @@ def test_given_a_malformed_answer_to_a_post_then_the_outcome_is_unknown(
     fake_server: FakeChannelServer, world: World, fault: str
 ) -> None:
     world.faults.arm(fault, channel="mastodon")
-    with pytest.raises(OutcomeUnknown):
+    with pytest.raises(OutcomeUnknown) as unknown:
         _publisher(fake_server, world, "mastodon").publish("T.", _intent("mastodon", "T."))
+    # And the message names the channel once, as the release grid shows it
+    assert str(unknown.value).startswith("mastodon: ")
+    assert not str(unknown.value).startswith("mastodon: mastodon")
 
 
 def test_given_refused_credentials_then_refused_and_not_retryable(

@@ -24,6 +24,7 @@ class ChannelError(StormwatchError):
     def __init__(self, channel: str, message: str, *, status: int | None = None) -> None:
         super().__init__(f"{channel}: {message}")
         self.channel = channel
+        self.detail = message
         self.status = status
 
 

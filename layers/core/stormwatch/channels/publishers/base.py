@@ -133,10 +133,10 @@ def sending(channel: str) -> Iterator[None]:
     except PublishError:
         raise
     except RateLimited as error:
-        raise PublishFailed(channel, str(error), retryable=True, status=429) from None
+        raise PublishFailed(channel, error.detail, retryable=True, status=429) from None
     except AuthFailed as error:
-        raise PublishFailed(channel, str(error), retryable=False, status=error.status) from None
+        raise PublishFailed(channel, error.detail, retryable=False, status=error.status) from None
     except (ChannelUnavailable, MalformedResponse) as error:
-        raise OutcomeUnknown(channel, str(error), status=error.status) from None
+        raise OutcomeUnknown(channel, error.detail, status=error.status) from None
     except ChannelError as error:
-        raise PublishFailed(channel, str(error), retryable=False, status=error.status) from None
+        raise PublishFailed(channel, error.detail, retryable=False, status=error.status) from None
