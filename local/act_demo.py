@@ -300,9 +300,9 @@ def release_until_published(demo: ActDemo, outcome: ActOutcome, publisher: str) 
         failed = [channel for channel, r in grid.items() if r["status"] != "published"]
         if attempt == "first":
             outcome.first_release = grid
-            what = (f"partly released: {', '.join(failed)} failed" if failed else "released") + (
-                "; crisis mode stays on" if release.code == 0 else f": {release.error}"
-            )
+            what = (
+                f"partly released, not yet on {', '.join(failed)}" if failed else "released"
+            ) + ("; crisis mode stays on" if release.code == 0 else f": {release.error}")
         else:
             outcome.final_release = grid
             what = "released on every channel" if not failed else f"still failing: {failed}"
