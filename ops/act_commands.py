@@ -402,7 +402,23 @@ def status(args: argparse.Namespace) -> int:
             f"{statement['state']}  by {statement['author']}",
             file=args.out,
         )
+    if result.get("alert_timeline"):
+        print_timeline(result["alert_timeline"], args.out)
     return 0
+
+
+def print_timeline(timeline: Mapping[str, Any], out: TextIO) -> None:
+    print(f"alert {timeline['alert_id']}:", file=out)
+    for step in timeline["steps"]:
+        details = step.get("details") or {}
+        what = {
+            "released": f"{details.get('channel')} {details.get('url') or ''}".rstrip(),
+            "paused": details.get("reason") or "",
+            "escalated": f"severity {details.get('severity')}",
+            "reminder": f"step {details.get('step')}",
+        }.get(step["kind"], "")
+        who = f" by {step['who']}" if step.get("who") else ""
+        print(f"  {step['at']}  {step['kind']}{who}  {what}".rstrip(), file=out)
 
 
 def ask(prompt: str) -> bool:
