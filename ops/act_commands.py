@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,6 +24,10 @@ STATEMENTS = Path(__file__).resolve().parent.parent / "statements"
 REFUSED = 2
 _DURATION = re.compile(r"^(?P<amount>\d{1,4})(?P<unit>[mhd])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+POLL_SECONDS = 5
+FOLLOW_SECONDS = 150
+"""The Act function's timeout (120 s) and some: after that it has ended, one way or the other."""
+_sleep: Callable[[float], None] = time.sleep
 
 
 class Refused(Exception):
@@ -160,6 +165,48 @@ def _call(
     if not answer.ok:
         raise Refused(answer.error)
     return answer.body
+
+
+class StillRunning(Exception):
+    """The API gave up waiting while the step goes on in the function."""
+
+
+def _call_or_running(
+    args: argparse.Namespace, method: str, path: str, body: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """`_call`, except that a gateway timeout raises `StillRunning`: the step is never sent
+    again blindly (a release re-run is safe, but the first may still be publishing)."""
+    transport: Transport = args.transport
+    answer: Answer = transport.request(method, path, body)
+    if answer.still_running:
+        raise StillRunning(answer.error)
+    if not answer.ok:
+        raise Refused(answer.error)
+    return answer.body
+
+
+def _follow(
+    args: argparse.Namespace,
+    step: str,
+    path: str,
+    done: Callable[[dict[str, Any]], bool],
+    check_later: str,
+) -> dict[str, Any]:
+    """Poll `path` every few seconds until `done`, or say what to run to check later."""
+    print(
+        f"the API stopped waiting after 30 s; the {step} is still running in the function. "
+        f"Following it (every {POLL_SECONDS} s, up to {FOLLOW_SECONDS} s)...",
+        file=args.out,
+    )
+    for _ in range(FOLLOW_SECONDS // POLL_SECONDS):
+        _sleep(POLL_SECONDS)
+        answer: Answer = args.transport.request("GET", path)
+        if answer.ok and done(answer.body):
+            return answer.body
+    raise Refused(
+        f"the {step} has not finished after {FOLLOW_SECONDS} s; check with `{check_later}` "
+        "(do not run it again before that shows it ended)"
+    )
 
 
 def _statement_body(args: argparse.Namespace) -> dict[str, Any]:
@@ -327,7 +374,12 @@ def release(args: argparse.Namespace) -> int:
     if not args.yes and not args.confirm("release now? [y/N] "):
         print("not released", file=args.out)
         return 1
-    result = _call(args, "POST", f"/statements/{args.id}/release", {"sha256": statement["sha256"]})
+    try:
+        result = _call_or_running(
+            args, "POST", f"/statements/{args.id}/release", {"sha256": statement["sha256"]}
+        )
+    except StillRunning:
+        return _followed_release(args)
     print(f"\n{result['outcome']}: statement {result['id']}", file=args.out)
     print_grid(result["channels"], args.out)
     parked = ", ".join(f"{name} {count}" for name, count in result["parked"].items())
@@ -335,6 +387,34 @@ def release(args: argparse.Namespace) -> int:
     for name, error in (result.get("park_errors") or {}).items():
         print(f"  {name}: not all parked ({error}); run release again", file=args.out)
     if result["outcome"] != "released":
+        print(
+            "some channels failed: `stormwatch statement release` again retries only them",
+            file=args.out,
+        )
+    return 0
+
+
+def _followed_release(args: argparse.Namespace) -> int:
+    def settled(statement: dict[str, Any]) -> bool:
+        releases = statement.get("releases") or {}
+        return statement["state"] == "released" and all(
+            record["status"] != "publishing" for record in releases.values()
+        )
+
+    statement = _follow(
+        args,
+        "release",
+        f"/statements/{args.id}",
+        settled,
+        f"stormwatch statement show {args.id}",
+    )
+    releases = statement.get("releases") or {}
+    outcome = (
+        "released" if all(r["status"] == "published" for r in releases.values()) else "partial"
+    )
+    print(f"\n{outcome}: statement {statement['id']}", file=args.out)
+    print_grid(releases, args.out)
+    if outcome != "released":
         print(
             "some channels failed: `stormwatch statement release` again retries only them",
             file=args.out,
@@ -358,7 +438,16 @@ def pause(args: argparse.Namespace) -> int:
     at = resume_time(args, args.now())
     if at:
         body["resume_at"] = at
-    result = _call(args, "POST", "/pause", body)
+    try:
+        result = _call_or_running(args, "POST", "/pause", body)
+    except StillRunning:
+        status = _follow(
+            args, "pause", "/status", lambda s: s["crisis"]["active"], "stormwatch status"
+        )
+        crisis = status["crisis"]
+        print(f"crisis mode ON since {crisis['since']} ({crisis['reason']})", file=args.out)
+        print("parking may still go on: `stormwatch status` shows the parked counts", file=args.out)
+        return 0
     crisis = result["crisis"]
     print(f"crisis mode ON since {crisis['since']} ({crisis['reason']})", file=args.out)
     parked = ", ".join(f"{name} {count}" for name, count in result["parked"].items())
@@ -374,7 +463,16 @@ def pause(args: argparse.Namespace) -> int:
 
 
 def resume(args: argparse.Namespace) -> int:
-    result = _call(args, "POST", "/resume", {})
+    try:
+        result = _call_or_running(args, "POST", "/resume", {})
+    except StillRunning:
+        _follow(args, "resume", "/status", lambda s: not s["crisis"]["active"], "stormwatch status")
+        print(
+            "crisis mode off; restoring may still go on: `stormwatch status` shows what is "
+            "left parked and the review list",
+            file=args.out,
+        )
+        return 0
     restored = ", ".join(f"{name} {count}" for name, count in result["restored"].items())
     print(f"crisis mode off; restored: {restored}", file=args.out)
     for name, error in (result.get("errors") or {}).items():
@@ -402,7 +500,23 @@ def status(args: argparse.Namespace) -> int:
             f"{statement['state']}  by {statement['author']}",
             file=args.out,
         )
+    if result.get("alert_timeline"):
+        print_timeline(result["alert_timeline"], args.out)
     return 0
+
+
+def print_timeline(timeline: Mapping[str, Any], out: TextIO) -> None:
+    print(f"alert {timeline['alert_id']}:", file=out)
+    for step in timeline["steps"]:
+        details = step.get("details") or {}
+        what = {
+            "released": f"{details.get('channel')} {details.get('url') or ''}".rstrip(),
+            "paused": details.get("reason") or "",
+            "escalated": f"severity {details.get('severity')}",
+            "reminder": f"step {details.get('step')}",
+        }.get(step["kind"], "")
+        who = f" by {step['who']}" if step.get("who") else ""
+        print(f"  {step['at']}  {step['kind']}{who}  {what}".rstrip(), file=out)
 
 
 def ask(prompt: str) -> bool:

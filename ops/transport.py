@@ -25,6 +25,9 @@ from urllib.parse import urlsplit
 STACK_ENV = "STORMWATCH_STACK"
 API_URL_OUTPUT = "ActApiUrl"
 _STACK_NAME = re.compile(r"^stormwatch", re.IGNORECASE)
+GATEWAY_GAVE_UP = frozenset({503, 504})
+REQUEST_TIMEOUT_SECONDS = 35
+"""An HTTP API's integration timeout is at most 30 s: waiting longer learns nothing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +38,13 @@ class Answer:
     @property
     def ok(self) -> bool:
         return 200 <= self.status < 300
+
+    @property
+    def still_running(self) -> bool:
+        """The API gave up waiting (an HTTP API answers 503 after 30 s; 504 is our own
+        timeout, or a proxy's) while the function may well go on: the Act function itself
+        never answers 503 or 504."""
+        return self.status in GATEWAY_GAVE_UP
 
     @property
     def error(self) -> str:
@@ -98,8 +108,12 @@ def _send_with_requests(
 ) -> tuple[int, str]:
     import requests
 
-    # A release parks every scheduler and publishes everywhere: the function's own limit.
-    answer = requests.request(method, url, headers=dict(headers), data=data, timeout=130)
+    try:
+        answer = requests.request(
+            method, url, headers=dict(headers), data=data, timeout=REQUEST_TIMEOUT_SECONDS
+        )
+    except requests.Timeout:
+        return 504, json.dumps({"error": f"no answer within {REQUEST_TIMEOUT_SECONDS} s"})
     return answer.status_code, answer.text
 
 

@@ -5,7 +5,7 @@ with ``{"action": "auto-resume", "crisis_version": N}`` (no HTTP, no caller).
     POST /statements/preview   the dry run          GET  /statements        recent ones
     POST /statements           a draft              GET  /statements/{id}   one
     POST /statements/{id}/revise|submit|approve|reject|release
-    POST /pause   POST /resume   GET /status
+    POST /pause   POST /resume   GET /status   GET /alerts/{id}/timeline
 
 Who calls comes only from ``requestContext.authorizer.iam.userArn``, looked up in the
 config's ``act.people``; a name in the body changes nothing. Refusals are answers with
@@ -52,6 +52,7 @@ ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
         ("POST", r"/pause", "pause"),
         ("POST", r"/resume", "resume"),
         ("GET", r"/status", "status"),
+        ("GET", r"/alerts/(?P<alert>[^/]+)/timeline", "timeline"),
     )
 )
 
@@ -161,6 +162,8 @@ def _http(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             result = call()
         elif name == "show":
             result = call(statement_id)
+        elif name == "timeline":
+            result = call(parameters["alert"])
         elif name == "resume":
             result = call(caller)
         elif statement_id is not None:

@@ -14,8 +14,9 @@ import pytest
 import time_machine
 
 from local.stack import LocalStack
+from ops import act_commands
 from ops.cli import main
-from ops.transport import LocalTransport
+from ops.transport import Answer, LocalTransport
 from tests.integration.test_act_api import (  # the same stack set-up and statements
     BEN,
     CARLA,
@@ -245,3 +246,87 @@ def test_given_resume_in_when_parsed_then_the_time_is_that_far_ahead() -> None:
     assert resume_time(args, now) == "2026-12-24T10:30:30+00:00"
     args = argparse.Namespace(resume_at="2026-12-24T18:00+01:00", resume_in=None)
     assert resume_time(args, now) == "2026-12-24T18:00:00+01:00"
+
+
+class GatewayGivesUp:
+    """The deployed API as it is on a slow release: the first POST to `gives_up_on` is
+    handed to the function (which runs it to the end, or not at all when `runs` is False)
+    while the caller gets the HTTP API's 503 after its 30 s."""
+
+    def __init__(self, inner: LocalTransport, gives_up_on: str, *, runs: bool = True) -> None:
+        self.inner, self.gives_up_on, self.runs = inner, gives_up_on, runs
+        self.sent: list[tuple[str, str]] = []
+
+    def request(self, method: str, path: str, body: Any = None) -> Answer:
+        self.sent.append((method, path))
+        if method == "POST" and path.endswith(self.gives_up_on):
+            if self.runs:
+                self.inner.request(method, path, body)
+            return Answer(503, {"message": "Service Unavailable"})
+        return self.inner.request(method, path, body)
+
+
+def _run(transport: Any, *argv: str) -> Run:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(list(argv), transport=transport, confirm=lambda _: True, out=out)
+    return Run(code, out.getvalue(), err.getvalue(), [])
+
+
+def test_given_the_gateway_gives_up_when_releasing_then_followed_to_the_grid_never_resent(
+    act: LocalStack, world: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(act_commands, "_sleep", lambda _seconds: None)
+    _resumed(act)
+    approved = _approved(act, "Check-in in Munich is slow.")
+    transport = GatewayGivesUp(LocalTransport(act, BEN), "/release")
+
+    # When the API answers 503 while the function goes on releasing
+    run = _run(transport, "statement", "release", approved["id"], "--yes")
+
+    # Then the command says so, follows the statement, and prints the grid; sent once
+    assert run.code == 0, run.error
+    assert "still running in the function" in run.printed
+    assert f"released: statement {approved['id']}" in run.printed
+    for channel in PUBLISHED_ON:
+        assert f"  {channel:9} published" in run.printed
+    assert [p for m, p in transport.sent if m == "POST" and p.endswith("/release")] == [
+        f"/statements/{approved['id']}/release"
+    ]
+    assert all(len(_posts(world, channel)) == 1 for channel in PUBLISHED_ON)
+
+
+def test_given_a_release_that_never_ends_when_followed_then_it_says_what_to_run_later(
+    act: LocalStack, world: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr(act_commands, "_sleep", slept.append)
+    _resumed(act)
+    approved = _approved(act, "Boarding in Vienna is slow.")
+    transport = GatewayGivesUp(LocalTransport(act, BEN), "/release", runs=False)
+
+    run = _run(transport, "statement", "release", approved["id"], "--yes")
+
+    # Then after the deadline: exit 2, how to check, and the release was never sent again
+    assert run.code == 2
+    assert f"stormwatch statement show {approved['id']}" in run.error
+    assert sum(slept) == act_commands.FOLLOW_SECONDS
+    assert sum(1 for m, p in transport.sent if m == "POST" and p.endswith("/release")) == 1
+
+
+def test_given_the_gateway_gives_up_when_pausing_and_resuming_then_followed_by_status(
+    act: LocalStack, world: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(act_commands, "_sleep", lambda _seconds: None)
+    _resumed(act)
+
+    paused = _run(
+        GatewayGivesUp(LocalTransport(act, BEN), "/pause"), "pause", "--reason", "slow API"
+    )
+    assert paused.code == 0, paused.error
+    assert "still running" in paused.printed
+    assert "crisis mode ON since" in paused.printed
+
+    resumed = _run(GatewayGivesUp(LocalTransport(act, BEN), "/resume"), "resume")
+    assert resumed.code == 0, resumed.error
+    assert "crisis mode off" in resumed.printed

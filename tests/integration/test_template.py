@@ -239,6 +239,7 @@ def test_every_act_route_is_iam_authorized_and_reaches_the_act_function(
         ("POST", "/pause"),
         ("POST", "/resume"),
         ("GET", "/status"),
+        ("GET", "/alerts/{id}/timeline"),
     }
     for path, methods in paths.items():
         for method, operation in methods.items():

@@ -81,3 +81,42 @@ def test_given_two_stacks_when_no_name_is_given_then_a_clear_error() -> None:
         find_api_url(None, {}, lambda name: stacks)
     with pytest.raises(LookupError, match="pass --stack"):
         find_api_url(None, {}, lambda name: [])
+
+
+@pytest.mark.parametrize("status", [503, 504])
+def test_given_the_gateway_gives_up_when_answered_then_the_step_is_still_running(
+    status: int,
+) -> None:
+    # Given an HTTP API that answers 503 after its 30 s (504: our own request timeout)
+    def send(
+        method: str, url: str, headers: Mapping[str, str], data: bytes | None
+    ) -> tuple[int, str]:
+        return status, json.dumps({"message": "Service Unavailable"})
+
+    transport = ApiTransport(URL, "eu-central-1", Credentials("AKID", "secret"), send)
+
+    # When a release is sent
+    answer = transport.request("POST", "/statements/x/release", {"sha256": "0" * 64})
+
+    # Then the answer says the step may still be running, not that it failed
+    assert answer.still_running
+    assert not answer.ok
+
+
+def test_given_the_request_times_out_when_sent_then_504_not_an_exception(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import requests
+
+    from ops import transport as module
+
+    def slow(*_args: Any, **kwargs: Any) -> Any:
+        assert kwargs["timeout"] == module.REQUEST_TIMEOUT_SECONDS
+        raise requests.Timeout("read timed out")
+
+    monkeypatch.setattr(requests, "request", slow)
+
+    status, text = module._send_with_requests("POST", f"{URL}/pause", {}, b"{}")
+
+    assert status == 504
+    assert "no answer within" in text

@@ -28,6 +28,7 @@ from stormwatch.act.parking import park_all, resume
 from stormwatch.act.preflight import Checkers, PreflightReport, Status, preflight
 from stormwatch.act.release import publish_everywhere
 from stormwatch.act.statements import Rendering, statement_hash
+from stormwatch.act.timeline import alert_timeline
 from stormwatch.channels.publishers.base import Publisher
 from stormwatch.channels.schedulers.base import Scheduler
 from stormwatch.config import Config
@@ -39,6 +40,8 @@ from stormwatch.persistence.parked import ParkedPost, ParkedStore, ParkState
 from stormwatch.persistence.releases import ReleaseStore
 from stormwatch.persistence.statements import StatementConflict, StatementStore
 from stormwatch.persistence.table import Table
+from stormwatch.persistence.timeline import TimelineStore
+from stormwatch.warn.lifecycle import brand_of_alert
 
 logger = logging.getLogger(__name__)
 
@@ -240,6 +243,7 @@ def crisis_json(mode: CrisisMode) -> dict[str, Any]:
         "reason": mode.reason or None,
         "resume_at": iso(mode.resume_at) if mode.resume_at else None,
         "release_id": mode.release_id,
+        "alert_id": mode.alert_id,
         "ended_at": iso(mode.ended_at) if mode.ended_at else None,
         "ended_by": mode.ended_by.contact if mode.ended_by else None,
     }
@@ -281,6 +285,7 @@ class ActService:
         self.crisis = CrisisStore(table)
         self.parked = ParkedStore(table)
         self.releases = ReleaseStore(table)
+        self.timelines = TimelineStore(table)
         self.rules = Rules(
             approvals_required=config.act.approvals_required,
             approval_expiry=timedelta(hours=config.act.approval_expiry_hours),
@@ -565,7 +570,8 @@ class ActService:
             statement.texts,
             seen,
             self.ports.publishers(tuple(statement.texts)),
-            self.releases,
+            # While the crisis answers an alert, each channel published goes on its timeline.
+            self.releases.on_alert(crisis.alert_id, caller.contact),
             self.clock,
             by=caller.identity,
             image_urls=self.ports.card_urls(statement),
@@ -690,7 +696,9 @@ class ActService:
         if reason and alert_id:
             text = f"{reason} (alert {alert_id})"
         actor = Actor(caller.identity, caller.contact)
-        mode = self.crisis.switch_on(reason=text, by=actor, now=now, resume_at=resume_at)
+        mode = self.crisis.switch_on(
+            reason=text, by=actor, now=now, resume_at=resume_at, alert_id=alert_id
+        )
         self.audit.append(
             self._event(
                 caller,
@@ -795,11 +803,32 @@ class ActService:
                 p.state in (ParkState.PARKING, ParkState.PARKED, ParkState.RESTORING) for p in posts
             )
             review += [_parked_json(p) for p in posts if p.state is ParkState.REVIEW]
+        crisis = self.crisis.read()
         return {
-            "crisis": crisis_json(self.crisis.read()),
+            "crisis": crisis_json(crisis),
             "parked": parked,
             "review": review,
             "statements": self.statements.recent(10),
+            "alert_timeline": self.timeline(crisis.alert_id) if crisis.alert_id else None,
+        }
+
+    def timeline(self, alert_id: str) -> dict[str, Any]:
+        """The alert's steps in time order: Warn's (started, escalated, acknowledged,
+        resolved) and Act's (paused, released per channel, resumed)."""
+        if not _ALERT_ID.match(alert_id):
+            raise BadRequest(f"{alert_id[:80]!r} is not an alert id")
+        brand = brand_of_alert(alert_id)
+        known = brand is not None and any(b.id == brand for b in self.config.brands)
+        steps = alert_timeline(
+            self.timelines.entries(alert_id),
+            self.timelines.outbox_messages(alert_id) if known else [],
+            self.timelines.lifecycle(brand) if known and brand else None,
+            alert_id,
+        )
+        return {
+            "alert_id": alert_id,
+            "brand": brand if known else None,
+            "steps": [step.as_dict() for step in steps],
         }
 
 

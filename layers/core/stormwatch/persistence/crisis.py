@@ -9,6 +9,10 @@ docs/decisions) and the read costs the same half unit.
 Setting it is a conditional put (only when it is off or was never set); the item stays
 when it is switched off, with when the pause ended, so that `resume` can shift posts by
 the pause's length and a re-run of resume still knows it.
+
+A pause that answers an alert names it; switching on and off then also adds the step to
+that alert's timeline (`persistence.timeline`) in the same transaction, so the timeline
+has each pause and resume once, exactly when the switch moved.
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ from typing import Any
 from stormwatch.errors import StormwatchError
 from stormwatch.model import iso, parse_iso
 from stormwatch.persistence import keys
-from stormwatch.persistence.table import Item, Table, condition_failed
+from stormwatch.persistence.table import Item, Table, cancellation_reasons, condition_failed
+from stormwatch.persistence.timeline import PAUSED, RESUMED, TimelineEntry
+from stormwatch.persistence.timeline import put_action as timeline_put
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +48,8 @@ class CrisisMode:
     """When it is to be switched off on its own, if whoever set it said so."""
     release_id: str | None = None
     """The release that set it, if one did (a re-run of that release may set it again)."""
+    alert_id: str | None = None
+    """The alert the pause answers, if whoever set it named one."""
     ended_at: datetime | None = None
     ended_by: Actor | None = None
     version: int = 0
@@ -78,6 +86,7 @@ class CrisisStore:
         now: datetime,
         resume_at: datetime | None = None,
         release_id: str | None = None,
+        alert_id: str | None = None,
     ) -> CrisisMode:
         """Switch it on. When it is on already: the same release re-running gets the switch
         as it is; anybody else gets `CrisisModeAlreadyOn`."""
@@ -93,18 +102,22 @@ class CrisisStore:
             since=now,
             resume_at=resume_at,
             release_id=release_id,
+            alert_id=alert_id,
             version=current.version + 1,
         )
-        try:
-            self.table.call(
-                "put_item",
-                TableName=self.table.name,
-                Item=_encode(mode),
-                ConditionExpression="attribute_not_exists(pk) OR version = :seen",
-                ExpressionAttributeValues={":seen": {"N": str(current.version)}},
+        step = None
+        if alert_id is not None:
+            step = TimelineEntry(
+                now,
+                PAUSED,
+                f"crisis-{mode.version}",
+                by.contact,
+                {"reason": reason, "resume_at": iso(resume_at) if resume_at else None},
             )
+        try:
+            self._put(mode, "attribute_not_exists(pk) OR version = :seen", current.version, step)
         except ClientError as error:
-            if not condition_failed(error):
+            if not _refused(error):
                 raise
             # Somebody switched it meanwhile, or our own write landed and its answer was lost.
             return _same_release(self.read(), release_id, mine=mode)
@@ -124,23 +137,44 @@ class CrisisStore:
             since=current.since,
             resume_at=current.resume_at,
             release_id=current.release_id,
+            alert_id=current.alert_id,
             ended_at=now,
             ended_by=by,
             version=current.version + 1,
         )
-        try:
-            self.table.call(
-                "put_item",
-                TableName=self.table.name,
-                Item=_encode(ended),
-                ConditionExpression="version = :seen",
-                ExpressionAttributeValues={":seen": {"N": str(current.version)}},
+        step = None
+        if current.alert_id is not None:
+            paused = int((now - current.since).total_seconds()) if current.since else None
+            step = TimelineEntry(
+                now, RESUMED, f"crisis-{current.version}", by.contact, {"paused_seconds": paused}
             )
+        try:
+            self._put(ended, "version = :seen", current.version, step)
         except ClientError as error:
-            if not condition_failed(error):
+            if not _refused(error):
                 raise
             return self.read()
         return ended
+
+    def _put(self, mode: CrisisMode, condition: str, seen: int, step: TimelineEntry | None) -> None:
+        put = {
+            "TableName": self.table.name,
+            "Item": _encode(mode),
+            "ConditionExpression": condition,
+            "ExpressionAttributeValues": {":seen": {"N": str(seen)}},
+        }
+        if step is None or mode.alert_id is None:
+            self.table.call("put_item", **put)
+            return
+        self.table.transact([{"Put": put}, timeline_put(self.table.name, mode.alert_id, step)])
+
+
+def _refused(error: Exception) -> bool:
+    """The switch's own condition failed (alone, or as the first action of a transaction)."""
+    if condition_failed(error):
+        return True
+    reasons = cancellation_reasons(error) or []
+    return bool(reasons) and reasons[0] == "ConditionalCheckFailed"
 
 
 def _same_release(
@@ -173,6 +207,7 @@ def _encode(mode: CrisisMode) -> Item:
         "since": iso(mode.since) if mode.since else None,
         "resume_at": iso(mode.resume_at) if mode.resume_at else None,
         "release_id": mode.release_id,
+        "alert_id": mode.alert_id,
         "ended_at": iso(mode.ended_at) if mode.ended_at else None,
         "ended_by_identity": mode.ended_by.identity if mode.ended_by else None,
         "ended_by_contact": mode.ended_by.contact if mode.ended_by else None,
@@ -201,6 +236,7 @@ def _decode(item: Item) -> CrisisMode:
         since=moment("since"),
         resume_at=moment("resume_at"),
         release_id=text("release_id"),
+        alert_id=text("alert_id"),
         ended_at=moment("ended_at"),
         ended_by=actor("ended_by"),
         version=int(item["version"]["N"]),

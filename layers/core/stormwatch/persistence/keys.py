@@ -21,6 +21,13 @@
                                                                 it was cancelled
     QUEUE                           POST#<post id>              a post in our own scheduler
     AUDIT#<UTC day>                 <at>#<event id>             the append-only audit log
+    ALERT#<alert id>                <at>#<kind>#<subject>       a step the Act flow took on an
+                                                                alert (its timeline)
+
+An alert's timeline partition holds only what the Act flow did about it (paused,
+released, resumed); what the Warn flow did (started, escalated, acknowledged, resolved) is
+read from the outbox (`OUTBOX` / `<alert id>:...`) and the brand's lifecycle, where it is
+written already, so the evaluator writes nothing more.
 
 Why a brand's buckets and its alert state share a partition: the evaluator reads both
 every minute, and one Query (`BUCKET#<since>` .. `WARN`) returns the recent buckets and
@@ -103,6 +110,11 @@ def outbox(dispatch_key: str) -> Item:
     return _key(OUTBOX, dispatch_key)
 
 
+def alert_outbox_prefix(alert_id: str) -> str:
+    """The start of every outbox key of one alert (`<alert id>:<event>:<route>`)."""
+    return f"{alert_id}:"
+
+
 def budget(service: str, month: str) -> Item:
     return _key(f"BUDGET#{service}", month)
 
@@ -161,3 +173,14 @@ def audit(at: datetime, event_id: str) -> Item:
     """To the microsecond: events of one second keep the order they happened in."""
     moment = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return _key(audit_partition(moment[:10]), f"{moment}#{event_id}")
+
+
+def alert_timeline_partition(alert_id: str) -> str:
+    return f"ALERT#{alert_id}"
+
+
+def timeline_entry(alert_id: str, at: datetime, kind: str, subject: str) -> Item:
+    """To the microsecond, then what and about what: entries sort in time order, and two
+    steps of the same moment keep apart."""
+    moment = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return _key(alert_timeline_partition(alert_id), f"{moment}#{kind}#{subject}")

@@ -15,6 +15,11 @@ holder when the previous attempt left the post's existence open, so the channel 
 looked at (`Publisher.find`) before anything is sent again. Outcomes are written only by
 the claim's holder (fenced by the attempt number).
 
+While crisis mode answers an alert, the store is made `on_alert`: a channel turning
+published then adds its "released" step to the alert's timeline in the same transaction,
+so a retried release (which finds the channel published, or publishes only what failed)
+never adds a second entry for a channel.
+
 Reads are a consistent Query of the statement's partition: no GetItem permission needed.
 """
 
@@ -27,7 +32,14 @@ from typing import Any
 from stormwatch.errors import StormwatchError
 from stormwatch.model import iso, parse_iso
 from stormwatch.persistence import keys
-from stormwatch.persistence.table import AttributeValue, Table, condition_failed
+from stormwatch.persistence.table import (
+    AttributeValue,
+    Table,
+    cancellation_reasons,
+    condition_failed,
+)
+from stormwatch.persistence.timeline import RELEASED, TimelineEntry
+from stormwatch.persistence.timeline import put_action as timeline_put
 
 PUBLISHING = "publishing"
 PUBLISHED = "published"
@@ -90,8 +102,15 @@ class Claim:
 
 
 class ReleaseStore:
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: Table, alert_id: str | None = None, by: str | None = None) -> None:
         self.table = table
+        self.alert_id = alert_id
+        self.by = by
+        """The contact releasing, for the alert's timeline."""
+
+    def on_alert(self, alert_id: str | None, by: str) -> ReleaseStore:
+        """This store, recording each channel published on `alert_id`'s timeline too."""
+        return ReleaseStore(self.table, alert_id, by) if alert_id else self
 
     def records(self, statement_id: str) -> dict[str, ReleaseRecord]:
         """Every channel's record of the statement, read consistently."""
@@ -172,6 +191,15 @@ class ReleaseStore:
     def mark_published(
         self, statement_id: str, channel: str, attempt: int, post_id: str, url: str, now: datetime
     ) -> bool:
+        step = None
+        if self.alert_id is not None:
+            step = TimelineEntry(
+                now,
+                RELEASED,
+                f"{statement_id}#{channel}",
+                self.by,
+                {"statement": statement_id, "channel": channel, "post_id": post_id, "url": url},
+            )
         return self._settle(
             statement_id,
             channel,
@@ -179,6 +207,7 @@ class ReleaseStore:
             now,
             PUBLISHED,
             {"post_id": {"S": post_id}, "url": {"S": url}},
+            step,
         )
 
     def mark_failed(
@@ -214,6 +243,7 @@ class ReleaseStore:
         now: datetime,
         state: str,
         fields: dict[str, AttributeValue],
+        step: TimelineEntry | None = None,
     ) -> bool:
         """Record the outcome of attempt `attempt`; False when that attempt no longer holds
         the claim (it expired and another run took the channel)."""
@@ -232,18 +262,24 @@ class ReleaseStore:
             names[f"#f{index}"] = name
             values[f":f{index}"] = value
             assignments.append(f"#f{index} = :f{index}")
+        update = {
+            "TableName": self.table.name,
+            "Key": keys.release(statement_id, channel),
+            "UpdateExpression": "SET " + ", ".join(assignments) + " REMOVE #claimed",
+            "ConditionExpression": "#state = :publishing AND #attempt = :attempt",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
         try:
-            self.table.call(
-                "update_item",
-                TableName=self.table.name,
-                Key=keys.release(statement_id, channel),
-                UpdateExpression="SET " + ", ".join(assignments) + " REMOVE #claimed",
-                ConditionExpression="#state = :publishing AND #attempt = :attempt",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
+            if step is None or self.alert_id is None:
+                self.table.call("update_item", **update)
+            else:
+                self.table.transact(
+                    [{"Update": update}, timeline_put(self.table.name, self.alert_id, step)]
+                )
         except ClientError as error:
-            if condition_failed(error):
+            reasons = cancellation_reasons(error) or []
+            if condition_failed(error) or (reasons and reasons[0] == "ConditionalCheckFailed"):
                 return False
             raise
         return True

@@ -80,7 +80,7 @@ class WarnStateStore:
             ConsistentRead=True,
         ):
             if item["sk"]["S"] == keys.WARN:
-                state = _brand_state(item)
+                state = decode_brand_state(item)
             else:
                 moment, channels = decode_bucket(item)
                 add_bucket(series, moment, channels)
@@ -92,7 +92,7 @@ class WarnStateStore:
             "get_item", TableName=self.table.name, Key=keys.warn_state(brand), ConsistentRead=True
         )
         item = answer.get("Item")
-        return _brand_state(item) if item else BrandState()
+        return decode_brand_state(item) if item else BrandState()
 
     def read_buckets(self, brand: str, start: datetime, end: datetime) -> dict[str, SeriesCounts]:
         return self.buckets.read(brand, start, end)
@@ -213,7 +213,8 @@ def _decode(item: Item) -> dict[str, Any]:
     return document
 
 
-def _brand_state(item: Item) -> BrandState:
+def decode_brand_state(item: Item) -> BrandState:
+    """A brand's stored state item as the evaluator reads it."""
     document = _decode(item)
     return BrandState(
         detectors=document.get("detectors") or {},

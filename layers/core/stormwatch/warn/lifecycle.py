@@ -17,6 +17,7 @@ after a crash, never sends anything twice.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -55,6 +56,20 @@ class Dispatch:
     paged: tuple[str, ...] = ()
     """Phones that got an SMS about this alert: "back to normal" reaches them too, whoever
     is on call when it ends."""
+
+
+_ALERT_ID = re.compile(r"^(?P<brand>.+)-\d{8}-\d{4}$")
+
+
+def alert_id_of(brand: str, started_at: datetime) -> str:
+    """An alert's id: its brand and the minute it started (people type it: `pause --alert`)."""
+    return f"{brand}-{started_at:%Y%m%d-%H%M}"
+
+
+def brand_of_alert(alert_id: str) -> str | None:
+    """The brand an alert id names, or None when it is not shaped like one."""
+    match = _ALERT_ID.match(alert_id)
+    return match.group("brand") if match else None
 
 
 def audience_for(severity: int) -> tuple[str, ...]:
@@ -180,7 +195,7 @@ class BrandLifecycle:
         dispatches: list[Dispatch] = []
         if event is not None and event.kind is FiringEventKind.STARTED:
             self.alert = ActiveAlert(
-                id=f"{self.brand}-{event.started_at:%Y%m%d-%H%M}",
+                id=alert_id_of(self.brand, event.started_at),
                 started_at=event.started_at,
                 severity=event.severity,
                 peak_severity=event.severity,
