@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -102,9 +103,14 @@ def _stand_ins(layer: Path, directory: Path) -> Path:
     for package in _packages_only_compiled_for_arm(layer):
         host = Path(__import__(package).__file__).parent  # type: ignore[arg-type]
         distribution = distributions.get(package, [package])[0]
-        built = next(layer.glob(f"{distribution}-*.dist-info"), None)
+        # pip names the folder by the normalised name (MarkupSafe -> markupsafe-3.0.4).
+        folder = re.sub(r"[-_.]+", "_", distribution).lower()
+        built = next(
+            (p for p in layer.glob("*.dist-info") if p.name.lower().startswith(f"{folder}-")),
+            None,
+        )
         assert built is not None, f"{package} has no dist-info in the layer"
-        version = built.name.removeprefix(f"{distribution}-").removesuffix(".dist-info")
+        version = built.name[len(folder) + 1 :].removesuffix(".dist-info")
         assert importlib.metadata.version(distribution) == version, (package, version)
         link = directory / package
         if not link.exists():
