@@ -23,12 +23,13 @@ WHEELHOUSE := $(TOOLS)/wheelhouse
 DICTIONARIES := layers/core/stormwatch/act/dictionaries/.complete
 FONTS := layers/core/stormwatch/act/fonts/.complete
 
-.PHONY: help setup lint template test test-fast demo build bench clean
+.PHONY: help setup lint template test test-fast demo local build bench clean
 
 help:
 	@echo "make demo       run the storm scenario on the embedded local stack"
 	@echo "make test       lint, type-check, template checks and the whole test suite"
 	@echo "make test-fast  pytest only (no template tools, no sam build)"
+	@echo "make local      keep the local stack running, with its Act API, for stormwatch commands"
 	@echo "make build      sam build (arm64, no container needed)"
 	@echo "make bench      run the benchmarks under bench/"
 
@@ -99,6 +100,9 @@ test-fast: $(VENV)/.installed $(DICTIONARIES) $(FONTS)
 
 demo: $(VENV)/.installed $(DICTIONARIES) $(FONTS)
 	$(PYTHON) -m local.demo
+
+local: $(VENV)/.installed $(DICTIONARIES) $(FONTS)
+	$(PYTHON) -m local.serve
 
 build: setup
 	$(SAM) build

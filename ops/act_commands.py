@@ -44,6 +44,11 @@ def add_commands(commands: Any) -> None:
         "--stack",
         help="the CloudFormation stack (default: $STORMWATCH_STACK, or the account's only one)",
     )
+    stack.add_argument(
+        "--api-url",
+        help="the Act API's URL, if not the stack's ActApiUrl output (default: "
+        "$STORMWATCH_API_URL; `make local` prints the local stack's)",
+    )
     statement = commands.add_parser(
         "statement", help="statements: preview, submit, approve, release"
     )
@@ -543,7 +548,7 @@ def run(
             from ops.transport import deployed_transport
 
             try:
-                transport = deployed_transport(args.stack)
+                transport = deployed_transport(args.stack, args.api_url)
             except (LookupError, BotoCoreError, ClientError) as error:
                 raise Refused(f"cannot reach the stack: {error}") from None
         args.transport = transport

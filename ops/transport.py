@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 STACK_ENV = "STORMWATCH_STACK"
+API_URL_ENV = "STORMWATCH_API_URL"
 API_URL_OUTPUT = "ActApiUrl"
 _STACK_NAME = re.compile(r"^stormwatch", re.IGNORECASE)
 GATEWAY_GAVE_UP = frozenset({503, 504})
@@ -48,7 +49,8 @@ class Answer:
 
     @property
     def error(self) -> str:
-        return str(self.body.get("error") or f"HTTP {self.status}")
+        # Our functions answer "error"; API Gateway's own answers (404, 403) "message".
+        return str(self.body.get("error") or self.body.get("message") or f"HTTP {self.status}")
 
 
 class Transport(Protocol):
@@ -156,7 +158,9 @@ def _describe_stacks(name: str | None) -> list[Mapping[str, Any]]:
     return found
 
 
-def deployed_transport(stack: str | None) -> ApiTransport:
+def deployed_transport(stack: str | None, api_url: str | None = None) -> ApiTransport:
+    """The API of --api-url (or $STORMWATCH_API_URL: a custom domain, or the local stack's
+    gateway), else the stack's ActApiUrl output."""
     import boto3
 
     session = boto3.session.Session()
@@ -164,7 +168,9 @@ def deployed_transport(stack: str | None) -> ApiTransport:
     if credentials is None:
         raise LookupError("no AWS credentials: log in (aws sso login) or set a profile")
     region = session.region_name or os.environ.get("AWS_REGION") or "us-east-1"
-    url = find_api_url(stack, os.environ, _describe_stacks)
+    url = (
+        api_url or os.environ.get(API_URL_ENV) or find_api_url(stack, os.environ, _describe_stacks)
+    )
     return ApiTransport(url, region, credentials.get_frozen_credentials())
 
 
