@@ -34,7 +34,8 @@ NOT_CREATED = {
     "AWS::IAM::Role": "moto does not enforce IAM; tests check the policies in the template",
     "AWS::IAM::Policy": "moto does not enforce IAM; tests check the policies in the template",
     "AWS::ApiGatewayV2::Api": "moto cannot put an HTTP API before in-process handlers; the "
-    "local transport builds the API's payload-2.0 events itself (ops.transport)",
+    "local transport routes by the API's body (local.routes) and builds its payload-2.0 "
+    "events itself (ops.transport)",
     "AWS::ApiGatewayV2::Stage": "the HTTP API is not created locally",
 }
 

@@ -29,6 +29,7 @@ from local.fakechannels.server import FakeChannelServer
 from local.fakechannels.world import World
 from local.localconfig import localize, read_document
 from local.provision import REGION, Deployment, deploy, translate
+from local.routes import RouteTable, routes_of
 from local.scenario import Scenario, build_scenario
 from stormwatch.config import Config, parse_config
 from stormwatch.runtime import clear_caches
@@ -121,6 +122,25 @@ class _AwsCalls:
             return real(client, operation, params)
 
         BaseClient._make_api_call = call  # type: ignore[attr-defined]
+
+        # A handler's worker threads (parking one thread per scheduler, publishing one per
+        # channel) call AWS as the function too: they record where the thread that
+        # started them does.
+        real_start = threading.Thread.start
+
+        def start(thread: threading.Thread) -> None:
+            target: set[str] | None = getattr(cls._current, "target", None)
+            if target is not None:
+                run = thread.run
+
+                def run_recording() -> None:
+                    cls._current.target = target
+                    run()
+
+                thread.run = run_recording  # type: ignore[method-assign]
+            real_start(thread)
+
+        threading.Thread.start = start  # type: ignore[method-assign,assignment]
         cls._installed = True
 
 
@@ -197,6 +217,7 @@ class LocalStack:
         self._moto: Any = None
         self._saved_environment: dict[str, str | None] = {}
         self._handlers: dict[str, ModuleType] = {}
+        self._routes: dict[str, RouteTable] = {}
         self._config: Config | None = None
         self._code_dirs: dict[str, str] = {}
         self._taps: dict[str, str] = {}
@@ -238,6 +259,7 @@ class LocalStack:
         clear_caches()
         template, self._code_dirs = translate(TEMPLATE, self.parameters)
         self.deployment = deploy(template, self.parameters, self.client)
+        self._routes.clear()
         self._tap_subscriptions()
         self._store_configuration()
         self._store_credentials()
@@ -484,6 +506,14 @@ class LocalStack:
                 # Read what it published while the clock it published at still stands.
                 if self._taps and _can_publish(environment):
                     self._collect()
+
+    def routes(self, api: str) -> RouteTable:
+        """The routes of the template's HTTP API `api` (logical id), by function: what the
+        local transport dispatches on, as API Gateway would."""
+        assert self.deployment is not None
+        if api not in self._routes:
+            self._routes[api] = routes_of(self.deployment.template, api)
+        return self._routes[api]
 
     def _handler_module(self, function: str) -> ModuleType:
         if function not in self._handlers:

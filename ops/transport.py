@@ -3,7 +3,8 @@
 - `ApiTransport`: the deployed stack's HTTP API (its ``ActApiUrl`` output), each request
   signed with SigV4 for ``execute-api`` with the caller's own AWS credentials; the API's
   IAM authorizer verifies the signature and hands the function the caller's ARN.
-- `LocalTransport`: the local stack, whose handler runs in-process; the request becomes
+- `LocalTransport`: the local stack, whose handlers run in-process; the request goes to
+  the function whose route in the template API Gateway would select (404 when none), as
   the payload-2.0 event the HTTP API would send, with the IAM identity given (the demo
   and the tests say who is calling).
 
@@ -184,15 +185,18 @@ def http_api_event(
     *,
     user_arn: str,
     now: datetime | None = None,
+    route_key: str | None = None,
+    path_parameters: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The payload-2.0 event API Gateway's HTTP API sends for a request its IAM authorizer
-    verified as `user_arn`."""
+    verified as `user_arn`, on the route `route_key` (`POST /statements/{id}/release`)."""
     moment = now or datetime.now(UTC)
     account = user_arn.split(":")[4] if user_arn.count(":") >= 5 else "123456789012"
     raw_path, _, query = path.partition("?")
-    return {
+    route_key = route_key or f"{method} {raw_path}"
+    event: dict[str, Any] = {
         "version": "2.0",
-        "routeKey": f"{method} {raw_path}",
+        "routeKey": route_key,
         "rawPath": raw_path,
         "rawQueryString": query,
         "headers": {"content-type": "application/json", "host": "local.execute-api"},
@@ -218,7 +222,7 @@ def http_api_event(
                 "userAgent": "stormwatch-cli",
             },
             "requestId": str(uuid.uuid4()),
-            "routeKey": f"{method} {raw_path}",
+            "routeKey": route_key,
             "stage": "$default",
             "time": moment.strftime("%d/%b/%Y:%H:%M:%S +0000"),
             "timeEpoch": int(moment.timestamp() * 1000),
@@ -226,20 +230,40 @@ def http_api_event(
         "body": json.dumps(dict(body), ensure_ascii=False) if body is not None else None,
         "isBase64Encoded": False,
     }
+    if path_parameters:
+        event["pathParameters"] = dict(path_parameters)
+    return event
+
+
+NOT_FOUND = Answer(404, {"message": "Not Found"})
+"""What an HTTP API answers when no route matches, before any function runs."""
 
 
 class LocalTransport:
-    """The local stack's Act handler, called in-process as `user_arn`."""
+    """The local stack's Act API, its handlers called in-process as `user_arn`.
 
-    FUNCTION = "ActFunction"
+    `stack` gives the API's routes (`routes(api)`, whose `select(method, path)` picks one
+    as API Gateway does) and runs a function's handler (`invoke`)."""
+
+    API = "ActApi"
 
     def __init__(self, stack: Any, user_arn: str) -> None:
         self.stack = stack
         self.user_arn = user_arn
 
     def request(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Answer:
-        event = http_api_event(method, path, body, user_arn=self.user_arn)
-        result = self.stack.invoke(self.FUNCTION, event, budget_seconds=120.0)
+        selected = self.stack.routes(self.API).select(method, path.partition("?")[0])
+        if selected is None:
+            return NOT_FOUND
+        event = http_api_event(
+            method,
+            path,
+            body,
+            user_arn=self.user_arn,
+            route_key=selected.route.key,
+            path_parameters=selected.path_parameters,
+        )
+        result = self.stack.invoke(selected.route.function, event, budget_seconds=120.0)
         return _answer(int(result["statusCode"]), str(result.get("body") or ""))
 
 

@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import time_machine
 
+from local.act_demo import seed_scheduled_posts
 from local.fakechannels.lookup.mastodon import MAX_CHARACTERS
 from local.fakechannels.publishing import AFTER_STORE, LATENCY, PUBLISHED
 from local.fakechannels.scheduling import seed_all
@@ -122,7 +123,8 @@ def test_given_a_statement_when_it_goes_the_whole_way_then_it_is_out_once_everyw
     act: LocalStack, world: Any
 ) -> None:
     _resumed(act)
-    seed_all(world, 3, datetime.now(UTC))
+    # (three posts waiting in each scheduler, our own queue too)
+    seed_scheduled_posts(act, datetime.now(UTC))
     act.received()
     # Given the dry run of Carla's statement
     preview = _ok(as_(act, CARLA).request("POST", "/statements/preview", _body(act)))
@@ -178,7 +180,7 @@ def test_given_a_statement_when_it_goes_the_whole_way_then_it_is_out_once_everyw
     # ...crisis mode is on, set by the release, and every scheduler was parked
     assert released["crisis"]["active"]
     assert released["crisis"]["by"] == "ben"
-    assert released["parked"] == {"mastodon": 3, "facebook": 3, "hootsuite": 3, "queue": 0}
+    assert released["parked"] == {"mastodon": 3, "facebook": 3, "hootsuite": 3, "queue": 3}
     # ...the alert recipients heard it by email, with each channel's link
     inbox = act.received()
     email = next(messages for name, messages in inbox.items() if "alerts email" in name)
@@ -437,22 +439,45 @@ def test_given_an_author_when_pausing_then_refused_for_lack_of_the_publisher_rol
     assert as_(act, BEN).request("POST", "/pause", {}).status == 400
 
 
-def test_every_aws_call_of_the_act_function_is_one_its_role_allows(act: LocalStack) -> None:
-    # Given what the handler called in this module's tests (moto does not enforce IAM)
-    called = act.aws_actions["ActFunction"]
-    assert {"dynamodb:Query", "sns:Publish", "scheduler:CreateSchedule", "s3:PutObject"} <= called
-    # Then each call is one its role in the template allows
-    assert act.deployment is not None
-    resources = act.deployment.template["Resources"]
-    allowed = {
+def _allowed(stack: LocalStack, function: str) -> set[str]:
+    assert stack.deployment is not None
+    resources = stack.deployment.template["Resources"]
+    return {
         action
-        for policy in resources["ActFunctionRole"]["Properties"]["Policies"]
+        for policy in resources[f"{function}Role"]["Properties"]["Policies"]
         for statement in policy["PolicyDocument"]["Statement"]
         for action in (
             [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
         )
     }
-    assert called <= allowed, called - allowed
+
+
+@pytest.mark.parametrize(
+    ("function", "expected"),
+    [
+        ("ActFunction", {"dynamodb:Query", "scheduler:CreateSchedule"}),
+        (
+            "ReleaseStatementFunction",
+            {"dynamodb:Query", "sns:Publish", "s3:PutObject", "scheduler:DeleteSchedule"},
+        ),
+    ],
+)
+def test_every_aws_call_of_an_act_api_function_is_one_its_role_allows(
+    act: LocalStack, function: str, expected: set[str]
+) -> None:
+    # Given what each handler called in this module's tests (moto does not enforce IAM)
+    called = act.aws_actions[function]
+    assert expected <= called
+    # Then each call is one its own role in the template allows
+    assert called <= _allowed(act, function), called - _allowed(act, function)
+
+
+def test_the_act_function_no_longer_does_what_only_the_release_needs(act: LocalStack) -> None:
+    # Given what the Act function called for every route but the release
+    called = act.aws_actions["ActFunction"]
+    # Then it neither published a notice nor put a card, and its role could not have
+    assert not called & {"sns:Publish", "s3:PutObject", "s3:GetObject"}
+    assert not _allowed(act, "ActFunction") & {"sns:Publish", "s3:PutObject", "s3:GetObject"}
 
 
 @pytest.mark.parametrize(("instance_limit", "fits"), [(1000, True), (500, False)])

@@ -169,14 +169,15 @@ def test_given_a_malformed_alert_id_when_its_timeline_is_asked_then_400(act: Loc
     assert "not an alert id" in answer.error
 
 
-def test_every_aws_call_of_the_timeline_steps_is_one_the_act_role_allows(
-    act: LocalStack,
+@pytest.mark.parametrize("function", ["ActFunction", "ReleaseStatementFunction"])
+def test_every_aws_call_of_the_timeline_steps_is_one_the_functions_role_allows(
+    act: LocalStack, function: str
 ) -> None:
-    # Given what the handler called in this module (moto does not enforce IAM)
-    called = act.aws_actions["ActFunction"]
-    # Then each call is one its role in the template allows
+    # Given what each handler called in this module (moto does not enforce IAM)
+    called = act.aws_actions[function]
+    # Then each call is one its own role in the template allows
     assert act.deployment is not None
-    policies = act.deployment.template["Resources"]["ActFunctionRole"]["Properties"]["Policies"]
+    policies = act.deployment.template["Resources"][f"{function}Role"]["Properties"]["Policies"]
     allowed = {
         action
         for policy in policies

@@ -183,6 +183,7 @@ def test_every_function_logs_with_retention_alarms_and_parks_failures(cfn: dict[
         "EvaluateAlertsFunction",
         "PublishScheduledFunction",
         "ActFunction",
+        "ReleaseStatementFunction",
     }
     for name, function in functions.items():
         properties = function["Properties"]
@@ -222,7 +223,7 @@ def test_the_layer_is_built_by_sam_for_the_runtime(cfn: dict[str, Any]) -> None:
     }
 
 
-def test_every_act_route_is_iam_authorized_and_reaches_the_act_function(
+def test_every_act_route_is_iam_authorized_and_reaches_its_function(
     cfn: dict[str, Any],
 ) -> None:
     api = cfn["Resources"]["ActApi"]
@@ -245,19 +246,21 @@ def test_every_act_route_is_iam_authorized_and_reaches_the_act_function(
         for method, operation in methods.items():
             assert operation["security"] == [{"AWS_IAM": []}], (method, path)
             uri = operation["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
-            assert "${ActFunction.Arn}" in uri
+            if (method, path) == ("post", "/statements/{id}/release"):
+                assert "${ReleaseStatementFunction.Arn}" in uri
+            else:
+                assert "${ActFunction.Arn}" in uri
     stage = cfn["Resources"]["ActApiApiGatewayDefaultStage"]["Properties"]
     assert stage["AccessLogSettings"]["DestinationArn"]
 
 
-def test_the_act_function_may_do_only_what_a_release_pause_and_resume_need(
+def test_the_act_function_may_do_only_what_preview_approval_pause_and_resume_need(
     cfn: dict[str, Any],
 ) -> None:
     role = cfn["Resources"]["ActFunctionRole"]
     by_action = _resources_by_action(role)
     dynamodb = {a for a in by_action if a.startswith("dynamodb:")}
     assert dynamodb == TABLE_ACTIONS
-    assert by_action["sns:Publish"] == [{"Ref": "AlertsTopic"}]
     assert by_action["secretsmanager:GetSecretValue"] == [{"Ref": "ChannelSecret"}]
     schedules = {a for a in by_action if a.startswith("scheduler:")}
     assert schedules == {
@@ -276,20 +279,13 @@ def test_the_act_function_may_do_only_what_a_release_pause_and_resume_need(
     assert pass_role["Condition"] == {
         "StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}
     }
-    # Instagram's image cards: put and (for the presigned URL) get, under cards/ only
-    s3 = {a for a in by_action if a.startswith("s3:")}
-    assert s3 == {"s3:PutObject", "s3:GetObject"}
-    for action in s3:
-        assert by_action[action] == [{"Fn::Sub": "${MediaBucket.Arn}/cards/*"}]
-    (media_key,) = [
-        s
-        for s in _statements(role)
-        if s.get("Condition", {}).get("StringEquals", {}).get("kms:ViaService")
-        == {"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"}
-    ]
-    assert media_key["Resource"] == {"Fn::GetAtt": ["Key", "Arn"]}
+    # What only the release needs is the release function's: no notice, no card, no key
+    # for either, and no environment naming them
+    assert not {a for a in by_action if a.startswith(("sns:", "s3:"))}
+    assert not _key_uses_via(role, "sns")
+    assert not _key_uses_via(role, "s3")
     environment = cfn["Resources"]["ActFunction"]["Properties"]["Environment"]["Variables"]
-    assert environment["MEDIA_BUCKET"] == {"Ref": "MediaBucket"}
+    assert not {"MEDIA_BUCKET", "ALERTS_TOPIC_ARN", "OPS_TOPIC_ARN"} & set(environment)
     assert not {a for a in by_action if "*" in by_action[a]}
     assert not {a for a in by_action if a.startswith(("lambda:", "iam:Create", "kms:Encrypt"))}
     # The auto-resume schedule's role may invoke the Act function and nothing else
@@ -303,6 +299,74 @@ def test_the_act_function_may_do_only_what_a_release_pause_and_resume_need(
     ]
     assert cfn["Resources"]["ActFunction"]["Properties"]["FunctionName"] == {
         "Fn::Sub": "stormwatch-${Stage}-act"
+    }
+
+
+def _key_uses_via(role: dict[str, Any], service: str) -> list[dict[str, Any]]:
+    return [
+        s
+        for s in _statements(role)
+        if s.get("Condition", {}).get("StringEquals", {}).get("kms:ViaService")
+        == {"Fn::Sub": f"{service}.${{AWS::Region}}.amazonaws.com"}
+    ]
+
+
+def test_the_release_has_its_own_function_role_and_route_and_no_schedule(
+    cfn: dict[str, Any],
+) -> None:
+    # The release route, and only it, reaches the release function
+    paths = cfn["Resources"]["ActApi"]["Properties"]["Body"]["paths"]
+    reaching = {
+        (method.upper(), path)
+        for path, methods in paths.items()
+        for method, operation in methods.items()
+        if "${ReleaseStatementFunction.Arn}"
+        in operation["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+    }
+    assert reaching == {("POST", "/statements/{id}/release")}
+    function = cfn["Resources"]["ReleaseStatementFunction"]["Properties"]
+    assert function["FunctionName"] == {"Fn::Sub": "stormwatch-${Stage}-release-statement"}
+    # Longer than the API's 30 s on purpose (0009): the release finishes, the CLI follows it
+    assert function["Timeout"] == 120
+    environment = function["Environment"]["Variables"]
+    assert environment["MEDIA_BUCKET"] == {"Ref": "MediaBucket"}
+    assert environment["ALERTS_TOPIC_ARN"] == {"Ref": "AlertsTopic"}
+    assert "AUTO_RESUME_ROLE_ARN" not in environment
+
+    # Its role: the release's items, config, secret, the notice, the cards, parking
+    role = cfn["Resources"]["ReleaseStatementFunctionRole"]
+    by_action = _resources_by_action(role)
+    assert {a for a in by_action if a.startswith("dynamodb:")} == TABLE_ACTIONS
+    assert by_action["ssm:GetParameter"]
+    assert by_action["secretsmanager:GetSecretValue"] == [{"Ref": "ChannelSecret"}]
+    assert by_action["sns:Publish"] == [{"Ref": "AlertsTopic"}]
+    s3 = {a for a in by_action if a.startswith("s3:")}
+    assert s3 == {"s3:PutObject", "s3:GetObject"}
+    for action in s3:
+        assert by_action[action] == [{"Fn::Sub": "${MediaBucket.Arn}/cards/*"}]
+    (media_key,) = _key_uses_via(role, "s3")
+    assert media_key["Resource"] == {"Fn::GetAtt": ["Key", "Arn"]}
+    # Parking only deletes the queue's schedules: nothing created, no role passed
+    assert {a for a in by_action if a.startswith("scheduler:")} == {"scheduler:DeleteSchedule"}
+    (schedules,) = by_action["scheduler:DeleteSchedule"]
+    assert "schedule/${ScheduleGroup}/*" in schedules["Fn::Sub"]
+    assert not {a for a in by_action if a.startswith(("iam:", "lambda:", "kms:Encrypt"))}
+    assert not {a for a in by_action if "*" in by_action[a]}
+
+    # Never scheduled: no schedule, rule or scheduler role may invoke it
+    for name, resource in cfn["Resources"].items():
+        if resource["Type"] in ("AWS::Scheduler::Schedule", "AWS::Events::Rule"):
+            assert "ReleaseStatementFunction" not in str(resource["Properties"]), name
+        if resource["Type"] == "AWS::Lambda::Permission":
+            properties = resource["Properties"]
+            if "ReleaseStatementFunction" in str(properties["FunctionName"]):
+                assert properties["Principal"] == "apigateway.amazonaws.com", name
+        if resource["Type"] == "AWS::IAM::Role" and name != "ReleaseStatementFunctionRole":
+            invoked = _resources_by_action(resource).get("lambda:InvokeFunction", [])
+            assert "ReleaseStatementFunction" not in str(invoked), name
+            assert "release-statement" not in str(invoked), name
+    assert cfn["Outputs"]["ReleaseStatementFunctionName"]["Value"] == {
+        "Ref": "ReleaseStatementFunction"
     }
 
 

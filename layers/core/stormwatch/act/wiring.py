@@ -18,7 +18,7 @@ from typing import Any
 
 from stormwatch.act.approval import Statement
 from stormwatch.act.preflight import Checkers
-from stormwatch.act.service import ActPorts
+from stormwatch.act.service import ActPorts, ActService
 from stormwatch.channels.base import ChannelContext
 from stormwatch.channels.publishers.base import Publisher
 from stormwatch.channels.schedulers.base import Scheduler, as_utc
@@ -32,16 +32,21 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class ActEnvironment:
-    """What the Act function needs beyond every function's `Environment`."""
+    """What the Act and release functions need beyond every function's `Environment`.
+
+    Both park (the queue's settings); each has only its own part of the rest, as its role
+    has only its own permissions: a port whose setting is missing fails when asked for."""
 
     schedule_group: str
     publish_scheduled_arn: str
     queue_scheduler_role_arn: str
-    auto_resume_role_arn: str
+    auto_resume_role_arn: str | None
+    """The Act function's: its pauses make auto-resume schedules."""
     dead_letter_arn: str | None
     link_networks: tuple[str, ...]
-    media_bucket: str
-    """Where Instagram's image cards go (the template's MediaBucket)."""
+    media_bucket: str | None
+    """The release function's: where Instagram's image cards go (the template's
+    MediaBucket)."""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> ActEnvironment:
@@ -58,10 +63,10 @@ class ActEnvironment:
             schedule_group=required("SCHEDULE_GROUP"),
             publish_scheduled_arn=required("PUBLISH_SCHEDULED_FUNCTION_ARN"),
             queue_scheduler_role_arn=required("QUEUE_SCHEDULER_ROLE_ARN"),
-            auto_resume_role_arn=required("AUTO_RESUME_ROLE_ARN"),
+            auto_resume_role_arn=values.get("AUTO_RESUME_ROLE_ARN") or None,
             dead_letter_arn=values.get("DEAD_LETTER_QUEUE_ARN") or None,
             link_networks=tuple(n.strip() for n in networks.split(",") if n.strip()),
-            media_bucket=required("MEDIA_BUCKET"),
+            media_bucket=values.get("MEDIA_BUCKET") or None,
         )
 
 
@@ -237,6 +242,8 @@ def act_ports(
         return SnsAnnouncer(clients.client("sns"), alerts)
 
     def auto_resume() -> SchedulerAutoResume:
+        if act_environment.auto_resume_role_arn is None:
+            raise ConfigError("environment AUTO_RESUME_ROLE_ARN", "required to resume on its own")
         return SchedulerAutoResume(
             clients.client("scheduler"),
             act_environment.schedule_group,
@@ -259,7 +266,7 @@ class ImageCardUrls:
     """Instagram's image card, drawn from the approved text, stored in the media bucket and
     handed to Instagram as a presigned URL (`ActPorts.card_urls`)."""
 
-    def __init__(self, config: Config, s3: Callable[[], Any], bucket: str) -> None:
+    def __init__(self, config: Config, s3: Callable[[], Any], bucket: str | None) -> None:
         self._config = config
         self._s3 = s3
         self._bucket = bucket
@@ -271,6 +278,8 @@ class ImageCardUrls:
         from stormwatch.act.card import publish_card
 
         try:
+            if self._bucket is None:
+                raise ConfigError("environment MEDIA_BUCKET", "required to draw image cards")
             card = publish_card(
                 text,
                 brand=card_brand(self._config),
@@ -290,3 +299,15 @@ def card_brand(config: Config) -> str:
     """The name on the image card's band: the config's first brand, the one statements
     speak for (a stack serves one company; its other brands are listened for)."""
     return config.brands[0].name if config.brands else ""
+
+
+def act_service(clients: AwsClients, own_arn: str) -> tuple[ActService, Config]:
+    """The service of one invocation, from the function's environment, and the config it
+    was built with (the caller is looked up in it)."""
+    from stormwatch.runtime import load_config
+
+    environment = Environment.from_environ()
+    config = load_config(clients, environment.config_parameter)
+    table = Table(clients.client("dynamodb"), environment.table_name)
+    ports = act_ports(config, table, environment, clients, own_arn)
+    return ActService(config, table, ports, _now), config
