@@ -22,8 +22,8 @@ stack; with several, pass --table or set STORMWATCH_TABLE once. The Act commands
 credentials (the API's IAM authorizer tells the function who you are; `act.people` in
 the config says what you may do); they find its URL from the stack's ActApiUrl output
 (--stack NAME, $STORMWATCH_STACK, or the account's only stormwatch stack), or use
---api-url / $STORMWATCH_API_URL (a custom domain; `make local` prints the local stack's). They never
-write the table themselves. A refusal (unknown statement, missing variable, approval by
+--api-url / $STORMWATCH_API_URL (a custom domain; `make local` prints the local stack's).
+They never write the table themselves. A refusal (unknown statement, missing variable, approval by
 the author, stale hash, expired approval, crisis mode already on) is one line on stderr
 and exit code 2.
 
