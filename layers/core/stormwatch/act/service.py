@@ -24,7 +24,7 @@ from typing import Any, Final, Protocol
 
 from stormwatch.act import approval
 from stormwatch.act.approval import ActError, Caller, NotReady, Rules, State, Statement
-from stormwatch.act.parking import park_all, resume
+from stormwatch.act.parking import ParkReport, park_all, resume
 from stormwatch.act.preflight import Checkers, PreflightReport, Status, preflight
 from stormwatch.act.release import publish_everywhere
 from stormwatch.act.statements import Rendering, statement_hash
@@ -554,17 +554,7 @@ class ActService:
         )
         actor = Actor(caller.identity, caller.contact)
         crisis = self._crisis_on_for_release(statement, caller, actor)
-        parking = park_all(self.ports.schedulers(), self.parked, self.clock)
-        self.audit.append(
-            self._event(
-                caller,
-                "park.done",
-                "schedulers",
-                parked=parking.counts(),
-                complete=parking.complete,
-                statement=statement_id,
-            )
-        )
+        parking = self._park_everything(caller, statement=statement_id)
         report = publish_everywhere(
             statement.id,
             statement.texts,
@@ -614,6 +604,21 @@ class ActService:
             "crisis": crisis_json(crisis),
             "notice": notice,
         }
+
+    def _park_everything(self, caller: Caller, **context: Any) -> ParkReport:
+        """Every scheduler parked, and the counts in the audit log."""
+        parking = park_all(self.ports.schedulers(), self.parked, self.clock)
+        self.audit.append(
+            self._event(
+                caller,
+                "park.done",
+                "schedulers",
+                parked=parking.counts(),
+                complete=parking.complete,
+                **context,
+            )
+        )
+        return parking
 
     def _crisis_on_for_release(
         self, statement: Statement, caller: Caller, actor: Actor
@@ -721,16 +726,7 @@ class ActService:
                     "crisis_since": iso(mode.since) if mode.since else None,
                 },
             )
-        parking = park_all(self.ports.schedulers(), self.parked, self.clock)
-        self.audit.append(
-            self._event(
-                caller,
-                "park.done",
-                "schedulers",
-                parked=parking.counts(),
-                complete=parking.complete,
-            )
-        )
+        parking = self._park_everything(caller)
         return {
             "crisis": crisis_json(mode),
             "parked": parking.counts(),
