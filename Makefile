@@ -68,11 +68,11 @@ $(WHEELHOUSE)/.complete: layers/core/requirements.txt $(VENV)/.installed
 
 # The spell checker's Hunspell dictionaries, pinned and checksummed, into the layer's source
 # (so `sam build` ships them): npm's registry and Debian's archive, see the script.
-$(DICTIONARIES): scripts/dictionaries/fetch.py
+$(DICTIONARIES): scripts/dictionaries/fetch.py scripts/pinned_download.py
 	$(PY313) scripts/dictionaries/fetch.py
 
 # The Instagram image card's font (DejaVu Sans, Debian's archive), pinned and checksummed.
-$(FONTS): scripts/fonts/fetch.py
+$(FONTS): scripts/fonts/fetch.py scripts/pinned_download.py
 	$(PY313) scripts/fonts/fetch.py
 
 setup: $(VENV)/.installed $(TOOLS)/sam/.installed $(TOOLS)/checkov/.installed $(WHEELHOUSE)/.complete $(DICTIONARIES) $(FONTS)

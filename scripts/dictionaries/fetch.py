@@ -18,15 +18,14 @@ Standard library only: it runs before the virtual environment exists.
 from __future__ import annotations
 
 import argparse
-import base64
-import hashlib
 import shutil
-import subprocess
 import sys
-import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from pinned_download import FetchError, debian_package, npm_package
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_TARGET = ROOT / "layers/core/stormwatch/act/dictionaries"
@@ -98,57 +97,13 @@ PINS = (
 )
 
 
-class FetchError(Exception):
-    pass
-
-
-def _run(command: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    # Fixed commands (npm, apt-get, dpkg-deb) with the pinned names above, no shell.
-    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)  # noqa: S603
-
-
-def _npm_package(pin: Pin, work: Path) -> Path:
-    result = _run(["npm", "pack", f"{pin.package}@{pin.version}", "--silent"], work)
-    if result.returncode != 0:
-        raise FetchError(f"npm pack {pin.package}@{pin.version} failed: {result.stderr.strip()}")
-    tarball = work / result.stdout.strip().splitlines()[-1]
-    algorithm, _, expected = pin.digest.partition("-")
-    actual = base64.b64encode(hashlib.new(algorithm, tarball.read_bytes()).digest()).decode()
-    if actual != expected:
-        raise FetchError(f"{tarball.name}: {algorithm} {actual} is not the pinned {expected}")
-    unpacked = work / "unpacked"
-    with tarfile.open(tarball) as archive:
-        archive.extractall(unpacked, filter="data")
-    return unpacked
-
-
-def _debian_package(pin: Pin, work: Path) -> Path:
-    spec = f"{pin.package}={pin.version}"
-    result = _run(["apt-get", "download", spec], work)
-    if result.returncode != 0:
-        # A fresh machine may have no package lists yet.
-        _run(["apt-get", "update", "-qq"], work)
-        result = _run(["apt-get", "download", spec], work)
-    if result.returncode != 0:
-        raise FetchError(
-            f"apt-get download {spec} failed ({result.stderr.strip()}); if this machine's "
-            "Debian release no longer has that version, pin the one it has here"
-        )
-    deb = next(work.glob(f"{pin.package}_*.deb"))
-    actual = hashlib.sha256(deb.read_bytes()).hexdigest()
-    if actual != pin.digest:
-        raise FetchError(f"{deb.name}: sha256 {actual} is not the pinned {pin.digest}")
-    unpacked = work / "unpacked"
-    extracted = _run(["dpkg-deb", "-x", str(deb), str(unpacked)], work)
-    if extracted.returncode != 0:
-        raise FetchError(f"dpkg-deb -x {deb.name} failed: {extracted.stderr.strip()}")
-    return unpacked
-
-
 def fetch(pin: Pin, target: Path) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
-        unpacked = _npm_package(pin, work) if pin.registry == "npm" else _debian_package(pin, work)
+        if pin.registry == "npm":
+            unpacked = npm_package(pin.package, pin.version, pin.digest, work)
+        else:
+            unpacked = debian_package(pin.package, pin.version, pin.digest, work)
         for suffix, inside in (("aff", pin.aff), ("dic", pin.dic), ("license", pin.license)):
             source = unpacked / inside
             if not source.is_file():

@@ -17,12 +17,13 @@ Standard library only: it runs before the virtual environment exists.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from pinned_download import FetchError, debian_package
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_TARGET = ROOT / "layers/core/stormwatch/act/fonts"
@@ -40,37 +41,10 @@ FILES = {
 LICENCE_NAME = "Bitstream Vera Fonts licence with DejaVu changes in the public domain"
 
 
-class FetchError(Exception):
-    pass
-
-
-def _run(command: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    # Fixed commands (apt-get, dpkg-deb) with the pinned names above, no shell.
-    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)  # noqa: S603
-
-
 def fetch(target: Path) -> None:
-    spec = f"{PACKAGE}={VERSION}"
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
-        result = _run(["apt-get", "download", spec], work)
-        if result.returncode != 0:
-            # A fresh machine may have no package lists yet.
-            _run(["apt-get", "update", "-qq"], work)
-            result = _run(["apt-get", "download", spec], work)
-        if result.returncode != 0:
-            raise FetchError(
-                f"apt-get download {spec} failed ({result.stderr.strip()}); if this machine's "
-                "Debian release no longer has that version, pin the one it has here"
-            )
-        deb = next(work.glob(f"{PACKAGE}_*.deb"))
-        actual = hashlib.sha256(deb.read_bytes()).hexdigest()
-        if actual != SHA256:
-            raise FetchError(f"{deb.name}: sha256 {actual} is not the pinned {SHA256}")
-        unpacked = work / "unpacked"
-        extracted = _run(["dpkg-deb", "-x", str(deb), str(unpacked)], work)
-        if extracted.returncode != 0:
-            raise FetchError(f"dpkg-deb -x {deb.name} failed: {extracted.stderr.strip()}")
+        unpacked = debian_package(PACKAGE, VERSION, SHA256, work)
         for name, inside in FILES.items():
             source = unpacked / inside
             if not source.is_file():
