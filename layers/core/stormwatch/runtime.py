@@ -24,6 +24,14 @@ SECRET_MAX_AGE_SECONDS = 300
 """Rotated credentials are read within five minutes."""
 
 
+def required_variable(environ: Mapping[str, str], name: str) -> str:
+    """A variable the template always sets: missing or blank is a deployment error."""
+    value = environ.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"environment {name}", "required but not set")
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class Environment:
     """The function's environment variables, validated when the handler starts."""
@@ -40,10 +48,7 @@ class Environment:
         values = os.environ if environ is None else environ
 
         def required(name: str) -> str:
-            value = values.get(name, "").strip()
-            if not value:
-                raise ConfigError(f"environment {name}", "required but not set")
-            return value
+            return required_variable(values, name)
 
         return cls(
             stage=required("STAGE"),

@@ -25,7 +25,12 @@ from stormwatch.channels.schedulers.base import Scheduler, as_utc
 from stormwatch.config import Config
 from stormwatch.errors import ConfigError
 from stormwatch.persistence.table import Table
-from stormwatch.runtime import AwsClients, Environment, load_channel_credentials
+from stormwatch.runtime import (
+    AwsClients,
+    Environment,
+    load_channel_credentials,
+    required_variable,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -53,10 +58,7 @@ class ActEnvironment:
         values = os.environ if environ is None else environ
 
         def required(name: str) -> str:
-            value = values.get(name, "").strip()
-            if not value:
-                raise ConfigError(f"environment {name}", "required but not set")
-            return value
+            return required_variable(values, name)
 
         networks = values.get("LINK_CHECK_ALLOWED_NETWORKS", "")
         return cls(
