@@ -349,9 +349,31 @@ def _alarm(props: dict[str, Any], clients: Clients, _: str) -> Physical:
         if number in request:
             request[number] = int(request[number])
     request["Threshold"] = float(request["Threshold"])
-    request["Dimensions"] = props.get("Dimensions", [])
+    if "Metrics" in props:
+        request["Metrics"] = [_metric_query(query) for query in props["Metrics"]]
+    else:
+        request["Dimensions"] = props.get("Dimensions", [])
     clients("cloudwatch").put_metric_alarm(**request)
     return Physical(props["AlarmName"], {"Arn": _arn("cloudwatch", f"alarm:{props['AlarmName']}")})
+
+
+def _metric_query(query: dict[str, Any]) -> dict[str, Any]:
+    """A metric-math alarm's query: CloudFormation's spelling is the API's, but numbers
+    arrive as the template wrote them."""
+    converted = dict(query)
+    if "Period" in converted:
+        converted["Period"] = int(converted["Period"])
+    if "MetricStat" in converted:
+        stat = dict(converted["MetricStat"])
+        stat["Period"] = int(stat["Period"])
+        converted["MetricStat"] = stat
+    return converted
+
+
+def _dashboard(props: dict[str, Any], clients: Clients, _: str) -> Physical:
+    name = props["DashboardName"]
+    clients("cloudwatch").put_dashboard(DashboardName=name, DashboardBody=props["DashboardBody"])
+    return Physical(name)
 
 
 def _schedule_group(props: dict[str, Any], clients: Clients, _: str) -> Physical:
@@ -484,6 +506,7 @@ CREATORS: dict[str, Callable[[dict[str, Any], Clients, str], Physical]] = {
     "AWS::SQS::QueuePolicy": _queue_policy,
     "AWS::Logs::LogGroup": _log_group,
     "AWS::CloudWatch::Alarm": _alarm,
+    "AWS::CloudWatch::Dashboard": _dashboard,
     "AWS::Scheduler::ScheduleGroup": _schedule_group,
     "AWS::Scheduler::Schedule": _schedule,
     "AWS::S3::Bucket": _bucket,

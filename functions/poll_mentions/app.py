@@ -57,6 +57,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, object]:
     metrics.add_dimension(name="channel", value=channel)
     metrics.add_metric(name="MentionsRead", unit=MetricUnit.Count, value=report.tally.read)
     metrics.add_metric(name="MentionsStored", unit=MetricUnit.Count, value=report.stored)
+    metrics.add_metric(name="NegativeMentionsStored", unit=MetricUnit.Count, value=report.negative)
     metrics.add_metric(name="PollErrors", unit=MetricUnit.Count, value=len(report.errors))
     metrics.add_metric(name="DynamoRequests", unit=MetricUnit.Count, value=table.stats.requests)
     newest = report.newest

@@ -453,3 +453,20 @@ def test_the_blind_monitor_is_read_with_the_health_of_every_poller(table: Table)
     assert "linkedin" in view.health
     assert (view.blind, view.blind_version) == ({"blind": {"rss": {"since": "x"}}}, version)
     assert "blind:rss" in {e.key for e in Outbox(table).pending()}
+
+
+def test_the_negatives_a_commit_reports_are_those_it_stored_not_its_duplicates(
+    store: MentionLedger, channel: str
+) -> None:
+    # Given a negative mention already stored
+    first = _scored(channel, 0, Sentiment.NEGATIVE)
+    assert _commit(store, channel, 0, [first]).negative == 1
+    # When it comes again with one new negative and one new positive mention
+    again = [
+        first,
+        _scored(channel, 1, Sentiment.NEGATIVE),
+        _scored(channel, 2, Sentiment.POSITIVE),
+    ]
+    result = _commit(store, channel, 1, again)
+    # Then only the new negative one counts (the dashboard's negative share per channel)
+    assert (result.stored, result.duplicates, result.negative) == (2, 1, 1)

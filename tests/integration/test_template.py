@@ -195,7 +195,7 @@ def test_every_function_logs_with_retention_alarms_and_parks_failures(cfn: dict[
             "Ref": "LogRetentionDays"
         }
         assert any(
-            alarm["Properties"]["MetricName"] == "Errors"
+            alarm["Properties"].get("MetricName") == "Errors"
             and alarm["Properties"]["Dimensions"][0]["Value"] == {"Ref": name}
             for alarm in alarms.values()
         ), f"{name} has no error alarm"

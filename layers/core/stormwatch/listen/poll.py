@@ -62,6 +62,7 @@ class SourceReport:
     key: str
     pages: int = 0
     stored: int = 0
+    negative: int = 0
     duplicates: int = 0
     outcome: str = "done"  # done | more | backing-off | rate-limited | conflict | failed | skipped
     error: str | None = None
@@ -77,6 +78,10 @@ class PollReport:
     @property
     def stored(self) -> int:
         return sum(source.stored for source in self.sources)
+
+    @property
+    def negative(self) -> int:
+        return sum(source.negative for source in self.sources)
 
     @property
     def errors(self) -> list[str]:
@@ -176,6 +181,7 @@ def _poll_source(
             if scored:
                 result = position.commit(page.cursor, scored)
                 report.stored += result.stored
+                report.negative += result.negative
                 report.duplicates += result.duplicates
             else:
                 position.hold(page.cursor)

@@ -58,6 +58,8 @@ class CursorRecord:
 class CommitResult:
     stored: int = 0
     duplicates: int = 0
+    # Of `stored`, how many are negative: the dashboard's negative share per channel.
+    negative: int = 0
     version: int = 0
     transactions: int = 0
 
@@ -127,7 +129,8 @@ class MentionLedger:
             stored, duplicates = self._commit_chunk(
                 chunk, cursor_update if last else None, bucket_minutes, mention_ttl_days, now
             )
-            result.stored += stored
+            result.stored += len(stored)
+            result.negative += sum(item.sentiment is Sentiment.NEGATIVE for item in stored)
             result.duplicates += duplicates
             result.transactions += 1
             if last:
@@ -153,7 +156,9 @@ class MentionLedger:
         bucket_minutes: int,
         mention_ttl_days: int,
         now: datetime,
-    ) -> tuple[int, int]:
+    ) -> tuple[list[ScoredMention], int]:
+        """The mentions this chunk stored (its duplicates left out), and how many were
+        duplicates."""
         from botocore.exceptions import ClientError
 
         candidates = list(chunk)
@@ -168,7 +173,7 @@ class MentionLedger:
             if cursor_update is not None:
                 actions.append(cursor_update)
             if not actions:
-                return 0, duplicates
+                return [], duplicates
             try:
                 self.table.transact(actions)
             except ClientError as error:
@@ -202,7 +207,7 @@ class MentionLedger:
                     time.sleep(0.05 * 2**conflicts)
                     continue
                 raise
-            return len(candidates), duplicates
+            return candidates, duplicates
 
     def _mention_put(self, item: ScoredMention, ttl_days: int, now: datetime) -> dict[str, Any]:
         mention = item.mention
