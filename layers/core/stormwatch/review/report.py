@@ -32,6 +32,10 @@ ALERTED = "alerted"
 PERIODS = ("before", "during", "after")
 
 
+class UnknownAlert(LookupError):
+    """The alert id names no brand of the config."""
+
+
 @dataclass(frozen=True, slots=True)
 class Milestone:
     kind: str

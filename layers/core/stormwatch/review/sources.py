@@ -15,7 +15,13 @@ from stormwatch.persistence.mentions import MentionLedger
 from stormwatch.persistence.parked import ParkedPost, ParkedStore
 from stormwatch.persistence.table import Table
 from stormwatch.persistence.timeline import TimelineStore
-from stormwatch.review.report import CrisisReport, crisis_report, first_abnormal_of, report_window
+from stormwatch.review.report import (
+    CrisisReport,
+    UnknownAlert,
+    crisis_report,
+    first_abnormal_of,
+    report_window,
+)
 from stormwatch.warn.lifecycle import brand_of_alert
 
 SCHEDULERS = ("mastodon", "facebook", "hootsuite", "queue")
@@ -24,10 +30,6 @@ so a scheduler switched off since the crisis still shows what it parked."""
 
 MENTION_LIMIT = 500
 """Per channel: the top five by reach come from the episode's busiest stretch anyway."""
-
-
-class UnknownAlert(LookupError):
-    """No brand of the config has this alert id's shape."""
 
 
 def _alert_minute(alert_id: str) -> datetime:
