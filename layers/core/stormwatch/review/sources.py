@@ -58,7 +58,7 @@ def read_report(table: Table, config: Config, alert_id: str, now: datetime) -> C
         alerted_at=min(alerted, default=None),
         first_abnormal_at=first_abnormal_at,
         series=series,
-        mentions=_mentions(MentionLedger(table), series, first_abnormal_at, resolved or now),
+        mentions=_mentions(MentionLedger(table), brand, series, first_abnormal_at, resolved or now),
         parked=_parked(ParkedStore(table)),
         made_at=now,
         bucket_minutes=config.bucket_minutes,
@@ -66,12 +66,12 @@ def read_report(table: Table, config: Config, alert_id: str, now: datetime) -> C
 
 
 def _mentions(
-    ledger: MentionLedger, series: Iterable[str], start: datetime, end: datetime
+    ledger: MentionLedger, brand: str, series: Iterable[str], start: datetime, end: datetime
 ) -> list[ScoredMention]:
     found: list[ScoredMention] = []
     for channel in series:
         if channel != ALL_CHANNELS:
-            found += ledger.recent(channel, start, end, limit=MENTION_LIMIT)
+            found += ledger.recent(channel, start, end, limit=MENTION_LIMIT, negative_about=brand)
     return found
 
 
