@@ -60,6 +60,8 @@ class ActOutcome:
     review: list[dict[str, Any]] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
     seconds: float = 0.0
+    ended_at: datetime | None = None
+    """The Act part's clock when its last step was done."""
 
 
 class ActDemo:
@@ -277,6 +279,7 @@ def run_act(
         # The pause ends; posts whose time passed are listed, never sent on their own
         clock.shift(PAUSE_LASTS)
         resume_with_review(demo, outcome, publisher)
+        outcome.ended_at = _now()
     outcome.seconds = time.monotonic() - started
     console.write(
         f"  Act part: {len(outcome.steps)} commands in {outcome.seconds:.1f} s "

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from local.act_demo import run_act
 from local.history import count_buckets, quiet_history
+from local.report_demo import write_report
 from local.scenario import DEFAULT_HOURS, Scenario, build_scenario
 from local.stack import LocalStack, schedules
 from stormwatch.config import CHANNELS
@@ -427,17 +428,26 @@ def main(argv: list[str] | None = None) -> int:
             if ok
             else "  MISMATCH against the scenario's ground truth: see the ✗ rows\n"
         )
-        act_ok = True
-        if progress.first_acknowledged is not None:
-            acknowledged_at, alert_id = progress.first_acknowledged
-            with (OUT / "act.log").open("w", encoding="utf-8") as act_log:
-                outcome = run_act(
-                    stack, console, act_log, alert_id=alert_id, at=acknowledged_at + ACT_AFTER_ACK
-                )
-            act_ok = bool(outcome.final_release) and all(
-                r["status"] == "published" for r in outcome.final_release.values()
-            )
+        act_ok = act_and_review(stack, console, progress, last)
     return 0 if ok and act_ok else 1
+
+
+def act_and_review(stack: LocalStack, console: TextIO, progress: Progress, last: datetime) -> bool:
+    """The Act part on the first acknowledged alert, then its crisis report; True when every
+    channel published in the end."""
+    if progress.first_acknowledged is None:
+        return True
+    acknowledged_at, alert_id = progress.first_acknowledged
+    with (OUT / "act.log").open("w", encoding="utf-8") as act_log:
+        outcome = run_act(
+            stack, console, act_log, alert_id=alert_id, at=acknowledged_at + ACT_AFTER_ACK
+        )
+    write_report(
+        stack, console, alert_id=alert_id, now=max(outcome.ended_at or last, last), out=OUT
+    )
+    return bool(outcome.final_release) and all(
+        r["status"] == "published" for r in outcome.final_release.values()
+    )
 
 
 def show_first_messages(console: TextIO, progress: Progress) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
+from urllib.parse import quote
 
 if TYPE_CHECKING:
     from ops.transport import Answer, Transport
@@ -119,6 +120,11 @@ def add_commands(commands: Any) -> None:
     commands.add_parser(
         "status", help="crisis mode, parked posts, review list, statements", parents=[stack]
     ).set_defaults(run=status)
+    report_parser = commands.add_parser(
+        "report", help="(re)build an alert's crisis report; print its link", parents=[stack]
+    )
+    report_parser.add_argument("alert_id", help="as in the alert's email or SMS")
+    report_parser.set_defaults(run=report)
 
 
 def parse_variables(pairs: list[str], vars_file: Path | None) -> dict[str, object]:
@@ -507,6 +513,27 @@ def status(args: argparse.Namespace) -> int:
         )
     if result.get("alert_timeline"):
         print_timeline(result["alert_timeline"], args.out)
+    return 0
+
+
+def report(args: argparse.Namespace) -> int:
+    result = _call(args, "POST", f"/alerts/{quote(args.alert_id, safe='')}/report", {})
+
+    def took(seconds: int | None) -> str:
+        if seconds is None:
+            return "not yet"
+        minutes = seconds // 60
+        return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+    durations = result["durations_seconds"]
+    print(
+        f"crisis report of {result['alert_id']}: time to alert {took(durations['to_alert'])}, "
+        f"to acknowledge {took(durations['to_acknowledge'])}, "
+        f"to statement {took(durations['to_statement'])}",
+        file=args.out,
+    )
+    print(f"  stored as {result['html_key']} and {result['json_key']}", file=args.out)
+    print(f"  open (valid a day): {result['url']}", file=args.out)
     return 0
 
 

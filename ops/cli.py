@@ -260,7 +260,7 @@ def main(
 
     add_commands(commands)
     args = parser.parse_args(argv)
-    if args.command in ("statement", "pause", "resume", "status"):
+    if args.command in ("statement", "pause", "resume", "status", "report"):
         return run_act(args, transport, confirm, out)
     try:
         return int(args.run(args))

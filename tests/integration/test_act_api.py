@@ -475,9 +475,19 @@ def test_every_aws_call_of_an_act_api_function_is_one_its_role_allows(
 def test_the_act_function_no_longer_does_what_only_the_release_needs(act: LocalStack) -> None:
     # Given what the Act function called for every route but the release
     called = act.aws_actions["ActFunction"]
-    # Then it neither published a notice nor put a card, and its role could not have
-    assert not called & {"sns:Publish", "s3:PutObject", "s3:GetObject"}
-    assert not _allowed(act, "ActFunction") & {"sns:Publish", "s3:PutObject", "s3:GetObject"}
+    # Then it published no notice, and its role could not have
+    assert "sns:Publish" not in called
+    assert "sns:Publish" not in _allowed(act, "ActFunction")
+    # ...and it may put nothing in the media bucket: its S3 actions reach crisis reports only
+    assert act.deployment is not None
+    resources = act.deployment.template["Resources"]
+    s3_resources = [
+        statement["Resource"]
+        for policy in resources["ActFunctionRole"]["Properties"]["Policies"]
+        for statement in policy["PolicyDocument"]["Statement"]
+        if any(str(action).startswith("s3:") for action in statement["Action"])
+    ]
+    assert s3_resources == [{"Fn::Sub": "${ReportsBucket.Arn}/reports/*"}]
 
 
 @pytest.mark.parametrize(("instance_limit", "fits"), [(1000, True), (500, False)])

@@ -6,25 +6,28 @@ posts whose time passed during the pause listed for review."""
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from local.act_demo import FAILING_CHANNEL, SCHEDULED_PER_SCHEDULER, ActOutcome, run_act
+from local.report_demo import write_report
 from local.stack import LocalStack
 from stormwatch.config.act import PUBLISHING_CHANNELS
 
 SCHEDULERS = ("mastodon", "facebook", "hootsuite", "queue")
+ALERT_BEFORE_ACT = timedelta(minutes=30)
 
 
 @pytest.fixture(scope="module")
 def outcome(stack: LocalStack) -> ActOutcome:
     # Given the example config on the local stack, and a critical alert just acknowledged
     at = datetime.now(UTC).replace(microsecond=0)
+    alert_id = f"nordwind-air-{at - ALERT_BEFORE_ACT:%Y%m%d-%H%M}"
     # When the Act part runs from then on
-    return run_act(
-        stack, io.StringIO(), io.StringIO(), alert_id="nordwind-air-20261224-0905", at=at
-    )
+    return run_act(stack, io.StringIO(), io.StringIO(), alert_id=alert_id, at=at)
 
 
 def test_pausing_parks_every_scheduled_post_per_scheduler(outcome: ActOutcome) -> None:
@@ -77,3 +80,28 @@ def test_resuming_lists_the_posts_due_during_the_pause_and_restores_the_rest(
 
 def test_the_act_part_takes_seconds(outcome: ActOutcome) -> None:
     assert outcome.seconds < 60
+
+
+def test_the_demo_ends_with_the_alerts_crisis_report_written_locally(
+    stack: LocalStack, outcome: ActOutcome, tmp_path: Path
+) -> None:
+    # Given the Act part done on the alert
+    assert outcome.ended_at is not None
+    console = io.StringIO()
+    # When the demo writes the alert's report
+    written = write_report(
+        stack, console, alert_id=outcome.alert_id, now=outcome.ended_at, out=tmp_path
+    )
+    # Then the HTML and the JSON are there, with the Act part's steps and what was parked
+    report = json.loads(written.json.read_text(encoding="utf-8"))
+    assert "<svg" in written.html.read_text(encoding="utf-8")
+    kinds = [step["kind"] for step in report["timeline"]]
+    assert kinds[0] == "first abnormal bucket"
+    assert {"paused", "released", "resumed"} <= set(kinds)
+    assert kinds.count("released") == len(PUBLISHING_CHANNELS)
+    assert report["durations_seconds"]["to_statement"] > 0
+    parked = {p["scheduler"]: p["parked"] for p in report["parked"]}
+    assert parked == dict.fromkeys(SCHEDULERS, SCHEDULED_PER_SCHEDULER)
+    assert str(written.html) in console.getvalue()
+    assert "to statement 30 min" in console.getvalue()  # released 30 min after the alert
+    assert written.seconds < 3

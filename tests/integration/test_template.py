@@ -241,6 +241,7 @@ def test_every_act_route_is_iam_authorized_and_reaches_its_function(
         ("POST", "/resume"),
         ("GET", "/status"),
         ("GET", "/alerts/{id}/timeline"),
+        ("POST", "/alerts/{id}/report"),
     }
     for path, methods in paths.items():
         for method, operation in methods.items():
@@ -280,12 +281,17 @@ def test_the_act_function_may_do_only_what_preview_approval_pause_and_resume_nee
         "StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}
     }
     # What only the release needs is the release function's: no notice, no card, no key
-    # for either, and no environment naming them
-    assert not {a for a in by_action if a.startswith(("sns:", "s3:"))}
+    # for the topic, and no environment naming them
+    assert not {a for a in by_action if a.startswith("sns:")}
     assert not _key_uses_via(role, "sns")
-    assert not _key_uses_via(role, "s3")
     environment = cfn["Resources"]["ActFunction"]["Properties"]["Environment"]["Variables"]
     assert not {"MEDIA_BUCKET", "ALERTS_TOPIC_ARN", "OPS_TOPIC_ARN"} & set(environment)
+    # Its S3 is the crisis reports' prefix alone (put, and get for the presigned link)
+    assert {a for a in by_action if a.startswith("s3:")} == {"s3:PutObject", "s3:GetObject"}
+    for action in ("s3:PutObject", "s3:GetObject"):
+        assert by_action[action] == [{"Fn::Sub": "${ReportsBucket.Arn}/reports/*"}]
+    assert len(_key_uses_via(role, "s3")) == 1
+    assert environment["REPORTS_BUCKET"] == {"Ref": "ReportsBucket"}
     assert not {a for a in by_action if "*" in by_action[a]}
     assert not {a for a in by_action if a.startswith(("lambda:", "iam:Create", "kms:Encrypt"))}
     # The auto-resume schedule's role may invoke the Act function and nothing else
@@ -373,3 +379,22 @@ def test_the_release_has_its_own_function_role_and_route_and_no_schedule(
 def test_the_act_outputs_name_the_api_and_the_function(cfn: dict[str, Any]) -> None:
     assert "execute-api" in cfn["Outputs"]["ActApiUrl"]["Value"]["Fn::Sub"]
     assert cfn["Outputs"]["ActFunctionName"]["Value"] == {"Ref": "ActFunction"}
+
+
+def test_the_reports_bucket_is_private_encrypted_tls_only_and_expiring(
+    cfn: dict[str, Any],
+) -> None:
+    bucket = cfn["Resources"]["ReportsBucket"]["Properties"]
+    block = bucket["PublicAccessBlockConfiguration"]
+    assert all(block[name] for name in block)
+    (rule,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "aws:kms",
+        "KMSMasterKeyID": {"Fn::GetAtt": ["Key", "Arn"]},
+    }
+    (expiry,) = bucket["LifecycleConfiguration"]["Rules"]
+    assert expiry["ExpirationInDays"] == 400
+    policy = cfn["Resources"]["ReportsBucketPolicy"]["Properties"]["PolicyDocument"]
+    (tls,) = policy["Statement"]
+    assert tls["Effect"] == "Deny"
+    assert tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}

@@ -47,6 +47,7 @@ STATEMENT_ROUTES: tuple[Route, ...] = (
     _route("POST", r"/resume", "resume"),
     _route("GET", r"/status", "status"),
     _route("GET", r"/alerts/(?P<alert>[^/]+)/timeline", "timeline"),
+    _route("POST", r"/alerts/(?P<alert>[^/]+)/report", "report"),
 )
 """What the Act function answers: everything but the release."""
 
@@ -112,11 +113,12 @@ def status_of(error: Exception) -> int | None:
     from stormwatch.persistence.crisis import CrisisModeAlreadyOn
     from stormwatch.persistence.releases import TextChanged
     from stormwatch.persistence.statements import StatementConflict, UnknownStatement
+    from stormwatch.review.report import UnknownAlert
 
     for kinds, status in (
         ((BadRequest,), 400),
         ((NotAllowed,), 403),
-        ((UnknownStatement,), 404),
+        ((UnknownStatement, UnknownAlert), 404),
         (
             (WrongState, StaleHash, NotReady, CrisisModeAlreadyOn, TextChanged, StatementConflict),
             409,
@@ -158,6 +160,8 @@ def answer(
             result = call(statement_id)
         elif name == "timeline":
             result = call(parameters["alert"])
+        elif name == "report":
+            result = call(caller, parameters["alert"])
         elif name == "resume":
             result = call(caller)
         elif statement_id is not None:

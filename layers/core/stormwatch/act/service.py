@@ -20,7 +20,7 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from stormwatch.act import approval
 from stormwatch.act.approval import ActError, Caller, NotReady, Rules, State, Statement
@@ -33,6 +33,7 @@ from stormwatch.channels.publishers.base import Publisher
 from stormwatch.channels.schedulers.base import Scheduler
 from stormwatch.config import Config
 from stormwatch.config.act import PUBLISHING_CHANNELS
+from stormwatch.errors import ConfigError
 from stormwatch.model import iso
 from stormwatch.persistence.audit import AuditEvent, AuditLog
 from stormwatch.persistence.crisis import Actor, CrisisMode, CrisisModeAlreadyOn, CrisisStore
@@ -42,6 +43,9 @@ from stormwatch.persistence.statements import StatementConflict, StatementStore
 from stormwatch.persistence.table import Table
 from stormwatch.persistence.timeline import TimelineStore
 from stormwatch.warn.lifecycle import brand_of_alert
+
+if TYPE_CHECKING:
+    from stormwatch.review.store import ReportStore
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +97,10 @@ class AutoResumeSchedules(Protocol):
     def delete(self, name: str) -> None: ...
 
 
+def _no_report_store() -> ReportStore:
+    raise ConfigError("environment REPORTS_BUCKET", "this function stores no crisis report")
+
+
 @dataclass(frozen=True)
 class ActPorts:
     """Adapters, each made on first need (a preview builds no publisher)."""
@@ -104,6 +112,8 @@ class ActPorts:
     auto_resume: Callable[[], AutoResumeSchedules]
     card_urls: Callable[[Statement], Mapping[str, str]]
     """Image cards of the channels that post no text alone (Instagram), by channel."""
+    reports: Callable[[], ReportStore] = _no_report_store
+    """Where crisis reports go (the Act function's: the release function has none)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,6 +296,7 @@ class ActService:
         self.parked = ParkedStore(table)
         self.releases = ReleaseStore(table)
         self.timelines = TimelineStore(table)
+        self.table = table
         self.rules = Rules(
             approvals_required=config.act.approvals_required,
             approval_expiry=timedelta(hours=config.act.approval_expiry_hours),
@@ -825,6 +836,28 @@ class ActService:
             "alert_id": alert_id,
             "brand": brand if known else None,
             "steps": [step.as_dict() for step in steps],
+        }
+
+    def report(self, caller: Caller, alert_id: str) -> dict[str, Any]:
+        """(Re)build the alert's crisis report from the table as it is now, store its HTML
+        and JSON, and answer where they are with a link valid a day."""
+        from stormwatch.review.render import report_html
+        from stormwatch.review.sources import read_report
+
+        if not _ALERT_ID.match(alert_id):
+            raise BadRequest(f"{alert_id[:80]!r} is not an alert id")
+        report = read_report(self.table, self.config, alert_id, self.clock())
+        document = report.to_json()
+        stored = self.ports.reports().put(alert_id, report_html(report), document)
+        logger.info("crisis report", extra={"alert_id": alert_id, "caller": caller.contact})
+        return {
+            "alert_id": alert_id,
+            "html_key": stored.html_key,
+            "json_key": stored.json_key,
+            "url": stored.url,
+            "durations_seconds": document["durations_seconds"],
+            "first_abnormal_at": document["first_abnormal_at"],
+            "resolved_at": document["resolved_at"],
         }
 
 

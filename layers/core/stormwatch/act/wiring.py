@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stormwatch.act.approval import Statement
 from stormwatch.act.preflight import Checkers
@@ -31,6 +31,9 @@ from stormwatch.runtime import (
     load_channel_credentials,
     required_variable,
 )
+
+if TYPE_CHECKING:
+    from stormwatch.review.store import ReportStore
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +55,8 @@ class ActEnvironment:
     media_bucket: str | None
     """The release function's: where Instagram's image cards go (the template's
     MediaBucket)."""
+    reports_bucket: str | None = None
+    """The Act function's: where crisis reports go (the template's ReportsBucket)."""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> ActEnvironment:
@@ -69,6 +74,7 @@ class ActEnvironment:
             dead_letter_arn=values.get("DEAD_LETTER_QUEUE_ARN") or None,
             link_networks=tuple(n.strip() for n in networks.split(",") if n.strip()),
             media_bucket=values.get("MEDIA_BUCKET") or None,
+            reports_bucket=values.get("REPORTS_BUCKET") or None,
         )
 
 
@@ -261,7 +267,16 @@ def act_ports(
         announcer=announcer,
         auto_resume=auto_resume,
         card_urls=ImageCardUrls(config, lambda: clients.client("s3"), act_environment.media_bucket),
+        reports=lambda: report_store(clients, act_environment.reports_bucket),
     )
+
+
+def report_store(clients: AwsClients, bucket: str | None) -> ReportStore:
+    from stormwatch.review.store import ReportStore
+
+    if bucket is None:
+        raise ConfigError("environment REPORTS_BUCKET", "required to store crisis reports")
+    return ReportStore(clients.client("s3"), bucket)
 
 
 class ImageCardUrls:

@@ -279,22 +279,40 @@ class MentionLedger:
     # --- reading mentions back -----------------------------------------------------------
 
     def recent(
-        self, channel: str, start: datetime, end: datetime, *, limit: int = 500
+        self,
+        channel: str,
+        start: datetime,
+        end: datetime,
+        *,
+        limit: int = 500,
+        negative_about: str | None = None,
     ) -> list[ScoredMention]:
-        """Stored mentions of a channel in [start, end), newest first (alert evidence)."""
+        """Stored mentions of a channel in [start, end), newest first (alert evidence);
+        with `negative_about`, only the negative ones of that brand (filtered by DynamoDB:
+        a crisis report's thousands of mentions need not all travel)."""
         found: list[ScoredMention] = []
         day = end.astimezone(UTC).date()
         first = start.astimezone(UTC).date()
+        only: dict[str, Any] = {}
+        if negative_about is not None:
+            only = {
+                "FilterExpression": "#sentiment = :negative AND contains(#brands, :brand)",
+                "ExpressionAttributeNames": {"#sentiment": "sentiment", "#brands": "brands"},
+            }
         while day >= first and len(found) < limit:
+            values: dict[str, Any] = {
+                ":pk": {"S": keys.mention_day(channel, f"{day:%Y-%m-%d}")},
+                ":start": {"S": iso(start)},
+                ":end": {"S": iso(end - timedelta(seconds=1)) + "~"},
+            }
+            if negative_about is not None:
+                values |= {":negative": {"S": "negative"}, ":brand": {"S": negative_about}}
             items = self.table.query(
                 KeyConditionExpression="pk = :pk AND sk BETWEEN :start AND :end",
-                ExpressionAttributeValues={
-                    ":pk": {"S": keys.mention_day(channel, f"{day:%Y-%m-%d}")},
-                    ":start": {"S": iso(start)},
-                    ":end": {"S": iso(end - timedelta(seconds=1)) + "~"},
-                },
+                ExpressionAttributeValues=values,
                 ScanIndexForward=False,
                 Limit=limit,
+                **only,
             )
             for item in items:
                 found.append(_scored_mention(item))

@@ -1,0 +1,1 @@
+"""The Review flow: the crisis report of one alert (model, HTML, storage)."""
