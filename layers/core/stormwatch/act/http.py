@@ -47,6 +47,7 @@ STATEMENT_ROUTES: tuple[Route, ...] = (
     _route("POST", r"/resume", "resume"),
     _route("GET", r"/status", "status"),
     _route("GET", r"/alerts/(?P<alert>[^/]+)/timeline", "timeline"),
+    _route("POST", r"/alerts/(?P<alert>[^/]+)/acknowledge", "acknowledge"),
 )
 """What the Act function answers: everything but the release."""
 
@@ -158,6 +159,8 @@ def answer(
             result = call(statement_id)
         elif name == "timeline":
             result = call(parameters["alert"])
+        elif name == "acknowledge":
+            result = call(caller, parameters["alert"], body)
         elif name == "resume":
             result = call(caller)
         elif statement_id is not None:
