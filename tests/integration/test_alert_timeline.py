@@ -203,6 +203,7 @@ def test_given_an_open_alert_when_acknowledged_through_the_api_then_the_first_on
     # Then the alert is Ben's (the verified caller, never the body), and stays his
     assert taken["acknowledged_by"] == "Ben Kraus"
     lifecycle = WarnStateStore(_table(act)).load_state(BRAND).lifecycle
+    assert lifecycle is not None
     assert lifecycle["alert"]["acknowledged_by"] == "Ben Kraus"
     # ...an alert that is not the open one is refused with a message
     other = as_(act, BEN).request("POST", "/alerts/nordwind-air-20200101-0000/acknowledge", {})

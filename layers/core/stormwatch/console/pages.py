@@ -1,0 +1,49 @@
+"""The pages: Jinja2 with autoescape on every template, so mention and statement text is
+always data, never markup or a template."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from stormwatch.console.chart import HEIGHT, WIDTH
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+@cache
+def _environment() -> Any:
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render(page: str, **values: Any) -> str:
+    return str(
+        _environment().get_template(f"{page}.html").render(width=WIDTH, height=HEIGHT, **values)
+    )
+
+
+def statement_view(shown: dict[str, Any]) -> dict[str, Any]:
+    """`ActService.show`'s answer with each channel's text and its lengths as the channel
+    counts them."""
+    from stormwatch.act.counting import channel_lengths
+
+    channels = []
+    for channel, text in shown["texts"].items():
+        try:
+            lengths = [
+                {"used": n.used, "limit": n.limit, "unit": n.unit}
+                for n in channel_lengths(channel, text)
+            ]
+        except ValueError:
+            lengths = []
+        channels.append({"channel": channel, "text": text, "lengths": lengths, "checks": []})
+    return {**shown, "channels": channels}
