@@ -162,6 +162,32 @@ def resume_page() -> Response[str]:
     return _page("resume", **_reads().parked())
 
 
+@app.get("/l/<token>")
+def signed_link(token: str) -> Response[str]:
+    """An alert message's link: to the alert's page, once, before it expires. Its one write
+    is the record of its use; the alert is not touched."""
+    from stormwatch.console.links import BadLink, ExpiredLink, open_link
+    from stormwatch.persistence.links import LinkUses
+
+    reads = _reads()
+    brands = [brand.id for brand in reads.config.brands]
+    now = _now()
+    try:
+        link = open_link(_key(), token, brands, now)
+    except ExpiredLink as error:
+        return _refused(410, "This link has expired", f"{error}. Open the console instead.", "/")
+    except BadLink as error:
+        return _refused(400, "This link does not work", str(error), "/")
+    if not LinkUses(reads.table).first_use(link.link_id, _viewer().sub, now, link.expires_at):
+        return _refused(
+            409,
+            "This link was used already",
+            "Each link in an alert opens once. The alert is on the console's status page.",
+            "/",
+        )
+    return Response(303, HTML, "", headers={"Location": f"/alerts/{link.alert_id}"})
+
+
 # --- steps (POST: each one an Act function's) --------------------------------------------
 
 

@@ -8,7 +8,7 @@ import html
 import re
 import threading
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -343,7 +343,54 @@ def test_the_console_changed_nothing_itself_and_its_role_allows_every_call_it_ma
     assert not {
         a
         for a in allowed
-        if a.startswith("dynamodb:") and a not in ("dynamodb:Query", "dynamodb:GetItem")
+        if a.startswith("dynamodb:")
+        and a not in ("dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem")
     }
     # ...while the release function did the publishing
     assert "sns:Publish" in act.aws_actions["ReleaseStatementFunction"]
+
+
+def _link(stack: LocalStack, alert_id: str, issued: datetime) -> str:
+    from stormwatch.console.links import alert_link
+
+    secret = stack.client("secretsmanager").get_secret_value(
+        SecretId=stack.deployment.function_environment("ConsoleFunction")["CONSOLE_SECRET_NAME"]
+        if stack.deployment
+        else ""
+    )["SecretString"]
+    brands = [brand.id for brand in stack.config().brands]
+    return alert_link(secret.encode(), alert_id, brands, issued)
+
+
+def test_given_an_alerts_signed_link_when_opened_then_once_to_the_page_and_never_again(
+    act: LocalStack,
+) -> None:
+    alert_id = _open_alert(act)
+    link = _link(act, alert_id, datetime.now(UTC))
+    # When Ben, signed in, opens it from the SMS
+    opened = get(act, link, "ben")
+    # Then he is sent to the alert's page, and the alert is as it was
+    assert opened["statusCode"] == 303
+    assert opened["headers"]["Location"] == f"/alerts/{alert_id}"
+    assert set(opened["headers"]) >= HEADERS
+    # When it is opened again (by anybody): a clear page, nothing else
+    again = get(act, link, "anna")
+    assert again["statusCode"] == 409
+    assert "This link was used already" in again["body"]
+
+
+def test_given_an_expired_or_tampered_link_when_opened_then_a_clear_page(act: LocalStack) -> None:
+    alert_id = _open_alert(act)
+    expired = _link(act, alert_id, datetime.now(UTC) - timedelta(hours=25))
+    answer = get(act, expired, "ben")
+    assert answer["statusCode"] == 410
+    assert "This link has expired" in answer["body"]
+    fresh = _link(act, alert_id, datetime.now(UTC))
+    # (one character of the id changed: another alert's time, or another expiry)
+    tampered = fresh[:6] + ("0" if fresh[6] != "0" else "1") + fresh[7:]
+    for bad in (tampered, fresh[:-1], "/l/nothing"):
+        answer = get(act, bad, "ben")
+        assert answer["statusCode"] == 400, bad
+        assert "This link does not work" in answer["body"]
+    # ...and the untouched link still opens once
+    assert get(act, fresh, "ben")["statusCode"] == 303

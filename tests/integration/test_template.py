@@ -414,6 +414,16 @@ def test_the_console_is_behind_the_pools_jwt_authorizer_and_may_only_read_and_in
     assert {a for a in by_action if a.startswith("dynamodb:")} == {
         "dynamodb:Query",
         "dynamodb:GetItem",
+        "dynamodb:PutItem",
+    }
+    # ...its one write, a signed link's use, only in the links' partitions
+    (link_use,) = [
+        s
+        for s in _statements(cfn["Resources"]["ConsoleFunctionRole"])
+        if "dynamodb:PutItem" in _actions(s)
+    ]
+    assert link_use["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["LINK#*"]}
     }
     assert by_action["secretsmanager:GetSecretValue"] == [{"Ref": "ConsoleSecret"}]
     assert by_action["lambda:InvokeFunction"] == [

@@ -49,6 +49,7 @@ def scheduler_names(config: Config) -> Sequence[str]:
 class ConsoleReads:
     def __init__(self, config: Config, table: Table, clock: Callable[[], datetime]) -> None:
         self.config = config
+        self.table = table
         self.clock = clock
         self.service = ActService(config, table, READ_ONLY_PORTS, clock)
         self.warn = WarnStateStore(table)
