@@ -137,7 +137,8 @@ def test_the_evaluator_may_read_and_decide_and_notify_only(cfn: dict[str, Any]) 
     dynamodb = {a for a in by_action if a.startswith("dynamodb:")}
     assert dynamodb == TABLE_ACTIONS
     assert by_action["sns:Publish"] == [[{"Ref": "AlertsTopic"}, {"Ref": "OpsTopic"}]]
-    assert "secretsmanager:GetSecretValue" not in by_action  # it never reads credentials
+    # It never reads channel credentials: only the console's key, to sign alert links
+    assert by_action["secretsmanager:GetSecretValue"] == [{"Ref": "ConsoleSecret"}]
     assert not {a for a, resources in by_action.items() if "*" in resources}
     # Direct SMS needs "*" (no resource for a phone number): one separate, marked policy
     sms = cfn["Resources"]["EvaluateAlertsSmsPolicy"]

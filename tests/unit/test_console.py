@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -89,3 +90,34 @@ def test_groups_come_from_the_verified_claims_as_api_gateway_passes_them() -> No
     assert viewer_of(_event({"sub": "s2", "username": "erik"})).groups == frozenset()
     with pytest.raises(NotSignedIn):
         viewer_of({"requestContext": {"authorizer": {"iam": {"userArn": "arn"}}}})
+
+
+class _Secrets:
+    def get(self, name: str, max_age: int) -> str:
+        assert name == "stormwatch/dev/console"
+        return KEY.decode()
+
+
+class _Clients:
+    def secrets(self) -> _Secrets:
+        return _Secrets()
+
+
+def test_the_evaluator_signs_links_only_when_the_stack_has_a_console_url() -> None:
+    from stormwatch.warn.service import console_links
+
+    clients: Any = _Clients()
+    assert console_links(clients, BRANDS, {"CONSOLE_SECRET_NAME": "x", "CONSOLE_URL": ""}) is None
+    links = console_links(
+        clients,
+        BRANDS,
+        {
+            "CONSOLE_URL": "https://console.example/",
+            "CONSOLE_SECRET_NAME": "stormwatch/dev/console",
+        },
+    )
+    assert links is not None
+    url = links("nordwind-air-20261224-0245", NOW)
+    assert url.startswith("https://console.example/l/")
+    token = url.rsplit("/", 1)[1]
+    assert open_link(KEY, token, BRANDS, NOW).alert_id == "nordwind-air-20261224-0245"
