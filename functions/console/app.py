@@ -135,8 +135,29 @@ def alert(alert_id: str) -> Response[str]:
     reads = _reads()
     timeline = reads.service.timeline(alert_id)
     return _page(
-        "alert", alert_id=alert_id, steps=timeline["steps"], crisis=reads.service.crisis.read()
+        "alert",
+        alert_id=alert_id,
+        steps=timeline["steps"],
+        evidence=reads.evidence(alert_id),
+        crisis=reads.service.crisis.read(),
     )
+
+
+def _dry_run(shown: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
+    """The Act function's pre-flight checks of the statement's texts as stored (its dry
+    run writes nothing), for this person; None and why when it refused or failed."""
+    from stormwatch.console.invoke import act_event
+    from stormwatch.console.pages import preview_body
+
+    event = act_event(
+        app.current_event.raw_event,
+        "POST",
+        "POST /statements/preview",
+        "/statements/preview",
+        preview_body(shown),
+    )
+    answer = _act_functions().call("act", event)
+    return (answer.body, "") if answer.ok else (None, answer.error)
 
 
 @app.get("/statements/<statement_id>")
@@ -144,9 +165,17 @@ def statement(statement_id: str) -> Response[str]:
     from stormwatch.console.pages import statement_view
 
     reads = _reads()
-    shown = statement_view(reads.service.show(statement_id))
+    stored = reads.service.show(statement_id)
+    preview, unchecked = _dry_run(stored) if stored["state"] != "released" else (None, "")
+    shown = statement_view(stored, preview)
     failed = sorted(c for c, r in shown["releases"].items() if r["status"] != "published")
-    return _page("statement", s=shown, failed=failed, crisis=reads.service.crisis.read())
+    return _page(
+        "statement",
+        s=shown,
+        failed=failed,
+        unchecked=unchecked,
+        crisis=reads.service.crisis.read(),
+    )
 
 
 @app.get("/statements/<statement_id>/release")

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+import markupsafe
 import pytest
 
 from local.stack import LocalStack
@@ -190,6 +191,14 @@ def test_given_each_group_when_each_page_opens_then_it_renders_with_what_the_gro
     body = get(act, statement_page, "anna")["body"]
     assert html.escape(draft["texts"]["x"], quote=False) in body
     assert "/ 280 weighted characters" in body
+    # ...with the pre-flight checks the Act function ran on those texts for her
+    assert "<td>links</td><td>passed</td>" in body
+    assert "<td>spelling</td>" in body
+    # ...which it does not run for somebody act.people does not name
+    assert (
+        "Pre-flight checks not shown: cognito:erik is nobody"
+        in get(act, statement_page, "erik")["body"]
+    )
 
 
 def test_given_a_viewer_when_approving_then_the_act_functions_rule_refuses_and_nothing_changes(
@@ -394,3 +403,46 @@ def test_given_an_expired_or_tampered_link_when_opened_then_a_clear_page(act: Lo
         assert "This link does not work" in answer["body"]
     # ...and the untouched link still opens once
     assert get(act, fresh, "ben")["statusCode"] == 303
+
+
+def test_given_a_mention_that_is_markup_when_the_alert_page_quotes_it_then_it_is_text(
+    act: LocalStack,
+) -> None:
+    from stormwatch.model import Mention, ScoredMention, Sentiment
+    from stormwatch.persistence.mentions import MentionLedger
+
+    # Given the open alert's brand has a negative mention, written as a script, 10 minutes ago
+    alert_id = _open_alert(act)
+    now = datetime.now(UTC)
+    text = '<script>alert("owned")</script> <b>Nordwind</b> lost my bag & "refund"?'
+    mention = Mention(
+        "x",
+        "m-1",
+        "https://x.example/m-1",
+        "<img src=x>",
+        text,
+        now - timedelta(minutes=10),
+        reach=900,
+    )
+    MentionLedger(Table(act.client("dynamodb"), act.outputs["TableName"])).commit_page(
+        "x",
+        "search:nordwind",
+        0,
+        {"n": 1},
+        [ScoredMention(mention, "en", Sentiment.NEGATIVE, -0.9, (BRAND,))],
+        bucket_minutes=5,
+        mention_ttl_days=30,
+        now=now,
+    )
+    # When the alert page and the status page are opened
+    page = get(act, f"/alerts/{alert_id}", "erik")["body"]
+    status = get(act, "/", "erik")["body"]
+    # Then the mention is quoted as text, never markup
+    assert "<script>" not in page
+    assert "<img" not in page
+    assert str(markupsafe.escape(text)) in page
+    assert "&lt;img src=x&gt;" in page
+    # ...and the charts count it: one mention, all of it negative, on x and in all
+    assert "Nordwind Air - x" in status
+    assert "1 mentions, 100 % negative" in status
+    assert "<svg" in page

@@ -16,6 +16,9 @@ from stormwatch.persistence.parked import ParkState
 from stormwatch.persistence.table import Table
 from stormwatch.persistence.warn_state import WarnStateStore
 
+EVIDENCE_WINDOW = timedelta(hours=1)
+TOP_MENTIONS = 5
+
 
 class ReadOnly(RuntimeError):
     """A port of the Act flow was asked for: changes are the Act functions' alone."""
@@ -68,7 +71,32 @@ class ConsoleReads:
             "charts": self.charts(),
         }
 
-    def charts(self) -> list[Chart]:
+    def evidence(self, alert_id: str) -> dict[str, Any]:
+        """The alert's brand: its last 24 hours per channel and the most-read negative
+        mentions of the last hour (what the alert email quotes)."""
+        from stormwatch.model import Sentiment
+        from stormwatch.persistence.mentions import MentionLedger
+        from stormwatch.warn.lifecycle import brand_of_alert
+
+        brand = next((b for b in self.config.brands if b.id == brand_of_alert(alert_id)), None)
+        if brand is None:
+            return {"brand": None, "charts": [], "mentions": []}
+        now = self.clock()
+        ledger = MentionLedger(self.table)
+        found = [
+            item
+            for channel in self.config.enabled_channels
+            for item in ledger.recent(channel, now - EVIDENCE_WINDOW, now, limit=200)
+            if item.sentiment is Sentiment.NEGATIVE and brand.id in item.brands
+        ]
+        found.sort(key=lambda item: (-item.mention.reach, -item.mention.engagement))
+        return {
+            "brand": brand.name,
+            "charts": self.charts([brand.id]),
+            "mentions": [item.mention for item in found[:TOP_MENTIONS]],
+        }
+
+    def charts(self, brand_ids: Sequence[str] | None = None) -> list[Chart]:
         bucket = timedelta(minutes=self.config.bucket_minutes)
         now = self.clock()
         end = datetime.fromtimestamp(
@@ -76,6 +104,8 @@ class ConsoleReads:
         )
         charts = []
         for brand in self.config.brands:
+            if brand_ids is not None and brand.id not in brand_ids:
+                continue
             series = self.warn.read_buckets(brand.id, end - timedelta(hours=24), end)
             for channel in sorted(series, key=lambda c: (c == ALL_CHANNELS, c)):
                 label = f"{brand.name} - {'all channels' if channel == ALL_CHANNELS else channel}"
