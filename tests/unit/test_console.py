@@ -121,3 +121,22 @@ def test_the_evaluator_signs_links_only_when_the_stack_has_a_console_url() -> No
     assert url.startswith("https://console.example/l/")
     token = url.rsplit("/", 1)[1]
     assert open_link(KEY, token, BRANDS, NOW).alert_id == "nordwind-air-20261224-0245"
+
+
+def test_the_console_handler_imports_nothing_a_request_may_not_need() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    app = Path(__file__).resolve().parents[2] / "functions" / "console" / "app.py"
+    code = (
+        "import importlib.util, sys\n"
+        f"spec = importlib.util.spec_from_file_location('console_app', {str(app)!r})\n"
+        "spec.loader.exec_module(importlib.util.module_from_spec(spec))\n"
+        "heavy = {'jinja2', 'stormwatch.act.service', 'stormwatch.warn.render', 'PIL'}\n"
+        "assert not heavy & set(sys.modules), heavy & set(sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
