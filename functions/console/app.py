@@ -88,10 +88,35 @@ def _refused(status: int, heading: str, message: str, back: str | None = None) -
 
 
 def _form() -> dict[str, str]:
+    """The posted form; an oversized or malformed one is empty (its CSRF token with it)."""
     raw = app.current_event.decoded_body or ""
     if len(raw.encode()) > MAX_FORM_BYTES:
         return {}
-    return {name: values[0] for name, values in parse_qs(raw, max_num_fields=20).items()}
+    try:
+        fields = parse_qs(raw, max_num_fields=20)
+    except ValueError:
+        return {}
+    return {name: values[0] for name, values in fields.items()}
+
+
+class NoSuchPage(LookupError):
+    """A path parameter that cannot name a statement or an alert."""
+
+
+def _statement_id(raw: str) -> str:
+    from stormwatch.act.service import STATEMENT_ID
+
+    if not STATEMENT_ID.match(raw):
+        raise NoSuchPage(f"there is no statement {raw[:80]!r}")
+    return raw
+
+
+def _alert_id(raw: str) -> str:
+    from stormwatch.warn.acknowledgement import ALERT_ID
+
+    if not ALERT_ID.match(raw):
+        raise NoSuchPage(f"there is no alert {raw[:80]!r}")
+    return raw
 
 
 def _step(
@@ -132,6 +157,7 @@ def status() -> Response[str]:
 
 @app.get("/alerts/<alert_id>")
 def alert(alert_id: str) -> Response[str]:
+    alert_id = _alert_id(alert_id)
     reads = _reads()
     timeline = reads.service.timeline(alert_id)
     return _page(
@@ -164,6 +190,7 @@ def _dry_run(shown: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
 def statement(statement_id: str) -> Response[str]:
     from stormwatch.console.pages import statement_view
 
+    statement_id = _statement_id(statement_id)
     reads = _reads()
     stored = reads.service.show(statement_id)
     preview, unchecked = _dry_run(stored) if stored["state"] != "released" else (None, "")
@@ -182,6 +209,7 @@ def statement(statement_id: str) -> Response[str]:
 def confirm_release(statement_id: str) -> Response[str]:
     from stormwatch.console.pages import statement_view
 
+    statement_id = _statement_id(statement_id)
     shown = statement_view(_reads().service.show(statement_id))
     return _page("confirm", s=shown)
 
@@ -222,6 +250,7 @@ def signed_link(token: str) -> Response[str]:
 
 @app.post("/alerts/<alert_id>/acknowledge")
 def acknowledge(alert_id: str) -> Response[str]:
+    alert_id = _alert_id(alert_id)
     path = f"/alerts/{alert_id}/acknowledge"
     return _step(
         "act",
@@ -236,6 +265,7 @@ def acknowledge(alert_id: str) -> Response[str]:
 
 @app.post("/alerts/<alert_id>/pause")
 def pause(alert_id: str) -> Response[str]:
+    alert_id = _alert_id(alert_id)
     form = _form()
     body: dict[str, Any] = {"alert_id": alert_id}
     if form.get("reason", "").strip():
@@ -244,6 +274,7 @@ def pause(alert_id: str) -> Response[str]:
 
 
 def _statement_step(statement_id: str, step: str, function: str = "act") -> Response[str]:
+    statement_id = _statement_id(statement_id)
     form = _form()
     body: dict[str, Any] = {"sha256": form.get("sha256", "")}
     if step == "approve" and form.get("accept_warnings") == "yes":
@@ -296,6 +327,8 @@ def refusal(error: Exception) -> Response[str]:
 
     if isinstance(error, NotSignedIn):
         return Response(401, "text/plain; charset=utf-8", "sign in first")
+    if isinstance(error, NoSuchPage):
+        return _refused(404, "No such page", str(error), "/")
     status = status_of(error)
     if status is None:
         logger.exception("console request failed")

@@ -446,3 +446,23 @@ def test_given_a_mention_that_is_markup_when_the_alert_page_quotes_it_then_it_is
     assert "Nordwind Air - x" in status
     assert "1 mentions, 100 % negative" in status
     assert "<svg" in page
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/statements/..%2F..%2Fx",
+        "/statements/NOPE",
+        "/alerts/%0d%0aSet-Cookie:x",
+        "/alerts/x/acknowledge",
+        "/statements/20261224-0900-abcdef/approve",
+    ],
+)
+def test_given_a_path_that_names_nothing_then_a_clear_page_and_no_act_function_runs(
+    act: LocalStack, path: str
+) -> None:
+    method = "GET" if path.count("/") == 2 else "POST"
+    answer = act.invoke("ConsoleFunction", event(method, path, "ben", {"csrf": "x"}))
+    assert answer["statusCode"] in (403, 404), answer["body"][:300]
+    assert set(answer["headers"]) >= HEADERS
+    assert "Location" not in answer["headers"]
