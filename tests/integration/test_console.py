@@ -22,6 +22,7 @@ from stormwatch.warn.lifecycle import ActiveAlert, alert_id_of
 from tests.integration.test_act_api import (
     CARLA,
     PUBLISHED_ON,
+    _approved,
     _body,
     _configure,
     _ok,
@@ -466,3 +467,25 @@ def test_given_a_path_that_names_nothing_then_a_clear_page_and_no_act_function_r
     assert answer["statusCode"] in (403, 404), answer["body"][:300]
     assert set(answer["headers"]) >= HEADERS
     assert "Location" not in answer["headers"]
+
+
+def test_given_a_channel_that_failed_when_retried_from_the_grid_then_only_it_goes_out(
+    act: LocalStack, world: Any
+) -> None:
+    _resumed(act)
+    approved = _approved(act, "Since noon, flights from Kiel are delayed.")
+    path = f"/statements/{approved['id']}"
+    # Given a release through the console with LinkedIn refusing once
+    world.faults.arm("status:403", channel="linkedin", path_contains="/rest/posts")
+    released = clicked(act, f"{path}/release", f"{path}/release", "ben", sha256=approved["sha256"])
+    assert released["statusCode"] == 303
+    grid = get(act, path, "ben")["body"]
+    assert "Retry the failed channels (linkedin)" in grid
+    # When Ben retries from the grid
+    retried = clicked(act, path, f"{path}/release", "ben", sha256=approved["sha256"])
+    # Then LinkedIn has it once, and nobody else twice
+    assert retried["statusCode"] == 303
+    for channel in PUBLISHED_ON:
+        assert len([p for p in _posts(world, channel) if "Kiel" in str(p)]) == 1, channel
+    assert "Retry the failed channels" not in get(act, path, "ben")["body"]
+    _resumed(act)
