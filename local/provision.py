@@ -260,6 +260,13 @@ def _secret(props: dict[str, Any], clients: Clients, _: str) -> Physical:
         request["KmsKeyId"] = props["KmsKeyId"]
     if "SecretString" in props:
         request["SecretString"] = props["SecretString"]
+    elif "GenerateSecretString" in props:
+        # What CloudFormation does with it: a random string from Secrets Manager itself.
+        generate = props["GenerateSecretString"]
+        request["SecretString"] = clients("secretsmanager").get_random_password(
+            PasswordLength=int(generate.get("PasswordLength", 32)),
+            ExcludePunctuation=bool(generate.get("ExcludePunctuation", False)),
+        )["RandomPassword"]
     arn = clients("secretsmanager").create_secret(**request)["ARN"]
     return Physical(arn, {"Id": arn})
 
@@ -475,6 +482,43 @@ def _bucket_policy(props: dict[str, Any], clients: Clients, logical_id: str) -> 
     return Physical(logical_id)
 
 
+def _user_pool(props: dict[str, Any], clients: Clients, _: str) -> Physical:
+    request: dict[str, Any] = {"PoolName": props["UserPoolName"]}
+    for key in (
+        "Policies",
+        "AdminCreateUserConfig",
+        "UsernameConfiguration",
+        "AutoVerifiedAttributes",
+        "MfaConfiguration",
+        "AccountRecoverySetting",
+        "DeletionProtection",
+    ):
+        if key in props:
+            request[key] = props[key]
+    pool = clients("cognito-idp").create_user_pool(**request)["UserPool"]
+    return Physical(
+        pool["Id"],
+        {"Arn": pool["Arn"], "ProviderName": f"cognito-idp.{REGION}.amazonaws.com/{pool['Id']}"},
+    )
+
+
+def _user_pool_group(props: dict[str, Any], clients: Clients, _: str) -> Physical:
+    clients("cognito-idp").create_group(
+        UserPoolId=props["UserPoolId"],
+        GroupName=props["GroupName"],
+        Description=props.get("Description", ""),
+    )
+    return Physical(props["GroupName"])
+
+
+def _user_pool_client(props: dict[str, Any], clients: Clients, _: str) -> Physical:
+    request = {key: value for key, value in props.items() if key != "UserPoolId"}
+    client = clients("cognito-idp").create_user_pool_client(
+        UserPoolId=props["UserPoolId"], **request
+    )["UserPoolClient"]
+    return Physical(client["ClientId"], {"ClientSecret": client.get("ClientSecret", "")})
+
+
 def _function(props: dict[str, Any], _: Clients, logical_id: str) -> Physical:
     name = props.get("FunctionName") or f"{STACK_NAME}-{logical_id}"
     return Physical(name, {"Arn": _arn("lambda", f"function:{name}")})
@@ -511,6 +555,9 @@ CREATORS: dict[str, Callable[[dict[str, Any], Clients, str], Physical]] = {
     "AWS::Scheduler::Schedule": _schedule,
     "AWS::S3::Bucket": _bucket,
     "AWS::S3::BucketPolicy": _bucket_policy,
+    "AWS::Cognito::UserPool": _user_pool,
+    "AWS::Cognito::UserPoolGroup": _user_pool_group,
+    "AWS::Cognito::UserPoolClient": _user_pool_client,
     "AWS::Lambda::Function": _function,
     "AWS::IAM::Role": _role,
     "AWS::IAM::Policy": _placeholder,

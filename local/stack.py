@@ -10,6 +10,7 @@ handlers' own clients do; nothing in the application knows it runs locally.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import io
 import json
@@ -89,6 +90,9 @@ class _AwsCalls:
 
     _current = threading.local()
     _installed = False
+    _runtimes: dict[str, Any] = {}  # noqa: RUF012 - one registry for the process
+    """Lambda's Invoke of a local stack's function, by function name: moto cannot run
+    Lambda code, so the stack runs the handler in-process (`LocalStack.answer_invoke`)."""
 
     @classmethod
     @contextlib.contextmanager
@@ -96,6 +100,16 @@ class _AwsCalls:
         cls._install()
         previous = getattr(cls._current, "target", None)
         cls._current.target = stack.aws_actions.setdefault(function, set())
+        try:
+            yield
+        finally:
+            cls._current.target = previous
+
+    @classmethod
+    @contextlib.contextmanager
+    def not_recording(cls) -> Iterator[None]:
+        previous = getattr(cls._current, "target", None)
+        cls._current.target = None
         try:
             yield
         finally:
@@ -111,14 +125,18 @@ class _AwsCalls:
 
         def call(client: Any, operation: str, params: dict[str, Any]) -> Any:
             target: set[str] | None = getattr(cls._current, "target", None)
+            prefix = client.meta.service_model.signing_name
             if target is not None:
-                prefix = client.meta.service_model.signing_name
                 if operation == "TransactWriteItems":
                     for action in params.get("TransactItems", []):
                         for kind in action:
                             target.add(f"{prefix}:{_TRANSACTION_ACTIONS[kind]}")
                 else:
-                    target.add(f"{prefix}:{operation}")
+                    target.add(f"{prefix}:{_IAM_ACTIONS.get(operation, operation)}")
+            if prefix == "lambda" and operation == "Invoke":
+                runtime = cls._runtimes.get(str(params.get("FunctionName")))
+                if runtime is not None:
+                    return runtime(params)
             return real(client, operation, params)
 
         BaseClient._make_api_call = call  # type: ignore[attr-defined]
@@ -143,6 +161,9 @@ class _AwsCalls:
         threading.Thread.start = start  # type: ignore[method-assign,assignment]
         cls._installed = True
 
+
+# API operations whose IAM action has another name.
+_IAM_ACTIONS = {"Invoke": "InvokeFunction"}
 
 _TRANSACTION_ACTIONS = {
     "Put": "PutItem",
@@ -259,11 +280,21 @@ class LocalStack:
         clear_caches()
         template, self._code_dirs = translate(TEMPLATE, self.parameters)
         self.deployment = deploy(template, self.parameters, self.client)
+        self._answer_invokes()
         self._routes.clear()
         self._tap_subscriptions()
         self._store_configuration()
         self._store_credentials()
         return self
+
+    def _answer_invokes(self) -> None:
+        """Lambda's Invoke of a function of this stack runs its handler here."""
+        assert self.deployment is not None
+        _AwsCalls._install()
+        for logical_id, resource in self.deployment.template["Resources"].items():
+            if resource["Type"] == "AWS::Lambda::Function":
+                name = self.deployment.function_name(logical_id)
+                _AwsCalls._runtimes[name] = functools.partial(self.answer_invoke, logical_id)
 
     def reset(self, scenario: Scenario | None = None) -> LocalStack:
         """Back to as deployed, without a new moto and a new deployment (seconds each):
@@ -318,6 +349,10 @@ class LocalStack:
                     scheduler.delete_schedule(Name=summary["Name"], GroupName=summary["GroupName"])
 
     def stop(self) -> None:
+        if self.deployment is not None:
+            for logical_id, resource in self.deployment.template["Resources"].items():
+                if resource["Type"] == "AWS::Lambda::Function":
+                    _AwsCalls._runtimes.pop(self.deployment.function_name(logical_id), None)
         self.channels.stop()
         if self._moto is not None:
             self._moto.stop()
@@ -505,7 +540,21 @@ class LocalStack:
             finally:
                 # Read what it published while the clock it published at still stands.
                 if self._taps and _can_publish(environment):
-                    self._collect()
+                    # The stack's own reading, not the calling function's (a console's
+                    # invocation of the release function is still recording).
+                    with _AwsCalls.not_recording():
+                        self._collect()
+
+    def answer_invoke(self, function: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Lambda's Invoke (RequestResponse) of one of this stack's functions, answered as
+        Lambda would: the handler's result as the payload, its exception as a FunctionError."""
+        event = json.loads(params.get("Payload") or b"{}")
+        try:
+            result = self.invoke(function, event)
+        except Exception as error:
+            payload = {"errorMessage": str(error), "errorType": type(error).__name__}
+            return {"StatusCode": 200, "FunctionError": "Unhandled", "Payload": _payload(payload)}
+        return {"StatusCode": 200, "ExecutedVersion": "$LATEST", "Payload": _payload(result)}
 
     def routes(self, api: str) -> RouteTable:
         """The routes of the template's HTTP API `api` (logical id), by function: what the
@@ -560,6 +609,10 @@ class LocalStack:
         for name, value in variables.items():
             self._saved_environment.setdefault(name, os.environ.get(name))
             os.environ[name] = value
+
+
+def _payload(result: Any) -> io.BytesIO:
+    return io.BytesIO(json.dumps(result, ensure_ascii=False, default=str).encode())
 
 
 def _world(scenario: Scenario, record: bool) -> World:

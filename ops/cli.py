@@ -118,7 +118,6 @@ def credentials_push(args: argparse.Namespace) -> int:
     return 0
 
 
-ALERT_ID = re.compile(r"^(?P<brand>[a-z0-9][a-z0-9-]{0,39})-(?P<at>\d{8}-\d{4})$")
 TABLE_ENV = "STORMWATCH_TABLE"
 # template.yaml names the table stormwatch-<Stage>, its idempotency table ...-idempotency.
 STACK_TABLE = re.compile(r"^stormwatch-(dev|staging|prod)$")
@@ -156,36 +155,16 @@ def _table_names() -> Iterator[str]:
         yield from page["TableNames"]
 
 
-def acknowledge(table: str, alert_id: str, by: str, at: datetime, *, attempts: int = 5) -> str:
+def acknowledge(table: str, alert_id: str, by: str, at: datetime) -> str:
     """Acknowledge the brand's open alert; returns what happened, raises if it cannot."""
     import boto3
 
-    from stormwatch.config import AlertSettings
-    from stormwatch.errors import StoreConflict
     from stormwatch.persistence.table import Table
-    from stormwatch.persistence.warn_state import BrandState, WarnStateStore
-    from stormwatch.warn.lifecycle import BrandLifecycle
+    from stormwatch.persistence.warn_state import WarnStateStore
+    from stormwatch.warn import acknowledgement
 
-    match = ALERT_ID.match(alert_id)
-    if match is None:
-        raise ValueError(f"{alert_id!r} is not an alert id (like nordwind-air-20261122-0305)")
-    brand = match.group("brand")
     store = WarnStateStore(Table(boto3.client("dynamodb"), table))
-    for _ in range(attempts):
-        stored = store.load_state(brand)
-        # The timing settings do not matter here: only the open alert's fields change.
-        lifecycle = BrandLifecycle(brand, AlertSettings(), stored.lifecycle)
-        lifecycle.acknowledge(alert_id, by, at)
-        state = BrandState(stored.detectors, lifecycle.to_state(), stored.version)
-        try:
-            store.save_brand(brand, state, [], at)
-        except StoreConflict:
-            continue  # the evaluator saved meanwhile: read again and acknowledge again
-        return (
-            f"{alert_id} acknowledged by {by}: escalation stops; "
-            "the team hears it with the next evaluation"
-        )
-    raise RuntimeError(f"{alert_id}: the alert kept changing; try again")
+    return acknowledgement.acknowledge(store, alert_id, by, at)
 
 
 def caller_identity() -> str:

@@ -7,6 +7,7 @@ verified the caller. Also invoked by a pause's one-time auto-resume schedule wit
     POST /statements/{id}/revise|submit|approve|reject
     POST /pause   POST /resume   GET /status   GET /alerts/{id}/timeline
     POST /alerts/{id}/report   (re)build the crisis report in the reports bucket
+    POST /alerts/{id}/acknowledge   (the console's button; `stormwatch ack` shares its rule)
 
 The release (``POST /statements/{id}/release``) is not here: `functions/release_statement`
 has it, so only that function's role may publish, draw cards into the media bucket and

@@ -18,6 +18,7 @@ from stormwatch.persistence.table import Table
 from stormwatch.persistence.warn_state import WarnStateStore
 from stormwatch.warn.lifecycle import ActiveAlert, alert_id_of
 from tests.integration.test_act_api import (
+    ANNA,
     BEN,
     PUBLISHED_ON,
     _approved,
@@ -187,3 +188,29 @@ def test_every_aws_call_of_the_timeline_steps_is_one_the_functions_role_allows(
         )
     }
     assert called <= allowed, called - allowed
+
+
+def test_given_an_open_alert_when_acknowledged_through_the_api_then_the_first_one_stands(
+    act: LocalStack,
+) -> None:
+    # Given the brand's open alert, nobody has taken it yet
+    started = datetime(2026, 11, 22, 3, 5, tzinfo=UTC)
+    alert = ActiveAlert(alert_id_of(BRAND, started), started, 3, 3, started)
+    _warn_writes(act, alert, [("started", started)], version=_version(act))
+    # When Ben acknowledges it as the console's button does, and Anna a moment later
+    taken = _ok(as_(act, BEN).request("POST", f"/alerts/{alert.id}/acknowledge", {"by": "x"}))
+    _ok(as_(act, ANNA).request("POST", f"/alerts/{alert.id}/acknowledge", {}))
+    # Then the alert is Ben's (the verified caller, never the body), and stays his
+    assert taken["acknowledged_by"] == "Ben Kraus"
+    lifecycle = WarnStateStore(_table(act)).load_state(BRAND).lifecycle
+    assert lifecycle is not None
+    assert lifecycle["alert"]["acknowledged_by"] == "Ben Kraus"
+    # ...an alert that is not the open one is refused with a message
+    other = as_(act, BEN).request("POST", "/alerts/nordwind-air-20200101-0000/acknowledge", {})
+    assert other.status == 409
+    assert "is not open for nordwind-air" in other.error
+    assert as_(act, BEN).request("POST", "/alerts/NOPE/acknowledge", {}).status == 400
+
+
+def _version(stack: LocalStack) -> int:
+    return WarnStateStore(_table(stack)).load_state(BRAND).version

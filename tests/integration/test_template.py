@@ -137,7 +137,8 @@ def test_the_evaluator_may_read_and_decide_and_notify_only(cfn: dict[str, Any]) 
     dynamodb = {a for a in by_action if a.startswith("dynamodb:")}
     assert dynamodb == TABLE_ACTIONS
     assert by_action["sns:Publish"] == [[{"Ref": "AlertsTopic"}, {"Ref": "OpsTopic"}]]
-    assert "secretsmanager:GetSecretValue" not in by_action  # it never reads credentials
+    # It never reads channel credentials: only the console's key, to sign alert links
+    assert by_action["secretsmanager:GetSecretValue"] == [{"Ref": "ConsoleSecret"}]
     assert not {a for a, resources in by_action.items() if "*" in resources}
     # Direct SMS needs "*" (no resource for a phone number): one separate, marked policy
     sms = cfn["Resources"]["EvaluateAlertsSmsPolicy"]
@@ -184,6 +185,7 @@ def test_every_function_logs_with_retention_alarms_and_parks_failures(cfn: dict[
         "PublishScheduledFunction",
         "ActFunction",
         "ReleaseStatementFunction",
+        "ConsoleFunction",
     }
     for name, function in functions.items():
         properties = function["Properties"]
@@ -242,6 +244,7 @@ def test_every_act_route_is_iam_authorized_and_reaches_its_function(
         ("GET", "/status"),
         ("GET", "/alerts/{id}/timeline"),
         ("POST", "/alerts/{id}/report"),
+        ("POST", "/alerts/{id}/acknowledge"),
     }
     for path, methods in paths.items():
         for method, operation in methods.items():
@@ -261,7 +264,8 @@ def test_the_act_function_may_do_only_what_preview_approval_pause_and_resume_nee
     role = cfn["Resources"]["ActFunctionRole"]
     by_action = _resources_by_action(role)
     dynamodb = {a for a in by_action if a.startswith("dynamodb:")}
-    assert dynamodb == TABLE_ACTIONS
+    # (an acknowledgement reads the brand's alert state as the CLI always did: GetItem)
+    assert dynamodb == {*TABLE_ACTIONS, "dynamodb:GetItem"}
     assert by_action["secretsmanager:GetSecretValue"] == [{"Ref": "ChannelSecret"}]
     schedules = {a for a in by_action if a.startswith("scheduler:")}
     assert schedules == {
@@ -359,7 +363,8 @@ def test_the_release_has_its_own_function_role_and_route_and_no_schedule(
     assert not {a for a in by_action if a.startswith(("iam:", "lambda:", "kms:Encrypt"))}
     assert not {a for a in by_action if "*" in by_action[a]}
 
-    # Never scheduled: no schedule, rule or scheduler role may invoke it
+    # Never scheduled: no schedule, rule or scheduler role may invoke it; the console's
+    # role may, synchronously, with the signed-in person's verified claims (0013)
     for name, resource in cfn["Resources"].items():
         if resource["Type"] in ("AWS::Scheduler::Schedule", "AWS::Events::Rule"):
             assert "ReleaseStatementFunction" not in str(resource["Properties"]), name
@@ -367,7 +372,10 @@ def test_the_release_has_its_own_function_role_and_route_and_no_schedule(
             properties = resource["Properties"]
             if "ReleaseStatementFunction" in str(properties["FunctionName"]):
                 assert properties["Principal"] == "apigateway.amazonaws.com", name
-        if resource["Type"] == "AWS::IAM::Role" and name != "ReleaseStatementFunctionRole":
+        if resource["Type"] == "AWS::IAM::Role" and name not in (
+            "ReleaseStatementFunctionRole",
+            "ConsoleFunctionRole",
+        ):
             invoked = _resources_by_action(resource).get("lambda:InvokeFunction", [])
             assert "ReleaseStatementFunction" not in str(invoked), name
             assert "release-statement" not in str(invoked), name
@@ -398,3 +406,57 @@ def test_the_reports_bucket_is_private_encrypted_tls_only_and_expiring(
     (tls,) = policy["Statement"]
     assert tls["Effect"] == "Deny"
     assert tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_the_console_is_behind_the_pools_jwt_authorizer_and_may_only_read_and_invoke(
+    cfn: dict[str, Any],
+) -> None:
+    # Every route of the console's API needs the pool's token, for the console's client
+    api = cfn["Resources"]["ConsoleApi"]["Properties"]["Body"]
+    for path, methods in api["paths"].items():
+        for method, operation in methods.items():
+            assert operation["security"] == [{"Cognito": []}], (method, path)
+    (authorizer,) = api["components"]["securitySchemes"].values()
+    jwt = authorizer["x-amazon-apigateway-authorizer"]
+    assert jwt["type"] == "jwt"
+    assert jwt["jwtConfiguration"]["audience"] == [{"Ref": "ConsoleUserPoolClient"}]
+    assert "${ConsoleUserPool}" in jwt["jwtConfiguration"]["issuer"]["Fn::Sub"]
+    # ...the pool: operators create the users, strong passwords, TOTP, the three groups
+    pool = cfn["Resources"]["ConsoleUserPool"]["Properties"]
+    assert pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+    assert pool["Policies"]["PasswordPolicy"]["MinimumLength"] >= 14
+    assert pool["EnabledMfas"] == ["SOFTWARE_TOKEN_MFA"]
+    groups = {
+        r["Properties"]["GroupName"]
+        for r in cfn["Resources"].values()
+        if r["Type"] == "AWS::Cognito::UserPoolGroup"
+    }
+    assert groups == {"viewer", "approver", "publisher"}
+    client = cfn["Resources"]["ConsoleUserPoolClient"]["Properties"]
+    assert client["AllowedOAuthFlows"] == ["code"]
+    assert client["GenerateSecret"] is False
+    # ...its role reads the table and the console's key, and invokes the two Act functions
+    by_action = _resources_by_action(cfn["Resources"]["ConsoleFunctionRole"])
+    assert {a for a in by_action if a.startswith("dynamodb:")} == {
+        "dynamodb:Query",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+    }
+    # ...its one write, a signed link's use, only in the links' partitions
+    (link_use,) = [
+        s
+        for s in _statements(cfn["Resources"]["ConsoleFunctionRole"])
+        if "dynamodb:PutItem" in _actions(s)
+    ]
+    assert link_use["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["LINK#*"]}
+    }
+    assert by_action["secretsmanager:GetSecretValue"] == [{"Ref": "ConsoleSecret"}]
+    assert by_action["lambda:InvokeFunction"] == [
+        [
+            {"Fn::GetAtt": ["ActFunction", "Arn"]},
+            {"Fn::GetAtt": ["ReleaseStatementFunction", "Arn"]},
+        ]
+    ]
+    assert not {a for a in by_action if a.startswith(("sns:", "s3:", "scheduler:", "iam:"))}
+    assert not {a for a in by_action if "*" in str(by_action[a])}

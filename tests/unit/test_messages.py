@@ -710,3 +710,45 @@ def test_ops_hear_in_plain_words_that_a_blind_channel_is_read_again() -> None:
     assert "alerts for rss are reliable again" in email.body
     assert "(blind since {since})" in email.body
     assert "\x07" not in email.subject + email.body
+
+
+# --- the console's signed link --------------------------------------------------------------
+
+LINK = "https://console.nordwind.example/l/01k7t0ps4go9z.Xc2vY0b1Qm"
+
+
+@pytest.mark.parametrize("kind", [AlertEvent.STARTED, AlertEvent.ESCALATED, AlertEvent.REMINDER])
+def test_an_alert_with_a_console_link_carries_it_whole_in_one_segment(kind: AlertEvent) -> None:
+    # Given a critical alert whose stack has a console
+    message = notice(kind, console_link=LINK)
+    # When it goes out by SMS
+    text = sms(message)
+    # Then the link is there whole, on its own line, with what happened, in one segment
+    assert is_one_segment(text)
+    assert f"Open: {LINK}" in text.splitlines()
+    assert text.startswith("CRITICAL Nordwind Air: mentions 11x usual")
+    # ...and the pause command, a button behind the link, is left to the email
+    assert "pause" not in text
+    # ...and the email names it first among what to do
+    body = email(message).body
+    assert LINK in body
+    assert body.index(LINK) < body.index(ACK)
+
+
+@given(
+    notices(),
+    st.text(alphabet="abcdefghijklmnopqrstuvwxyz.-", min_size=1, max_size=60),
+)
+@settings(max_examples=150, deadline=None)
+def test_every_sms_with_a_link_is_one_segment_and_the_link_whole_or_absent(
+    message: Notice, host: str
+) -> None:
+    link = f"https://{host}/l/01k7t0ps4go9z.Xc2vY0b1Qm"
+    text = sms(dataclasses.replace(message, console_link=link))
+    assert is_one_segment(text)
+    assert link in text or "/l/" not in text
+
+
+def test_a_resolved_or_blind_notice_carries_no_link() -> None:
+    for kind in (AlertEvent.RESOLVED, AlertEvent.BLIND):
+        assert LINK not in sms(notice(kind, console_link=LINK))

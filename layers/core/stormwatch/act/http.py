@@ -48,6 +48,7 @@ STATEMENT_ROUTES: tuple[Route, ...] = (
     _route("GET", r"/status", "status"),
     _route("GET", r"/alerts/(?P<alert>[^/]+)/timeline", "timeline"),
     _route("POST", r"/alerts/(?P<alert>[^/]+)/report", "report"),
+    _route("POST", r"/alerts/(?P<alert>[^/]+)/acknowledge", "acknowledge"),
 )
 """What the Act function answers: everything but the release."""
 
@@ -162,6 +163,8 @@ def answer(
             result = call(parameters["alert"])
         elif name == "report":
             result = call(caller, parameters["alert"])
+        elif name == "acknowledge":
+            result = call(caller, parameters["alert"], body)
         elif name == "resume":
             result = call(caller)
         elif statement_id is not None:

@@ -42,6 +42,7 @@ from stormwatch.persistence.releases import ReleaseStore
 from stormwatch.persistence.statements import StatementConflict, StatementStore
 from stormwatch.persistence.table import Table
 from stormwatch.persistence.timeline import TimelineStore
+from stormwatch.persistence.warn_state import WarnStateStore
 from stormwatch.warn.lifecycle import brand_of_alert
 
 if TYPE_CHECKING:
@@ -297,6 +298,7 @@ class ActService:
         self.releases = ReleaseStore(table)
         self.timelines = TimelineStore(table)
         self.table = table
+        self.warn_state = WarnStateStore(table)
         self.rules = Rules(
             approvals_required=config.act.approvals_required,
             approval_expiry=timedelta(hours=config.act.approval_expiry_hours),
@@ -691,6 +693,24 @@ class ActService:
             return f"failed: {error}"[:300]
 
     # --- pause and resume ------------------------------------------------------------
+
+    def acknowledge(self, caller: Caller, alert_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """The person took the alert: its escalation stops. Anybody `act.people` names
+        may, whatever their roles: on call is not a role of the Act flow."""
+        from stormwatch.warn import acknowledgement
+        from stormwatch.warn.lifecycle import NotAcknowledgeable
+
+        del body  # nothing in it is read: who acknowledges is the verified caller
+        try:
+            message = acknowledgement.acknowledge(
+                self.warn_state, alert_id, caller.name, self.clock()
+            )
+        except NotAcknowledgeable as error:
+            raise NotReady(str(error)) from None
+        except ValueError as error:
+            raise BadRequest(str(error)) from None
+        self.audit.append(self._event(caller, "acknowledged", alert_id))
+        return {"alert_id": alert_id, "acknowledged_by": caller.name, "message": message}
 
     def pause(self, caller: Caller, body: Mapping[str, Any]) -> dict[str, Any]:
         """Crisis mode on alone, every scheduled post parked; optionally ending on its own."""

@@ -23,6 +23,8 @@
     AUDIT#<UTC day>                 <at>#<event id>             the append-only audit log
     ALERT#<alert id>                <at>#<kind>#<subject>       a step the Act flow took on an
                                                                 alert (its timeline)
+    LINK#<link id>                  USED                        a signed link once opened
+                                                                (single use; TTL)
 
 An alert's timeline partition holds only what the Act flow did about it (paused,
 released, resumed); what the Warn flow did (started, escalated, acknowledged, resolved) is
@@ -184,3 +186,7 @@ def timeline_entry(alert_id: str, at: datetime, kind: str, subject: str) -> Item
     steps of the same moment keep apart."""
     moment = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return _key(alert_timeline_partition(alert_id), f"{moment}#{kind}#{subject}")
+
+
+def link_use(link_id: str) -> Item:
+    return _key(f"LINK#{link_id}", "USED")

@@ -46,7 +46,13 @@ from stormwatch.warn.observe import (
     observe,
     restore,
 )
-from stormwatch.warn.render import EVIDENCE_WINDOW, BucketReader, MentionReader, Renderer
+from stormwatch.warn.render import (
+    EVIDENCE_WINDOW,
+    AlertLinks,
+    BucketReader,
+    MentionReader,
+    Renderer,
+)
 from stormwatch.warn.rules import PollHealth, crisis_findings, silence
 from stormwatch.warn.send import Notifier, OutboxPort, send_pending
 from stormwatch.warn.vocabulary import Finding, Rule
@@ -135,6 +141,7 @@ class Evaluator:
         mentions: MentionReader,
         outbox: OutboxPort,
         notifier: Notifier,
+        links: AlertLinks | None = None,
     ) -> None:
         self.config = config
         self.states = states
@@ -144,7 +151,7 @@ class Evaluator:
         self.channels = config.enabled_channels
         self.bucket = timedelta(minutes=config.bucket_minutes)
         self.lookback = timedelta(minutes=_lookback_minutes(self.settings))
-        self.renderer = Renderer(config, mentions, states)
+        self.renderer = Renderer(config, mentions, states, links)
 
     def run(self, now: datetime, deadline: TimeBudget | None = None) -> EvaluationReport:
         """Evaluate every brand at `now`, then send what is pending.

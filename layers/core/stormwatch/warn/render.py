@@ -46,9 +46,22 @@ class BucketReader(Protocol):
     ) -> dict[str, SeriesCounts]: ...
 
 
+class AlertLinks(Protocol):
+    def __call__(self, alert_id: str, now: datetime) -> str:
+        """A signed link to the alert's page in the console (the full URL)."""
+        ...
+
+
 class Renderer:
-    def __init__(self, config: Config, mentions: MentionReader, buckets: BucketReader) -> None:
+    def __init__(
+        self,
+        config: Config,
+        mentions: MentionReader,
+        buckets: BucketReader,
+        links: AlertLinks | None = None,
+    ) -> None:
         self.config = config
+        self.links = links
         self.settings = config.alerts
         self.mentions = mentions
         self.buckets = buckets
@@ -137,11 +150,19 @@ class Renderer:
             ack_command=f"{ACK_COMMAND} {dispatch.alert_id}",
             pause_command=f"{PAUSE_COMMAND} {dispatch.alert_id}",
             pause_instructions=self.settings.pause_instructions or "",
+            console_link=self._link(dispatch, now),
             previous_severity=dispatch.previous_severity,
             escalation=escalation,
             acknowledged=acknowledged,
             resolution=resolution,
         )
+
+    def _link(self, dispatch: Dispatch, now: datetime) -> str:
+        if self.links is None or not dispatch.alert_id:
+            return ""
+        if dispatch.kind not in (AlertEvent.STARTED, AlertEvent.ESCALATED, AlertEvent.REMINDER):
+            return ""
+        return self.links(dispatch.alert_id, now)
 
     def _top_negative(
         self, brand: Brand, channels: Sequence[messages.ChannelCount], now: datetime

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from datetime import datetime
 
 from stormwatch.deadline import TimeBudget
@@ -23,6 +25,39 @@ def evaluate(
     table = Table(clients.client("dynamodb"), environment.table_name)
     notifier = SnsNotifier(clients.client("sns"), alerts_topic, ops_topic)
     evaluator = Evaluator(
-        config, WarnStateStore(table), MentionLedger(table), Outbox(table), notifier
+        config,
+        WarnStateStore(table),
+        MentionLedger(table),
+        Outbox(table),
+        notifier,
+        console_links(clients, [brand.id for brand in config.brands]),
     )
     return evaluator.run(now, deadline), table
+
+
+class ConsoleLinks:
+    """Signed links to an alert's page, with the console's key (read when first needed)."""
+
+    def __init__(
+        self, clients: AwsClients, console_url: str, secret_name: str, brands: list[str]
+    ) -> None:
+        self.clients = clients
+        self.console_url = console_url.rstrip("/")
+        self.secret_name = secret_name
+        self.brands = brands
+
+    def __call__(self, alert_id: str, now: datetime) -> str:
+        from stormwatch.console.links import alert_link
+
+        key = str(self.clients.secrets().get(self.secret_name, max_age=300)).encode()
+        return self.console_url + alert_link(key, alert_id, self.brands, now)
+
+
+def console_links(
+    clients: AwsClients, brands: list[str], environ: Mapping[str, str] | None = None
+) -> ConsoleLinks | None:
+    """The links when the stack has a console URL (template parameter ConsoleUrl), else
+    None: the messages then carry the commands alone."""
+    values = os.environ if environ is None else environ
+    url, secret = values.get("CONSOLE_URL", ""), values.get("CONSOLE_SECRET_NAME", "")
+    return ConsoleLinks(clients, url, secret, brands) if url and secret else None

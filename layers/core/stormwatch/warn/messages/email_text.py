@@ -189,6 +189,12 @@ def _facts(notice: Notice) -> list[str]:
 
 def _actions(notice: Notice) -> list[str]:
     blocks: list[str] = []
+    link = clean(notice.console_link)
+    if link and notice.kind in (*_ACTIVE, AlertEvent.ACKNOWLEDGED):
+        blocks.append(
+            "Open the alert in the console (acknowledge, pause; sign in first; the link "
+            f"opens once and expires in a day):\n    {link}"
+        )
     ack = clean(notice.ack_command)
     if ack and notice.kind in (*_ACTIVE, AlertEvent.BLIND):
         # Watch alerts and blind sources page nobody, so there is no escalation to stop.

@@ -140,6 +140,10 @@ class Notice:
     pause_instructions: str = ""
     """The team's own note on pausing (config `alerts.pause_instructions`): critical alert
     emails carry it after the command; empty leaves it out."""
+    console_link: str = ""
+    """A signed link to the alert's page in the console (``https://<host>/l/<id>.<mac>``):
+    the SMS carries it whole or not at all, the email first among what to do; empty (no
+    console URL deployed) leaves it out."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", AlertEvent(self.kind))

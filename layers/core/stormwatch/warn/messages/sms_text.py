@@ -88,8 +88,7 @@ def _sms_parts(notice: Notice, mode: Mode) -> list[Part]:
         tag_and_brand,
         Part(ranked(phrases(said)), " "),
         *_sms_status(notice, mode),
-        *_sms_ack(notice, mode),
-        *_sms_pause(notice, mode),
+        *_sms_actions(notice, mode),
         *_sms_paging(notice, mode),
         *where,
     ]
@@ -101,6 +100,18 @@ def _command_priority(notice: Notice) -> int | None:
     # yield to it. It also ranks first when the GSM-7 and UCS-2 texts are compared: a
     # brand name kept in its own script is worth less than a command.
     return _COMMAND if notice.severity == 3 else None
+
+
+def _sms_actions(notice: Notice, mode: Mode) -> list[Part]:
+    """The console's link when there is one: one tap to the page whose buttons acknowledge
+    and pause, so it takes the commands' room (the ack command yields to everything, the
+    pause command stays in the email); else the commands."""
+    link = mode.data(notice.console_link)
+    # A cut link opens nothing: whole or not at all.
+    if not link or any(c.isspace() for c in link):
+        return [*_sms_ack(notice, mode), *_sms_pause(notice, mode)]
+    ack = [Part(part.alternatives, priority=_LATE) for part in _sms_ack(notice, mode)]
+    return [Part(ranked([f"Open: {link}", link]), priority=_command_priority(notice)), *ack]
 
 
 def _sms_ack(notice: Notice, mode: Mode) -> list[Part]:
