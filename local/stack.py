@@ -193,6 +193,9 @@ class _HandlerOutput(io.TextIOBase):
     def install(cls) -> _HandlerOutput:
         if cls._installed is None:
             cls._installed = cls(sys.stdout)
+        if sys.stdout is not cls._installed:
+            # Someone put their own stdout back since (pytest does, after each test).
+            cls._installed.outside = sys.stdout
             sys.stdout = cls._installed
         return cls._installed
 
