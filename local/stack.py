@@ -85,7 +85,12 @@ class FakeLambdaContext:
 class _AwsCalls:
     """Which AWS actions each function called, as IAM names them (`dynamodb:PutItem`; a
     transaction counts as the actions in it, as IAM checks it), so that tests can hold
-    them against the function's role in the template. moto does not enforce IAM."""
+    them against the function's role in the template. moto does not enforce IAM.
+
+    The same seam emulates Lambda's asynchronous invoke, which moto cannot (it runs Lambda
+    code only with Docker): a handler's `lambda:Invoke` with ``InvocationType="Event"`` on
+    a function of the template is accepted (202) and queued on the stack, which runs it
+    in-process once the calling invocation returned (`LocalStack.invoke`)."""
 
     _current = threading.local()
     _installed = False
@@ -95,11 +100,14 @@ class _AwsCalls:
     def recording(cls, stack: LocalStack, function: str) -> Iterator[None]:
         cls._install()
         previous = getattr(cls._current, "target", None)
+        previous_stack = getattr(cls._current, "stack", None)
         cls._current.target = stack.aws_actions.setdefault(function, set())
+        cls._current.stack = stack
         try:
             yield
         finally:
             cls._current.target = previous
+            cls._current.stack = previous_stack
 
     @classmethod
     def _install(cls) -> None:
@@ -118,7 +126,17 @@ class _AwsCalls:
                         for kind in action:
                             target.add(f"{prefix}:{_TRANSACTION_ACTIONS[kind]}")
                 else:
-                    target.add(f"{prefix}:{operation}")
+                    target.add(f"{prefix}:{_IAM_ACTIONS.get((prefix, operation), operation)}")
+            stack: LocalStack | None = getattr(cls._current, "stack", None)
+            if (
+                stack is not None
+                and operation == "Invoke"
+                and client.meta.service_model.signing_name == "lambda"
+                and params.get("InvocationType") == "Event"
+            ):
+                accepted = stack._queue_event(params)
+                if accepted is not None:
+                    return accepted
             return real(client, operation, params)
 
         BaseClient._make_api_call = call  # type: ignore[attr-defined]
@@ -143,6 +161,9 @@ class _AwsCalls:
         threading.Thread.start = start  # type: ignore[method-assign,assignment]
         cls._installed = True
 
+
+# Where IAM's action is not the API operation's name.
+_IAM_ACTIONS = {("lambda", "Invoke"): "InvokeFunction"}
 
 _TRANSACTION_ACTIONS = {
     "Put": "PutItem",
@@ -227,6 +248,13 @@ class LocalStack:
         self._clients_lock = threading.Lock()
         self.aws_actions: dict[str, set[str]] = {}
         """Per function (logical id), every AWS action its handler called (IAM's names)."""
+        self._events: list[tuple[str, dict[str, Any]]] = []
+        self._events_lock = threading.Lock()
+        self.async_invocations: list[tuple[str, dict[str, Any]]] = []
+        """Every asynchronous invocation a handler made and the stack ran: (function, event)."""
+        self.async_failures: list[tuple[str, dict[str, Any], str]] = []
+        """...and those whose handler raised (Lambda would put the event in the function's
+        on-failure destination): (function, event, error)."""
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -278,6 +306,8 @@ class LocalStack:
         self.empty_tables()
         self._delete_made_schedules()
         self.received()  # drained and forgotten
+        self.async_invocations.clear()
+        self.async_failures.clear()
         sns_backends[ACCOUNT_ID][REGION].sms_messages.clear()
         self.scenario = scenario or self.scenario
         self.world = _world(self.scenario, self.record_exchanges)
@@ -493,7 +523,15 @@ class LocalStack:
     # --- running handlers ------------------------------------------------------------
 
     def invoke(self, function: str, event: dict[str, Any], budget_seconds: float = 60.0) -> Any:
-        """Call a function's handler in-process with the environment Lambda would give it."""
+        """Call a function's handler in-process with the environment Lambda would give it;
+        then run what it invoked asynchronously (each as its own function, after this one
+        returned, as Lambda would a moment later)."""
+        try:
+            return self._invoke_now(function, event, budget_seconds)
+        finally:
+            self._run_queued_events()
+
+    def _invoke_now(self, function: str, event: dict[str, Any], budget_seconds: float) -> Any:
         assert self.deployment is not None
         environment = self.deployment.function_environment(function)
         with self._environment(environment), self._output():
@@ -506,6 +544,52 @@ class LocalStack:
                 # Read what it published while the clock it published at still stands.
                 if self._taps and _can_publish(environment):
                     self._collect()
+
+    def _queue_event(self, params: dict[str, Any]) -> dict[str, Any] | None:
+        """Accept an asynchronous invocation of a function of the template, as Lambda
+        answers it (202, an empty payload); None for a function the template has not."""
+        from botocore.response import StreamingBody
+
+        function = self._function_named(str(params.get("FunctionName", "")))
+        if function is None:
+            return None
+        payload = params.get("Payload") or b"{}"
+        if hasattr(payload, "read"):
+            payload = payload.read()
+        with self._events_lock:
+            self._events.append((function, json.loads(payload)))
+        return {
+            "StatusCode": 202,
+            "Payload": StreamingBody(io.BytesIO(b""), 0),
+            "ResponseMetadata": {"HTTPStatusCode": 202},
+        }
+
+    def _function_named(self, name: str) -> str | None:
+        """The logical id of the function `name` (a name or an ARN, as Lambda accepts)."""
+        assert self.deployment is not None
+        for logical_id, resource in self.deployment.template["Resources"].items():
+            if resource["Type"] != "AWS::Lambda::Function":
+                continue
+            deployed = self.deployment.function_name(logical_id)
+            # A name, or an ARN that may carry a qualifier (`...:function:NAME:$LATEST`).
+            unqualified = name.rsplit(":function:", maxsplit=1)[-1].split(":", maxsplit=1)[0]
+            if unqualified == deployed:
+                return str(logical_id)
+        return None
+
+    def _run_queued_events(self) -> None:
+        while True:
+            with self._events_lock:
+                if not self._events:
+                    return
+                function, event = self._events.pop(0)
+            self.async_invocations.append((function, event))
+            assert self.deployment is not None
+            timeout = self.deployment.template["Resources"][function]["Properties"].get("Timeout")
+            try:
+                self._invoke_now(function, event, float(timeout or 60))
+            except Exception as error:  # Lambda keeps a failed event; the caller never hears
+                self.async_failures.append((function, event, f"{type(error).__name__}: {error}"))
 
     def routes(self, api: str) -> RouteTable:
         """The routes of the template's HTTP API `api` (logical id), by function: what the

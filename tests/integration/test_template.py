@@ -398,3 +398,18 @@ def test_the_reports_bucket_is_private_encrypted_tls_only_and_expiring(
     (tls,) = policy["Statement"]
     assert tls["Effect"] == "Deny"
     assert tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_the_evaluator_may_invoke_the_act_function_only_for_crisis_reports(
+    cfn: dict[str, Any],
+) -> None:
+    # Given the evaluator's role and environment
+    role = cfn["Resources"]["EvaluateAlertsFunctionRole"]
+    function = cfn["Resources"]["EvaluateAlertsFunction"]["Properties"]
+    # Then it may invoke the Act function, and no other
+    assert _resources_by_action(role)["lambda:InvokeFunction"] == [
+        {"Fn::GetAtt": ["ActFunction", "Arn"]}
+    ]
+    assert function["Environment"]["Variables"]["REPORT_FUNCTION_ARN"] == {
+        "Fn::GetAtt": ["ActFunction", "Arn"]
+    }

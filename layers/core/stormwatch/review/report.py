@@ -149,6 +149,8 @@ class CrisisReport:
     chart_bucket: timedelta
     top_negative: tuple[QuotedMention, ...]
     parked: tuple[ParkedSummary, ...]
+    made_by: str = ""
+    """Who asked for it ("on demand by anna@...", or `review.request.MADE_WHEN_RESOLVED`)."""
 
     def _since_first(self, moment: datetime | None) -> timedelta | None:
         return moment - self.first_abnormal_at if moment is not None else None
@@ -182,6 +184,7 @@ class CrisisReport:
             "alert_id": self.alert_id,
             "brand": self.brand,
             "made_at": iso(self.made_at),
+            "made_by": self.made_by,
             "first_abnormal_at": iso(self.first_abnormal_at),
             "alerted_at": moment(self.alerted_at),
             "acknowledged_at": moment(self.acknowledged_at),
@@ -246,6 +249,7 @@ def crisis_report(
     parked: Iterable[ParkedPost],
     made_at: datetime,
     bucket_minutes: int,
+    made_by: str = "",
 ) -> CrisisReport:
     """The report of one alert. `steps` is its timeline (`act.timeline.alert_timeline`),
     `alerted_at` when the first alert message was decided (the outbox's `started`),
@@ -292,6 +296,7 @@ def crisis_report(
         chart_bucket=_chart_bucket(window, bucket_minutes),
         top_negative=_top_negative(mentions, brand, periods["during"]),
         parked=_parked(parked, first_abnormal_at, made_at),
+        made_by=made_by,
     )
 
 

@@ -36,7 +36,9 @@ def _alert_minute(alert_id: str) -> datetime:
     return datetime.strptime(alert_id[-13:], "%Y%m%d-%H%M").replace(tzinfo=UTC)
 
 
-def read_report(table: Table, config: Config, alert_id: str, now: datetime) -> CrisisReport:
+def read_report(
+    table: Table, config: Config, alert_id: str, now: datetime, made_by: str = ""
+) -> CrisisReport:
     """The report of `alert_id` as the table has it at `now`."""
     brand = brand_of_alert(alert_id)
     if brand is None or not any(b.id == brand for b in config.brands):
@@ -62,6 +64,7 @@ def read_report(table: Table, config: Config, alert_id: str, now: datetime) -> C
         parked=_parked(ParkedStore(table)),
         made_at=now,
         bucket_minutes=config.bucket_minutes,
+        made_by=made_by,
     )
 
 
