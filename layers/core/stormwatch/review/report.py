@@ -26,6 +26,10 @@ from stormwatch.persistence.timeline import PAUSED, RELEASED
 BEFORE = timedelta(hours=24)
 AFTER = timedelta(hours=3)
 MAX_TOP_MENTIONS = 5
+TOP_NEGATIVE_WINDOW = timedelta(hours=1)
+"""The top negative mentions are read from the episode's busiest negative hour, as the
+alert email reads its last hour: the most-read posts of a storm are where it peaks, and a
+long episode's thousands of stored mentions need not all be read for five."""
 
 FIRST_ABNORMAL = "first abnormal bucket"
 ALERTED = "alerted"
@@ -350,10 +354,70 @@ def _chart(
     return tuple(points)
 
 
+@dataclass(frozen=True, slots=True)
+class Stretch:
+    """Where to read the top negative mentions: [start, end) on these channels."""
+
+    start: datetime
+    end: datetime
+    channels: tuple[str, ...]
+
+
+def busiest_negative_stretch(
+    series: Mapping[str, SeriesCounts],
+    during: tuple[datetime, datetime],
+    width: timedelta = TOP_NEGATIVE_WINDOW,
+) -> Stretch | None:
+    """The `width` of the episode with the most negative mentions (all channels; the
+    earliest of equals), and the channels that had negative ones in it, most first; None
+    when the episode had no negative mention at all. From the buckets: no mention read."""
+    negative = _negative_by_bucket(series, during)
+    if not negative:
+        return None
+    moments = sorted(negative)
+    # A window starting at each bucket; prefix sums make the episode one pass, however long.
+    totals = [0]
+    for moment in moments:
+        totals.append(totals[-1] + sum(negative[moment].values()))
+    best, best_sum, last = moments[0], -1, 0
+    for first, start in enumerate(moments):
+        last = max(last, first)
+        while last < len(moments) and moments[last] < start + width:
+            last += 1
+        if totals[last] - totals[first] > best_sum:
+            best, best_sum = start, totals[last] - totals[first]
+    channels: dict[str, int] = {}
+    for moment in moments:
+        if best <= moment < best + width:
+            for channel, count in negative[moment].items():
+                channels[channel] = channels.get(channel, 0) + count
+    start = best
+    return Stretch(
+        start,
+        min(start + width, during[1]),
+        tuple(sorted(channels, key=lambda c: (-channels[c], c))),
+    )
+
+
+def _negative_by_bucket(
+    series: Mapping[str, SeriesCounts], during: tuple[datetime, datetime]
+) -> dict[datetime, dict[str, int]]:
+    """Negative mentions per bucket of the episode and channel (buckets with some only)."""
+    negative: dict[datetime, dict[str, int]] = {}
+    for channel, counts in series.items():
+        if channel == ALL_CHANNELS:
+            continue
+        for moment, bucket in counts.items():
+            if bucket.negative and during[0] <= moment < during[1]:
+                negative.setdefault(moment, {})[channel] = bucket.negative
+    return negative
+
+
 def _top_negative(
     mentions: Iterable[ScoredMention], brand: str, during: tuple[datetime, datetime]
 ) -> tuple[QuotedMention, ...]:
-    """The most-read negative mentions of the episode, as the alert email picks them."""
+    """The most-read negative mentions of the episode (of those read: its busiest negative
+    hour, `busiest_negative_stretch`), as the alert email picks them."""
     found = [
         m
         for m in mentions

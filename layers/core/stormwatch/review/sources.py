@@ -4,12 +4,11 @@ the stored mentions of the episode and the parked posts. Reads only (Query, GetI
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from stormwatch.act.timeline import RESOLVED, STARTED, alert_timeline
 from stormwatch.config import Config
-from stormwatch.model import ALL_CHANNELS, ScoredMention
+from stormwatch.model import ScoredMention
 from stormwatch.persistence.buckets import BucketStore
 from stormwatch.persistence.mentions import MentionLedger
 from stormwatch.persistence.parked import ParkedPost, ParkedStore
@@ -17,7 +16,9 @@ from stormwatch.persistence.table import Table
 from stormwatch.persistence.timeline import TimelineStore
 from stormwatch.review.report import (
     CrisisReport,
+    Stretch,
     UnknownAlert,
+    busiest_negative_stretch,
     crisis_report,
     first_abnormal_of,
     report_window,
@@ -29,7 +30,7 @@ SCHEDULERS = ("mastodon", "facebook", "hootsuite", "queue")
 so a scheduler switched off since the crisis still shows what it parked."""
 
 MENTION_LIMIT = 500
-"""Per channel: the top five by reach come from the episode's busiest stretch anyway."""
+"""Per channel, of the busiest negative hour (newest first)."""
 
 
 def _alert_minute(alert_id: str) -> datetime:
@@ -60,7 +61,11 @@ def read_report(
         alerted_at=min(alerted, default=None),
         first_abnormal_at=first_abnormal_at,
         series=series,
-        mentions=_mentions(MentionLedger(table), brand, series, first_abnormal_at, resolved or now),
+        mentions=_mentions(
+            MentionLedger(table),
+            brand,
+            busiest_negative_stretch(series, (first_abnormal_at, resolved or now)),
+        ),
         parked=_parked(ParkedStore(table)),
         made_at=now,
         bucket_minutes=config.bucket_minutes,
@@ -68,13 +73,16 @@ def read_report(
     )
 
 
-def _mentions(
-    ledger: MentionLedger, brand: str, series: Iterable[str], start: datetime, end: datetime
-) -> list[ScoredMention]:
+def _mentions(ledger: MentionLedger, brand: str, stretch: Stretch | None) -> list[ScoredMention]:
+    """The brand's negative mentions of the busiest negative hour, on the channels that had
+    them (none read when the episode had no negative mention)."""
+    if stretch is None:
+        return []
     found: list[ScoredMention] = []
-    for channel in series:
-        if channel != ALL_CHANNELS:
-            found += ledger.recent(channel, start, end, limit=MENTION_LIMIT, negative_about=brand)
+    for channel in stretch.channels:
+        found += ledger.recent(
+            channel, stretch.start, stretch.end, limit=MENTION_LIMIT, negative_about=brand
+        )
     return found
 
 
