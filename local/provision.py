@@ -30,7 +30,7 @@ NOT_CREATED = {
     "AWS::Lambda::Function": "handlers run in-process; moto runs Lambda code only with Docker",
     "AWS::Lambda::LayerVersion": "the layer's package is imported directly",
     "AWS::Lambda::Permission": "nothing invokes through AWS locally",
-    "AWS::Lambda::EventInvokeConfig": "no asynchronous invocation locally",
+    "AWS::Lambda::EventInvokeConfig": "asynchronous invocations run in-process, once (local.stack)",
     "AWS::IAM::Role": "moto does not enforce IAM; tests check the policies in the template",
     "AWS::IAM::Policy": "moto does not enforce IAM; tests check the policies in the template",
     "AWS::ApiGatewayV2::Api": "moto cannot put an HTTP API before in-process handlers; the "

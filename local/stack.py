@@ -86,7 +86,12 @@ class FakeLambdaContext:
 class _AwsCalls:
     """Which AWS actions each function called, as IAM names them (`dynamodb:PutItem`; a
     transaction counts as the actions in it, as IAM checks it), so that tests can hold
-    them against the function's role in the template. moto does not enforce IAM."""
+    them against the function's role in the template. moto does not enforce IAM.
+
+    The same seam emulates Lambda's asynchronous invoke, which moto cannot (it runs Lambda
+    code only with Docker): a handler's `lambda:Invoke` with ``InvocationType="Event"`` on
+    a function of the template is accepted (202) and queued on the stack, which runs it
+    in-process once the calling invocation returned (`LocalStack.invoke`)."""
 
     _current = threading.local()
     _installed = False
@@ -99,11 +104,14 @@ class _AwsCalls:
     def recording(cls, stack: LocalStack, function: str) -> Iterator[None]:
         cls._install()
         previous = getattr(cls._current, "target", None)
+        previous_stack = getattr(cls._current, "stack", None)
         cls._current.target = stack.aws_actions.setdefault(function, set())
+        cls._current.stack = stack
         try:
             yield
         finally:
             cls._current.target = previous
+            cls._current.stack = previous_stack
 
     @classmethod
     @contextlib.contextmanager
@@ -116,6 +124,31 @@ class _AwsCalls:
             cls._current.target = previous
 
     @classmethod
+    def _record(cls, prefix: str, operation: str, params: dict[str, Any]) -> None:
+        target: set[str] | None = getattr(cls._current, "target", None)
+        if target is None:
+            return
+        if operation == "TransactWriteItems":
+            for action in params.get("TransactItems", []):
+                for kind in action:
+                    target.add(f"{prefix}:{_TRANSACTION_ACTIONS[kind]}")
+        else:
+            target.add(f"{prefix}:{_IAM_ACTIONS.get((prefix, operation), operation)}")
+
+    @classmethod
+    def _invoke_locally(cls, params: dict[str, Any]) -> Any:
+        """Lambda's Invoke of one of the stack's own functions, which moto cannot run: an
+        asynchronous one (InvocationType Event) is queued to run after the calling
+        invocation, a synchronous one runs now. None: not one of ours."""
+        stack: LocalStack | None = getattr(cls._current, "stack", None)
+        if stack is not None and params.get("InvocationType") == "Event":
+            accepted = stack._queue_event(params)
+            if accepted is not None:
+                return accepted
+        runtime = cls._runtimes.get(str(params.get("FunctionName")))
+        return runtime(params) if runtime is not None else None
+
+    @classmethod
     def _install(cls) -> None:
         if cls._installed:
             return
@@ -124,19 +157,12 @@ class _AwsCalls:
         real = BaseClient._make_api_call  # type: ignore[attr-defined]
 
         def call(client: Any, operation: str, params: dict[str, Any]) -> Any:
-            target: set[str] | None = getattr(cls._current, "target", None)
             prefix = client.meta.service_model.signing_name
-            if target is not None:
-                if operation == "TransactWriteItems":
-                    for action in params.get("TransactItems", []):
-                        for kind in action:
-                            target.add(f"{prefix}:{_TRANSACTION_ACTIONS[kind]}")
-                else:
-                    target.add(f"{prefix}:{_IAM_ACTIONS.get(operation, operation)}")
+            cls._record(prefix, operation, params)
             if prefix == "lambda" and operation == "Invoke":
-                runtime = cls._runtimes.get(str(params.get("FunctionName")))
-                if runtime is not None:
-                    return runtime(params)
+                answered = cls._invoke_locally(params)
+                if answered is not None:
+                    return answered
             return real(client, operation, params)
 
         BaseClient._make_api_call = call  # type: ignore[attr-defined]
@@ -162,8 +188,8 @@ class _AwsCalls:
         cls._installed = True
 
 
-# API operations whose IAM action has another name.
-_IAM_ACTIONS = {"Invoke": "InvokeFunction"}
+# Where IAM's action is not the API operation's name.
+_IAM_ACTIONS = {("lambda", "Invoke"): "InvokeFunction"}
 
 _TRANSACTION_ACTIONS = {
     "Put": "PutItem",
@@ -251,6 +277,13 @@ class LocalStack:
         self._clients_lock = threading.Lock()
         self.aws_actions: dict[str, set[str]] = {}
         """Per function (logical id), every AWS action its handler called (IAM's names)."""
+        self._events: list[tuple[str, dict[str, Any]]] = []
+        self._events_lock = threading.Lock()
+        self.async_invocations: list[tuple[str, dict[str, Any]]] = []
+        """Every asynchronous invocation a handler made and the stack ran: (function, event)."""
+        self.async_failures: list[tuple[str, dict[str, Any], str]] = []
+        """...and those whose handler raised (Lambda would put the event in the function's
+        on-failure destination): (function, event, error)."""
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -312,6 +345,8 @@ class LocalStack:
         self.empty_tables()
         self._delete_made_schedules()
         self.received()  # drained and forgotten
+        self.async_invocations.clear()
+        self.async_failures.clear()
         sns_backends[ACCOUNT_ID][REGION].sms_messages.clear()
         self.scenario = scenario or self.scenario
         self.world = _world(self.scenario, self.record_exchanges)
@@ -531,7 +566,15 @@ class LocalStack:
     # --- running handlers ------------------------------------------------------------
 
     def invoke(self, function: str, event: dict[str, Any], budget_seconds: float = 60.0) -> Any:
-        """Call a function's handler in-process with the environment Lambda would give it."""
+        """Call a function's handler in-process with the environment Lambda would give it;
+        then run what it invoked asynchronously (each as its own function, after this one
+        returned, as Lambda would a moment later)."""
+        try:
+            return self._invoke_now(function, event, budget_seconds)
+        finally:
+            self._run_queued_events()
+
+    def _invoke_now(self, function: str, event: dict[str, Any], budget_seconds: float) -> Any:
         assert self.deployment is not None
         environment = self.deployment.function_environment(function)
         with self._environment(environment), self._output():
@@ -558,6 +601,52 @@ class LocalStack:
             payload = {"errorMessage": str(error), "errorType": type(error).__name__}
             return {"StatusCode": 200, "FunctionError": "Unhandled", "Payload": _payload(payload)}
         return {"StatusCode": 200, "ExecutedVersion": "$LATEST", "Payload": _payload(result)}
+
+    def _queue_event(self, params: dict[str, Any]) -> dict[str, Any] | None:
+        """Accept an asynchronous invocation of a function of the template, as Lambda
+        answers it (202, an empty payload); None for a function the template has not."""
+        from botocore.response import StreamingBody
+
+        function = self._function_named(str(params.get("FunctionName", "")))
+        if function is None:
+            return None
+        payload = params.get("Payload") or b"{}"
+        if hasattr(payload, "read"):
+            payload = payload.read()
+        with self._events_lock:
+            self._events.append((function, json.loads(payload)))
+        return {
+            "StatusCode": 202,
+            "Payload": StreamingBody(io.BytesIO(b""), 0),
+            "ResponseMetadata": {"HTTPStatusCode": 202},
+        }
+
+    def _function_named(self, name: str) -> str | None:
+        """The logical id of the function `name` (a name or an ARN, as Lambda accepts)."""
+        assert self.deployment is not None
+        for logical_id, resource in self.deployment.template["Resources"].items():
+            if resource["Type"] != "AWS::Lambda::Function":
+                continue
+            deployed = self.deployment.function_name(logical_id)
+            # A name, or an ARN that may carry a qualifier (`...:function:NAME:$LATEST`).
+            unqualified = name.rsplit(":function:", maxsplit=1)[-1].split(":", maxsplit=1)[0]
+            if unqualified == deployed:
+                return str(logical_id)
+        return None
+
+    def _run_queued_events(self) -> None:
+        while True:
+            with self._events_lock:
+                if not self._events:
+                    return
+                function, event = self._events.pop(0)
+            self.async_invocations.append((function, event))
+            assert self.deployment is not None
+            timeout = self.deployment.template["Resources"][function]["Properties"].get("Timeout")
+            try:
+                self._invoke_now(function, event, float(timeout or 60))
+            except Exception as error:  # Lambda keeps a failed event; the caller never hears
+                self.async_failures.append((function, event, f"{type(error).__name__}: {error}"))
 
     def routes(self, api: str) -> RouteTable:
         """The routes of the template's HTTP API `api` (logical id), by function: what the

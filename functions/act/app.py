@@ -1,6 +1,8 @@
 """The Act function: statements, pause and resume, behind an HTTP API whose IAM authorizer
 verified the caller. Also invoked by a pause's one-time auto-resume schedule with
-``{"action": "auto-resume", "crisis_version": N}`` (no HTTP, no caller).
+``{"action": "auto-resume", "crisis_version": N}``, and asynchronously by the evaluator when
+an alert's RESOLVED message went out, with ``{"action": "crisis-report", "alert_id": ...}``
+(no HTTP, no caller: the report says it was made when the alert resolved).
 
     POST /statements/preview   the dry run          GET  /statements        recent ones
     POST /statements           a draft              GET  /statements/{id}   one
@@ -50,6 +52,7 @@ def _count(name: str) -> None:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     from stormwatch.act.http import STATEMENT_ROUTES, answer
     from stormwatch.act.service import AUTO_RESUME_ACTION
+    from stormwatch.review.request import CRISIS_REPORT_ACTION
 
     if isinstance(event, dict) and event.get("action") == AUTO_RESUME_ACTION:
         service, _config = _service(context)
@@ -57,6 +60,14 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         logger.info("auto-resume", extra={"outcome": result["outcome"]})
         _count(f"AutoResume_{result['outcome']}")
         return result
+    if isinstance(event, dict) and event.get("action") == CRISIS_REPORT_ACTION:
+        service, _config = _service(context)
+        # An error raises: the event goes to the dead-letter queue (EventInvokeConfig), and
+        # `stormwatch report` makes the report on demand.
+        made: dict[str, Any] = service.report_on_resolve(event)
+        logger.info("crisis report made on resolve", extra={"alert_id": made["alert_id"]})
+        _count("CrisisReport_on_resolve")
+        return made
     return answer(
         event,
         STATEMENT_ROUTES,

@@ -63,8 +63,21 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, object]:
     metrics.add_metric(name="EvaluationErrors", unit=MetricUnit.Count, value=len(report.errors))
     metrics.add_metric(name="BlindChannels", unit=MetricUnit.Count, value=len(report.blind))
     metrics.add_metric(name="BrandsDeferred", unit=MetricUnit.Count, value=len(report.deferred))
+    # An alert resolved, its message sent, but its crisis report not asked for.
+    metrics.add_metric(
+        name="CrisisReportRequestFailures",
+        unit=MetricUnit.Count,
+        value=len(report.reports_not_requested),
+    )
     metrics.add_metric(name="DynamoRequests", unit=MetricUnit.Count, value=table.stats.requests)
     summary = report.summary()
-    if report.dispatched or report.errors or report.failed or report.deferred:
+    if (
+        report.dispatched
+        or report.errors
+        or report.failed
+        or report.deferred
+        or report.reports_requested
+        or report.reports_not_requested
+    ):
         logger.info("evaluation", extra={"summary": summary})
     return summary

@@ -460,3 +460,18 @@ def test_the_console_is_behind_the_pools_jwt_authorizer_and_may_only_read_and_in
     ]
     assert not {a for a in by_action if a.startswith(("sns:", "s3:", "scheduler:", "iam:"))}
     assert not {a for a in by_action if "*" in str(by_action[a])}
+
+
+def test_the_evaluator_may_invoke_the_act_function_only_for_crisis_reports(
+    cfn: dict[str, Any],
+) -> None:
+    # Given the evaluator's role and environment
+    role = cfn["Resources"]["EvaluateAlertsFunctionRole"]
+    function = cfn["Resources"]["EvaluateAlertsFunction"]["Properties"]
+    # Then it may invoke the Act function, and no other
+    assert _resources_by_action(role)["lambda:InvokeFunction"] == [
+        {"Fn::GetAtt": ["ActFunction", "Arn"]}
+    ]
+    assert function["Environment"]["Variables"]["REPORT_FUNCTION_ARN"] == {
+        "Fn::GetAtt": ["ActFunction", "Arn"]
+    }

@@ -228,3 +228,39 @@ def test_an_empty_episode_still_renders() -> None:
     html = report_html(report)
     assert "<svg" in html
     assert "not yet" in html
+
+
+def test_the_top_negative_mentions_are_read_from_the_busiest_negative_hour() -> None:
+    # Given an episode of 4 hours: x steadily negative (2 a bucket), and mastodon with a
+    # burst of 30 negative a bucket in its third hour; reddit negative only before it
+    from stormwatch.review.report import busiest_negative_stretch
+
+    during = (FIRST, FIRST + timedelta(hours=4))
+    burst = FIRST + timedelta(hours=2, minutes=10)
+    series = {
+        ALL_CHANNELS: buckets(FIRST, 4, 40, 32),
+        "x": buckets(FIRST, 4, 10, 2),
+        "mastodon": buckets(burst, 0.5, 40, 30),
+        "reddit": buckets(FIRST - timedelta(hours=2), 1, 5, 5),
+    }
+    # When the stretch to read is chosen
+    stretch = busiest_negative_stretch(series, during)
+    # Then it is an hour holding the whole burst, on mastodon then x (reddit had none in it)
+    assert stretch is not None
+    assert stretch.end - stretch.start == timedelta(hours=1)
+    assert stretch.start <= burst < burst + timedelta(minutes=30) <= stretch.end
+    assert stretch.channels == ("mastodon", "x")
+    # ...and an episode without a negative mention reads none
+    calm = {"x": buckets(FIRST, 4, 10, 0)}
+    assert busiest_negative_stretch(calm, during) is None
+
+
+def test_the_stretch_ends_with_the_episode() -> None:
+    from stormwatch.review.report import busiest_negative_stretch
+
+    # Given an episode of 30 minutes, all negative
+    during = (FIRST, FIRST + timedelta(minutes=30))
+    stretch = busiest_negative_stretch({"x": buckets(FIRST, 2, 10, 10)}, during)
+    # Then the stretch is the episode, not an hour beyond it
+    assert stretch is not None
+    assert (stretch.start, stretch.end) == during

@@ -42,6 +42,8 @@ class Environment:
     channel_secret_name: str | None = None
     alerts_topic_arn: str | None = None
     ops_topic_arn: str | None = None
+    report_function_arn: str | None = None
+    """The evaluator's: the function that makes crisis reports (the Act function)."""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Environment:
@@ -57,6 +59,7 @@ class Environment:
             channel_secret_name=values.get("CHANNEL_SECRET_NAME") or None,
             alerts_topic_arn=values.get("ALERTS_TOPIC_ARN") or None,
             ops_topic_arn=values.get("OPS_TOPIC_ARN") or None,
+            report_function_arn=values.get("REPORT_FUNCTION_ARN") or None,
         )
 
     def topics(self) -> tuple[str, str]:

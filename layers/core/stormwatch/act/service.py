@@ -861,15 +861,30 @@ class ActService:
     def report(self, caller: Caller, alert_id: str) -> dict[str, Any]:
         """(Re)build the alert's crisis report from the table as it is now, store its HTML
         and JSON, and answer where they are with a link valid a day."""
+        return self._report(alert_id, f"on demand by {caller.contact}")
+
+    def report_on_resolve(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        """What the evaluator's asynchronous invocation asks when an alert resolved
+        (``{"action": "crisis-report", "alert_id": ...}``): the same report, no caller.
+        Lambda may deliver it twice, and a retried send may ask twice: the report is
+        rebuilt under the same keys, so the second one only replaces the first."""
+        from stormwatch.review.request import MADE_WHEN_RESOLVED
+
+        alert_id = event.get("alert_id")
+        if not isinstance(alert_id, str):
+            raise BadRequest("the event names no alert_id")
+        return self._report(alert_id, MADE_WHEN_RESOLVED)
+
+    def _report(self, alert_id: str, made_by: str) -> dict[str, Any]:
         from stormwatch.review.render import report_html
         from stormwatch.review.sources import read_report
 
         if not _ALERT_ID.match(alert_id):
             raise BadRequest(f"{alert_id[:80]!r} is not an alert id")
-        report = read_report(self.table, self.config, alert_id, self.clock())
+        report = read_report(self.table, self.config, alert_id, self.clock(), made_by)
         document = report.to_json()
         stored = self.ports.reports().put(alert_id, report_html(report), document)
-        logger.info("crisis report", extra={"alert_id": alert_id, "caller": caller.contact})
+        logger.info("crisis report", extra={"alert_id": alert_id, "made_by": made_by})
         return {
             "alert_id": alert_id,
             "html_key": stored.html_key,

@@ -26,6 +26,10 @@ from stormwatch.persistence.timeline import PAUSED, RELEASED
 BEFORE = timedelta(hours=24)
 AFTER = timedelta(hours=3)
 MAX_TOP_MENTIONS = 5
+TOP_NEGATIVE_WINDOW = timedelta(hours=1)
+"""The top negative mentions are read from the episode's busiest negative hour, as the
+alert email reads its last hour: the most-read posts of a storm are where it peaks, and a
+long episode's thousands of stored mentions need not all be read for five."""
 
 FIRST_ABNORMAL = "first abnormal bucket"
 ALERTED = "alerted"
@@ -149,6 +153,8 @@ class CrisisReport:
     chart_bucket: timedelta
     top_negative: tuple[QuotedMention, ...]
     parked: tuple[ParkedSummary, ...]
+    made_by: str = ""
+    """Who asked for it ("on demand by anna@...", or `review.request.MADE_WHEN_RESOLVED`)."""
 
     def _since_first(self, moment: datetime | None) -> timedelta | None:
         return moment - self.first_abnormal_at if moment is not None else None
@@ -182,6 +188,7 @@ class CrisisReport:
             "alert_id": self.alert_id,
             "brand": self.brand,
             "made_at": iso(self.made_at),
+            "made_by": self.made_by,
             "first_abnormal_at": iso(self.first_abnormal_at),
             "alerted_at": moment(self.alerted_at),
             "acknowledged_at": moment(self.acknowledged_at),
@@ -246,6 +253,7 @@ def crisis_report(
     parked: Iterable[ParkedPost],
     made_at: datetime,
     bucket_minutes: int,
+    made_by: str = "",
 ) -> CrisisReport:
     """The report of one alert. `steps` is its timeline (`act.timeline.alert_timeline`),
     `alerted_at` when the first alert message was decided (the outbox's `started`),
@@ -292,6 +300,7 @@ def crisis_report(
         chart_bucket=_chart_bucket(window, bucket_minutes),
         top_negative=_top_negative(mentions, brand, periods["during"]),
         parked=_parked(parked, first_abnormal_at, made_at),
+        made_by=made_by,
     )
 
 
@@ -345,10 +354,70 @@ def _chart(
     return tuple(points)
 
 
+@dataclass(frozen=True, slots=True)
+class Stretch:
+    """Where to read the top negative mentions: [start, end) on these channels."""
+
+    start: datetime
+    end: datetime
+    channels: tuple[str, ...]
+
+
+def busiest_negative_stretch(
+    series: Mapping[str, SeriesCounts],
+    during: tuple[datetime, datetime],
+    width: timedelta = TOP_NEGATIVE_WINDOW,
+) -> Stretch | None:
+    """The `width` of the episode with the most negative mentions (all channels; the
+    earliest of equals), and the channels that had negative ones in it, most first; None
+    when the episode had no negative mention at all. From the buckets: no mention read."""
+    negative = _negative_by_bucket(series, during)
+    if not negative:
+        return None
+    moments = sorted(negative)
+    # A window starting at each bucket; prefix sums make the episode one pass, however long.
+    totals = [0]
+    for moment in moments:
+        totals.append(totals[-1] + sum(negative[moment].values()))
+    best, best_sum, last = moments[0], -1, 0
+    for first, start in enumerate(moments):
+        last = max(last, first)
+        while last < len(moments) and moments[last] < start + width:
+            last += 1
+        if totals[last] - totals[first] > best_sum:
+            best, best_sum = start, totals[last] - totals[first]
+    channels: dict[str, int] = {}
+    for moment in moments:
+        if best <= moment < best + width:
+            for channel, count in negative[moment].items():
+                channels[channel] = channels.get(channel, 0) + count
+    start = best
+    return Stretch(
+        start,
+        min(start + width, during[1]),
+        tuple(sorted(channels, key=lambda c: (-channels[c], c))),
+    )
+
+
+def _negative_by_bucket(
+    series: Mapping[str, SeriesCounts], during: tuple[datetime, datetime]
+) -> dict[datetime, dict[str, int]]:
+    """Negative mentions per bucket of the episode and channel (buckets with some only)."""
+    negative: dict[datetime, dict[str, int]] = {}
+    for channel, counts in series.items():
+        if channel == ALL_CHANNELS:
+            continue
+        for moment, bucket in counts.items():
+            if bucket.negative and during[0] <= moment < during[1]:
+                negative.setdefault(moment, {})[channel] = bucket.negative
+    return negative
+
+
 def _top_negative(
     mentions: Iterable[ScoredMention], brand: str, during: tuple[datetime, datetime]
 ) -> tuple[QuotedMention, ...]:
-    """The most-read negative mentions of the episode, as the alert email picks them."""
+    """The most-read negative mentions of the episode (of those read: its busiest negative
+    hour, `busiest_negative_stretch`), as the alert email picks them."""
     found = [
         m
         for m in mentions

@@ -4,12 +4,11 @@ the stored mentions of the episode and the parked posts. Reads only (Query, GetI
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from stormwatch.act.timeline import RESOLVED, STARTED, alert_timeline
 from stormwatch.config import Config
-from stormwatch.model import ALL_CHANNELS, ScoredMention
+from stormwatch.model import ScoredMention
 from stormwatch.persistence.buckets import BucketStore
 from stormwatch.persistence.mentions import MentionLedger
 from stormwatch.persistence.parked import ParkedPost, ParkedStore
@@ -17,7 +16,9 @@ from stormwatch.persistence.table import Table
 from stormwatch.persistence.timeline import TimelineStore
 from stormwatch.review.report import (
     CrisisReport,
+    Stretch,
     UnknownAlert,
+    busiest_negative_stretch,
     crisis_report,
     first_abnormal_of,
     report_window,
@@ -29,14 +30,16 @@ SCHEDULERS = ("mastodon", "facebook", "hootsuite", "queue")
 so a scheduler switched off since the crisis still shows what it parked."""
 
 MENTION_LIMIT = 500
-"""Per channel: the top five by reach come from the episode's busiest stretch anyway."""
+"""Per channel, of the busiest negative hour (newest first)."""
 
 
 def _alert_minute(alert_id: str) -> datetime:
     return datetime.strptime(alert_id[-13:], "%Y%m%d-%H%M").replace(tzinfo=UTC)
 
 
-def read_report(table: Table, config: Config, alert_id: str, now: datetime) -> CrisisReport:
+def read_report(
+    table: Table, config: Config, alert_id: str, now: datetime, made_by: str = ""
+) -> CrisisReport:
     """The report of `alert_id` as the table has it at `now`."""
     brand = brand_of_alert(alert_id)
     if brand is None or not any(b.id == brand for b in config.brands):
@@ -58,20 +61,28 @@ def read_report(table: Table, config: Config, alert_id: str, now: datetime) -> C
         alerted_at=min(alerted, default=None),
         first_abnormal_at=first_abnormal_at,
         series=series,
-        mentions=_mentions(MentionLedger(table), brand, series, first_abnormal_at, resolved or now),
+        mentions=_mentions(
+            MentionLedger(table),
+            brand,
+            busiest_negative_stretch(series, (first_abnormal_at, resolved or now)),
+        ),
         parked=_parked(ParkedStore(table)),
         made_at=now,
         bucket_minutes=config.bucket_minutes,
+        made_by=made_by,
     )
 
 
-def _mentions(
-    ledger: MentionLedger, brand: str, series: Iterable[str], start: datetime, end: datetime
-) -> list[ScoredMention]:
+def _mentions(ledger: MentionLedger, brand: str, stretch: Stretch | None) -> list[ScoredMention]:
+    """The brand's negative mentions of the busiest negative hour, on the channels that had
+    them (none read when the episode had no negative mention)."""
+    if stretch is None:
+        return []
     found: list[ScoredMention] = []
-    for channel in series:
-        if channel != ALL_CHANNELS:
-            found += ledger.recent(channel, start, end, limit=MENTION_LIMIT, negative_about=brand)
+    for channel in stretch.channels:
+        found += ledger.recent(
+            channel, stretch.start, stretch.end, limit=MENTION_LIMIT, negative_about=brand
+        )
     return found
 
 

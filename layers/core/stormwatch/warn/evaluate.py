@@ -9,12 +9,15 @@
     render    -> the email and SMS texts                               (warn.render)
     outbox    -> written with the brand's state in one transaction     (persistence)
     send      -> SNS, each message claimed, sent and marked once       (warn.send)
+    report    -> for each alert whose RESOLVED message was just sent,  (`ReportRequests`)
+                 ask for its crisis report (an asynchronous invocation)
 
 Per brand one Query reads the recent buckets with the stored state, and one conditional
 write stores the state when something changed (a decision, the lifecycle, or the
 detectors' hourly checkpoint): about one request per brand and minute. A crash after the
 write sends at most the messages it had not marked; evaluating the same minute again
-decides nothing new. One brand's failure never stops another's.
+decides nothing new. One brand's failure never stops another's. A minute in which nothing
+resolves asks for no report: no request beyond the ones above.
 """
 
 from __future__ import annotations
@@ -68,6 +71,12 @@ LEARNING_ESTIMATE_SECONDS = 5.0
 on a 2-core laptop core; Lambda at 512 MB has about a third of a vCPU)."""
 
 
+class ReportRequests(Protocol):
+    """Asks for an alert's crisis report to be made, without waiting for it."""
+
+    def request(self, alert_id: str) -> None: ...
+
+
 class WarnStore(BucketReader, Protocol):
     def load_brand(self, brand: str, since: datetime) -> BrandView: ...
 
@@ -111,6 +120,10 @@ class EvaluationReport:
     errors: list[str] = field(default_factory=list)
     deferred: list[str] = field(default_factory=list)
     """Brands still to learn from their history: evaluated in a later minute."""
+    reports_requested: list[str] = field(default_factory=list)
+    """Alerts resolved in this run whose crisis report was asked for."""
+    reports_not_requested: list[str] = field(default_factory=list)
+    """...and those whose asking failed (logged; the report can still be made on demand)."""
 
     def summary(self) -> dict[str, object]:
         return {
@@ -130,6 +143,8 @@ class EvaluationReport:
             "failed": self.failed,
             "errors": self.errors,
             "deferred": self.deferred,
+            "reports_requested": self.reports_requested,
+            "reports_not_requested": self.reports_not_requested,
         }
 
 
@@ -142,11 +157,13 @@ class Evaluator:
         outbox: OutboxPort,
         notifier: Notifier,
         links: AlertLinks | None = None,
+        reports: ReportRequests | None = None,
     ) -> None:
         self.config = config
         self.states = states
         self.outbox = outbox
         self.notifier = notifier
+        self.reports = reports
         self.settings = config.alerts
         self.channels = config.enabled_channels
         self.bucket = timedelta(minutes=config.bucket_minutes)
@@ -177,7 +194,27 @@ class Evaluator:
             report.errors.append(f"monitor: {error.__class__.__name__}: {error}")
         sent = send_pending(self.outbox, self.notifier, now)
         report.sent, report.failed = sent.sent, sent.failed
+        self._request_reports(sent.resolved, report)
         return report
+
+    def _request_reports(self, resolved: Sequence[str], report: EvaluationReport) -> None:
+        """Ask for the crisis report of each alert whose RESOLVED message just went out.
+        After the send, never before: the message is marked, whatever happens here, and a
+        failed request is logged and counted, not retried (nobody waits for the report,
+        and `stormwatch report` makes it on demand)."""
+        if self.reports is None:
+            return
+        for alert_id in resolved:
+            try:
+                self.reports.request(alert_id)
+            except Exception as error:
+                logger.warning(
+                    "crisis report not requested",
+                    extra={"alert_id": alert_id, "error": f"{error.__class__.__name__}: {error}"},
+                )
+                report.reports_not_requested.append(alert_id)
+            else:
+                report.reports_requested.append(alert_id)
 
     def _evaluate_brands(
         self,

@@ -4,6 +4,11 @@ A claim lasts `SEND_LEASE`: two overlapping runs never both send a message, and 
 message whose run died after claiming goes out a few minutes late, not never. A message
 SNS refused stays pending, its attempts counted; after `MAX_ATTEMPTS` it is left for
 ops (it stays in the outbox with its last error).
+
+The alerts whose RESOLVED message this run sent and marked come back in `Sent.resolved`:
+the evaluator asks for their crisis reports then, once per resolved alert rather than per
+minute (a retry of a send that died before its mark may ask twice; the report is rebuilt
+from the table and stored under the same keys, so twice is the same as once).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Protocol
 
 from stormwatch.notify import Delivery
 from stormwatch.persistence.outbox import OutboxEntry
+from stormwatch.warn.vocabulary import AlertEvent
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +46,9 @@ class Notifier(Protocol):
 class Sent:
     sent: int = 0
     failed: list[str] = field(default_factory=list)
+    resolved: list[str] = field(default_factory=list)
+    """Alerts whose RESOLVED message went out in this run, each once (its email and its
+    SMS are two messages of one alert)."""
 
 
 def send_pending(outbox: OutboxPort, notifier: Notifier, now: datetime) -> Sent:
@@ -58,4 +67,7 @@ def send_pending(outbox: OutboxPort, notifier: Notifier, now: datetime) -> Sent:
             continue
         outbox.mark(entry.key, sent=True)
         result.sent += 1
+        alert = entry.delivery.alert_id
+        if entry.delivery.kind == AlertEvent.RESOLVED and alert not in result.resolved:
+            result.resolved.append(alert)
     return result

@@ -12,6 +12,7 @@ from stormwatch.persistence.mentions import MentionLedger
 from stormwatch.persistence.outbox import Outbox
 from stormwatch.persistence.table import Table
 from stormwatch.persistence.warn_state import WarnStateStore
+from stormwatch.review.request import LambdaReportRequests
 from stormwatch.runtime import AwsClients, Environment, load_config
 from stormwatch.warn.evaluate import EvaluationReport, Evaluator
 
@@ -24,13 +25,17 @@ def evaluate(
     alerts_topic, ops_topic = environment.topics()
     table = Table(clients.client("dynamodb"), environment.table_name)
     notifier = SnsNotifier(clients.client("sns"), alerts_topic, ops_topic)
+    reports = LambdaReportRequests(
+        lambda: clients.client("lambda"), environment.report_function_arn
+    )
     evaluator = Evaluator(
         config,
         WarnStateStore(table),
         MentionLedger(table),
         Outbox(table),
         notifier,
-        console_links(clients, [brand.id for brand in config.brands]),
+        links=console_links(clients, [brand.id for brand in config.brands]),
+        reports=reports,
     )
     return evaluator.run(now, deadline), table
 
