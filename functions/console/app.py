@@ -22,6 +22,7 @@ from urllib.parse import parse_qs
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from stormwatch.observability import LazyTracer
@@ -344,4 +345,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
     answer: dict[str, Any] = app.resolve(event, context)
     answer.setdefault("headers", {}).update(SECURITY_HEADERS)
+    # Every answer counted by its status class: refusals and errors show on the dashboard.
+    status = int(answer.get("statusCode", 500))
+    metrics.add_metric(name=f"ConsoleAnswers{status // 100}xx", unit=MetricUnit.Count, value=1)
     return answer
