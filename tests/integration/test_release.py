@@ -32,7 +32,10 @@ from tests.helpers import context_for, example_config
 
 CHANNELS = ("x", "mastodon", "bluesky", "facebook", "linkedin", "instagram")
 CARD = "https://cdn.nordwind.example/cards/holding.png"
-TIMEOUT = 0.5
+TIMEOUT = 2.0
+"""The publishers' client timeout: the faults answer after three times it; an ordinary
+answer must come well within it even with both test workers and the fault-injection run
+on two cores (0.5 s was not: one such run left a channel unknown)."""
 
 
 class Crash(BaseException):
@@ -179,7 +182,8 @@ def test_given_faults_after_the_post_was_stored_when_released_twice_then_exactly
     assert first.outcome == "partial"
     assert {first.results[ch].status for ch in CHANNELS} == {"unknown"}
     second = _release("s-faults", texts, publishers(), store, Clock())
-    assert second.outcome == "released", second.results
+    statuses = {ch: (r.status, r.error) for ch, r in second.results.items()}
+    assert second.outcome == "released", statuses
     _assert_exactly_once(world, texts)
     found = [ch for ch in CHANNELS if second.results[ch].earlier]
     assert sorted(found) == ["bluesky", "facebook", "linkedin", "mastodon", "x"]
