@@ -13,6 +13,10 @@ PYTHON := $(VENV)/bin/python
 PIP_QUIET := --quiet --disable-pip-version-check
 
 export SAM_CLI_TELEMETRY := 0
+# Python's bytecode cache on, as Python has it by default (some machines' environments turn
+# it off): otherwise every test worker, every subprocess a test starts and every tool
+# compiles every module it imports again (collecting the tests: 7.3 s without, 2.4 s with).
+export PYTHONDONTWRITEBYTECODE :=
 export PYTHONPATH := $(CURDIR)/layers/core:$(CURDIR)
 # sam build looks for `python3.13` on PATH: the venv provides it.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
