@@ -98,6 +98,10 @@ def add_commands(commands: Any) -> None:
     )
     release_parser.add_argument("id")
     release_parser.add_argument("--yes", action="store_true", help="do not ask to confirm")
+    release_parser.add_argument(
+        "--alert",
+        help="the alert this answers, for its timeline and report (when no pause named it)",
+    )
     release_parser.set_defaults(run=release)
     show_parser = actions.add_parser(
         "show", help="one statement: texts, approvals, releases", parents=[stack]
@@ -387,7 +391,10 @@ def release(args: argparse.Namespace) -> int:
         return 1
     try:
         result = _call_or_running(
-            args, "POST", f"/statements/{args.id}/release", {"sha256": statement["sha256"]}
+            args,
+            "POST",
+            f"/statements/{args.id}/release",
+            {"sha256": statement["sha256"], **({"alert_id": args.alert} if args.alert else {})},
         )
     except StillRunning:
         return _followed_release(args)

@@ -16,7 +16,7 @@ from ops.act_commands import print_timeline
 from stormwatch.notify import EMAIL, Delivery
 from stormwatch.persistence.table import Table
 from stormwatch.persistence.warn_state import WarnStateStore
-from stormwatch.warn.lifecycle import ActiveAlert, alert_id_of
+from stormwatch.warn.lifecycle import ActiveAlert, alert_id_of, brand_of_alert
 from tests.integration.test_act_api import (
     ANNA,
     BEN,
@@ -71,10 +71,13 @@ def _warn_writes(
     store = WarnStateStore(_table(stack))
     from stormwatch.persistence.warn_state import BrandState
 
+    brand = brand_of_alert(alert.id)
+    assert brand is not None
+
     for event, at in events:
         kind = event.split("-", 1)[0]
         store.save_brand(
-            BRAND,
+            brand,
             BrandState(lifecycle=lifecycle, version=version),
             [
                 (f"{alert.id}:{event}:email", _message(kind, alert.id, alert.severity)),
@@ -103,6 +106,40 @@ def test_given_a_pause_without_an_alert_when_released_and_resumed_then_no_timeli
     # Then no alert's timeline was written (the audit log has the steps)
     assert _alert_partitions(act) == []
     assert _ok(as_(act, BEN).request("GET", "/status"))["alert_timeline"] is None
+
+
+def test_given_no_pause_when_a_release_names_its_alert_then_the_alert_shows_pause_and_release(
+    act: LocalStack, world: Any
+) -> None:
+    # Given an open alert and no pause: the lead releases straight away
+    started = (datetime.now(UTC) - timedelta(minutes=30)).replace(second=0, microsecond=0)
+    # (the other brand's: the next test writes Nordwind's state from its first version)
+    alert = ActiveAlert(alert_id_of("kolibri-pay", started), started, 3, 3, started)
+    _warn_writes(act, alert, [("started", started + timedelta(minutes=3))])
+    approved = _approved(act, "Since 6 am, flights from Hamburg are delayed.")
+    # When the release names the alert it answers
+    path = f"/statements/{approved['id']}/release"
+    body = {"sha256": approved["sha256"], "alert_id": alert.id}
+    released = _ok(as_(act, BEN).request("POST", path, body))
+    # Then crisis mode answers that alert, and its timeline has the pause and each channel
+    assert released["outcome"] == "released"
+    status = _ok(as_(act, BEN).request("GET", "/status"))
+    assert status["crisis"]["alert_id"] == alert.id
+    kinds = [
+        step["kind"]
+        for step in _ok(as_(act, BEN).request("GET", f"/alerts/{alert.id}/timeline"))["steps"]
+    ]
+    assert kinds[:2] == ["started", "paused"]
+    assert kinds.count("released") == len(PUBLISHED_ON)
+    # ...and a malformed alert id is refused before anything is released
+    other = _approved(act, "Flights from Hamburg leave on time again.")
+    refused = as_(act, BEN).request(
+        "POST",
+        f"/statements/{other['id']}/release",
+        {"sha256": other["sha256"], "alert_id": "not an alert"},
+    )
+    assert refused.status == 400
+    _ok(as_(act, BEN).request("POST", "/resume", {}))
 
 
 def test_given_an_alert_when_paused_released_twice_and_resumed_then_its_timeline_has_each_once(

@@ -140,6 +140,14 @@ def _text(body: Mapping[str, Any], key: str, *, limit: int = MAX_TEXT) -> str:
     return value
 
 
+def _alert_id(body: Mapping[str, Any]) -> str | None:
+    """The alert a pause or a release answers, if the body names one."""
+    alert_id = _optional_text(body, "alert_id", limit=80)
+    if alert_id is not None and not _ALERT_ID.match(alert_id):
+        raise BadRequest(f"'alert_id': {alert_id!r} is not an alert id")
+    return alert_id
+
+
 def _optional_text(body: Mapping[str, Any], key: str, *, limit: int = MAX_REASON) -> str | None:
     if body.get(key) is None:
         return None
@@ -565,8 +573,9 @@ class ActService:
         approval.check_releasable(
             statement, caller, seen_sha256=seen, rules=self.rules, now=self.clock()
         )
+        alert_id = _alert_id(body)
         actor = Actor(caller.identity, caller.contact)
-        crisis = self._crisis_on_for_release(statement, caller, actor)
+        crisis = self._crisis_on_for_release(statement, caller, actor, alert_id)
         parking = self._park_everything(caller, statement=statement_id)
         report = publish_everywhere(
             statement.id,
@@ -574,7 +583,7 @@ class ActService:
             seen,
             self.ports.publishers(tuple(statement.texts)),
             # While the crisis answers an alert, each channel published goes on its timeline.
-            self.releases.on_alert(crisis.alert_id, caller.contact),
+            self.releases.on_alert(crisis.alert_id or alert_id, caller.contact),
             self.clock,
             by=caller.identity,
             image_urls=self.ports.card_urls(statement),
@@ -634,7 +643,7 @@ class ActService:
         return parking
 
     def _crisis_on_for_release(
-        self, statement: Statement, caller: Caller, actor: Actor
+        self, statement: Statement, caller: Caller, actor: Actor, alert_id: str | None
     ) -> CrisisMode:
         try:
             mode = self.crisis.switch_on(
@@ -642,6 +651,7 @@ class ActService:
                 by=actor,
                 now=self.clock(),
                 release_id=statement.id,
+                alert_id=alert_id,
             )
         except CrisisModeAlreadyOn as already:
             # Paused before (the usual order: pause first, then release): it stays on.
@@ -716,9 +726,7 @@ class ActService:
         """Crisis mode on alone, every scheduled post parked; optionally ending on its own."""
         caller.require("publisher", "pause everything")
         reason = _optional_text(body, "reason")
-        alert_id = _optional_text(body, "alert_id", limit=80)
-        if alert_id is not None and not _ALERT_ID.match(alert_id):
-            raise BadRequest(f"'alert_id': {alert_id!r} is not an alert id")
+        alert_id = _alert_id(body)
         if reason is None and alert_id is None:
             raise BadRequest("a pause needs a 'reason' or the 'alert_id' it answers")
         now = self.clock()
