@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import quote
 
 if TYPE_CHECKING:
-    from ops.transport import Answer, Transport
+    from ops.transport import Transport
+    from stormwatch.act.http import Answer
 
 STATEMENTS = Path(__file__).resolve().parent.parent / "statements"
 REFUSED = 2

@@ -18,54 +18,22 @@ import os
 import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import urlsplit
+
+from stormwatch.act.http import Answer, answer_of
 
 STACK_ENV = "STORMWATCH_STACK"
 API_URL_ENV = "STORMWATCH_API_URL"
 API_URL_OUTPUT = "ActApiUrl"
 _STACK_NAME = re.compile(r"^stormwatch", re.IGNORECASE)
-GATEWAY_GAVE_UP = frozenset({503, 504})
 REQUEST_TIMEOUT_SECONDS = 35
 """An HTTP API's integration timeout is at most 30 s: waiting longer learns nothing."""
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
-    status: int
-    body: dict[str, Any]
-
-    @property
-    def ok(self) -> bool:
-        return 200 <= self.status < 300
-
-    @property
-    def still_running(self) -> bool:
-        """The API gave up waiting (an HTTP API answers 503 after 30 s; 504 is our own
-        timeout, or a proxy's) while the function may well go on: the Act function itself
-        never answers 503 or 504."""
-        return self.status in GATEWAY_GAVE_UP
-
-    @property
-    def error(self) -> str:
-        # Our functions answer "error"; API Gateway's own answers (404, 403) "message".
-        return str(self.body.get("error") or self.body.get("message") or f"HTTP {self.status}")
-
-
 class Transport(Protocol):
     def request(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Answer: ...
-
-
-def _answer(status: int, text: str) -> Answer:
-    try:
-        body = json.loads(text) if text else {}
-    except json.JSONDecodeError:
-        body = {"error": text[:300] or f"HTTP {status}"}
-    if not isinstance(body, dict):
-        body = {"error": f"unexpected answer: {text[:200]}"}
-    return Answer(status, body)
 
 
 # --- the deployed stack --------------------------------------------------------------------
@@ -103,7 +71,7 @@ class ApiTransport:
     def request(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Answer:
         url, headers, data = self.signed(method, path, body)
         status, text = self._send(method, url, headers, data)
-        return _answer(status, text)
+        return answer_of(status, text)
 
 
 def _send_with_requests(
@@ -264,7 +232,7 @@ class LocalTransport:
             path_parameters=selected.path_parameters,
         )
         result = self.stack.invoke(selected.route.function, event, budget_seconds=120.0)
-        return _answer(int(result["statusCode"]), str(result.get("body") or ""))
+        return answer_of(int(result["statusCode"]), str(result.get("body") or ""))
 
 
 def host_of(url: str) -> str:

@@ -23,7 +23,8 @@ from local.fakechannels.publishing import AFTER_STORE, LATENCY, PUBLISHED
 from local.fakechannels.scheduling import seed_all
 from local.localconfig import localize, read_document
 from local.stack import LocalStack
-from ops.transport import Answer, LocalTransport, http_api_event
+from ops.transport import LocalTransport, http_api_event
+from stormwatch.act.http import Answer
 from stormwatch.act.statements import load_kind, render
 from stormwatch.persistence.audit import AuditLog
 from stormwatch.persistence.table import Table

@@ -16,7 +16,8 @@ import time_machine
 from local.stack import LocalStack
 from ops import act_commands
 from ops.cli import main
-from ops.transport import Answer, LocalTransport
+from ops.transport import LocalTransport
+from stormwatch.act.http import Answer
 from tests.integration.test_act_api import (  # the same stack set-up and statements
     BEN,
     CARLA,

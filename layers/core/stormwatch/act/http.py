@@ -30,6 +30,45 @@ class Route:
     """The `ActService` method that answers it."""
 
 
+GATEWAY_GAVE_UP = frozenset({503, 504})
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """An Act API answer as its callers read it: the command line (through API Gateway or
+    in-process) and the console (through Lambda's Invoke)."""
+
+    status: int
+    body: dict[str, Any]
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def still_running(self) -> bool:
+        """The API gave up waiting (an HTTP API answers 503 after 30 s; 504 is a client's
+        own timeout, or a proxy's) while the function may well go on: the Act functions
+        themselves never answer 503 or 504."""
+        return self.status in GATEWAY_GAVE_UP
+
+    @property
+    def error(self) -> str:
+        # Our functions answer "error"; API Gateway's own answers (404, 403) "message".
+        return str(self.body.get("error") or self.body.get("message") or f"HTTP {self.status}")
+
+
+def answer_of(status: int, text: str) -> Answer:
+    """The answer to a response body as sent: JSON, else its text as the error."""
+    try:
+        body = json.loads(text) if text else {}
+    except json.JSONDecodeError:
+        body = {"error": text[:300] or f"HTTP {status}"}
+    if not isinstance(body, dict):
+        body = {"error": f"unexpected answer: {text[:200]}"}
+    return Answer(status, body)
+
+
 def _route(method: str, pattern: str, name: str) -> Route:
     return Route(method, re.compile(f"^{pattern}$"), name)
 

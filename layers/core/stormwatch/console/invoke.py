@@ -6,26 +6,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Protocol
 
-
-@dataclass(frozen=True, slots=True)
-class ActAnswer:
-    status: int
-    body: dict[str, Any]
-
-    @property
-    def ok(self) -> bool:
-        return 200 <= self.status < 300
-
-    @property
-    def error(self) -> str:
-        return str(self.body.get("error") or f"HTTP {self.status}")
+from stormwatch.act.http import Answer, answer_of
 
 
 class ActFunctions(Protocol):
-    def call(self, function: str, event: Mapping[str, Any]) -> ActAnswer:
+    def call(self, function: str, event: Mapping[str, Any]) -> Answer:
         """`function` is "act" or "release"."""
         ...
 
@@ -64,7 +51,7 @@ class LambdaActFunctions:
         self._client = client
         self._names = {"act": act_function, "release": release_function}
 
-    def call(self, function: str, event: Mapping[str, Any]) -> ActAnswer:
+    def call(self, function: str, event: Mapping[str, Any]) -> Answer:
         answer = self._client.invoke(
             FunctionName=self._names[function],
             InvocationType="RequestResponse",
@@ -72,9 +59,5 @@ class LambdaActFunctions:
         )
         payload = json.loads(answer["Payload"].read() or b"{}")
         if answer.get("FunctionError") or not isinstance(payload, dict):
-            return ActAnswer(502, {"error": f"the {function} function failed; see its log"})
-        try:
-            body = json.loads(payload.get("body") or "{}")
-        except json.JSONDecodeError:
-            body = {"error": str(payload.get("body"))[:300]}
-        return ActAnswer(int(payload.get("statusCode", 502)), body)
+            return Answer(502, {"error": f"the {function} function failed; see its log"})
+        return answer_of(int(payload.get("statusCode", 502)), str(payload.get("body") or ""))
