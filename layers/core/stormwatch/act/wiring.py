@@ -8,7 +8,6 @@ notifier.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -21,7 +20,8 @@ from stormwatch.act.preflight import Checkers
 from stormwatch.act.service import ActPorts, ActService
 from stormwatch.channels.base import ChannelContext
 from stormwatch.channels.publishers.base import Publisher
-from stormwatch.channels.schedulers.base import Scheduler, as_utc
+from stormwatch.channels.schedulers.base import Scheduler
+from stormwatch.channels.schedulers.one_time import OneTimeSchedules
 from stormwatch.config import Config
 from stormwatch.errors import ConfigError
 from stormwatch.persistence.table import Table
@@ -103,49 +103,6 @@ class SnsAnnouncer:
             },
         )
         return f"sent ({answer['MessageId']})"
-
-
-class SchedulerAutoResume:
-    """One-time EventBridge Scheduler schedules that invoke the Act function itself."""
-
-    def __init__(
-        self, client: Any, group: str, function_arn: str, role_arn: str, dead_letter_arn: str | None
-    ) -> None:
-        self._client = client
-        self._group = group
-        self._function_arn = function_arn
-        self._role_arn = role_arn
-        self._dead_letter_arn = dead_letter_arn
-
-    def create(self, name: str, at: datetime, event: Mapping[str, Any]) -> None:
-        target: dict[str, Any] = {
-            "Arn": self._function_arn,
-            "RoleArn": self._role_arn,
-            "Input": json.dumps(dict(event)),
-            "RetryPolicy": {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 3600},
-        }
-        if self._dead_letter_arn:
-            target["DeadLetterConfig"] = {"Arn": self._dead_letter_arn}
-        try:
-            self._client.create_schedule(
-                Name=name,
-                GroupName=self._group,
-                ScheduleExpression=f"at({as_utc(at).strftime('%Y-%m-%dT%H:%M:%S')})",
-                ScheduleExpressionTimezone="UTC",
-                FlexibleTimeWindow={"Mode": "OFF"},
-                ActionAfterCompletion="DELETE",
-                State="ENABLED",
-                Target=target,
-                Description="stormwatch: end this pause on its own",
-            )
-        except self._client.exceptions.ConflictException:
-            return  # a retry of this very pause: its schedule exists
-
-    def delete(self, name: str) -> None:
-        try:
-            self._client.delete_schedule(Name=name, GroupName=self._group)
-        except self._client.exceptions.ResourceNotFoundException:
-            return
 
 
 def act_ports(
@@ -249,15 +206,17 @@ def act_ports(
         alerts, _ops = environment.topics()
         return SnsAnnouncer(clients.client("sns"), alerts)
 
-    def auto_resume() -> SchedulerAutoResume:
+    def auto_resume() -> OneTimeSchedules:
         if act_environment.auto_resume_role_arn is None:
             raise ConfigError("environment AUTO_RESUME_ROLE_ARN", "required to resume on its own")
-        return SchedulerAutoResume(
+        # One-time schedules that invoke this function itself.
+        return OneTimeSchedules(
             clients.client("scheduler"),
             act_environment.schedule_group,
             own_arn,
             act_environment.auto_resume_role_arn,
             act_environment.dead_letter_arn,
+            description="stormwatch: end this pause on its own",
         )
 
     return ActPorts(

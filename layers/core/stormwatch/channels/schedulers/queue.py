@@ -10,13 +10,13 @@ makes the same post and the same schedule, never a second one.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from stormwatch.channels.schedulers.base import ScheduledPost, as_utc
+from stormwatch.channels.schedulers.one_time import OneTimeSchedules
 from stormwatch.persistence.queue import QueuedPost, QueueState, QueueStore
 
 NAME = "queue"
@@ -44,8 +44,13 @@ class QueueScheduler:
 
     def __init__(self, store: QueueStore, scheduler_client: Any, target: QueueTarget) -> None:
         self._store = store
-        self._client = scheduler_client
-        self._target = target
+        self._schedules = OneTimeSchedules(
+            scheduler_client,
+            target.group,
+            target.function_arn,
+            target.role_arn,
+            target.dead_letter_arn,
+        )
 
     def enqueue(
         self,
@@ -97,37 +102,10 @@ class QueueScheduler:
     # --- EventBridge Scheduler -------------------------------------------------------------
 
     def _create_schedule(self, post_id: str, at: datetime) -> None:
-        target: dict[str, Any] = {
-            "Arn": self._target.function_arn,
-            "RoleArn": self._target.role_arn,
-            "Input": json.dumps({"post_id": post_id}),
-            "RetryPolicy": {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 3600},
-        }
-        if self._target.dead_letter_arn:
-            target["DeadLetterConfig"] = {"Arn": self._target.dead_letter_arn}
-        try:
-            self._client.create_schedule(
-                Name=schedule_name(post_id),
-                GroupName=self._target.group,
-                ScheduleExpression=f"at({as_utc(at).strftime('%Y-%m-%dT%H:%M:%S')})",
-                ScheduleExpressionTimezone="UTC",
-                FlexibleTimeWindow={"Mode": "OFF"},
-                ActionAfterCompletion="DELETE",
-                State="ENABLED",
-                Target=target,
-            )
-        except self._client.exceptions.ConflictException:
-            return
+        self._schedules.create(schedule_name(post_id), at, {"post_id": post_id})
 
     def _delete_schedule(self, post_id: str) -> None:
-        try:
-            self._client.delete_schedule(Name=schedule_name(post_id), GroupName=self._target.group)
-        except self._client.exceptions.ResourceNotFoundException:
-            return
+        self._schedules.delete(schedule_name(post_id))
 
     def _schedule_exists(self, post_id: str) -> bool:
-        try:
-            self._client.get_schedule(Name=schedule_name(post_id), GroupName=self._target.group)
-        except self._client.exceptions.ResourceNotFoundException:
-            return False
-        return True
+        return self._schedules.exists(schedule_name(post_id))
