@@ -276,16 +276,7 @@ class XFake:
                 return _invalid_request([_param_error("id", user_id, message)], headers)
             if username is None:
                 # An unknown user is not an HTTP error: X answers 200 with a problem in errors[].
-                problem = {
-                    "value": user_id,
-                    "detail": f"Could not find user with id: [{user_id}].",
-                    "title": "Not Found Error",
-                    "resource_type": "user",
-                    "parameter": "id",
-                    "resource_id": user_id,
-                    "type": PROBLEMS + "resource-not-found",
-                }
-                return json_response({"errors": [problem]}, 200, headers)
+                return json_response({"errors": [user_not_found(user_id)]}, 200, headers)
             return None
 
         def select(listing: _Listing) -> list[Post]:
@@ -351,6 +342,19 @@ class XFake:
 
 
 # --- requests -----------------------------------------------------------------------------
+
+
+def user_not_found(user_id: str) -> dict[str, Any]:
+    """X's problem for an unknown user id (in ``errors[]`` of a 200 answer)."""
+    return {
+        "value": user_id,
+        "detail": f"Could not find user with id: [{user_id}].",
+        "title": "Not Found Error",
+        "resource_type": "user",
+        "parameter": "id",
+        "resource_id": user_id,
+        "type": PROBLEMS + "resource-not-found",
+    }
 
 
 def _authorised(world: World, request: Request) -> bool:

@@ -109,16 +109,7 @@ def user_tweets(world: World, request: Request, user_id: str) -> Response:
     if not admitted:
         return x.problem_response(429, headers)
     if user_id not in x.BRAND_ACCOUNTS:
-        problem = {
-            "value": user_id,
-            "detail": f"Could not find user with id: [{user_id}].",
-            "title": "Not Found Error",
-            "resource_type": "user",
-            "parameter": "id",
-            "resource_id": user_id,
-            "type": x.PROBLEMS + "resource-not-found",
-        }
-        return json_response({"errors": [problem]}, 200, headers)
+        return json_response({"errors": [x.user_not_found(user_id)]}, 200, headers)
     start = request.args.get("start_time")
     try:
         since = parse_iso(start) if start else None
