@@ -94,24 +94,13 @@ def measure_parking(stack: LocalStack, table: Table, per_scheduler: int = 75) ->
     from stormwatch.channels.schedulers.facebook import FacebookScheduler
     from stormwatch.channels.schedulers.hootsuite import HootsuiteScheduler
     from stormwatch.channels.schedulers.mastodon import MastodonScheduler
-    from stormwatch.channels.schedulers.queue import QueueScheduler, QueueTarget
     from stormwatch.config.act import HootsuiteScheduler as HootsuiteSettings
     from stormwatch.persistence.parked import ParkedStore
-    from stormwatch.persistence.queue import QueueStore
 
     config = parse_config(localize(read_document(), stack.channels.channel_url))
     now = datetime.now(UTC)
     seed_all(stack.world, per_scheduler, now)
-    outputs = stack.outputs
-    queue = QueueScheduler(
-        QueueStore(table),
-        stack.client("scheduler"),
-        QueueTarget(
-            group=outputs["ScheduleGroupName"],
-            function_arn=outputs["PublishScheduledFunctionArn"],
-            role_arn=outputs["QueueSchedulerRoleArn"],
-        ),
-    )
+    queue = stack.queue_scheduler()
     for number in range(per_scheduler):
         queue.enqueue(f"bench-{number}", "x", f"Tip {number}", now + timedelta(hours=2 + number))
     schedulers: list[Scheduler] = [

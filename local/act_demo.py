@@ -158,21 +158,8 @@ def restored_counts(printed: str) -> dict[str, int]:
 
 def seed_scheduled_posts(stack: LocalStack, now: datetime) -> None:
     """Posts waiting in every scheduler: Mastodon, Facebook, Hootsuite and our own queue."""
-    from stormwatch.channels.schedulers.queue import QueueScheduler, QueueTarget
-    from stormwatch.persistence.queue import QueueStore
-    from stormwatch.persistence.table import Table
-
     seed_all(stack.world, SCHEDULED_PER_SCHEDULER, now)
-    outputs = stack.outputs
-    queue = QueueScheduler(
-        QueueStore(Table(stack.client("dynamodb"), outputs["TableName"])),
-        stack.client("scheduler"),
-        QueueTarget(
-            group=outputs["ScheduleGroupName"],
-            function_arn=outputs["PublishScheduledFunctionArn"],
-            role_arn=outputs["QueueSchedulerRoleArn"],
-        ),
-    )
+    queue = stack.queue_scheduler()
     for number in range(SCHEDULED_PER_SCHEDULER):
         queue.enqueue(
             f"winter-sale-{number + 1}",

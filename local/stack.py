@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import IO, Any, TextIO
+from typing import IO, TYPE_CHECKING, Any, TextIO
 
 from local.fakechannels.registry import all_fakes, available_channels, fake_module
 from local.fakechannels.server import FakeChannelServer
@@ -34,6 +34,9 @@ from local.routes import RouteTable, routes_of
 from local.scenario import Scenario, build_scenario
 from stormwatch.config import Config, parse_config
 from stormwatch.runtime import clear_caches
+
+if TYPE_CHECKING:
+    from stormwatch.channels.schedulers.queue import QueueScheduler
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
@@ -419,6 +422,24 @@ class LocalStack:
     def outputs(self) -> dict[str, str]:
         assert self.deployment is not None
         return self.deployment.outputs
+
+    def queue_scheduler(self) -> QueueScheduler:
+        """Our own queue (`QueueScheduler`) on this stack's table and schedule group, as the
+        Act functions build it from the template's outputs."""
+        from stormwatch.channels.schedulers.queue import QueueScheduler, QueueTarget
+        from stormwatch.persistence.queue import QueueStore
+        from stormwatch.persistence.table import Table
+
+        outputs = self.outputs
+        return QueueScheduler(
+            QueueStore(Table(self.client("dynamodb"), outputs["TableName"])),
+            self.client("scheduler"),
+            QueueTarget(
+                group=outputs["ScheduleGroupName"],
+                function_arn=outputs["PublishScheduledFunctionArn"],
+                role_arn=outputs["QueueSchedulerRoleArn"],
+            ),
+        )
 
     def config_parameter(self) -> str:
         return self.outputs["ConfigParameterName"]

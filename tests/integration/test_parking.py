@@ -28,7 +28,7 @@ from stormwatch.channels.schedulers.base import Scheduler
 from stormwatch.channels.schedulers.facebook import FacebookScheduler
 from stormwatch.channels.schedulers.hootsuite import HootsuiteScheduler
 from stormwatch.channels.schedulers.mastodon import MastodonScheduler
-from stormwatch.channels.schedulers.queue import QueueScheduler, QueueTarget, schedule_name
+from stormwatch.channels.schedulers.queue import schedule_name
 from stormwatch.config.act import HootsuiteScheduler as HootsuiteSettings
 from stormwatch.persistence.crisis import Actor, CrisisModeAlreadyOn, CrisisStore
 from stormwatch.persistence.parked import ParkedStore, ParkState
@@ -133,16 +133,6 @@ def table(stack: LocalStack) -> Table:
     return Table(stack.client("dynamodb"), stack.outputs["TableName"])
 
 
-def _queue(stack: LocalStack, table: Table) -> QueueScheduler:
-    outputs = stack.outputs
-    target = QueueTarget(
-        group=outputs["ScheduleGroupName"],
-        function_arn=outputs["PublishScheduledFunctionArn"],
-        role_arn=outputs["QueueSchedulerRoleArn"],
-    )
-    return QueueScheduler(QueueStore(table), stack.client("scheduler"), target)
-
-
 def _schedulers(stack: LocalStack, table: Table) -> list[Scheduler]:
     config = stack.config()
     world = stack.world
@@ -164,7 +154,7 @@ def _schedulers(stack: LocalStack, table: Table) -> list[Scheduler]:
         MastodonScheduler(context("mastodon")),
         FacebookScheduler(context("facebook")),
         hootsuite,
-        _queue(stack, table),
+        stack.queue_scheduler(),
     ]
 
 
@@ -177,7 +167,7 @@ def _fresh(stack: LocalStack, table: Table, **per_scheduler: int) -> dict[str, s
     for name, fake in fakes.items():
         stack.world.state.pop(name, None)
         fake.seed(stack.world, per_scheduler[name], now)
-    queue = _queue(stack, table)
+    queue = stack.queue_scheduler()
     for number in range(per_scheduler["queue"]):
         queue.enqueue(f"q{number}", "x", f"Queued tip {number}", now + timedelta(hours=2 + number))
     return _waiting(stack, table)
@@ -346,7 +336,7 @@ def test_a_queued_post_is_held_while_crisis_mode_is_on_and_sent_once_otherwise(
 ) -> None:
     stack.reset()
     queue_store, crisis, parked = QueueStore(table), CrisisStore(table), ParkedStore(table)
-    queue = _queue(stack, table)
+    queue = stack.queue_scheduler()
     queue.enqueue("held", "x", "Held post", T0 + timedelta(hours=1))
     queue.enqueue("sent", "x", "Sent post", T0 + timedelta(hours=1))
     sent: list[str] = []
@@ -458,7 +448,7 @@ def test_the_deployed_function_publishes_a_due_queued_post_once_through_the_chan
     stack.reset()
     crisis = CrisisStore(table)
     now = datetime.now(UTC)
-    queue = _queue(stack, table)
+    queue = stack.queue_scheduler()
     queue.enqueue("due-post", "mastodon", "Unser Herbstfahrplan ist da.", now + timedelta(hours=1))
     queue.enqueue("held-post", "mastodon", "Nicht jetzt.", now + timedelta(hours=1))
     # When the schedule fires twice (a redelivery)
