@@ -10,8 +10,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import subprocess
+import sys
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
+
+STAMP = ".complete"
 
 
 class FetchError(Exception):
@@ -62,3 +66,21 @@ def npm_package(package: str, version: str, integrity: str, work: Path) -> Path:
     with tarfile.open(tarball) as archive:
         archive.extractall(unpacked, filter="data")
     return unpacked
+
+
+def fetch_once(target: Path, stamp_text: str, fetch: Callable[[Path], None], what: str) -> int:
+    """`fetch` into `target`, unless its stamp says these very pins are there already;
+    the stamp is written last, so a failed or cut run is done again. Exit code."""
+    stamp = target / STAMP
+    if stamp.is_file() and stamp.read_text() == stamp_text:
+        stamp.touch()  # newer than the script again, so make is satisfied
+        return 0
+    target.mkdir(parents=True, exist_ok=True)
+    stamp.unlink(missing_ok=True)
+    try:
+        fetch(target)
+    except FetchError as error:
+        print(f"fetching {what} failed: {error}", file=sys.stderr)
+        return 1
+    stamp.write_text(stamp_text)
+    return 0

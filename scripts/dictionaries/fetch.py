@@ -25,11 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from pinned_download import FetchError, debian_package, npm_package
+from pinned_download import FetchError, debian_package, fetch_once, npm_package
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_TARGET = ROOT / "layers/core/stormwatch/act/dictionaries"
-STAMP = ".complete"
 
 
 @dataclass(frozen=True)
@@ -122,21 +121,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--into", type=Path, default=DEFAULT_TARGET)
     target: Path = parser.parse_args(argv).into
-    stamp = target / STAMP
-    if stamp.is_file() and stamp.read_text() == stamp_text():
-        stamp.touch()  # newer than this script again, so make is satisfied
-        return 0
-    target.mkdir(parents=True, exist_ok=True)
-    stamp.unlink(missing_ok=True)
-    try:
+
+    def fetch_all(into: Path) -> None:
         for pin in PINS:
-            fetch(pin, target)
+            fetch(pin, into)
             print(f"dictionary {pin.name}: {pin.package} {pin.version} ({pin.licence_name})")
-    except FetchError as error:
-        print(f"fetching the dictionaries failed: {error}", file=sys.stderr)
-        return 1
-    stamp.write_text(stamp_text())
-    return 0
+
+    return fetch_once(target, stamp_text(), fetch_all, "the dictionaries")
 
 
 if __name__ == "__main__":

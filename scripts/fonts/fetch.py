@@ -23,11 +23,10 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from pinned_download import FetchError, debian_package
+from pinned_download import FetchError, debian_package, fetch_once
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_TARGET = ROOT / "layers/core/stormwatch/act/fonts"
-STAMP = ".complete"
 
 PACKAGE = "fonts-dejavu-core"
 VERSION = "2.37-6"
@@ -60,20 +59,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--into", type=Path, default=DEFAULT_TARGET)
     target: Path = parser.parse_args(argv).into
-    stamp = target / STAMP
-    if stamp.is_file() and stamp.read_text() == stamp_text():
-        stamp.touch()  # newer than this script again, so make is satisfied
-        return 0
-    target.mkdir(parents=True, exist_ok=True)
-    stamp.unlink(missing_ok=True)
-    try:
-        fetch(target)
-    except FetchError as error:
-        print(f"fetching the card's font failed: {error}", file=sys.stderr)
-        return 1
-    print(f"font: {PACKAGE} {VERSION} ({LICENCE_NAME})")
-    stamp.write_text(stamp_text())
-    return 0
+
+    def fetch_font(into: Path) -> None:
+        fetch(into)
+        print(f"font: {PACKAGE} {VERSION} ({LICENCE_NAME})")
+
+    return fetch_once(target, stamp_text(), fetch_font, "the card's font")
 
 
 if __name__ == "__main__":
