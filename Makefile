@@ -26,14 +26,18 @@ CHECKOV := $(TOOLS)/checkov/bin/checkov
 WHEELHOUSE := $(TOOLS)/wheelhouse
 DICTIONARIES := layers/core/stormwatch/act/dictionaries/.complete
 FONTS := layers/core/stormwatch/act/fonts/.complete
+# The browser tests drive Debian's Chromium (Playwright's own browser download cannot work
+# here); tests/browser finds it at this path.
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: help setup lint template test test-fast demo local build bench clean
+.PHONY: help setup lint template test test-fast demo local console build bench clean
 
 help:
 	@echo "make demo       run the storm scenario on the embedded local stack"
 	@echo "make test       lint, type-check, template checks and the whole test suite"
 	@echo "make test-fast  pytest only (no template tools, no sam build)"
 	@echo "make local      keep the local stack running, with its Act API, for stormwatch commands"
+	@echo "make console    the console in a browser, on the local stack, with demo users"
 	@echo "make build      sam build (arm64, no container needed)"
 	@echo "make bench      run the benchmarks under bench/"
 
@@ -79,7 +83,12 @@ $(DICTIONARIES): scripts/dictionaries/fetch.py scripts/pinned_download.py
 $(FONTS): scripts/fonts/fetch.py scripts/pinned_download.py
 	$(PY313) scripts/fonts/fetch.py
 
-setup: $(VENV)/.installed $(TOOLS)/sam/.installed $(TOOLS)/checkov/.installed $(WHEELHOUSE)/.complete $(DICTIONARIES) $(FONTS)
+# Debian's chromium package (apt-get needs root, as on the CI machine; elsewhere install it
+# yourself: `sudo apt-get install chromium`).
+$(CHROMIUM):
+	apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }
+
+setup: $(VENV)/.installed $(TOOLS)/sam/.installed $(TOOLS)/checkov/.installed $(WHEELHOUSE)/.complete $(DICTIONARIES) $(FONTS) $(CHROMIUM)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
@@ -99,7 +108,7 @@ template: setup
 test: setup lint template
 	HYPOTHESIS_PROFILE=ci $(PYTHON) -m pytest -q -n 2 --dist loadscope --no-loadscope-reorder
 
-test-fast: $(VENV)/.installed $(DICTIONARIES) $(FONTS)
+test-fast: $(VENV)/.installed $(DICTIONARIES) $(FONTS) $(CHROMIUM)
 	$(PYTHON) -m pytest -q -n 2 --dist loadscope --no-loadscope-reorder -m "not build"
 
 demo: $(VENV)/.installed $(DICTIONARIES) $(FONTS)
@@ -107,6 +116,9 @@ demo: $(VENV)/.installed $(DICTIONARIES) $(FONTS)
 
 local: $(VENV)/.installed $(DICTIONARIES) $(FONTS)
 	$(PYTHON) -m local.serve
+
+console: $(VENV)/.installed $(DICTIONARIES) $(FONTS)
+	$(PYTHON) -m local.console
 
 build: setup
 	$(SAM) build

@@ -37,6 +37,13 @@ NOT_CREATED = {
     "local transport routes by the API's body (local.routes) and builds its payload-2.0 "
     "events itself (ops.transport)",
     "AWS::ApiGatewayV2::Stage": "the HTTP API is not created locally",
+    "AWS::ApiGatewayV2::Route": "the local console gateway routes by these (local.routes)",
+    "AWS::ApiGatewayV2::Integration": "the local console gateway invokes the function itself",
+    "AWS::ApiGatewayV2::Authorizer": "the local console gateway verifies the pool's tokens "
+    "as the JWT authorizer does (local.console)",
+    "AWS::CloudFront::Function": "the local console gateway runs its code with Node.js",
+    "AWS::CloudFront::CachePolicy": "nothing is cached locally",
+    "AWS::CloudFront::Distribution": "the local console gateway stands where it would",
 }
 
 
@@ -539,6 +546,26 @@ def _http_api(_: dict[str, Any], __: Clients, logical_id: str) -> Physical:
     return Physical(api_id, {"ApiId": api_id, "ApiEndpoint": endpoint})
 
 
+def _user_pool_domain(props: dict[str, Any], clients: Clients, _: str) -> Physical:
+    clients("cognito-idp").create_user_pool_domain(
+        Domain=props["Domain"], UserPoolId=props["UserPoolId"]
+    )
+    return Physical(props["Domain"], {"CloudFrontDistribution": "local.cloudfront.net"})
+
+
+def _cloudfront_function(props: dict[str, Any], _: Clients, __: str) -> Physical:
+    arn = f"arn:aws:cloudfront::{ACCOUNT_ID}:function/{props['Name']}"
+    return Physical(props["Name"], {"FunctionARN": arn, "FunctionMetadata.FunctionARN": arn})
+
+
+def _distribution(_: dict[str, Any], __: Clients, logical_id: str) -> Physical:
+    # A name of CloudFront's shape; locally nothing answers on it (`make console` serves
+    # the console on localhost, with ConsoleUrl set to that).
+    distribution_id = f"E{logical_id.upper()[:13]}"
+    domain = f"d{logical_id.lower()[:13]}.cloudfront.net"
+    return Physical(distribution_id, {"DomainName": domain, "Id": distribution_id})
+
+
 CREATORS: dict[str, Callable[[dict[str, Any], Clients, str], Physical]] = {
     "AWS::KMS::Key": _kms_key,
     "AWS::KMS::Alias": _kms_alias,
@@ -566,6 +593,13 @@ CREATORS: dict[str, Callable[[dict[str, Any], Clients, str], Physical]] = {
     "AWS::Lambda::EventInvokeConfig": _placeholder,
     "AWS::ApiGatewayV2::Api": _http_api,
     "AWS::ApiGatewayV2::Stage": _placeholder,
+    "AWS::ApiGatewayV2::Route": _placeholder,
+    "AWS::ApiGatewayV2::Integration": _placeholder,
+    "AWS::ApiGatewayV2::Authorizer": _placeholder,
+    "AWS::Cognito::UserPoolDomain": _user_pool_domain,
+    "AWS::CloudFront::Function": _cloudfront_function,
+    "AWS::CloudFront::CachePolicy": _placeholder,
+    "AWS::CloudFront::Distribution": _distribution,
 }
 
 

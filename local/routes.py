@@ -34,6 +34,9 @@ class HttpRoute:
     """As the template names it: `/statements/{id}/release`, or `$default`."""
     function: str
     """The logical id of the function it integrates with."""
+    authorizer: str | None = None
+    """The logical id of its JWT authorizer; None for a route that needs none (or that an
+    API-wide IAM authorization guards, as the Act API's body says)."""
 
     @property
     def key(self) -> str:
@@ -106,10 +109,13 @@ class RouteTable:
 
 
 def routes_of(template: Mapping[str, Any], api: str) -> RouteTable:
-    """The routes of the HTTP API `api` (logical id) in a translated template."""
+    """The routes of the HTTP API `api` (logical id) in a translated template: from its
+    OpenAPI body (SAM's HttpApi) or, for an API without one, its Route resources."""
     resource = template["Resources"][api]
     if resource["Type"] != "AWS::ApiGatewayV2::Api":
         raise ValueError(f"{api} is no HTTP API but {resource['Type']}")
+    if "Body" not in resource["Properties"]:
+        return _route_resources(template, api)
     paths = resource["Properties"]["Body"]["paths"]
     routes = []
     for path, operations in paths.items():
@@ -133,3 +139,33 @@ def routes_of(template: Mapping[str, Any], api: str) -> RouteTable:
 
 def _segments(path: str) -> list[str]:
     return [segment for segment in path.split("/") if segment]
+
+
+def _route_resources(template: Mapping[str, Any], api: str) -> RouteTable:
+    resources = template["Resources"]
+    routes = []
+    for logical_id, resource in resources.items():
+        properties = resource.get("Properties", {})
+        if resource["Type"] != "AWS::ApiGatewayV2::Route" or properties["ApiId"] != {"Ref": api}:
+            continue
+        target = str(properties["Target"].get("Fn::Sub", properties["Target"]))
+        found = re.fullmatch(r"integrations/\$\{(?P<integration>[A-Za-z0-9]+)\}", target)
+        if found is None:
+            raise ValueError(f"{logical_id}: a target the local stack cannot follow: {target}")
+        uri = resources[found["integration"]]["Properties"]["IntegrationUri"]
+        function = uri["Fn::GetAtt"][0] if isinstance(uri, Mapping) else None
+        if function is None:
+            raise ValueError(f"{logical_id}: no function in its integration {uri}")
+        method, _, path = str(properties["RouteKey"]).partition(" ")
+        authorizer = properties.get("AuthorizerId")
+        routes.append(
+            HttpRoute(
+                ANY_METHOD if method == "ANY" else method.upper(),
+                path or method,
+                function,
+                authorizer["Ref"]
+                if properties.get("AuthorizationType") == "JWT" and isinstance(authorizer, Mapping)
+                else None,
+            )
+        )
+    return RouteTable(routes)

@@ -253,12 +253,17 @@ class LocalStack:
         settings: dict[str, Any] | None = None,
         log: IO[str] | None = None,
         record_exchanges: bool = False,
+        environment_overrides: dict[str, dict[str, str]] | None = None,
     ) -> None:
         """`record_exchanges`: the fake channels keep every request and answer (for tests
         that check them); off by default, since a long run would hold them all in memory
-        (the fault-injection run's 20,000 requests cost it a sixth of its time)."""
+        (the fault-injection run's 20,000 requests cost it a sixth of its time).
+
+        `environment_overrides`: per function (logical id), variables that point at where
+        a service answers locally instead of its AWS name (the console's managed login)."""
         self.scenario = scenario or build_scenario()
         self.record_exchanges = record_exchanges
+        self.environment_overrides = environment_overrides or {}
         self.parameters = {**DEFAULT_PARAMETERS, **(parameters or {})}
         self.config_document = config_document
         self.settings = settings or {}
@@ -597,7 +602,10 @@ class LocalStack:
 
     def _invoke_now(self, function: str, event: dict[str, Any], budget_seconds: float) -> Any:
         assert self.deployment is not None
-        environment = self.deployment.function_environment(function)
+        environment = {
+            **self.deployment.function_environment(function),
+            **self.environment_overrides.get(function, {}),
+        }
         with self._environment(environment), self._output():
             module = self._handler_module(function)
             context = FakeLambdaContext(self.deployment.function_name(function), budget_seconds)

@@ -23,6 +23,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.shared.cookies import Cookie
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from stormwatch.observability import LazyTracer
@@ -246,6 +247,99 @@ def signed_link(token: str) -> Response[str]:
     return Response(303, HTML, "", headers={"Location": f"/alerts/{link.alert_id}"})
 
 
+# --- sign-in (no authorizer on /auth/: these routes only trade a code for a cookie) ------
+
+
+def _signin() -> Any:
+    from stormwatch.console.signin import CognitoSignIn, RequestsTokenEndpoint
+
+    return CognitoSignIn(
+        os.environ["CONSOLE_LOGIN_URL"],
+        os.environ["CONSOLE_CLIENT_ID"],
+        os.environ["CONSOLE_URL"],
+        RequestsTokenEndpoint(),
+    )
+
+
+def _signed_out_page(status: int, heading: str, message: str) -> Response[str]:
+    from stormwatch.console.pages import render
+
+    body = render("signin", viewer=None, heading=heading, message=message)
+    return Response(status, HTML, body)
+
+
+def _redirect(location: str, cookies: list[Cookie], status: int = 303) -> Response[str]:
+    return Response(status, HTML, "", headers={"Location": location}, cookies=cookies)
+
+
+@app.get("/auth/signin")
+def sign_in() -> Response[str]:
+    """To the managed login; with a refresh token still good, straight back instead."""
+    from stormwatch.console import signin
+
+    wanted = app.current_event.get_query_string_value("next")
+    flow = _signin()
+    refresh = signin.cookies_of(app.current_event.raw_event).get(signin.REFRESH_COOKIE)
+    if refresh:
+        try:
+            tokens = flow.refresh(refresh)
+            logger.info("session renewed")
+            return _redirect(signin.safe_next(wanted), signin.session_cookies(tokens))
+        except signin.SignInFailed as error:
+            logger.info("refresh refused", extra={"reason": str(error)})
+    url, pending = flow.start(wanted, _now())
+    seconds = int(signin.SIGNIN_VALIDITY.total_seconds())
+    cookies = [signin.cookie(signin.SIGNIN_COOKIE, pending.cookie_value(_key()), seconds)]
+    if refresh:
+        cookies.append(signin.expired_cookie(signin.REFRESH_COOKIE, signin.REFRESH_PATH))
+    return _redirect(url, cookies, status=302)
+
+
+@app.get("/auth/callback")
+def sign_in_callback() -> Response[str]:
+    from stormwatch.console import signin
+
+    event = app.current_event
+    if event.get_query_string_value("error"):
+        # The managed login says why (access_denied, ...): no code to redeem.
+        reason = (event.get_query_string_value("error_description") or "")[:200]
+        return _signed_out_page(400, "Sign-in did not finish", reason or "The login refused.")
+    try:
+        pending = signin.PendingSignIn.from_cookie(
+            _key(), signin.cookies_of(event.raw_event).get(signin.SIGNIN_COOKIE), _now()
+        )
+        tokens = _signin().finish(
+            pending,
+            event.get_query_string_value("code"),
+            event.get_query_string_value("state"),
+        )
+    except signin.SignInFailed as error:
+        logger.info("sign-in refused", extra={"reason": str(error)})
+        return _signed_out_page(400, "Sign-in did not finish", f"{str(error).capitalize()}.")
+    logger.info("signed in")
+    cookies = [*signin.session_cookies(tokens), signin.expired_cookie(signin.SIGNIN_COOKIE)]
+    return _redirect(pending.next_path, cookies)
+
+
+@app.post("/auth/signout")
+def sign_out() -> Response[str]:
+    """Cookies gone, the refresh token revoked, then the managed login's own sign-out."""
+    from stormwatch.console import signin
+
+    flow = _signin()
+    refresh = signin.cookies_of(app.current_event.raw_event).get(signin.REFRESH_COOKIE)
+    if refresh:
+        try:
+            flow.revoke(refresh)
+        except signin.SignInFailed as error:  # the cookie is gone either way
+            logger.info("revocation failed", extra={"reason": str(error)})
+    cookies = [
+        signin.expired_cookie(signin.SESSION_COOKIE),
+        signin.expired_cookie(signin.REFRESH_COOKIE, signin.REFRESH_PATH),
+    ]
+    return _redirect(flow.logout_url(), cookies)
+
+
 # --- steps (POST: each one an Act function's) --------------------------------------------
 
 
@@ -341,10 +435,10 @@ def refusal(error: Exception) -> Response[str]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    from stormwatch.console.web import SECURITY_HEADERS
+    from stormwatch.console.web import security_headers
 
     answer: dict[str, Any] = app.resolve(event, context)
-    answer.setdefault("headers", {}).update(SECURITY_HEADERS)
+    answer.setdefault("headers", {}).update(security_headers(os.environ["CONSOLE_LOGIN_URL"]))
     # Every answer counted by its status class: refusals and errors show on the dashboard.
     status = int(answer.get("statusCode", 500))
     metrics.add_metric(name=f"ConsoleAnswers{status // 100}xx", unit=MetricUnit.Count, value=1)

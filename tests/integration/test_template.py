@@ -411,16 +411,40 @@ def test_the_reports_bucket_is_private_encrypted_tls_only_and_expiring(
 def test_the_console_is_behind_the_pools_jwt_authorizer_and_may_only_read_and_invoke(
     cfn: dict[str, Any],
 ) -> None:
-    # Every route of the console's API needs the pool's token, for the console's client
-    api = cfn["Resources"]["ConsoleApi"]["Properties"]["Body"]
-    for path, methods in api["paths"].items():
-        for method, operation in methods.items():
-            assert operation["security"] == [{"Cognito": []}], (method, path)
-    (authorizer,) = api["components"]["securitySchemes"].values()
-    jwt = authorizer["x-amazon-apigateway-authorizer"]
-    assert jwt["type"] == "jwt"
-    assert jwt["jwtConfiguration"]["audience"] == [{"Ref": "ConsoleUserPoolClient"}]
-    assert "${ConsoleUserPool}" in jwt["jwtConfiguration"]["issuer"]["Fn::Sub"]
+    # Every route of the console's API needs the pool's token, for the console's client,
+    # but the sign-in's own three, which only trade a code or a refresh token for a cookie
+    routes = {
+        r["Properties"]["RouteKey"]: r["Properties"]
+        for r in cfn["Resources"].values()
+        if r["Type"] == "AWS::ApiGatewayV2::Route"
+        and r["Properties"]["ApiId"] == {"Ref": "ConsoleApi"}
+    }
+    unguarded = {key for key, route in routes.items() if route["AuthorizationType"] != "JWT"}
+    assert unguarded == {"GET /auth/signin", "GET /auth/callback", "POST /auth/signout"}
+    assert {"GET /", "ANY /{proxy+}"} <= set(routes)
+    for key in set(routes) - unguarded:
+        assert routes[key]["AuthorizerId"] == {"Ref": "ConsoleApiAuthorizer"}, key
+    jwt = cfn["Resources"]["ConsoleApiAuthorizer"]["Properties"]
+    assert jwt["AuthorizerType"] == "JWT"
+    assert jwt["IdentitySource"] == ["$request.header.Authorization"]
+    assert jwt["JwtConfiguration"]["Audience"] == [{"Ref": "ConsoleUserPoolClient"}]
+    assert "${ConsoleUserPool}" in jwt["JwtConfiguration"]["Issuer"]["Fn::Sub"]
+    # ...reached through CloudFront, whose viewer-request function brings the cookie's token
+    behavior = cfn["Resources"]["ConsoleDistribution"]["Properties"]["DistributionConfig"][
+        "DefaultCacheBehavior"
+    ]
+    assert behavior["ViewerProtocolPolicy"] == "redirect-to-https"
+    assert behavior["FunctionAssociations"] == [
+        {
+            "EventType": "viewer-request",
+            "FunctionARN": {"Fn::GetAtt": ["ConsoleSessionFunction", "FunctionARN"]},
+        }
+    ]
+    cache = cfn["Resources"]["ConsoleCachePolicy"]["Properties"]["CachePolicyConfig"]
+    assert cache["DefaultTTL"] == 0
+    assert cache["ParametersInCacheKeyAndForwardedToOrigin"]["HeadersConfig"]["Headers"] == [
+        "Authorization"
+    ]
     # ...the pool: operators create the users, strong passwords, TOTP, the three groups
     pool = cfn["Resources"]["ConsoleUserPool"]["Properties"]
     assert pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True

@@ -9,7 +9,8 @@ from typing import Any
 GROUPS = ("viewer", "approver", "publisher")
 
 SECURITY_HEADERS = {
-    # No script runs at all; styles are inline in the page; forms post to the console only.
+    # No script runs at all; styles are inline in the page; forms post to the console only
+    # (and sign-out's redirect may reach the managed login: security_headers).
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
         "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -20,6 +21,20 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
 }
+
+
+def security_headers(login_url: str) -> dict[str, str]:
+    """The headers of every answer. Chromium holds a form's redirect to `form-action` too,
+    so the sign-out form's way on to the managed login's /logout must be named there."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(login_url)
+    headers = dict(SECURITY_HEADERS)
+    if parts.scheme in ("https", "http") and parts.netloc:
+        headers["Content-Security-Policy"] = headers["Content-Security-Policy"].replace(
+            "form-action 'self'", f"form-action 'self' {parts.scheme}://{parts.netloc}"
+        )
+    return headers
 
 
 class NotSignedIn(Exception):
