@@ -188,6 +188,26 @@ def _dry_run(shown: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
     return (answer.body, "") if answer.ok else (None, answer.error)
 
 
+@app.get("/alerts/<alert_id>/report")
+def crisis_report(alert_id: str) -> Response[str]:
+    """The alert's crisis report as stored (made when the alert resolved, or on demand)."""
+    from stormwatch.review.store import ReportStore
+
+    alert_id = _alert_id(alert_id)
+    stored = ReportStore(_clients.client("s3"), os.environ["REPORTS_BUCKET"]).read_html(alert_id)
+    if stored is None:
+        return _page("no_report", 404, alert_id=alert_id)
+    # Our own page, rendered with autoescape from the stored report (stormwatch.review).
+    return Response(200, HTML, stored)
+
+
+@app.post("/alerts/<alert_id>/report")
+def make_report(alert_id: str) -> Response[str]:
+    alert_id = _alert_id(alert_id)
+    path = f"/alerts/{alert_id}/report"
+    return _step("act", "POST /alerts/{id}/report", path, {}, path, _form(), {"id": alert_id})
+
+
 @app.get("/statements/<statement_id>")
 def statement(statement_id: str) -> Response[str]:
     from stormwatch.console.pages import statement_view

@@ -44,6 +44,7 @@ from local.scenario import Scenario, build_scenario, default_start, start_for_st
 from local.stack import LocalStack
 from ops.cli import acknowledge
 from stormwatch.config import CHANNELS, parse_config
+from stormwatch.console.links import LINK
 from stormwatch.persistence.buckets import BucketStore
 from stormwatch.persistence.table import Table
 from stormwatch.warn.messages import gsm7_length, ucs2_length
@@ -464,10 +465,23 @@ class WarnFlow:
             if says_pause:
                 assert "`stormwatch resume` restores them" in message["message"]
                 assert f"Your team's note: {note}" in message["message"]
-        # And every critical SMS carries the command whole
+        # And every critical SMS of the open alert carries the console's signed link whole
+        # (its buttons acknowledge and pause; the commands stay in the email)
+        assert run.stack.deployment is not None
+        console = run.stack.deployment.function_environment("EvaluateAlertsFunction")["CONSOLE_URL"]
         critical_sms = [text for _, _, text in run.sms if text.startswith("CRITICAL")]
         assert critical_sms
-        assert all(f"Pause posts: {command}" in text.splitlines() for text in critical_sms)
+        for text in critical_sms:
+            (link,) = [line for line in text.splitlines() if line.startswith("Open: ")]
+            assert LINK.match(link.removeprefix(f"Open: {console}/l/")), text
+        # ...and the "back to normal" email links the crisis report and names its command
+        alert_id = _alert_id(run)
+        resolved = [m for m in run.inbox[TEAM_EMAIL] if m["attributes"]["kind"] == "resolved"]
+        assert resolved
+        for message in resolved:
+            lines = [line.strip() for line in message["message"].splitlines()]
+            assert f"{console}/alerts/{alert_id}/report" in lines
+            assert f"stormwatch report {alert_id}" in lines
 
     def test_every_aws_call_of_a_function_is_one_its_role_allows(self, run: Run) -> None:
         # Given what each handler called over the night (moto does not enforce IAM)

@@ -482,7 +482,10 @@ def test_the_console_is_behind_the_pools_jwt_authorizer_and_may_only_read_and_in
             {"Fn::GetAtt": ["ReleaseStatementFunction", "Arn"]},
         ]
     ]
-    assert not {a for a in by_action if a.startswith(("sns:", "s3:", "scheduler:", "iam:"))}
+    # ...and reads the crisis reports, nothing else of S3
+    assert by_action["s3:GetObject"] == [{"Fn::Sub": "${ReportsBucket.Arn}/reports/*"}]
+    assert not {a for a in by_action if a.startswith(("sns:", "scheduler:", "iam:"))}
+    assert {a for a in by_action if a.startswith("s3:")} == {"s3:GetObject"}
     assert not {a for a in by_action if "*" in str(by_action[a])}
 
 

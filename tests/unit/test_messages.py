@@ -752,3 +752,32 @@ def test_every_sms_with_a_link_is_one_segment_and_the_link_whole_or_absent(
 def test_a_resolved_or_blind_notice_carries_no_link() -> None:
     for kind in (AlertEvent.RESOLVED, AlertEvent.BLIND):
         assert LINK not in sms(notice(kind, console_link=LINK))
+
+
+REPORT = "https://console.nordwind.example/alerts/nordwind-air-20261212-0705/report"
+
+
+def test_back_to_normal_email_links_the_crisis_report_and_names_its_command() -> None:
+    # Given an alert that resolved, on a stack with a console
+    message = notice(
+        AlertEvent.RESOLVED,
+        report_link=REPORT,
+        report_command="stormwatch report nordwind-air-20261212-0705",
+    )
+    # When the "back to normal" email goes out
+    body = email(message).body
+    # Then it links the report's page and names the command, each on a line of its own
+    lines = [line.strip() for line in body.splitlines()]
+    assert REPORT in lines
+    assert "stormwatch report nordwind-air-20261212-0705" in lines
+    assert lines.index(REPORT) < lines.index("stormwatch report nordwind-air-20261212-0705")
+    # ...and the SMS, one segment of its own, leaves both to the email
+    assert REPORT not in sms(message)
+
+
+@pytest.mark.parametrize("kind", [AlertEvent.STARTED, AlertEvent.ESCALATED, AlertEvent.REMINDER])
+def test_only_the_back_to_normal_email_names_the_report(kind: AlertEvent) -> None:
+    # Given an open alert whose notice knows the report's page
+    message = notice(kind, report_link=REPORT, report_command="stormwatch report x")
+    # When its email goes out, then the report is not offered yet
+    assert REPORT not in email(message).body

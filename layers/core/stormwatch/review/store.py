@@ -16,6 +16,8 @@ LINK_VALID_SECONDS = 24 * 3600
 class ObjectStorage(Protocol):
     def put_object(self, **kwargs: Any) -> Any: ...
 
+    def get_object(self, **kwargs: Any) -> Any: ...
+
     def generate_presigned_url(self, ClientMethod: str, **kwargs: Any) -> str: ...
 
 
@@ -60,3 +62,15 @@ class ReportStore:
             Params={"Bucket": self.bucket, "Key": report_keys(alert_id)[0]},
             ExpiresIn=LINK_VALID_SECONDS,
         )
+
+    def read_html(self, alert_id: str) -> str | None:
+        """The stored report's page; None while there is none (it is made on resolve)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            stored = self.s3.get_object(Bucket=self.bucket, Key=report_keys(alert_id)[0])
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise
+        return str(stored["Body"].read().decode("utf-8"))

@@ -31,6 +31,7 @@ from stormwatch.warn.vocabulary import AlertEvent, Finding
 EVIDENCE_WINDOW = timedelta(hours=1)
 ACK_COMMAND = "stormwatch ack"
 PAUSE_COMMAND = "stormwatch pause --alert"
+REPORT_COMMAND = "stormwatch report"
 MAX_TOP_MENTIONS = 5
 
 
@@ -49,6 +50,10 @@ class BucketReader(Protocol):
 class AlertLinks(Protocol):
     def __call__(self, alert_id: str, now: datetime) -> str:
         """A signed link to the alert's page in the console (the full URL)."""
+        ...
+
+    def report_url(self, alert_id: str) -> str:
+        """The alert's crisis report in the console (the full URL)."""
         ...
 
 
@@ -151,6 +156,12 @@ class Renderer:
             pause_command=f"{PAUSE_COMMAND} {dispatch.alert_id}",
             pause_instructions=self.settings.pause_instructions or "",
             console_link=self._link(dispatch, now),
+            report_command=f"{REPORT_COMMAND} {dispatch.alert_id}" if dispatch.alert_id else "",
+            report_link=(
+                self.links.report_url(dispatch.alert_id)
+                if self.links is not None and dispatch.alert_id
+                else ""
+            ),
             previous_severity=dispatch.previous_severity,
             escalation=escalation,
             acknowledged=acknowledged,

@@ -57,6 +57,10 @@ class ConsoleLinks:
         key = str(self.clients.secrets().get(self.secret_name, max_age=300)).encode()
         return self.console_url + alert_link(key, alert_id, self.brands, now)
 
+    def report_url(self, alert_id: str) -> str:
+        """The report's page: a plain link (it opens after sign-in, as often as needed)."""
+        return f"{self.console_url}/alerts/{alert_id}/report"
+
 
 def console_links(
     clients: AwsClients, brands: list[str], environ: Mapping[str, str] | None = None

@@ -202,7 +202,20 @@ def _actions(notice: Notice) -> list[str]:
         blocks.append(f"Acknowledge{why}:\n    {ack}")
     if notice.severity == 3 and notice.kind in (*_ACTIVE, AlertEvent.ACKNOWLEDGED):
         blocks += _pause(notice)
+    if notice.kind is AlertEvent.RESOLVED:
+        blocks += _report(notice)
     return blocks
+
+
+def _report(notice: Notice) -> list[str]:
+    link, command = clean(notice.report_link), clean(notice.report_command)
+    ways = [f"    {way}" for way in (link, command) if way]
+    if not ways:
+        return []
+    return [
+        "The crisis report (timeline, time to alert, to acknowledge and to statement; "
+        "mentions before, during and after):\n" + "\n".join(ways)
+    ]
 
 
 def _pause(notice: Notice) -> list[str]:

@@ -144,6 +144,12 @@ class Notice:
     """A signed link to the alert's page in the console (``https://<host>/l/<id>.<mac>``):
     the SMS carries it whole or not at all, the email first among what to do; empty (no
     console URL deployed) leaves it out."""
+    report_command: str = ""
+    """How to get the crisis report (`stormwatch report <id>`): the "back to normal" email
+    names it; empty leaves it out."""
+    report_link: str = ""
+    """The report's page in the console (``https://<host>/alerts/<id>/report``, behind the
+    sign-in): the "back to normal" email names it first; empty leaves it out."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", AlertEvent(self.kind))
