@@ -458,7 +458,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     from stormwatch.console.web import security_headers
 
     answer: dict[str, Any] = app.resolve(event, context)
-    answer.setdefault("headers", {}).update(security_headers(os.environ["CONSOLE_LOGIN_URL"]))
+    # (.get: the headers go out even from a misconfigured function, which must say so)
+    login = os.environ.get("CONSOLE_LOGIN_URL", "")
+    answer.setdefault("headers", {}).update(security_headers(login))
     # Every answer counted by its status class: refusals and errors show on the dashboard.
     status = int(answer.get("statusCode", 500))
     metrics.add_metric(name=f"ConsoleAnswers{status // 100}xx", unit=MetricUnit.Count, value=1)

@@ -332,6 +332,27 @@ def test_given_two_approvers_at_once_then_both_count_and_two_releases_at_once_po
     _resumed(act)
 
 
+def test_given_an_alert_when_its_report_is_asked_then_made_on_demand_and_shown(
+    act: LocalStack,
+) -> None:
+    # Given an open alert with no report yet
+    alert_id = _open_alert(act)
+    page = get(act, f"/alerts/{alert_id}/report", "ben")
+    # Then its page says so and offers to make one (the alert page links it)
+    assert page["statusCode"] == 404
+    assert "Make the report now" in page["body"]
+    assert f'href="/alerts/{alert_id}/report"' in get(act, f"/alerts/{alert_id}", "erik")["body"]
+    # When somebody of act.people makes it from that page
+    made = post(act, f"/alerts/{alert_id}/report", "ben", {"csrf": csrf_of(page)})
+    # Then the Act function made it, and the page shows it, the stored report itself
+    assert made["statusCode"] == 303, made["body"][:300]
+    shown = get(act, f"/alerts/{alert_id}/report", "erik")
+    assert shown["statusCode"] == 200
+    assert alert_id in shown["body"]
+    assert "<svg" in shown["body"]
+    assert shown["headers"]["Content-Security-Policy"].startswith("default-src 'none'")
+
+
 def test_the_console_changed_nothing_itself_and_its_role_allows_every_call_it_made(
     act: LocalStack,
 ) -> None:
@@ -349,7 +370,8 @@ def test_the_console_changed_nothing_itself_and_its_role_allows_every_call_it_ma
     # Then it invoked the Act functions, read the table, and nothing more
     assert {"lambda:InvokeFunction", "dynamodb:Query"} <= called
     assert called <= allowed, called - allowed
-    assert not {a for a in allowed if a.split(":")[0] in ("sns", "s3", "scheduler")}
+    assert not {a for a in allowed if a.split(":")[0] in ("sns", "scheduler")}
+    assert {a for a in allowed if a.startswith("s3:")} == {"s3:GetObject"}  # the reports
     assert not {
         a
         for a in allowed
