@@ -15,6 +15,7 @@
     stormwatch pause --alert ALERT_ID [--reason TEXT] [--resume-at ISO | --resume-in 4h]
     stormwatch resume
     stormwatch status
+    stormwatch console user add anna --email anna@example.com --group approver   # list, remove
 
 `ack` finds the stack's table itself when the account and region hold one stormwatch
 stack; with several, pass --table or set STORMWATCH_TABLE once. The Act commands
@@ -238,9 +239,14 @@ def main(
     from ops.act_commands import run as run_act
 
     add_commands(commands)
+    from ops import console_users
+
+    console_users.add_commands(commands)
     args = parser.parse_args(argv)
     if args.command in ("statement", "pause", "resume", "status", "report"):
         return run_act(args, transport, confirm, out)
+    if args.command == "console":
+        return console_users.run(args, out=out)
     try:
         return int(args.run(args))
     except ConfigError as error:

@@ -71,3 +71,46 @@ def test_ack_as_the_sms_gives_it_finds_the_stacks_table(
     # Then the command reads the stack's table, which has no such open alert
     assert status == 2
     assert "nordwind-air-20261122-0305 is not open for nordwind-air" in capsys.readouterr().err
+
+
+def test_console_users_are_made_listed_and_removed_in_the_stacks_pool(
+    stack: LocalStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the stack's console pool, found by its name
+    # When an operator adds an approver and a viewer
+    assert (
+        main(
+            ["console", "user", "add", "anna", "--email", "anna@example.com", "--group", "approver"]
+        )
+        == 0
+    )
+    assert "cognito:anna" in capsys.readouterr().out
+    assert main(["console", "user", "add", "vera", "--email", "vera@example.com"]) == 0
+    # Then both are in the pool, in their groups, waiting for their first sign-in
+    assert main(["console", "user", "list"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert any(line.split()[0] == "anna" and line.endswith("approver") for line in listed)
+    assert any(line.split()[0] == "vera" and line.endswith("viewer") for line in listed)
+    assert all(
+        "FORCE_CHANGE_PASSWORD" in line for line in listed if line.split()[0] in ("anna", "vera")
+    )
+    # ...a second anna, a bad name or a bad address is one line and changes nothing
+    assert main(["console", "user", "add", "anna", "--email", "a@example.com"]) == 2
+    assert main(["console", "user", "add", "Anna Berg", "--email", "a@example.com"]) == 2
+    assert main(["console", "user", "add", "bert", "--email", "not-an-address"]) == 2
+    refusals = capsys.readouterr().err.splitlines()
+    assert refusals == [
+        "console user: anna exists already",
+        "console user: 'Anna Berg' is no username: lower-case letters, digits, . _ - (64 at most)",
+        "console user: 'not-an-address' is no email address",
+    ]
+    # When one is removed, then she is gone, and removing her again says so
+    assert main(["console", "user", "remove", "vera"]) == 0
+    assert main(["console", "user", "remove", "vera"]) == 2
+    assert "there is no user 'vera'" in capsys.readouterr().err
+    pool = stack.outputs["ConsoleUserPoolId"]
+    names = {
+        u["Username"] for u in stack.client("cognito-idp").list_users(UserPoolId=pool)["Users"]
+    }
+    assert "vera" not in names
+    assert "anna" in names
