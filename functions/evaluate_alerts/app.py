@@ -67,6 +67,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, object]:
     metrics.add_metric(name="AlertsDispatched", unit=MetricUnit.Count, value=len(report.dispatched))
     metrics.add_metric(name="NotificationsSent", unit=MetricUnit.Count, value=report.sent)
     metrics.add_metric(name="NotificationFailures", unit=MetricUnit.Count, value=len(report.failed))
+    metrics.add_metric(
+        name="NotificationsGivenUp", unit=MetricUnit.Count, value=len(report.given_up)
+    )
     metrics.add_metric(name="EvaluationErrors", unit=MetricUnit.Count, value=len(report.errors))
     metrics.add_metric(name="BlindChannels", unit=MetricUnit.Count, value=len(report.blind))
     metrics.add_metric(name="BrandsDeferred", unit=MetricUnit.Count, value=len(report.deferred))

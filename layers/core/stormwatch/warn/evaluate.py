@@ -117,6 +117,8 @@ class EvaluationReport:
     dispatched: list[str] = field(default_factory=list)
     sent: int = 0
     failed: list[str] = field(default_factory=list)
+    given_up: list[str] = field(default_factory=list)
+    """Messages that failed their last try in this run (also in `failed`)."""
     errors: list[str] = field(default_factory=list)
     deferred: list[str] = field(default_factory=list)
     """Brands still to learn from their history: evaluated in a later minute."""
@@ -141,6 +143,7 @@ class EvaluationReport:
             "dispatched": self.dispatched,
             "sent": self.sent,
             "failed": self.failed,
+            "given_up": self.given_up,
             "errors": self.errors,
             "deferred": self.deferred,
             "reports_requested": self.reports_requested,
@@ -193,7 +196,7 @@ class Evaluator:
             logger.exception("blind monitor failed")
             report.errors.append(f"monitor: {error.__class__.__name__}: {error}")
         sent = send_pending(self.outbox, self.notifier, now)
-        report.sent, report.failed = sent.sent, sent.failed
+        report.sent, report.failed, report.given_up = sent.sent, sent.failed, sent.given_up
         self._request_reports(sent.resolved, report)
         return report
 
