@@ -47,8 +47,11 @@ class Finding:
 
 def check_paging(sns: Any, topics: Sequence[Topic], phones: Mapping[str, str], out: TextIO) -> int:
     """Print every check of `sns` (a boto3 SNS client) for the stack's `topics` and the
-    roster's `phones` (name -> E.164); 1 when a page could be lost, else 0."""
-    findings = [*_sms_findings(sns, phones), *_subscription_findings(sns, topics)]
+    roster's `phones` (name -> E.164); 1 when a page could be lost, else 0. The topics'
+    SMS subscriptions (the AlertPhone parameter) are phones to verify too."""
+    subscribed: dict[str, str] = {}
+    subscriptions = list(_subscription_findings(sns, topics, subscribed))
+    findings = [*_sms_findings(sns, {**phones, **subscribed}), *subscriptions]
     for finding in findings:
         print(finding.line(), file=out)
     return 1 if any(finding.level == "FAIL" for finding in findings) else 0
@@ -141,13 +144,20 @@ def _spend_finding(sns: Any) -> Finding:
     )
 
 
-def _subscription_findings(sns: Any, topics: Sequence[Topic]) -> Iterable[Finding]:
+def _subscription_findings(
+    sns: Any, topics: Sequence[Topic], sms_subscribers: dict[str, str]
+) -> Iterable[Finding]:
+    """The email subscriptions' findings; the SMS subscriptions go into `sms_subscribers`."""
     for topic in topics:
         subject = f"{topic.name} topic"
         listed, failed = _asked(subject, functools.partial(_subscriptions, sns, topic.arn))
         if failed:
             yield failed
             continue
+        for subscription in listed:
+            if subscription.get("Protocol") == "sms":
+                name = f"the {topic.name} topic's SMS subscription"
+                sms_subscribers[name] = str(subscription.get("Endpoint", "?"))
         emails = [s for s in listed if s.get("Protocol") == "email"]
         if not emails:
             yield Finding(

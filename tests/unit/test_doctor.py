@@ -41,11 +41,18 @@ class NewAccountSns:
             if self.pending_email and TopicArn == ALERTS.arn
             else (f"{TopicArn}:5f1c")
         )
-        return {
-            "Subscriptions": [
-                {"SubscriptionArn": arn, "Protocol": "email", "Endpoint": "oncall@x.example"}
-            ]
-        }
+        subscriptions = [
+            {"SubscriptionArn": arn, "Protocol": "email", "Endpoint": "oncall@x.example"}
+        ]
+        if TopicArn == ALERTS.arn:  # the AlertPhone parameter's subscription
+            subscriptions.append(
+                {
+                    "SubscriptionArn": f"{TopicArn}:9a2e",
+                    "Protocol": "sms",
+                    "Endpoint": "+4930901820",
+                }
+            )
+        return {"Subscriptions": subscriptions}
 
 
 def _doctor(sns: NewAccountSns) -> tuple[int, str]:
@@ -69,6 +76,10 @@ def test_a_new_account_is_told_each_way_a_page_would_be_lost_and_what_to_do() ->
         for line in lines
     )
     assert "OK    phone of Anna Berg (+4915112345678): verified in the SMS sandbox" in lines
+    assert any(
+        line.startswith("FAIL  phone of the alerts topic's SMS subscription (+4930901820): not")
+        for line in lines
+    )
     assert any(
         line.startswith("FAIL  SMS spend limit: USD 1 a month") and "MonthlySpendLimit" in line
         for line in lines
