@@ -305,6 +305,22 @@ def test_an_sms_sns_keeps_refusing_goes_to_the_team_by_email_and_is_given_up_vis
     assert reports[-1].failed == reports[-1].given_up == []
 
 
+def test_a_message_left_pending_after_its_last_try_is_given_up_not_skipped(
+    config: Config,
+) -> None:
+    # Given a message an earlier version left pending after its ten tries
+    store = MemoryStore()
+    _healthy(store, config, T0)
+    delivery = Delivery("sms", 2, "nordwind-air", "started", "a", text="x", phone="+4915112345678")
+    store.outbox["a:started:sms"] = {"delivery": delivery, "status": "pending", "attempts": 10}
+    notifier = Outbox()
+    # When the evaluator runs / Then it is given up in the open, and not sent again
+    report = evaluator_on(config, store, notifier).run(T0)
+    assert report.given_up == ["a:started:sms"]
+    assert store.outbox["a:started:sms"]["status"] == "failed"
+    assert notifier.sent == []
+
+
 def test_a_poller_failing_again_and_again_tells_ops_not_the_crisis_team(config: Config) -> None:
     store = MemoryStore()
     _healthy(store, config, T0)
