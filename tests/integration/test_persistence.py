@@ -456,6 +456,10 @@ def test_an_outbox_message_given_up_is_failed_and_listed_with_its_error(table: T
         "AuthorizationError: sandbox",
     )
     assert given_up.delivery.text == "page"
+    # and one given up without an error of its own keeps the last one it had
+    outbox.mark(key, sent=False, give_up=True)
+    kept = {e.key: e for e in outbox.undelivered()}[key]
+    assert kept.last_error == "AuthorizationError: sandbox"
 
 
 def test_the_blind_monitor_is_read_with_the_health_of_every_poller(table: Table) -> None:

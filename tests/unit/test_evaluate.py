@@ -130,7 +130,8 @@ class MemoryStore:
             entry["status"] = "sent"
         else:
             entry["attempts"] += 1
-            entry["error"] = error
+            if error is not None or "error" not in entry:
+                entry["error"] = error or "unknown"
             if give_up:
                 entry["status"] = "failed"
 
@@ -312,12 +313,14 @@ def test_a_message_left_pending_after_its_last_try_is_given_up_not_skipped(
     store = MemoryStore()
     _healthy(store, config, T0)
     delivery = Delivery("sms", 2, "nordwind-air", "started", "a", text="x", phone="+4915112345678")
-    store.outbox["a:started:sms"] = {"delivery": delivery, "status": "pending", "attempts": 10}
+    left = {"delivery": delivery, "status": "pending", "attempts": 10, "error": "Throttled"}
+    store.outbox["a:started:sms"] = left
     notifier = Outbox()
-    # When the evaluator runs / Then it is given up in the open, and not sent again
+    # When the evaluator runs / Then it is given up in the open, its last error kept, and
+    # it is not sent again
     report = evaluator_on(config, store, notifier).run(T0)
     assert report.given_up == ["a:started:sms"]
-    assert store.outbox["a:started:sms"]["status"] == "failed"
+    assert (left["status"], left["error"]) == ("failed", "Throttled")
     assert notifier.sent == []
 
 

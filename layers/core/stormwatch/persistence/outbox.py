@@ -132,7 +132,9 @@ class Outbox:
             names = {"#status": "status", "#error": "last_error", "#claimed": "claimed_until"}
             values: dict[str, AttributeValue] = {":sent": {"S": SENT}}
         else:
-            expression = "ADD #attempts :one SET #error = :error REMOVE #claimed"
+            # Without an error of its own the last one stays (a message given up later).
+            kept = ":error" if error is not None else "if_not_exists(#error, :error)"
+            expression = f"ADD #attempts :one SET #error = {kept} REMOVE #claimed"
             names = {"#attempts": "attempts", "#error": "last_error", "#claimed": "claimed_until"}
             values = {":one": {"N": "1"}, ":error": {"S": (error or "unknown")[:500]}}
             if give_up:

@@ -76,8 +76,9 @@ def send_pending(outbox: OutboxPort, notifier: Notifier, now: datetime) -> Sent:
     while queue:
         entry = queue.pop(0)
         if entry.attempts >= MAX_ATTEMPTS:
-            # Left pending by a version that skipped such messages in silence.
-            _give_up(outbox, entry, "given up earlier", result)
+            # Left pending by a version that skipped such messages in silence; its last
+            # error stays as it was.
+            _give_up(outbox, entry, None, result)
             continue
         if not outbox.claim(entry.key, now, SEND_LEASE):
             continue
@@ -91,11 +92,9 @@ def send_pending(outbox: OutboxPort, notifier: Notifier, now: datetime) -> Sent:
                 _give_up(outbox, entry, reason, result)
             else:
                 outbox.mark(entry.key, sent=False, error=reason)
-            if entry.attempts == 0 and entry.delivery.medium == SMS:
-                fallback = OutboxEntry(
-                    entry.key + FALLBACK_SUFFIX, email_instead_of_sms(entry.delivery, reason), 0
-                )
-                if outbox.add(fallback.key, fallback.delivery, now):
+            if entry.delivery.medium == SMS:
+                fallback = _fallback(outbox, entry, reason, now)
+                if fallback is not None:
                     queue.insert(0, fallback)
             continue
         outbox.mark(entry.key, sent=True)
@@ -106,7 +105,20 @@ def send_pending(outbox: OutboxPort, notifier: Notifier, now: datetime) -> Sent:
     return result
 
 
-def _give_up(outbox: OutboxPort, entry: OutboxEntry, reason: str, result: Sent) -> None:
+def _fallback(
+    outbox: OutboxPort, sms: OutboxEntry, reason: str, now: datetime
+) -> OutboxEntry | None:
+    """The SMS's email fallback, when this failure is the first to write it (each failure
+    tries: the write is idempotent, and one that failed is not lost for good)."""
+    fallback = OutboxEntry(sms.key + FALLBACK_SUFFIX, email_instead_of_sms(sms.delivery, reason), 0)
+    try:
+        return fallback if outbox.add(fallback.key, fallback.delivery, now) else None
+    except Exception:  # the other messages are still to be sent
+        logger.exception("SMS fallback not written", extra={"key": sms.key})
+        return None
+
+
+def _give_up(outbox: OutboxPort, entry: OutboxEntry, reason: str | None, result: Sent) -> None:
     outbox.mark(entry.key, sent=False, error=reason, give_up=True)
     result.given_up.append(entry.key)
     logger.error(
