@@ -123,7 +123,9 @@ def add_commands(commands: Any) -> None:
         "resume", help="crisis mode off: restore parked posts", parents=[stack]
     ).set_defaults(run=resume)
     commands.add_parser(
-        "status", help="crisis mode, parked posts, review list, statements", parents=[stack]
+        "status",
+        help="crisis mode, parked posts, review list, statements, pages not delivered",
+        parents=[stack],
     ).set_defaults(run=status)
     report_parser = commands.add_parser(
         "report", help="(re)build an alert's crisis report; print its link", parents=[stack]
