@@ -324,6 +324,30 @@ def test_a_message_left_pending_after_its_last_try_is_given_up_not_skipped(
     assert notifier.sent == []
 
 
+def test_state_stored_by_an_evaluation_ahead_of_its_time_does_not_blind_the_next(
+    config: Config,
+) -> None:
+    # Given a brand's state stored by an evaluation a day ahead (an earlier version let
+    # an event's time through; the handler now refuses it)
+    store = MemoryStore()
+    ahead = T0 + timedelta(days=1)
+    _healthy(store, config, ahead)
+    evaluator = evaluator_on(config, store, Outbox())
+    evaluator.run(ahead)
+    # When a storm comes at the real time, 150 mentions per 5 minutes, 80 % negative
+    for i in range(12):
+        store.buckets[("nordwind-air", "x", T0 - timedelta(minutes=55 - 5 * i))] = BucketCounts(
+            total=150, negative=120, neutral=30
+        )
+    _healthy(store, config, T0 + timedelta(minutes=1))
+    report = evaluator.run(T0 + timedelta(minutes=1))
+    # Then it is judged: the state from a time that has not come is not trusted
+    outcome = report.brands["nordwind-air"]
+    assert outcome.severity >= 2, outcome
+    assert outcome.findings
+    assert [key.split(":")[1] for key in report.dispatched] == ["started"]
+
+
 def test_a_poller_failing_again_and_again_tells_ops_not_the_crisis_team(config: Config) -> None:
     store = MemoryStore()
     _healthy(store, config, T0)
