@@ -123,7 +123,9 @@ def add_commands(commands: Any) -> None:
         "resume", help="crisis mode off: restore parked posts", parents=[stack]
     ).set_defaults(run=resume)
     commands.add_parser(
-        "status", help="crisis mode, parked posts, review list, statements", parents=[stack]
+        "status",
+        help="crisis mode, parked posts, review list, statements, pages not delivered",
+        parents=[stack],
     ).set_defaults(run=status)
     report_parser = commands.add_parser(
         "report", help="(re)build an alert's crisis report; print its link", parents=[stack]
@@ -521,7 +523,22 @@ def status(args: argparse.Namespace) -> int:
         )
     if result.get("alert_timeline"):
         print_timeline(result["alert_timeline"], args.out)
+    print_undelivered(result.get("undelivered") or [], args.out)
     return 0
+
+
+def print_undelivered(undelivered: list[Mapping[str, Any]], out: TextIO) -> None:
+    """Pages SNS refused: given up ones first; each says who it was for and why."""
+    if not undelivered:
+        return
+    print(f"notifications not delivered: {len(undelivered)}", file=out)
+    for entry in sorted(undelivered, key=lambda e: (not e["given_up"], e["key"])):
+        state = "GIVEN UP" if entry["given_up"] else "retrying"
+        print(
+            f"  {state:8}  {entry['medium']} to {entry['to']}  {entry['alert_id']} "
+            f"{entry['kind']}: {entry['attempts']} tries, last {entry['last_error']}",
+            file=out,
+        )
 
 
 def report(args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@
     stormwatch config push config/prod.yaml --name /stormwatch/prod/config
     stormwatch credentials push secrets.json --secret stormwatch/prod/channels
     stormwatch ack nordwind-air-20261122-0305 [--table stormwatch-prod]
+    stormwatch doctor [--stack NAME]             # will a page reach its person? exit 1 if not
 
     stormwatch statement preview holding --lang de --var situation="..." [--vars-file facts.yaml]
     stormwatch statement submit holding --lang de --vars-file facts.yaml   # prints id and hash
@@ -190,6 +191,21 @@ def ack(args: argparse.Namespace) -> int:
     return 0
 
 
+def doctor(args: argparse.Namespace) -> int:
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from ops.doctor import check_stack
+    from ops.transport import describe_stacks, find_stack_outputs
+
+    try:
+        outputs = find_stack_outputs(args.stack, os.environ, describe_stacks)
+        return check_stack(outputs, boto3.client("sns"), boto3.client("ssm"), sys.stdout)
+    except (LookupError, BotoCoreError, ClientError) as error:
+        print(f"cannot check: {error}", file=sys.stderr)
+        return 2
+
+
 def main(
     argv: list[str] | None = None,
     *,
@@ -235,6 +251,15 @@ def main(
     )
     acknowledgement.add_argument("--name", help="a display name shown next to your AWS identity")
     acknowledgement.set_defaults(run=ack)
+    checkup = commands.add_parser(
+        "doctor",
+        help="will a page reach its person? SMS sandbox, spend limit, verified phones, "
+        "confirmed email subscriptions",
+    )
+    checkup.add_argument(
+        "--stack", help="the CloudFormation stack (default: $STORMWATCH_STACK, or the only one)"
+    )
+    checkup.set_defaults(run=doctor)
     from ops.act_commands import add_commands
     from ops.act_commands import run as run_act
 

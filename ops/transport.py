@@ -95,6 +95,16 @@ def find_api_url(
 ) -> str:
     """The stack's ActApiUrl: of --stack, else $STORMWATCH_STACK, else the account's only
     stack with that output. `describe(name)` gives CloudFormation's stacks (all: None)."""
+    return find_stack_outputs(explicit_stack, environ, describe)[API_URL_OUTPUT]
+
+
+def find_stack_outputs(
+    explicit_stack: str | None,
+    environ: Mapping[str, str],
+    describe: Callable[[str | None], Iterable[Mapping[str, Any]]],
+) -> dict[str, str]:
+    """The outputs of the stormwatch stack: of --stack, else $STORMWATCH_STACK, else the
+    account's only stack with an ActApiUrl output."""
     name = explicit_stack or environ.get(STACK_ENV) or None
     stacks = [
         stack
@@ -111,11 +121,10 @@ def find_api_url(
         raise LookupError(
             f"several stormwatch stacks here ({names}): pass --stack or set {STACK_ENV}"
         )
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs") or []}
-    return str(outputs[API_URL_OUTPUT])
+    return {str(o["OutputKey"]): str(o["OutputValue"]) for o in stacks[0].get("Outputs") or []}
 
 
-def _describe_stacks(name: str | None) -> list[Mapping[str, Any]]:
+def describe_stacks(name: str | None) -> list[Mapping[str, Any]]:
     import boto3
 
     client = boto3.client("cloudformation")
@@ -137,9 +146,7 @@ def deployed_transport(stack: str | None, api_url: str | None = None) -> ApiTran
     if credentials is None:
         raise LookupError("no AWS credentials: log in (aws sso login) or set a profile")
     region = session.region_name or os.environ.get("AWS_REGION") or "us-east-1"
-    url = (
-        api_url or os.environ.get(API_URL_ENV) or find_api_url(stack, os.environ, _describe_stacks)
-    )
+    url = api_url or os.environ.get(API_URL_ENV) or find_api_url(stack, os.environ, describe_stacks)
     return ApiTransport(url, region, credentials.get_frozen_credentials())
 
 

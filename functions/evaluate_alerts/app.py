@@ -1,7 +1,7 @@
 """Evaluate every brand's mentions once a minute and notify people. Invoked by its
 schedule with ``{"scheduled_time": "<aws.scheduler.scheduled-time>"}``: the minute judged
 is the scheduled one, so a redelivered invocation judges the same minute again (and
-decides nothing twice)."""
+decides nothing twice) - when it is near the clock (`stormwatch.warn.moment`)."""
 
 from __future__ import annotations
 
@@ -29,11 +29,11 @@ RESERVE_SECONDS = 10.0
 _clients = AwsClients()
 
 
-def evaluation_time(event: Any) -> datetime:
-    """The scheduled minute, or now for a manual invocation without one."""
+def requested_time(event: Any) -> datetime | None:
+    """The minute the event asks for (its schedule's), or None for a manual invocation."""
     value = event.get("scheduled_time") if isinstance(event, dict) else None
     if value is None:
-        return datetime.now(UTC)
+        return None
     try:
         moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
@@ -47,10 +47,17 @@ def evaluation_time(event: Any) -> datetime:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, object]:
+    from stormwatch.warn.moment import evaluation_moment
     from stormwatch.warn.service import evaluate
 
     try:
-        now = evaluation_time(event)
+        moment = evaluation_moment(requested_time(event), datetime.now(UTC))
+        now = moment.at
+        if moment.replaced is not None:
+            logger.warning(
+                "event time too old: the clock's minute is judged instead",
+                extra={"scheduled_time": moment.replaced.isoformat(), "judged": now.isoformat()},
+            )
         logger.set_correlation_id(f"evaluate-{now:%Y%m%dT%H%M}-{context.aws_request_id}")
         deadline = Deadline.from_context(context, RESERVE_SECONDS)
         report, table = evaluate(Environment.from_environ(), _clients, now, deadline)
@@ -60,6 +67,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, object]:
     metrics.add_metric(name="AlertsDispatched", unit=MetricUnit.Count, value=len(report.dispatched))
     metrics.add_metric(name="NotificationsSent", unit=MetricUnit.Count, value=report.sent)
     metrics.add_metric(name="NotificationFailures", unit=MetricUnit.Count, value=len(report.failed))
+    metrics.add_metric(
+        name="NotificationsGivenUp", unit=MetricUnit.Count, value=len(report.given_up)
+    )
     metrics.add_metric(name="EvaluationErrors", unit=MetricUnit.Count, value=len(report.errors))
     metrics.add_metric(name="BlindChannels", unit=MetricUnit.Count, value=len(report.blind))
     metrics.add_metric(name="BrandsDeferred", unit=MetricUnit.Count, value=len(report.deferred))

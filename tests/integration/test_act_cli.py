@@ -331,3 +331,39 @@ def test_given_the_gateway_gives_up_when_pausing_and_resuming_then_followed_by_s
     resumed = _run(GatewayGivesUp(LocalTransport(act, BEN), "/resume"), "resume")
     assert resumed.code == 0, resumed.error
     assert "crisis mode off" in resumed.printed
+
+
+def test_given_a_page_sns_refused_to_the_last_try_when_status_then_it_is_shown(
+    act: LocalStack,
+) -> None:
+    # Given an SMS to the person on call that SNS refused for the last time, and an email
+    # still being tried
+    from stormwatch.notify import EMAIL, SMS, Delivery
+    from stormwatch.persistence.outbox import Outbox
+    from stormwatch.persistence.table import Table
+
+    outbox = Outbox(Table(act.client("dynamodb"), act.outputs["TableName"]))
+    alert = "nordwind-air-20261122-0305"
+    sms = Delivery(SMS, 2, "nordwind-air", "started", alert, text="WARNING", phone="+4915112345")
+    email = Delivery(EMAIL, 2, "nordwind-air", "started", alert, subject="[WARNING]")
+    outbox.add(f"{alert}:started:sms:+4915112345", sms, T0)
+    outbox.add(f"{alert}:started:email", email, T0)
+    outbox.mark(f"{alert}:started:email", sent=False, error="Throttling")
+    outbox.mark(
+        f"{alert}:started:sms:+4915112345",
+        sent=False,
+        error="AuthorizationError: not verified",
+        give_up=True,
+    )
+    # When someone asks for the status
+    code, printed, _ = stormwatch(act, BEN, "status")
+    # Then each undelivered page is shown: to whom, for which alert, how often tried, why
+    assert code == 0
+    assert "notifications not delivered: 2" in printed
+    assert (
+        f"  GIVEN UP  sms to +4915112345  {alert} started: 1 tries, "
+        "last AuthorizationError: not verified" in printed
+    )
+    assert f"  retrying  email to the team list  {alert} started: 1 tries, last Throttling" in (
+        printed
+    )

@@ -173,6 +173,7 @@ def test_the_dashboard_shows_each_quantity_the_issue_asks_for(stack: LocalStack)
         "AlertsDispatched",
         "NotificationsSent",
         "NotificationFailures",
+        "NotificationsGivenUp",
     }
     assert shown["Poll errors"] == {"PollErrors", "PollInvocationErrors"}
     assert shown["Poll lag: age of the newest mention read (s)"] == {"PollLag"}

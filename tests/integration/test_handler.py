@@ -1,15 +1,19 @@
-"""The poll handler on the local stack: bad input is a clear error, never a silent skip."""
+"""The poll and evaluate handlers on the local stack: bad input is a clear error, never a
+silent skip, and no event time moves the evaluator's state to a time that has not come."""
 
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
 
 from local.stack import LocalStack
 from stormwatch.errors import ConfigError
+from stormwatch.model import BucketCounts, BucketKey, bucket_start
+from stormwatch.persistence.buckets import BucketStore
+from stormwatch.persistence.table import Table
 from stormwatch.runtime import clear_caches
 
 POLL = "PollMentionsFunction"
@@ -83,3 +87,56 @@ def test_an_invalid_config_document_names_the_key(stack: LocalStack) -> None:
     finally:
         ssm.put_parameter(Name=name, Value=saved, Type="String", Overwrite=True)
         clear_caches()
+
+
+# --- the evaluator's event time ------------------------------------------------------------
+
+EVALUATE = "EvaluateAlertsFunction"
+STORM_BRAND = "nordwind-air"
+
+
+def _storm_until(stack: LocalStack, now: datetime) -> None:
+    """150 mentions per 5 minutes on X, 80 % negative, for the hour before `now`."""
+    first = bucket_start(now, 5) - timedelta(hours=1)
+    store = BucketStore(Table(stack.client("dynamodb"), stack.outputs["TableName"]))
+    store.import_history(
+        {
+            BucketKey(STORM_BRAND, "x", first + timedelta(minutes=5 * i)): BucketCounts(
+                total=150, negative=120, neutral=30
+            )
+            for i in range(13)
+        }
+    )
+
+
+def test_an_evaluation_far_in_the_future_is_refused_and_a_later_storm_still_alerts(
+    stack: LocalStack,
+) -> None:
+    stack.empty_tables()
+    now = datetime.now(UTC)
+    # Given a hand-written event a day ahead of the clock
+    ahead = (now + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # When the evaluator is invoked with it
+    # Then it refuses in one line that says why, and nothing is stored
+    with pytest.raises(ConfigError, match=r"event\.scheduled_time: .* ahead of the clock"):
+        stack.invoke(EVALUATE, {"scheduled_time": ahead})
+    # And when a storm comes afterwards, the evaluation at the clock alerts on it
+    _storm_until(stack, now)
+    summary = stack.invoke(EVALUATE, {"scheduled_time": now.strftime("%Y-%m-%dT%H:%M:%SZ")})
+    outcome = summary["brands"][STORM_BRAND]
+    assert outcome["severity"] >= 2, outcome
+    assert outcome["findings"]
+
+
+def test_a_replayed_old_event_is_evaluated_at_the_clock(stack: LocalStack) -> None:
+    stack.empty_tables()
+    now = datetime.now(UTC)
+    # Given a storm now, and an event of two days ago replayed from the dead-letter queue
+    _storm_until(stack, now)
+    old = (now - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # When the evaluator is invoked with it
+    summary = stack.invoke(EVALUATE, {"scheduled_time": old})
+    # Then it judged the present minute, not the old one (nor went back to it)
+    judged = datetime.fromisoformat(summary["at"])
+    assert now - timedelta(seconds=1) <= judged <= datetime.now(UTC)
+    assert summary["brands"][STORM_BRAND]["severity"] >= 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import yaml
 from local.localconfig import EXAMPLE_CONFIG, read_document
 from local.stack import LocalStack
 from ops.cli import main
+from ops.doctor import check_stack
 
 
 def test_a_valid_document_is_pushed_and_read_by_the_functions(
@@ -114,3 +116,30 @@ def test_console_users_are_made_listed_and_removed_in_the_stacks_pool(
     }
     assert "vera" not in names
     assert "anna" in names
+
+
+def test_doctor_checks_the_template_made_topics_and_the_spend_limit_on_moto(
+    stack: LocalStack,
+) -> None:
+    # Given the stack's topics and subscriptions as the template makes them, the example
+    # roster, and the account's SMS spend limit at AWS's default of USD 1
+    sns = stack.client("sns")
+    sns.set_sms_attributes(attributes={"MonthlySpendLimit": "1"})
+    out = io.StringIO()
+    # When the doctor checks the stack
+    code = check_stack(stack.outputs, sns, stack.client("ssm"), out)
+    # Then it says the spend limit loses pages, and what to do; the email subscriptions
+    # of both topics are there (moto confirms them at once)
+    lines = out.getvalue().splitlines()
+    assert code == 1
+    assert any(line.startswith("FAIL  SMS spend limit: USD 1 a month:") for line in lines)
+    assert any(line.startswith("OK    alerts topic email ") for line in lines)
+    assert any(line.startswith("OK    ops topic email ") for line in lines)
+    # moto has no SMS sandbox API: that check says it could not be made
+    assert any(line.startswith("FAIL  SMS sandbox: could not check") for line in lines)
+
+    # When the limit is raised for a storm night / Then that check is OK
+    sns.set_sms_attributes(attributes={"MonthlySpendLimit": "50"})
+    out = io.StringIO()
+    check_stack(stack.outputs, sns, stack.client("ssm"), out)
+    assert "OK    SMS spend limit: USD 50 a month" in out.getvalue().splitlines()

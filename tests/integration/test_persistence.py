@@ -435,6 +435,33 @@ def test_an_outbox_entry_is_written_once_claimed_by_one_run_and_marked_sent(
     assert not outbox.claim(dispatch, now + timedelta(hours=1), lease)
 
 
+def test_an_outbox_message_given_up_is_failed_and_listed_with_its_error(table: Table) -> None:
+    # Given a message added outside a state change (an SMS's email fallback), twice
+    outbox = Outbox(table)
+    now = datetime(2026, 11, 22, 3, 5, tzinfo=UTC)
+    key = f"brand-{uuid.uuid4().hex[:8]}-20261122-0305:started:sms:+4915100000000"
+    assert outbox.add(key, _delivery("page"), now)
+    assert not outbox.add(key, _delivery("again"), now)
+    # When SNS refuses it once, then for the last time
+    outbox.mark(key, sent=False, error="AuthorizationError: sandbox")
+    listed = {e.key: e for e in outbox.undelivered()}
+    assert (listed[key].status, listed[key].attempts) == ("pending", 1)
+    outbox.mark(key, sent=False, error="AuthorizationError: sandbox", give_up=True)
+    # Then it is pending no more, and listed as failed with its error and tries
+    assert key not in {e.key for e in outbox.pending()}
+    given_up = {e.key: e for e in outbox.undelivered()}[key]
+    assert (given_up.status, given_up.attempts, given_up.last_error) == (
+        "failed",
+        2,
+        "AuthorizationError: sandbox",
+    )
+    assert given_up.delivery.text == "page"
+    # and one given up without an error of its own keeps the last one it had
+    outbox.mark(key, sent=False, give_up=True)
+    kept = {e.key: e for e in outbox.undelivered()}[key]
+    assert kept.last_error == "AuthorizationError: sandbox"
+
+
 def test_the_blind_monitor_is_read_with_the_health_of_every_poller(table: Table) -> None:
     # Given a poller's health and a blind monitor state with a message
     states = WarnStateStore(table)

@@ -16,9 +16,10 @@ from stormwatch.errors import StoreConflict
 from stormwatch.model import ALL_CHANNELS, BucketCounts, ScoredMention, SeriesCounts
 from stormwatch.notify import Delivery
 from stormwatch.persistence.health import PollHealthRecord
-from stormwatch.persistence.outbox import OutboxEntry
+from stormwatch.persistence.outbox import OutboxEntry, UndeliveredEntry
 from stormwatch.persistence.warn_state import BrandState, BrandView, MonitorView
 from stormwatch.warn.evaluate import Evaluator
+from stormwatch.warn.send import MAX_ATTEMPTS
 
 T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 
@@ -114,13 +115,32 @@ class MemoryStore:
         entry["claimed_until"] = now + lease
         return True
 
-    def mark(self, dispatch_key: str, *, sent: bool, error: str | None = None) -> None:
+    def add(self, dispatch_key: str, delivery: Delivery, now: datetime) -> bool:
+        if dispatch_key in self.outbox:
+            return False
+        self._enqueue([(dispatch_key, delivery)])
+        return True
+
+    def mark(
+        self, dispatch_key: str, *, sent: bool, error: str | None = None, give_up: bool = False
+    ) -> None:
         entry = self.outbox[dispatch_key]
         entry.pop("claimed_until", None)
         if sent:
             entry["status"] = "sent"
         else:
             entry["attempts"] += 1
+            if error is not None or "error" not in entry:
+                entry["error"] = error or "unknown"
+            if give_up:
+                entry["status"] = "failed"
+
+    def undelivered(self) -> list[UndeliveredEntry]:
+        return [
+            UndeliveredEntry(key, e["delivery"], e["attempts"], e["status"], e.get("error"))
+            for key, e in self.outbox.items()
+            if e["status"] == "failed"
+        ]
 
 
 def evaluator_on(config: Config, store: MemoryStore, notifier: Any) -> Evaluator:
@@ -240,6 +260,92 @@ def test_a_notification_that_could_not_be_sent_is_retried_not_repeated(config: C
     keys = [(d.medium, d.phone, d.kind) for d in outbox.sent]
     assert len(keys) == len(set(keys))
     assert len(outbox.sent) == first.sent + second.sent
+
+
+class RefusingSms(Outbox):
+    """SNS refusing every SMS to a phone, as in its sandbox or past the spend limit."""
+
+    def send(self, delivery: Delivery) -> str:
+        if delivery.medium == "sms":
+            raise RuntimeError("AuthorizationError: phone number not verified (SMS sandbox)")
+        return super().send(delivery)
+
+
+def test_an_sms_sns_keeps_refusing_goes_to_the_team_by_email_and_is_given_up_visibly(
+    config: Config,
+) -> None:
+    # Given a storm that pages the person on call, and SNS refusing every SMS to a phone
+    store = MemoryStore()
+    _storm(store, "nordwind-air", T0 - timedelta(minutes=30), per_bucket=60, buckets=7)
+    notifier = RefusingSms()
+    evaluator = evaluator_on(config, store, notifier)
+    # When the evaluator runs minute after minute, past the last try
+    reports = []
+    for minute in range(1, MAX_ATTEMPTS + 3):
+        _healthy(store, config, T0 + timedelta(minutes=minute))
+        reports.append(evaluator.run(T0 + timedelta(minutes=minute)))
+        if minute == 1:
+            sent_in_the_first_minute = list(notifier.sent)
+    sms = [key for key, entry in store.outbox.items() if entry["delivery"].medium == "sms"]
+    assert sms
+    assert set(reports[0].failed) >= set(sms)
+    # Then in the first minute the team list is told by email whom the SMS did not reach,
+    # and why; once per SMS
+    fallbacks = [d for d in notifier.sent if d.subject.startswith("[SMS NOT SENT]")]
+    assert len(fallbacks) == len(sms)
+    assert all(fallback in sent_in_the_first_minute for fallback in fallbacks)
+    assert {d.medium for d in fallbacks} == {"email"}
+    phone = store.outbox[sms[0]]["delivery"].phone
+    assert any(phone in d.text and "sandbox" in d.text for d in fallbacks)
+    # And after its last try the SMS is given up in the open: counted in that run, no
+    # longer pending, kept with its error for `stormwatch status`
+    assert set(reports[MAX_ATTEMPTS - 1].given_up) == set(sms)
+    assert set(reports[MAX_ATTEMPTS - 1].failed) >= set(sms)
+    assert all(store.outbox[key]["status"] == "failed" for key in sms)
+    assert {entry.key for entry in store.undelivered()} == set(sms)
+    assert reports[-1].failed == reports[-1].given_up == []
+
+
+def test_a_message_left_pending_after_its_last_try_is_given_up_not_skipped(
+    config: Config,
+) -> None:
+    # Given a message an earlier version left pending after its ten tries
+    store = MemoryStore()
+    _healthy(store, config, T0)
+    delivery = Delivery("sms", 2, "nordwind-air", "started", "a", text="x", phone="+4915112345678")
+    left = {"delivery": delivery, "status": "pending", "attempts": 10, "error": "Throttled"}
+    store.outbox["a:started:sms"] = left
+    notifier = Outbox()
+    # When the evaluator runs / Then it is given up in the open, its last error kept, and
+    # it is not sent again
+    report = evaluator_on(config, store, notifier).run(T0)
+    assert report.given_up == ["a:started:sms"]
+    assert (left["status"], left["error"]) == ("failed", "Throttled")
+    assert notifier.sent == []
+
+
+def test_state_stored_by_an_evaluation_ahead_of_its_time_does_not_blind_the_next(
+    config: Config,
+) -> None:
+    # Given a brand's state stored by an evaluation a day ahead (an earlier version let
+    # an event's time through; the handler now refuses it)
+    store = MemoryStore()
+    ahead = T0 + timedelta(days=1)
+    _healthy(store, config, ahead)
+    evaluator = evaluator_on(config, store, Outbox())
+    evaluator.run(ahead)
+    # When a storm comes at the real time, 150 mentions per 5 minutes, 80 % negative
+    for i in range(12):
+        store.buckets[("nordwind-air", "x", T0 - timedelta(minutes=55 - 5 * i))] = BucketCounts(
+            total=150, negative=120, neutral=30
+        )
+    _healthy(store, config, T0 + timedelta(minutes=1))
+    report = evaluator.run(T0 + timedelta(minutes=1))
+    # Then it is judged: the state from a time that has not come is not trusted
+    outcome = report.brands["nordwind-air"]
+    assert outcome.severity >= 2, outcome
+    assert outcome.findings
+    assert [key.split(":")[1] for key in report.dispatched] == ["started"]
 
 
 def test_a_poller_failing_again_and_again_tells_ops_not_the_crisis_team(config: Config) -> None:

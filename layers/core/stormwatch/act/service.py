@@ -35,8 +35,10 @@ from stormwatch.config import Config
 from stormwatch.config.act import PUBLISHING_CHANNELS
 from stormwatch.errors import ConfigError
 from stormwatch.model import iso
+from stormwatch.notify import EMAIL, OPS_EMAIL, SMS_TOPIC
 from stormwatch.persistence.audit import AuditEvent, AuditLog
 from stormwatch.persistence.crisis import Actor, CrisisMode, CrisisModeAlreadyOn, CrisisStore
+from stormwatch.persistence.outbox import FAILED, Outbox, UndeliveredEntry
 from stormwatch.persistence.parked import ParkedPost, ParkedStore, ParkState
 from stormwatch.persistence.releases import ReleaseStore
 from stormwatch.persistence.statements import StatementConflict, StatementStore
@@ -254,6 +256,28 @@ def _rendering(body: _Body) -> Rendering:
 # --- what goes out as JSON ---------------------------------------------------------------
 
 
+def _undelivered_json(entry: UndeliveredEntry) -> dict[str, Any]:
+    """A notification SNS refused, for `stormwatch status`: a page that may not have
+    reached its person is what on-call people must see first."""
+    delivery = entry.delivery
+    to = {
+        EMAIL: "the team list",
+        SMS_TOPIC: "the alert phone",
+        OPS_EMAIL: "ops",
+    }.get(delivery.medium, delivery.phone)
+    medium = "email" if delivery.medium in (EMAIL, OPS_EMAIL) else "sms"
+    return {
+        "key": entry.key,
+        "alert_id": delivery.alert_id,
+        "kind": delivery.kind,
+        "medium": medium,
+        "to": to,
+        "attempts": entry.attempts,
+        "given_up": entry.status == FAILED,
+        "last_error": entry.last_error,
+    }
+
+
 def crisis_json(mode: CrisisMode) -> dict[str, Any]:
     return {
         "active": mode.active,
@@ -305,6 +329,7 @@ class ActService:
         self.parked = ParkedStore(table)
         self.releases = ReleaseStore(table)
         self.timelines = TimelineStore(table)
+        self.outbox = Outbox(table)
         self.table = table
         self.warn_state = WarnStateStore(table)
         self.rules = Rules(
@@ -845,6 +870,7 @@ class ActService:
             "review": review,
             "statements": self.statements.recent(10),
             "alert_timeline": self.timeline(crisis.alert_id) if crisis.alert_id else None,
+            "undelivered": [_undelivered_json(entry) for entry in self.outbox.undelivered()],
         }
 
     def timeline(self, alert_id: str) -> dict[str, Any]:

@@ -4,7 +4,8 @@ A message is written in the same transaction as the state change that decided it
 `persistence.warn_state`), so a decision is never lost and never made twice; then it is
 claimed for a few minutes by the run that sends it (two overlapping runs never both
 send it), and marked. A message whose sending failed stays pending with its attempts
-counted and its last error kept for ops.
+counted and its last error kept for ops; one given up is marked failed, and both are
+listed by `undelivered` (for `stormwatch status`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from stormwatch.persistence.table import AttributeValue, Table, condition_failed
 RETENTION = timedelta(days=30)
 PENDING = "pending"
 SENT = "sent"
+FAILED = "failed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +31,18 @@ class OutboxEntry:
     key: str
     delivery: Delivery
     attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class UndeliveredEntry:
+    """A message SNS refused at least once: still being tried (`pending`) or given up
+    (`failed`), with its last error."""
+
+    key: str
+    delivery: Delivery
+    attempts: int
+    status: str
+    last_error: str | None
 
 
 def put_action(table: str, dispatch_key: str, delivery: Delivery, now: datetime) -> dict[str, Any]:
@@ -100,17 +114,33 @@ class Outbox:
             raise
         return True
 
-    def mark(self, dispatch_key: str, *, sent: bool, error: str | None = None) -> None:
+    def add(self, dispatch_key: str, delivery: Delivery, now: datetime) -> bool:
+        """A new pending message outside a state change (an SMS's email fallback); False
+        when one with this key exists already."""
+        return self.table.put_new(
+            put_action(self.table.name, dispatch_key, delivery, now)["Put"]["Item"]
+        )
+
+    def mark(
+        self, dispatch_key: str, *, sent: bool, error: str | None = None, give_up: bool = False
+    ) -> None:
         """Sent: done. Not sent: one more attempt counted, the error kept for ops, and the
-        claim let go so that the next run tries again at once."""
+        claim let go so that the next run tries again at once - or, with `give_up`, never
+        again: it is failed."""
         if sent:
             expression = "SET #status = :sent REMOVE #error, #claimed"
             names = {"#status": "status", "#error": "last_error", "#claimed": "claimed_until"}
             values: dict[str, AttributeValue] = {":sent": {"S": SENT}}
         else:
-            expression = "ADD #attempts :one SET #error = :error REMOVE #claimed"
+            # Without an error of its own the last one stays (a message given up later).
+            kept = ":error" if error is not None else "if_not_exists(#error, :error)"
+            expression = f"ADD #attempts :one SET #error = {kept} REMOVE #claimed"
             names = {"#attempts": "attempts", "#error": "last_error", "#claimed": "claimed_until"}
             values = {":one": {"N": "1"}, ":error": {"S": (error or "unknown")[:500]}}
+            if give_up:
+                expression = expression.replace("SET ", "SET #status = :failed, ")
+                names["#status"] = "status"
+                values[":failed"] = {"S": FAILED}
         self.table.call(
             "update_item",
             TableName=self.table.name,
@@ -119,3 +149,27 @@ class Outbox:
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
         )
+
+    def undelivered(self) -> list[UndeliveredEntry]:
+        """Messages SNS refused at least once and that are not sent: being tried again,
+        or given up (kept as long as the outbox keeps anything, 30 days)."""
+        return [
+            UndeliveredEntry(
+                item["sk"]["S"],
+                Delivery.from_payload(json.loads(item["payload"]["S"])),
+                int(item["attempts"]["N"]),
+                item["status"]["S"],
+                item.get("last_error", {}).get("S"),
+            )
+            for item in self.table.query(
+                KeyConditionExpression="pk = :pk",
+                FilterExpression="#status <> :sent AND #attempts > :none",
+                ExpressionAttributeNames={"#status": "status", "#attempts": "attempts"},
+                ExpressionAttributeValues={
+                    ":pk": {"S": keys.OUTBOX},
+                    ":sent": {"S": SENT},
+                    ":none": {"N": "0"},
+                },
+                ConsistentRead=True,
+            )
+        ]

@@ -35,11 +35,12 @@ from stormwatch.config import Brand, Config
 from stormwatch.config.alerts import AlertSettings
 from stormwatch.deadline import TimeBudget
 from stormwatch.errors import StoreConflict
-from stormwatch.model import ALL_CHANNELS, SeriesCounts, bucket_start
+from stormwatch.model import ALL_CHANNELS, SeriesCounts, bucket_start, parse_iso_or_none
 from stormwatch.notify import Delivery
 from stormwatch.persistence.health import PollHealthRecord
 from stormwatch.persistence.warn_state import BrandState, BrandView, MonitorView
 from stormwatch.warn.lifecycle import BlindMonitor, BrandLifecycle
+from stormwatch.warn.moment import LATE
 from stormwatch.warn.observe import (
     Observation,
     checkpoint_due,
@@ -66,6 +67,11 @@ BRAND_WORKERS = 8
 """Brands evaluated at once: their reads overlap, each in its own thread."""
 LEARNING_THRESHOLD = timedelta(hours=6)
 """Detectors further behind than this (plus the rules' window) learn in the second pass."""
+STATE_AHEAD = LATE
+"""How far a stored state may be ahead of the minute judged: a delivery up to `LATE`
+behind the clock may follow a run at the clock. Beyond it the state is from a time that
+had not come when it was stored (an evaluation an earlier version let through): it is
+not trusted."""
 LEARNING_ESTIMATE_SECONDS = 5.0
 """What learning 14 days for one brand is assumed to take until one was measured (2.5 s
 on a 2-core laptop core; Lambda at 512 MB has about a third of a vCPU)."""
@@ -117,6 +123,8 @@ class EvaluationReport:
     dispatched: list[str] = field(default_factory=list)
     sent: int = 0
     failed: list[str] = field(default_factory=list)
+    given_up: list[str] = field(default_factory=list)
+    """Messages that failed their last try in this run (also in `failed`)."""
     errors: list[str] = field(default_factory=list)
     deferred: list[str] = field(default_factory=list)
     """Brands still to learn from their history: evaluated in a later minute."""
@@ -141,6 +149,7 @@ class EvaluationReport:
             "dispatched": self.dispatched,
             "sent": self.sent,
             "failed": self.failed,
+            "given_up": self.given_up,
             "errors": self.errors,
             "deferred": self.deferred,
             "reports_requested": self.reports_requested,
@@ -193,7 +202,7 @@ class Evaluator:
             logger.exception("blind monitor failed")
             report.errors.append(f"monitor: {error.__class__.__name__}: {error}")
         sent = send_pending(self.outbox, self.notifier, now)
-        report.sent, report.failed = sent.sent, sent.failed
+        report.sent, report.failed, report.given_up = sent.sent, sent.failed, sent.given_up
         self._request_reports(sent.resolved, report)
         return report
 
@@ -289,7 +298,9 @@ class Evaluator:
         for observation in observations.values():
             findings.extend(self._findings(brand, observation, now, health))
         crisis = [f for f in findings if not f.blind]
-        lifecycle = BrandLifecycle(brand.id, self.settings, stored.lifecycle)
+        lifecycle = BrandLifecycle(
+            brand.id, self.settings, _firing_not_ahead(stored.lifecycle, now + STATE_AHEAD)
+        )
         dispatches = lifecycle.evaluate(
             horizon(
                 ALL_CHANNELS,
@@ -361,8 +372,10 @@ class Evaluator:
         }
         since = min(horizons.values()) - self.lookback + self.bucket
         view = self.states.load_brand(brand.id, since)
+        not_after = now + STATE_AHEAD
         detectors = {
-            name: restore(view.state.detectors.get(name), self.settings.volume) for name in names
+            name: restore(view.state.detectors.get(name), self.settings.volume, not_after)
+            for name in names
         }
         counts = view.buckets
         needed = min(first_needed(detectors[name], horizons[name]) for name in names)
@@ -478,6 +491,20 @@ def _material(lifecycle: Mapping[str, Any] | None) -> Any:
     if isinstance(firing, dict):
         firing.pop("last_bucket", None)
     return state
+
+
+def _firing_not_ahead(
+    lifecycle: Mapping[str, Any] | None, not_after: datetime
+) -> Mapping[str, Any] | None:
+    """The lifecycle without its firing rule when that has seen a bucket after
+    `not_after` (it would ignore every bucket until then); the open alert and the
+    episodes stay."""
+    firing = lifecycle.get("firing") if lifecycle else None
+    last = parse_iso_or_none(firing.get("last_bucket")) if isinstance(firing, dict) else None
+    if lifecycle is None or last is None or last <= not_after:
+        return lifecycle
+    logger.warning("firing rule ahead of the clock: started afresh", extra={"last": str(last)})
+    return {key: value for key, value in lifecycle.items() if key != "firing"}
 
 
 def _health(record: PollHealthRecord | None) -> PollHealth | None:

@@ -10,6 +10,7 @@ from the stored counts, which gives the same judgement as if each had been store
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,6 +21,8 @@ from stormwatch.model import ALL_CHANNELS, BucketCounts, SeriesCounts, bucket_st
 from stormwatch.persistence.health import PollHealthRecord
 from stormwatch.warn.detector import Assessment, VolumeDetector
 from stormwatch.warn.rules import SeriesWindow
+
+logger = logging.getLogger(__name__)
 
 BOOTSTRAP = timedelta(days=14)
 """A new detector learns from up to this much stored history before judging."""
@@ -71,14 +74,25 @@ def horizon(
     return bucket_start(min(moment, now), bucket_minutes)
 
 
-def restore(stored: Mapping[str, Any] | None, params: VolumeDetectorParams) -> VolumeDetector:
-    """The stored detector, or a new one when there is none or it was made for other
-    buckets, windows or time zone (its numbers would mean something else)."""
+def restore(
+    stored: Mapping[str, Any] | None, params: VolumeDetectorParams, not_after: datetime
+) -> VolumeDetector:
+    """The stored detector, or a new one when there is none, it was made for other
+    buckets, windows or time zone (its numbers would mean something else), or it has
+    judged a bucket after `not_after`: a time that had not come (every bucket until then
+    would look old to it and be ignored, a storm included)."""
     if stored:
         try:
-            return VolumeDetector.from_state(stored, params)
+            detector = VolumeDetector.from_state(stored, params)
         except ValueError:
-            pass
+            return VolumeDetector(params)
+        newest = detector.newest_bucket
+        if newest is None or newest <= not_after:
+            return detector
+        logger.warning(
+            "detector state ahead of the clock: learnt afresh",
+            extra={"newest_bucket": newest.isoformat(), "not_after": not_after.isoformat()},
+        )
     return VolumeDetector(params)
 
 
