@@ -175,6 +175,17 @@ def test_data_is_durable_encrypted_and_expires(cfn: dict[str, Any]) -> None:
     assert cfn["Resources"]["Key"]["Properties"]["EnableKeyRotation"] is True
 
 
+def test_the_key_stays_with_the_retained_table_it_encrypts(cfn: dict[str, Any]) -> None:
+    # Given the table survives the stack's deletion (and a replacement)
+    table = cfn["Resources"]["Table"]
+    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+    # When the stack is deleted, Then the key its data is encrypted with is kept too,
+    # or the retained table could never be read again
+    key = cfn["Resources"]["Key"]
+    assert key["DeletionPolicy"] == "Retain"
+    assert key["UpdateReplacePolicy"] == "Retain"
+
+
 def test_every_function_logs_with_retention_alarms_and_parks_failures(cfn: dict[str, Any]) -> None:
     functions = _resources(cfn, "AWS::Lambda::Function")
     alarms = _resources(cfn, "AWS::CloudWatch::Alarm")
