@@ -117,6 +117,8 @@ class EvaluationReport:
     dispatched: list[str] = field(default_factory=list)
     sent: int = 0
     failed: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    """Outbox messages never sent: an SMS to a number that is no contact's phone."""
     errors: list[str] = field(default_factory=list)
     deferred: list[str] = field(default_factory=list)
     """Brands still to learn from their history: evaluated in a later minute."""
@@ -141,6 +143,7 @@ class EvaluationReport:
             "dispatched": self.dispatched,
             "sent": self.sent,
             "failed": self.failed,
+            "refused": self.refused,
             "errors": self.errors,
             "deferred": self.deferred,
             "reports_requested": self.reports_requested,
@@ -192,8 +195,9 @@ class Evaluator:
         except Exception as error:
             logger.exception("blind monitor failed")
             report.errors.append(f"monitor: {error.__class__.__name__}: {error}")
-        sent = send_pending(self.outbox, self.notifier, now)
-        report.sent, report.failed = sent.sent, sent.failed
+        phones = {c.phone for c in self.config.contacts.values() if c.phone is not None}
+        sent = send_pending(self.outbox, self.notifier, now, phones)
+        report.sent, report.failed, report.refused = sent.sent, sent.failed, sent.refused
         self._request_reports(sent.resolved, report)
         return report
 
