@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 import markupsafe
 import pytest
 
+from local.iam import refused_calls
 from local.stack import LocalStack
 from stormwatch.persistence.table import Table
 from stormwatch.persistence.warn_state import WarnStateStore
@@ -349,6 +350,11 @@ def test_the_console_changed_nothing_itself_and_its_role_allows_every_call_it_ma
     # Then it invoked the Act functions, read the table, and nothing more
     assert {"lambda:InvokeFunction", "dynamodb:Query"} <= called
     assert called <= allowed, called - allowed
+    # ...each DynamoDB call on a partition its role's LeadingKeys allow (its one write a
+    # link's use)
+    partitions = act.table_partitions["ConsoleFunction"]
+    assert act.deployment is not None
+    assert not refused_calls(act.deployment.template, "ConsoleFunction", called, partitions)
     assert not {a for a in allowed if a.split(":")[0] in ("sns", "s3", "scheduler")}
     assert not {
         a

@@ -6,8 +6,10 @@ from typing import Any
 
 import pytest
 
+from local.iam import actions_of, allows, leading_keys, role_statements
 from local.provision import plan, translate
 from local.stack import DEFAULT_PARAMETERS, TEMPLATE
+from stormwatch.persistence.access import BY_FUNCTION
 
 CHANNELS = ("x", "mastodon", "bluesky", "facebook", "instagram", "linkedin", "reddit", "rss")
 
@@ -486,3 +488,45 @@ def test_the_evaluator_may_invoke_the_act_function_only_for_crisis_reports(
     assert function["Environment"]["Variables"]["REPORT_FUNCTION_ARN"] == {
         "Fn::GetAtt": ["ActFunction", "Arn"]
     }
+
+
+DYNAMODB_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+
+
+@pytest.mark.parametrize("function", sorted(BY_FUNCTION))
+def test_each_role_writes_and_reads_only_its_own_partitions(
+    cfn: dict[str, Any], function: str
+) -> None:
+    # Given the function's role as translated, and the partitions persistence/access.py
+    # gives it
+    access = BY_FUNCTION[function]
+    statements = role_statements(cfn, function)
+    table = [s for s in statements if any(a.startswith("dynamodb:") for a in actions_of(s))]
+    writes = [s for s in table if DYNAMODB_WRITES & set(actions_of(s))]
+    reads = [s for s in table if not DYNAMODB_WRITES & set(actions_of(s))]
+    # Then every statement that writes is limited to exactly those partitions
+    assert writes
+    for statement in writes:
+        assert leading_keys(statement) == list(access.writes), statement.get("Sid")
+    # ...and so is every read, where its reads are limited
+    for statement in reads:
+        expected = None if access.reads is None else list(access.reads)
+        assert leading_keys(statement) == expected, statement.get("Sid")
+
+
+def test_a_poller_may_not_write_what_the_evaluator_sends_nor_its_alert_state_elsewhere(
+    cfn: dict[str, Any],
+) -> None:
+    # Given the poller's and the evaluator's roles, judged as IAM would
+    poller = role_statements(cfn, "PollMentionsFunction")
+    evaluator = role_statements(cfn, "EvaluateAlertsFunction")
+    # When the poller puts an outbox message (an SMS to any number) / Then it is refused
+    assert allows(poller, "dynamodb:PutItem", "MENTION#x#2026-11-22")
+    assert not allows(poller, "dynamodb:PutItem", "OUTBOX")
+    assert not allows(poller, "dynamodb:UpdateItem", "OUTBOX")
+    assert not allows(poller, "dynamodb:PutItem", "CRISIS")
+    # ...and the evaluator may not touch the pollers' mentions and cursors
+    assert allows(evaluator, "dynamodb:PutItem", "OUTBOX")
+    assert not allows(evaluator, "dynamodb:PutItem", "MENTION#x#2026-11-22")
+    assert not allows(evaluator, "dynamodb:UpdateItem", "CURSOR#x")
+    assert not allows(evaluator, "dynamodb:PutItem", "STATEMENT#s1")
