@@ -3,7 +3,7 @@
     stormwatch config check config/prod.yaml
     stormwatch config schema > config/schema.json
     stormwatch config push config/prod.yaml --name /stormwatch/prod/config
-    stormwatch credentials push secrets.json --secret stormwatch/prod/channels
+    stormwatch credentials push secrets.json --secret stormwatch/prod/channels [--replace]
     stormwatch ack nordwind-air-20261122-0305 [--table stormwatch-prod]
 
     stormwatch statement preview holding --lang de --var situation="..." [--vars-file facts.yaml]
@@ -101,21 +101,25 @@ def config_push(args: argparse.Namespace) -> int:
 def credentials_push(args: argparse.Namespace) -> int:
     import boto3
 
-    from stormwatch.config import CHANNELS
+    from ops.credentials import CredentialsError, push
 
-    document = json.loads(args.file.read_text(encoding="utf-8"))
-    if not isinstance(document, dict) or not all(isinstance(v, dict) for v in document.values()):
-        print('credentials must be a JSON object of objects: {"x": {"bearer_token": ...}}')
+    try:
+        stored = push(
+            boto3.client("secretsmanager"),
+            args.secret,
+            args.file,
+            replace=args.replace,
+            confirm=args.confirm,
+            say=print,
+        )
+    except CredentialsError as error:
+        print(f"credentials not pushed: {error}", file=sys.stderr)
         return 2
-    unknown = sorted(set(document) - set(CHANNELS))
-    if unknown:
-        print(f"note: keys {unknown} are not channel names; they must match a secret_key")
-    boto3.client("secretsmanager").put_secret_value(
-        SecretId=args.secret, SecretString=json.dumps(document)
-    )
-    # Names only: values never reach the terminal or a log.
-    print(f"stored credentials for {', '.join(sorted(document))} in {args.secret}")
-    return 0
+    return 0 if stored else 2
+
+
+def _ask(question: str) -> bool:
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
 
 
 TABLE_ENV = "STORMWATCH_TABLE"
@@ -225,6 +229,12 @@ def main(
     store = credentials.add_parser("push", help="store a JSON file in the stage's secret")
     store.add_argument("file", type=Path)
     store.add_argument("--secret", required=True, help="the stack's ChannelSecretName")
+    store.add_argument(
+        "--replace",
+        action="store_true",
+        help="make the secret exactly the file (asks first, naming the channels that go); "
+        "by default the file's channels are merged in and the others kept",
+    )
     store.set_defaults(run=credentials_push)
     acknowledgement = commands.add_parser("ack", help="acknowledge an alert: stop its escalation")
     acknowledgement.add_argument("alert_id", help="as in the email or SMS")
@@ -241,6 +251,7 @@ def main(
     args = parser.parse_args(argv)
     if args.command in ("statement", "pause", "resume", "status", "report"):
         return run_act(args, transport, confirm, out)
+    args.confirm = confirm or _ask
     try:
         return int(args.run(args))
     except ConfigError as error:
