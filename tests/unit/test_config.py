@@ -303,3 +303,52 @@ def test_text_that_is_not_json_says_so() -> None:
 def test_a_document_round_trips_through_json(document: dict[str, Any]) -> None:
     # Given the document as stored in SSM (JSON) / Then it parses to the same config
     assert load_config_json(json.dumps(document)) == parse_config(document)
+
+
+@pytest.mark.parametrize(
+    ("key", "url", "problem"),
+    [
+        # A channel's token must only ever travel to that channel, encrypted
+        ("channels.x.base_url", "https://collector.example", "must be on api.x.com"),
+        ("channels.x.base_url", "http://api.x.com", "must be an https:// URL"),
+        ("channels.reddit.auth_url", "https://reddit.evil.example", "must be on www.reddit.com"),
+        ("channels.mastodon.base_url", "http://mastodon.example", "must be an https:// URL"),
+        ("channels.mastodon.base_url", "https://10.0.0.7", "a private or local address"),
+        # A feed may be any public host, never one inside the network the poller runs in
+        ("channels.rss.feeds[0].url", "https://169.254.169.254/latest", "a private or local"),
+        ("channels.rss.feeds[0].url", "https://127.0.0.1:8080/feed", "a private or local"),
+        ("channels.rss.feeds[0].url", "https://[::1]/feed", "a private or local"),
+        ("channels.rss.feeds[0].url", "https://localhost/feed", "a private or local"),
+        ("channels.rss.feeds[0].url", "http://blogs.example/feed", "must be an https:// URL"),
+    ],
+)
+def test_channel_urls_are_https_on_the_channels_own_hosts(
+    document: dict[str, Any], key: str, url: str, problem: str
+) -> None:
+    # Given a document whose URL points elsewhere / When it is read
+    put(document, key, url)
+    error = _error(document)
+    # Then it is refused, naming the key
+    assert error.key == key
+    assert problem in error.problem
+
+
+def test_insecure_channel_urls_only_with_the_local_testing_flag(document: dict[str, Any]) -> None:
+    # Given the fake channels on loopback, over http
+    put(document, "channels.x.base_url", "http://127.0.0.1:9000/x")
+    put(document, "channels.rss.feeds[0].url", "http://127.0.0.1:9000/rss/feed")
+    with pytest.raises(ConfigError):
+        parse_config(document)
+    # When the local stack's own flag is set / Then they are accepted
+    document["allow_insecure_channel_urls_for_local_testing"] = True
+    config = parse_config(document)
+    assert config.channel("x").base_url == "http://127.0.0.1:9000/x"
+
+
+def test_the_local_stacks_config_and_only_it_sets_the_flag() -> None:
+    from local.localconfig import localize
+
+    assert "allow_insecure_channel_urls_for_local_testing" not in read_document()
+    local = localize(read_document(), lambda channel: f"http://127.0.0.1:9000/{channel}")
+    assert local["allow_insecure_channel_urls_for_local_testing"] is True
+    parse_config(local)

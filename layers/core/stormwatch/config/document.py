@@ -27,6 +27,7 @@ from stormwatch.config.channels import ChannelConfig, Channels
 from stormwatch.config.fields import (
     DOCUMENT,
     Between,
+    Flag,
     Integer,
     Matching,
     Number,
@@ -37,6 +38,7 @@ from stormwatch.config.fields import (
     problem,
 )
 from stormwatch.config.roster import Contacts, OnCallRoster
+from stormwatch.config.urls import channel_urls, url_problem
 from stormwatch.errors import ConfigError
 
 SCHEMA_ID: Final = "urn:stormwatch:config:1"
@@ -134,6 +136,10 @@ class Config(Section):
     """Who of the contacts is on call when."""
     act: ActSettings = Field(default_factory=ActSettings)
     """Who may write, approve and release statements; crisis mode and parking."""
+    allow_insecure_channel_urls_for_local_testing: Flag = False
+    """Only for the local stack's fake channels: accept http:// and loopback hosts as
+    channel URLs. Never set it in a deployed document: it lets whoever edits the config
+    send channel tokens anywhere."""
 
     @model_validator(mode="before")
     @classmethod
@@ -182,6 +188,16 @@ class Config(Section):
         except PydanticCustomError as error:
             context = error.context or {}
             raise problem(str(context["problem"]), "alerts", *context.get("at", ())) from None
+        return self
+
+    @model_validator(mode="after")
+    def _channel_urls_reach_only_their_channels(self) -> Config:
+        if self.allow_insecure_channel_urls_for_local_testing:
+            return self
+        for url, key, hosts in channel_urls(dict(self.channels), self.act):
+            wrong = url_problem(url, hosts)
+            if wrong is not None:
+                raise problem(wrong, *key)
         return self
 
     @model_validator(mode="after")
