@@ -33,6 +33,7 @@ from local.localconfig import localize, read_document
 from local.provision import REGION, Deployment, deploy, translate
 from local.routes import RouteTable, routes_of
 from local.scenario import Scenario, build_scenario
+from ops.cli import config_key
 from stormwatch.config import Config, parse_config
 from stormwatch.runtime import clear_caches
 
@@ -477,7 +478,9 @@ class LocalStack:
     def config(self) -> Config:
         """The configuration document the functions read, parsed."""
         if self._config is None:
-            text = self.client("ssm").get_parameter(Name=self.config_parameter())["Parameter"]
+            text = self.client("ssm").get_parameter(
+                Name=self.config_parameter(), WithDecryption=True
+            )["Parameter"]
             self._config = parse_config(json.loads(text["Value"]))
         return self._config
 
@@ -489,7 +492,8 @@ class LocalStack:
         self.client("ssm").put_parameter(
             Name=self.config_parameter(),
             Value=text,
-            Type="String",
+            Type="SecureString",
+            KeyId=config_key(self.config_parameter()),
             Tier="Advanced" if len(text.encode()) > 4096 else "Standard",
             Overwrite=True,
         )

@@ -2,7 +2,7 @@
 
     stormwatch config check config/prod.yaml
     stormwatch config schema > config/schema.json
-    stormwatch config push config/prod.yaml --name /stormwatch/prod/config
+    stormwatch config push config/prod.yaml --name /stormwatch/prod/config [--key alias/...]
     stormwatch credentials push secrets.json --secret stormwatch/prod/channels [--replace]
     stormwatch ack nordwind-air-20261122-0305 [--table stormwatch-prod]
 
@@ -91,11 +91,25 @@ def config_push(args: argparse.Namespace) -> int:
     tier: Literal["Advanced", "Standard"] = (
         "Advanced" if len(text.encode()) > STANDARD_TIER_BYTES else "Standard"
     )
+    key = args.key or config_key(args.name)
+    # A SecureString under the stack's key: the document holds the roster's phone numbers.
     boto3.client("ssm").put_parameter(
-        Name=args.name, Value=text, Type="String", Tier=tier, Overwrite=True
+        Name=args.name, Value=text, Type="SecureString", KeyId=key, Tier=tier, Overwrite=True
     )
-    print(f"pushed {args.file} to {args.name} ({tier} tier); functions pick it up within a minute")
+    print(
+        f"pushed {args.file} to {args.name} ({tier} tier, encrypted with {key}); "
+        "functions pick it up within a minute"
+    )
     return 0
+
+
+def config_key(parameter_name: str) -> str:
+    """The stack's KMS key for a parameter named as the template wants it
+    (/stormwatch/<stage>/...): template.yaml's KeyAlias."""
+    parts = parameter_name.split("/")
+    if len(parts) < 4 or parts[0] or parts[1] != "stormwatch" or not parts[2]:
+        raise ConfigError("--name", "must be /stormwatch/<stage>/..., or name the key with --key")
+    return f"alias/stormwatch-{parts[2]}"
 
 
 def credentials_push(args: argparse.Namespace) -> int:
@@ -222,6 +236,9 @@ def main(
     push = config.add_parser("push", help="validate, then store in SSM Parameter Store")
     push.add_argument("file", type=Path)
     push.add_argument("--name", required=True, help="the stack's ConfigParameterName")
+    push.add_argument(
+        "--key", help="KMS key to encrypt it with (default: the stack's, alias/stormwatch-<stage>)"
+    )
     push.set_defaults(run=config_push)
     credentials = commands.add_parser("credentials", help="channel credentials").add_subparsers(
         dest="action", required=True

@@ -25,9 +25,15 @@ def test_a_valid_document_is_pushed_and_read_by_the_functions(
     # When it is pushed to the stack's parameter
     name = stack.config_parameter()
     assert main(["config", "push", str(path), "--name", name]) == 0
-    # Then SSM holds it as JSON
-    stored = json.loads(stack.client("ssm").get_parameter(Name=name)["Parameter"]["Value"])
-    assert stored["bucket_minutes"] == 15
+    # Then SSM holds it as JSON, encrypted with the stack's key (it holds phone numbers)
+    ssm = stack.client("ssm")
+    parameter = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]
+    assert parameter["Type"] == "SecureString"
+    assert json.loads(parameter["Value"])["bucket_minutes"] == 15
+    (described,) = ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Values": [name]}])[
+        "Parameters"
+    ]
+    assert described["KeyId"] == "alias/stormwatch-dev"
     assert "pushed" in capsys.readouterr().out
 
 

@@ -78,9 +78,10 @@ def test_the_poller_may_touch_only_its_table_config_secret_and_queue(cfn: dict[s
     assert wildcards == {"comprehend:BatchDetectSentiment", "comprehend:DetectSentiment"}
     # It publishes nothing and cannot touch other secrets, parameters or tables
     assert not {a for a in by_action if a.startswith(("sns:", "iam:", "kms:Encrypt"))}
-    # KMS use is bounded to the services that encrypt our data (table, secret, queue)
+    # KMS use is bounded to the services that encrypt our data (table, secret, queue,
+    # config)
     kms = [s for s in statements if any(a.startswith("kms:") for a in _actions(s))]
-    assert len(kms) == 3
+    assert len(kms) == 4
     for statement in kms:
         assert statement["Resource"] == {"Fn::GetAtt": ["Key", "Arn"]}
         assert "kms:ViaService" in statement["Condition"]["StringEquals"]
@@ -530,3 +531,22 @@ def test_a_poller_may_not_write_what_the_evaluator_sends_nor_its_alert_state_els
     assert not allows(evaluator, "dynamodb:PutItem", "MENTION#x#2026-11-22")
     assert not allows(evaluator, "dynamodb:UpdateItem", "CURSOR#x")
     assert not allows(evaluator, "dynamodb:PutItem", "STATEMENT#s1")
+
+
+def test_every_role_that_reads_the_config_may_decrypt_it_only_through_ssm(
+    cfn: dict[str, Any],
+) -> None:
+    # Given every role allowed to read the config parameter (a SecureString under the key)
+    readers = [
+        name
+        for name, resource in _resources(cfn, "AWS::IAM::Role").items()
+        if "ssm:GetParameter" in _resources_by_action(resource)
+    ]
+    assert len(readers) == 6
+    for name in readers:
+        # Then it may decrypt with the stack's key, through SSM alone, for that parameter
+        (decrypt,) = _key_uses_via(cfn["Resources"][name], "ssm")
+        assert decrypt["Action"] == "kms:Decrypt"
+        assert decrypt["Resource"] == {"Fn::GetAtt": ["Key", "Arn"]}
+        context = decrypt["Condition"]["StringEquals"]["kms:EncryptionContext:PARAMETER_ARN"]
+        assert "parameter${ConfigParameterName}" in context["Fn::Sub"]
