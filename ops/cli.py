@@ -38,6 +38,7 @@ import json
 import os
 import re
 import sys
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -185,12 +186,35 @@ def acknowledge(table: str, alert_id: str, by: str, at: datetime) -> str:
     return acknowledgement.acknowledge(store, alert_id, by, at)
 
 
-def caller_identity() -> str:
+def caller_arn() -> str:
     """Who runs this command, as AWS verified it (not a name anyone could type)."""
     import boto3
 
-    arn = str(boto3.client("sts").get_caller_identity()["Arn"])
-    return arn.rsplit("/", 1)[-1] if "/" in arn else arn
+    return str(boto3.client("sts").get_caller_identity()["Arn"])
+
+
+TYPED_NAME_LENGTH = 40
+
+
+def acknowledger(arn: str, typed_name: str | None) -> str:
+    """Who acknowledged, as alert messages show it: the verified identity first (an IAM
+    user's name; an assumed role's role and session, since whoever may assume the role
+    picks the session name), then what `--name` said, cleaned of control characters and
+    line breaks and cut short, so it cannot pose as the identity or as a new line."""
+    resource = arn.split(":", 5)[-1]
+    if resource.startswith("assumed-role/"):
+        identity = resource.removeprefix("assumed-role/")
+    else:
+        identity = resource.rsplit("/", 1)[-1]
+    if not typed_name:
+        return identity
+    printable = "".join(" " if unicodedata.category(c)[0] in "CZ" else c for c in typed_name)
+    cleaned = " ".join(printable.split())
+    if not cleaned:
+        return identity
+    if len(cleaned) > TYPED_NAME_LENGTH:
+        cleaned = cleaned[:TYPED_NAME_LENGTH] + "..."
+    return f"{identity} (says: {cleaned})"
 
 
 def ack(args: argparse.Namespace) -> int:
@@ -198,8 +222,7 @@ def ack(args: argparse.Namespace) -> int:
 
     try:
         table = find_table(args.table, os.environ, _table_names)
-        identity = caller_identity()
-        by = f"{args.name} ({identity})" if args.name else identity
+        by = acknowledger(caller_arn(), args.name)
         print(acknowledge(table, args.alert_id, by, datetime.now(UTC)))
     except (ValueError, NotAcknowledgeable) as error:
         print(f"cannot acknowledge: {error}", file=sys.stderr)
@@ -259,7 +282,9 @@ def main(
         "--table",
         help=f"the stack's TableName output (default: ${TABLE_ENV}, or the account's only stack)",
     )
-    acknowledgement.add_argument("--name", help="a display name shown next to your AWS identity")
+    acknowledgement.add_argument(
+        "--name", help="a display name, shown after your verified AWS identity (cut to 40)"
+    )
     acknowledgement.set_defaults(run=ack)
     from ops.act_commands import add_commands
     from ops.act_commands import run as run_act

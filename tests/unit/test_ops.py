@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ops.cli import TABLE_ENV, find_table
+from ops.cli import TABLE_ENV, acknowledger, find_table
 
 ACCOUNT = ["stormwatch-prod", "stormwatch-prod-idempotency", "billing", "stormwatch-old-backup"]
 
@@ -44,3 +44,33 @@ def test_no_stack_or_several_is_a_clear_error(tables: list[str], message: str) -
     with pytest.raises(ValueError, match=r"pass --table") as error:
         find_table(None, {}, lambda: tables)
     assert message in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("arn", "name", "recorded"),
+    [
+        # An IAM user: the user name
+        ("arn:aws:iam::123456789012:user/anna", None, "anna"),
+        # An assumed role: the role and the session, never the session name alone (anyone
+        # who may assume the role picks the session name)
+        (
+            "arn:aws:sts::123456789012:assumed-role/OnCall/anna@nordwind.example",
+            None,
+            "OnCall/anna@nordwind.example",
+        ),
+        # --name comes after the verified identity, cleaned and short
+        ("arn:aws:iam::123456789012:user/anna", "Anna Berg", "anna (says: Anna Berg)"),
+        (
+            "arn:aws:iam::123456789012:user/anna",
+            "CEO\r\n[CRITICAL] all clear\x07" + "x" * 100,
+            "anna (says: CEO [CRITICAL] all clear " + "x" * 15 + "...)",
+        ),
+        ("arn:aws:iam::123456789012:user/anna", " \t\n", "anna"),
+    ],
+)
+def test_an_acknowledgement_records_the_verified_identity_first(
+    arn: str, name: str | None, recorded: str
+) -> None:
+    # Given the caller's ARN as STS verified it, and what they typed with --name
+    # When the acknowledger is written / Then the identity leads, whatever was typed
+    assert acknowledger(arn, name) == recorded
