@@ -53,12 +53,10 @@ STANDARD_TIER_BYTES = 4096
 
 
 def _read_config(path: Path) -> dict[str, Any]:
-    import yaml
-
+    from ops.config_file import read_document
     from stormwatch.config import parse_config
 
-    text = path.read_text(encoding="utf-8")
-    document = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    document = read_document(path)
     if not isinstance(document, dict):
         raise ConfigError("<document>", f"{path} must hold a mapping")
     parse_config(document)
