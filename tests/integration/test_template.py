@@ -73,9 +73,9 @@ def test_the_poller_may_touch_only_its_table_config_secret_and_queue(cfn: dict[s
     ]
     assert by_action["secretsmanager:GetSecretValue"] == [{"Ref": "ChannelSecret"}]
     assert by_action["sqs:SendMessage"] == [{"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}]
-    # Wildcard resources only where AWS has no resource-level permissions (Comprehend)
-    wildcards = {a for a, resources in by_action.items() if "*" in resources}
-    assert wildcards == {"comprehend:BatchDetectSentiment", "comprehend:DetectSentiment"}
+    # No wildcard resources: Comprehend (which has no resource-level permissions) is a
+    # policy of its own, only when opted in
+    assert not {a for a, resources in by_action.items() if "*" in resources}
     # It publishes nothing and cannot touch other secrets, parameters or tables
     assert not {a for a in by_action if a.startswith(("sns:", "iam:", "kms:Encrypt"))}
     # KMS use is bounded to the services that encrypt our data (table, secret, queue,
@@ -162,7 +162,8 @@ def test_the_evaluator_runs_every_minute_and_knows_which_minute(cfn: dict[str, A
 
 def test_data_is_durable_encrypted_and_expires(cfn: dict[str, Any]) -> None:
     tables = _resources(cfn, "AWS::DynamoDB::Table")
-    assert set(tables) == {"Table", "IdempotencyTable"}
+    # (no idempotency table: the release is exactly-once through its own items, 0009)
+    assert set(tables) == {"Table"}
     for table in tables.values():
         properties = table["Properties"]
         assert properties["BillingMode"] == "PAY_PER_REQUEST"
@@ -235,8 +236,8 @@ def test_the_layer_is_built_by_sam_for_the_runtime(cfn: dict[str, Any]) -> None:
         "ChannelSecretName",
         "ConfigParameterName",
         "DeadLetterQueueUrl",
-        "IdempotencyTableName",
     }
+    assert "IdempotencyTableName" not in sam["Outputs"]
 
 
 def test_every_act_route_is_iam_authorized_and_reaches_its_function(
@@ -550,3 +551,68 @@ def test_every_role_that_reads_the_config_may_decrypt_it_only_through_ssm(
         assert decrypt["Resource"] == {"Fn::GetAtt": ["Key", "Arn"]}
         context = decrypt["Condition"]["StringEquals"]["kms:EncryptionContext:PARAMETER_ARN"]
         assert "parameter${ConfigParameterName}" in context["Fn::Sub"]
+
+
+@pytest.mark.parametrize(("opted_in", "granted"), [("off", False), ("on", True)])
+def test_comprehend_is_granted_only_when_opted_in(
+    cfn: dict[str, Any], opted_in: str, granted: bool
+) -> None:
+    # Given the ComprehendSentiment parameter (off by default, as the config's analyzer)
+    assert cfn["Parameters"]["ComprehendSentiment"]["Default"] == "off"
+    deployment = plan(cfn, {**DEFAULT_PARAMETERS, "ComprehendSentiment": opted_in})
+    # When the conditions are evaluated / Then the poller's Comprehend policy exists only
+    # when it is "on", and it is the only place Comprehend is granted
+    (policy,) = [
+        resource
+        for resource in _resources(cfn, "AWS::IAM::Policy").values()
+        if "comprehend:" in str(resource["Properties"]["PolicyDocument"])
+    ]
+    assert deployment.conditions[policy["Condition"]] is granted
+    assert policy["Properties"]["Roles"] == [{"Ref": "PollMentionsFunctionRole"}]
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "comprehend:BatchDetectSentiment"
+
+
+def test_the_schedulers_may_use_the_key_only_for_their_dead_letters(cfn: dict[str, Any]) -> None:
+    # Given the roles EventBridge Scheduler assumes
+    for name in ("SchedulerRole", "QueueSchedulerRole", "AutoResumeSchedulerRole"):
+        statements = _statements(cfn["Resources"][name])
+        kms = [s for s in statements if any(a.startswith("kms:") for a in _actions(s))]
+        # Then their KMS grant holds only through SQS (the encrypted dead-letter queue)
+        assert kms, name
+        for statement in kms:
+            assert statement["Condition"] == {
+                "StringEquals": {"kms:ViaService": {"Fn::Sub": "sqs.${AWS::Region}.amazonaws.com"}}
+            }, name
+
+
+@pytest.mark.parametrize(
+    ("topic", "publishers"),
+    [
+        ("AlertsTopic", ["EvaluateAlertsFunctionRole", "ReleaseStatementFunctionRole"]),
+        ("OpsTopic", ["EvaluateAlertsFunctionRole"]),
+    ],
+)
+def test_each_topic_takes_only_tls_and_only_its_publishers(
+    cfn: dict[str, Any], topic: str, publishers: list[str]
+) -> None:
+    # Given the topic's policy
+    (policy,) = [
+        r["Properties"]
+        for r in _resources(cfn, "AWS::SNS::TopicPolicy").values()
+        if {"Ref": topic} in r["Properties"]["Topics"]
+    ]
+    statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+    # Then anything over plain HTTP is refused
+    tls = statements["OnlyTls"]
+    assert tls["Effect"] == "Deny"
+    assert tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    # ...and a publish from anyone but its functions (and CloudWatch's alarms) is refused
+    others = statements["OnlyItsPublishers"]
+    assert others["Effect"] == "Deny"
+    assert others["Action"] == "sns:Publish"
+    condition = others["Condition"]
+    assert condition["ArnNotEquals"]["aws:PrincipalArn"] == [
+        {"Fn::GetAtt": [role, "Arn"]} for role in publishers
+    ]
+    assert condition["StringNotEquals"]["aws:PrincipalServiceName"] == "cloudwatch.amazonaws.com"
