@@ -47,6 +47,7 @@ from stormwatch.config import CHANNELS, parse_config
 from stormwatch.persistence.buckets import BucketStore
 from stormwatch.persistence.table import Table
 from stormwatch.warn.messages import gsm7_length, ucs2_length
+from tests.granted import assert_seen
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
@@ -482,6 +483,9 @@ class WarnFlow:
             partitions = run.stack.table_partitions.get(function, set())
             refused = refused_calls(template, function, actions, partitions)
             assert not refused, f"{function} calls what its role does not allow: {refused}"
+        # ...and what their roles are granted for use is used (tests/granted.py)
+        for function in ("PollMentionsFunction", "EvaluateAlertsFunction"):
+            assert_seen(function, called[function])
 
 
 class TestLastWeekend(WarnFlow):

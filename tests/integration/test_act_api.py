@@ -30,6 +30,7 @@ from stormwatch.act.statements import load_kind, render
 from stormwatch.persistence.audit import AuditLog
 from stormwatch.persistence.table import Table
 from stormwatch.runtime import clear_caches
+from tests.granted import assert_seen
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT = "arn:aws:iam::123456789012:user"
@@ -475,6 +476,8 @@ def test_every_aws_call_of_an_act_api_function_is_one_its_role_allows(
     assert act.deployment is not None
     partitions = act.table_partitions[function]
     assert not refused_calls(act.deployment.template, function, called, partitions)
+    # ...and each action its role is granted for use was used (tests/granted.py)
+    assert_seen(function, called)
 
 
 def test_the_act_function_no_longer_does_what_only_the_release_needs(act: LocalStack) -> None:

@@ -35,6 +35,7 @@ from stormwatch.persistence.crisis import Actor, CrisisModeAlreadyOn, CrisisStor
 from stormwatch.persistence.parked import ParkedStore, ParkState
 from stormwatch.persistence.queue import QueueState, QueueStore
 from stormwatch.persistence.table import Table
+from tests.granted import assert_seen
 from tests.helpers import context_for
 
 T0 = datetime(2026, 12, 24, 9, 0, tzinfo=UTC)
@@ -472,3 +473,4 @@ def test_the_deployed_function_publishes_a_due_queued_post_once_through_the_chan
     called, partitions = stack.aws_actions[function], stack.table_partitions[function]
     assert {partition for _, partition in partitions} >= {"QUEUE", "CRISIS"}
     assert not refused_calls(stack.deployment.template, function, called, partitions)
+    assert_seen(function, called)

@@ -10,6 +10,7 @@ from local.iam import actions_of, allows, leading_keys, role_statements
 from local.provision import plan, translate
 from local.stack import DEFAULT_PARAMETERS, TEMPLATE
 from stormwatch.persistence.access import BY_FUNCTION
+from tests.granted import GRANTED
 
 CHANNELS = ("x", "mastodon", "bluesky", "facebook", "instagram", "linkedin", "reddit", "rss")
 
@@ -279,8 +280,7 @@ def test_the_act_function_may_do_only_what_preview_approval_pause_and_resume_nee
     role = cfn["Resources"]["ActFunctionRole"]
     by_action = _resources_by_action(role)
     dynamodb = {a for a in by_action if a.startswith("dynamodb:")}
-    # (an acknowledgement reads the brand's alert state as the CLI always did: GetItem)
-    assert dynamodb == {*TABLE_ACTIONS, "dynamodb:GetItem"}
+    assert dynamodb == TABLE_ACTIONS
     assert by_action["secretsmanager:GetSecretValue"] == [{"Ref": "ChannelSecret"}]
     schedules = {a for a in by_action if a.startswith("scheduler:")}
     assert schedules == {
@@ -454,7 +454,6 @@ def test_the_console_is_behind_the_pools_jwt_authorizer_and_may_only_read_and_in
     by_action = _resources_by_action(cfn["Resources"]["ConsoleFunctionRole"])
     assert {a for a in by_action if a.startswith("dynamodb:")} == {
         "dynamodb:Query",
-        "dynamodb:GetItem",
         "dynamodb:PutItem",
     }
     # ...its one write, a signed link's use, only in the links' partitions
@@ -616,3 +615,17 @@ def test_each_topic_takes_only_tls_and_only_its_publishers(
         {"Fn::GetAtt": [role, "Arn"]} for role in publishers
     ]
     assert condition["StringNotEquals"]["aws:PrincipalServiceName"] == "cloudwatch.amazonaws.com"
+
+
+@pytest.mark.parametrize("function", sorted(GRANTED))
+def test_every_action_a_role_grants_is_used_or_has_its_reason(
+    cfn: dict[str, Any], function: str
+) -> None:
+    # Given every statement of the function's role, attached policies included
+    granted = {action for s in role_statements(cfn, function) for action in actions_of(s)}
+    # Then each action is one a test sees the function call (tests/granted.py: SEEN), or
+    # one listed there with the reason it is needed; nothing else is granted
+    unexplained = granted - set(GRANTED[function])
+    assert not unexplained, f"{function} is granted, without a use or reason: {unexplained}"
+    # ...and nothing is listed that is no longer granted
+    assert set(GRANTED[function]) <= granted, set(GRANTED[function]) - granted
