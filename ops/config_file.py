@@ -97,6 +97,31 @@ def _children(node: Node) -> list[Node]:
     return []
 
 
+def _flow_depth(text: str) -> int:
+    """The deepest nesting of [ and { in `text`, outside quotes and comments: a linear
+    over-estimate (a bracket in a plain scalar counts too) that is only ever compared with
+    a limit no real document comes near."""
+    depth = deepest = 0
+    quote = ""
+    comment = False
+    for character in text:
+        if comment:
+            comment = character != "\n"
+        elif quote:
+            if character == quote:
+                quote = ""
+        elif character in "\"'":
+            quote = character
+        elif character == "#":
+            comment = True
+        elif character in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif character in "]}":
+            depth = max(0, depth - 1)
+    return deepest
+
+
 def read_document(path: Path) -> Any:
     """The file's document, or a one-line `ConfigError` (its line, never its content)."""
     try:
@@ -105,6 +130,10 @@ def read_document(path: Path) -> Any:
         raise ConfigError(DOCUMENT, f"cannot read {path}: {error.__class__.__name__}") from None
     if path.suffix == ".json":
         return document_from_json(text)
+    if _flow_depth(text) > MAX_DEPTH:
+        # Before PyYAML: its scanner spends quadratic time on deep [ and { nesting
+        # before the composer's limit is ever reached.
+        raise ConfigError(DOCUMENT, f"nested deeper than {MAX_DEPTH} levels")
     loader = _BoundedLoader(text)
     try:
         root = loader.get_single_node()
