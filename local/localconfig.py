@@ -22,8 +22,10 @@ def read_document(path: Path = EXAMPLE_CONFIG) -> dict[str, Any]:
 
 
 def localize(document: dict[str, Any], channel_url: Callable[[str], str]) -> dict[str, Any]:
-    """A copy whose channels call `channel_url(channel)` (the fake server) instead."""
+    """A copy whose channels call `channel_url(channel)` (the fake server) instead: plain
+    http on 127.0.0.1, which only the local stack's own config allows."""
     local = copy.deepcopy(document)
+    local["allow_insecure_channel_urls_for_local_testing"] = True
     for name, settings in (local.get("channels") or {}).items():
         base = channel_url(name)
         settings["base_url"] = base

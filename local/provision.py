@@ -288,6 +288,15 @@ def _topic(props: dict[str, Any], clients: Clients, _: str) -> Physical:
     return Physical(arn, {"TopicArn": arn, "TopicName": props["TopicName"]})
 
 
+def _topic_policy(props: dict[str, Any], clients: Clients, logical_id: str) -> Physical:
+    # moto keeps the policy and enforces none of it (as with IAM); tests read the template.
+    for arn in props["Topics"]:
+        clients("sns").set_topic_attributes(
+            TopicArn=arn, AttributeName="Policy", AttributeValue=json.dumps(props["PolicyDocument"])
+        )
+    return Physical(logical_id)
+
+
 def _subscription(props: dict[str, Any], clients: Clients, _: str) -> Physical:
     attributes = {}
     if "FilterPolicy" in props:
@@ -573,6 +582,7 @@ CREATORS: dict[str, Callable[[dict[str, Any], Clients, str], Physical]] = {
     "AWS::SecretsManager::Secret": _secret,
     "AWS::SNS::Topic": _topic,
     "AWS::SNS::Subscription": _subscription,
+    "AWS::SNS::TopicPolicy": _topic_policy,
     "AWS::SQS::Queue": _queue,
     "AWS::SQS::QueuePolicy": _queue_policy,
     "AWS::Logs::LogGroup": _log_group,

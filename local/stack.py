@@ -15,6 +15,7 @@ import importlib.util
 import io
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -32,6 +33,7 @@ from local.localconfig import localize, read_document
 from local.provision import REGION, Deployment, deploy, translate
 from local.routes import RouteTable, routes_of
 from local.scenario import Scenario, build_scenario
+from ops.cli import config_key
 from stormwatch.config import Config, parse_config
 from stormwatch.runtime import clear_caches
 
@@ -108,12 +110,15 @@ class _AwsCalls:
         cls._install()
         previous = getattr(cls._current, "target", None)
         previous_stack = getattr(cls._current, "stack", None)
+        previous_partitions = getattr(cls._current, "partitions", None)
         cls._current.target = stack.aws_actions.setdefault(function, set())
+        cls._current.partitions = stack.table_partitions.setdefault(function, set())
         cls._current.stack = stack
         try:
             yield
         finally:
             cls._current.target = previous
+            cls._current.partitions = previous_partitions
             cls._current.stack = previous_stack
 
     @classmethod
@@ -131,12 +136,19 @@ class _AwsCalls:
         target: set[str] | None = getattr(cls._current, "target", None)
         if target is None:
             return
+        partitions: set[tuple[str, str]] | None = getattr(cls._current, "partitions", None)
         if operation == "TransactWriteItems":
             for action in params.get("TransactItems", []):
-                for kind in action:
-                    target.add(f"{prefix}:{_TRANSACTION_ACTIONS[kind]}")
+                for kind, request in action.items():
+                    name = f"{prefix}:{_TRANSACTION_ACTIONS[kind]}"
+                    target.add(name)
+                    if partitions is not None:
+                        partitions.update((name, pk) for pk in _partition_keys(request))
         else:
-            target.add(f"{prefix}:{_IAM_ACTIONS.get((prefix, operation), operation)}")
+            name = f"{prefix}:{_IAM_ACTIONS.get((prefix, operation), operation)}"
+            target.add(name)
+            if prefix == "dynamodb" and partitions is not None:
+                partitions.update((name, pk) for pk in _partition_keys(params))
 
     @classmethod
     def _invoke_locally(cls, params: dict[str, Any]) -> Any:
@@ -177,11 +189,13 @@ class _AwsCalls:
 
         def start(thread: threading.Thread) -> None:
             target: set[str] | None = getattr(cls._current, "target", None)
+            partitions = getattr(cls._current, "partitions", None)
             if target is not None:
                 run = thread.run
 
                 def run_recording() -> None:
                     cls._current.target = target
+                    cls._current.partitions = partitions
                     run()
 
                 thread.run = run_recording  # type: ignore[method-assign]
@@ -189,6 +203,21 @@ class _AwsCalls:
 
         threading.Thread.start = start  # type: ignore[method-assign,assignment]
         cls._installed = True
+
+
+def _partition_keys(request: dict[str, Any]) -> list[str]:
+    """The partition keys (`pk`) a DynamoDB request touches, as IAM's `dynamodb:LeadingKeys`
+    sees them: the item's or key's, or a Query's `pk = :value`."""
+    found = [
+        str(item["pk"]["S"])
+        for item in (request.get("Item"), request.get("Key"))
+        if isinstance(item, dict) and "pk" in item
+    ]
+    condition = str(request.get("KeyConditionExpression", ""))
+    match = re.match(r"\s*pk\s*=\s*(:\w+)", condition)
+    if match:
+        found.append(str(request["ExpressionAttributeValues"][match.group(1)]["S"]))
+    return found
 
 
 # Where IAM's action is not the API operation's name.
@@ -285,6 +314,8 @@ class LocalStack:
         self._clients_lock = threading.Lock()
         self.aws_actions: dict[str, set[str]] = {}
         """Per function (logical id), every AWS action its handler called (IAM's names)."""
+        self.table_partitions: dict[str, set[tuple[str, str]]] = {}
+        """...and each DynamoDB action with the partition key it touched: (action, pk)."""
         self._events: list[tuple[str, dict[str, Any]]] = []
         self._events_lock = threading.Lock()
         self.async_invocations: list[tuple[str, dict[str, Any]]] = []
@@ -452,7 +483,9 @@ class LocalStack:
     def config(self) -> Config:
         """The configuration document the functions read, parsed."""
         if self._config is None:
-            text = self.client("ssm").get_parameter(Name=self.config_parameter())["Parameter"]
+            text = self.client("ssm").get_parameter(
+                Name=self.config_parameter(), WithDecryption=True
+            )["Parameter"]
             self._config = parse_config(json.loads(text["Value"]))
         return self._config
 
@@ -464,7 +497,8 @@ class LocalStack:
         self.client("ssm").put_parameter(
             Name=self.config_parameter(),
             Value=text,
-            Type="String",
+            Type="SecureString",
+            KeyId=config_key(self.config_parameter()),
             Tier="Advanced" if len(text.encode()) > 4096 else "Standard",
             Overwrite=True,
         )

@@ -2,8 +2,8 @@
 
     stormwatch config check config/prod.yaml
     stormwatch config schema > config/schema.json
-    stormwatch config push config/prod.yaml --name /stormwatch/prod/config
-    stormwatch credentials push secrets.json --secret stormwatch/prod/channels
+    stormwatch config push config/prod.yaml --name /stormwatch/prod/config [--key alias/...]
+    stormwatch credentials push secrets.json --secret stormwatch/prod/channels [--replace]
     stormwatch ack nordwind-air-20261122-0305 [--table stormwatch-prod]
     stormwatch doctor [--stack NAME]             # will a page reach its person? exit 1 if not
 
@@ -40,6 +40,7 @@ import json
 import os
 import re
 import sys
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,12 +55,10 @@ STANDARD_TIER_BYTES = 4096
 
 
 def _read_config(path: Path) -> dict[str, Any]:
-    import yaml
-
+    from ops.config_file import read_document
     from stormwatch.config import parse_config
 
-    text = path.read_text(encoding="utf-8")
-    document = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    document = read_document(path)
     if not isinstance(document, dict):
         raise ConfigError("<document>", f"{path} must hold a mapping")
     parse_config(document)
@@ -93,31 +92,49 @@ def config_push(args: argparse.Namespace) -> int:
     tier: Literal["Advanced", "Standard"] = (
         "Advanced" if len(text.encode()) > STANDARD_TIER_BYTES else "Standard"
     )
+    key = args.key or config_key(args.name)
+    # A SecureString under the stack's key: the document holds the roster's phone numbers.
     boto3.client("ssm").put_parameter(
-        Name=args.name, Value=text, Type="String", Tier=tier, Overwrite=True
+        Name=args.name, Value=text, Type="SecureString", KeyId=key, Tier=tier, Overwrite=True
     )
-    print(f"pushed {args.file} to {args.name} ({tier} tier); functions pick it up within a minute")
+    print(
+        f"pushed {args.file} to {args.name} ({tier} tier, encrypted with {key}); "
+        "functions pick it up within a minute"
+    )
     return 0
+
+
+def config_key(parameter_name: str) -> str:
+    """The stack's KMS key for a parameter named as the template wants it
+    (/stormwatch/<stage>/...): template.yaml's KeyAlias."""
+    parts = parameter_name.split("/")
+    if len(parts) < 4 or parts[0] or parts[1] != "stormwatch" or not parts[2]:
+        raise ConfigError("--name", "must be /stormwatch/<stage>/..., or name the key with --key")
+    return f"alias/stormwatch-{parts[2]}"
 
 
 def credentials_push(args: argparse.Namespace) -> int:
     import boto3
 
-    from stormwatch.config import CHANNELS
+    from ops.credentials import CredentialsError, push
 
-    document = json.loads(args.file.read_text(encoding="utf-8"))
-    if not isinstance(document, dict) or not all(isinstance(v, dict) for v in document.values()):
-        print('credentials must be a JSON object of objects: {"x": {"bearer_token": ...}}')
+    try:
+        stored = push(
+            boto3.client("secretsmanager"),
+            args.secret,
+            args.file,
+            replace=args.replace,
+            confirm=args.confirm,
+            say=print,
+        )
+    except CredentialsError as error:
+        print(f"credentials not pushed: {error}", file=sys.stderr)
         return 2
-    unknown = sorted(set(document) - set(CHANNELS))
-    if unknown:
-        print(f"note: keys {unknown} are not channel names; they must match a secret_key")
-    boto3.client("secretsmanager").put_secret_value(
-        SecretId=args.secret, SecretString=json.dumps(document)
-    )
-    # Names only: values never reach the terminal or a log.
-    print(f"stored credentials for {', '.join(sorted(document))} in {args.secret}")
-    return 0
+    return 0 if stored else 2
+
+
+def _ask(question: str) -> bool:
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
 
 
 TABLE_ENV = "STORMWATCH_TABLE"
@@ -169,12 +186,35 @@ def acknowledge(table: str, alert_id: str, by: str, at: datetime) -> str:
     return acknowledgement.acknowledge(store, alert_id, by, at)
 
 
-def caller_identity() -> str:
+def caller_arn() -> str:
     """Who runs this command, as AWS verified it (not a name anyone could type)."""
     import boto3
 
-    arn = str(boto3.client("sts").get_caller_identity()["Arn"])
-    return arn.rsplit("/", 1)[-1] if "/" in arn else arn
+    return str(boto3.client("sts").get_caller_identity()["Arn"])
+
+
+TYPED_NAME_LENGTH = 40
+
+
+def acknowledger(arn: str, typed_name: str | None) -> str:
+    """Who acknowledged, as alert messages show it: the verified identity first (an IAM
+    user's name; an assumed role's role and session, since whoever may assume the role
+    picks the session name), then what `--name` said, cleaned of control characters and
+    line breaks and cut short, so it cannot pose as the identity or as a new line."""
+    resource = arn.split(":", 5)[-1]
+    if resource.startswith("assumed-role/"):
+        identity = resource.removeprefix("assumed-role/")
+    else:
+        identity = resource.rsplit("/", 1)[-1]
+    if not typed_name:
+        return identity
+    printable = "".join(" " if unicodedata.category(c)[0] in "CZ" else c for c in typed_name)
+    cleaned = " ".join(printable.split())
+    if not cleaned:
+        return identity
+    if len(cleaned) > TYPED_NAME_LENGTH:
+        cleaned = cleaned[:TYPED_NAME_LENGTH] + "..."
+    return f"{identity} (says: {cleaned})"
 
 
 def ack(args: argparse.Namespace) -> int:
@@ -182,8 +222,7 @@ def ack(args: argparse.Namespace) -> int:
 
     try:
         table = find_table(args.table, os.environ, _table_names)
-        identity = caller_identity()
-        by = f"{args.name} ({identity})" if args.name else identity
+        by = acknowledger(caller_arn(), args.name)
         print(acknowledge(table, args.alert_id, by, datetime.now(UTC)))
     except (ValueError, NotAcknowledgeable) as error:
         print(f"cannot acknowledge: {error}", file=sys.stderr)
@@ -235,6 +274,9 @@ def main(
     push = config.add_parser("push", help="validate, then store in SSM Parameter Store")
     push.add_argument("file", type=Path)
     push.add_argument("--name", required=True, help="the stack's ConfigParameterName")
+    push.add_argument(
+        "--key", help="KMS key to encrypt it with (default: the stack's, alias/stormwatch-<stage>)"
+    )
     push.set_defaults(run=config_push)
     credentials = commands.add_parser("credentials", help="channel credentials").add_subparsers(
         dest="action", required=True
@@ -242,6 +284,12 @@ def main(
     store = credentials.add_parser("push", help="store a JSON file in the stage's secret")
     store.add_argument("file", type=Path)
     store.add_argument("--secret", required=True, help="the stack's ChannelSecretName")
+    store.add_argument(
+        "--replace",
+        action="store_true",
+        help="make the secret exactly the file (asks first, naming the channels that go); "
+        "by default the file's channels are merged in and the others kept",
+    )
     store.set_defaults(run=credentials_push)
     acknowledgement = commands.add_parser("ack", help="acknowledge an alert: stop its escalation")
     acknowledgement.add_argument("alert_id", help="as in the email or SMS")
@@ -249,7 +297,9 @@ def main(
         "--table",
         help=f"the stack's TableName output (default: ${TABLE_ENV}, or the account's only stack)",
     )
-    acknowledgement.add_argument("--name", help="a display name shown next to your AWS identity")
+    acknowledgement.add_argument(
+        "--name", help="a display name, shown after your verified AWS identity (cut to 40)"
+    )
     acknowledgement.set_defaults(run=ack)
     checkup = commands.add_parser(
         "doctor",
@@ -270,6 +320,7 @@ def main(
     args = parser.parse_args(argv)
     if args.command in ("statement", "pause", "resume", "status", "report"):
         return run_act(args, transport, confirm, out)
+    args.confirm = confirm or _ask
     if args.command == "console":
         return console_users.run(args, out=out)
     try:

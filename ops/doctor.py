@@ -196,7 +196,9 @@ def _subscriptions(sns: Any, topic_arn: str) -> list[Mapping[str, Any]]:
 def check_stack(outputs: Mapping[str, str], sns: Any, ssm: Any, out: TextIO) -> int:
     """The checks for a deployed stack (its CloudFormation outputs): its two topics, and
     the phones of the config document it reads."""
-    text = str(ssm.get_parameter(Name=outputs["ConfigParameterName"])["Parameter"]["Value"])
+    # A SecureString (issue 11): the config holds the roster's phone numbers.
+    stored = ssm.get_parameter(Name=outputs["ConfigParameterName"], WithDecryption=True)
+    text = str(stored["Parameter"]["Value"])
     return check_paging(sns, stack_topics(outputs), roster_phones(text), out)
 
 

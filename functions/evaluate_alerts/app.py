@@ -85,6 +85,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, object]:
         report.dispatched
         or report.errors
         or report.failed
+        or report.refused
         or report.deferred
         or report.reports_requested
         or report.reports_not_requested

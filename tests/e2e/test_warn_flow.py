@@ -30,7 +30,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from fnmatch import fnmatch
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -39,6 +38,7 @@ import time_machine
 
 from local.demo import Firing, schedule_firings
 from local.history import count_buckets, quiet_history
+from local.iam import refused_calls
 from local.localconfig import read_document
 from local.scenario import Scenario, build_scenario, default_start, start_for_storm
 from local.stack import LocalStack
@@ -48,6 +48,7 @@ from stormwatch.console.links import LINK
 from stormwatch.persistence.buckets import BucketStore
 from stormwatch.persistence.table import Table
 from stormwatch.warn.messages import gsm7_length, ucs2_length
+from tests.granted import assert_seen
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
@@ -488,33 +489,17 @@ class WarnFlow:
         called = run.stack.aws_actions
         assert {"PollMentionsFunction", "EvaluateAlertsFunction"} <= set(called)
         assert "dynamodb:TransactWriteItems" not in set().union(*called.values())
-        # Then each call is one the function's role in the template allows
+        # Then each call is one the function's role in the template allows, each DynamoDB
+        # one on a partition its role's LeadingKeys allow
+        assert run.stack.deployment is not None
+        template = run.stack.deployment.template
         for function, actions in called.items():
-            allowed = _allowed_actions(run.stack, function)
-            refused = {a for a in actions if not any(fnmatch(a, grant) for grant in allowed)}
+            partitions = run.stack.table_partitions.get(function, set())
+            refused = refused_calls(template, function, actions, partitions)
             assert not refused, f"{function} calls what its role does not allow: {refused}"
-
-
-def _allowed_actions(stack: LocalStack, function: str) -> set[str]:
-    """The actions the function's role allows: its inline policies and every IAM policy
-    resource attached to it, as translated from template.yaml."""
-    assert stack.deployment is not None
-    resources = stack.deployment.template["Resources"]
-    role = resources[function]["Properties"]["Role"]["Fn::GetAtt"][0]
-    documents = [p["PolicyDocument"] for p in resources[role]["Properties"].get("Policies", [])]
-    documents += [
-        resource["Properties"]["PolicyDocument"]
-        for resource in resources.values()
-        if resource["Type"] == "AWS::IAM::Policy"
-        and {"Ref": role} in resource["Properties"].get("Roles", [])
-    ]
-    allowed: set[str] = set()
-    for document in documents:
-        for statement in document["Statement"]:
-            if statement["Effect"] == "Allow":
-                actions = statement["Action"]
-                allowed |= {actions} if isinstance(actions, str) else set(actions)
-    return allowed
+        # ...and what their roles are granted for use is used (tests/granted.py)
+        for function in ("PollMentionsFunction", "EvaluateAlertsFunction"):
+            assert_seen(function, called[function])
 
 
 class TestLastWeekend(WarnFlow):

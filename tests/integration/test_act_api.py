@@ -21,6 +21,7 @@ from local.act_demo import seed_scheduled_posts
 from local.fakechannels.lookup.mastodon import MAX_CHARACTERS
 from local.fakechannels.publishing import AFTER_STORE, LATENCY, PUBLISHED
 from local.fakechannels.scheduling import seed_all
+from local.iam import refused_calls
 from local.localconfig import localize, read_document
 from local.stack import LocalStack
 from ops.transport import LocalTransport, http_api_event
@@ -29,6 +30,7 @@ from stormwatch.act.statements import load_kind, render
 from stormwatch.persistence.audit import AuditLog
 from stormwatch.persistence.table import Table
 from stormwatch.runtime import clear_caches
+from tests.granted import assert_seen
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT = "arn:aws:iam::123456789012:user"
@@ -469,8 +471,13 @@ def test_every_aws_call_of_an_act_api_function_is_one_its_role_allows(
     # Given what each handler called in this module's tests (moto does not enforce IAM)
     called = act.aws_actions[function]
     assert expected <= called
-    # Then each call is one its own role in the template allows
-    assert called <= _allowed(act, function), called - _allowed(act, function)
+    # Then each call is one its own role in the template allows, each DynamoDB one on a
+    # partition its role's LeadingKeys allow
+    assert act.deployment is not None
+    partitions = act.table_partitions[function]
+    assert not refused_calls(act.deployment.template, function, called, partitions)
+    # ...and each action its role is granted for use was used (tests/granted.py)
+    assert_seen(function, called)
 
 
 def test_the_act_function_no_longer_does_what_only_the_release_needs(act: LocalStack) -> None:

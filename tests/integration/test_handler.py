@@ -10,6 +10,7 @@ import pytest
 import time_machine
 
 from local.stack import LocalStack
+from ops.cli import config_key
 from stormwatch.errors import ConfigError
 from stormwatch.model import BucketCounts, BucketKey, bucket_start
 from stormwatch.persistence.buckets import BucketStore
@@ -62,30 +63,40 @@ def test_missing_credentials_fail_the_channel_with_the_key_named(stack: LocalSta
 def test_a_missing_config_document_says_where_it_should_be(stack: LocalStack) -> None:
     ssm = stack.client("ssm")
     name = stack.config_parameter()
-    saved = ssm.get_parameter(Name=name)["Parameter"]["Value"]
+    saved = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
     ssm.delete_parameter(Name=name)
     clear_caches()
     try:
         with pytest.raises(ConfigError, match=f"{name}: SSM parameter not found"):
             stack.invoke(POLL, {"channel": "x"})
     finally:
-        ssm.put_parameter(Name=name, Value=saved, Type="String", Tier="Advanced", Overwrite=True)
+        ssm.put_parameter(
+            Name=name,
+            Value=saved,
+            Type="SecureString",
+            KeyId=config_key(name),
+            Tier="Advanced",
+            Overwrite=True,
+        )
         clear_caches()
 
 
 def test_an_invalid_config_document_names_the_key(stack: LocalStack) -> None:
     ssm = stack.client("ssm")
     name = stack.config_parameter()
-    saved = ssm.get_parameter(Name=name)["Parameter"]["Value"]
+    saved = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
     broken = json.loads(saved)
     broken["channels"]["x"]["page_size"] = 1000
-    ssm.put_parameter(Name=name, Value=json.dumps(broken), Type="String", Overwrite=True)
+    key = config_key(name)
+    ssm.put_parameter(
+        Name=name, Value=json.dumps(broken), Type="SecureString", KeyId=key, Overwrite=True
+    )
     clear_caches()
     try:
         with pytest.raises(ConfigError, match=r"channels\.x\.page_size: must be between 1 and 100"):
             stack.invoke(POLL, {"channel": "x"})
     finally:
-        ssm.put_parameter(Name=name, Value=saved, Type="String", Overwrite=True)
+        ssm.put_parameter(Name=name, Value=saved, Type="SecureString", KeyId=key, Overwrite=True)
         clear_caches()
 
 

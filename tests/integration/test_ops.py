@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -26,9 +27,15 @@ def test_a_valid_document_is_pushed_and_read_by_the_functions(
     # When it is pushed to the stack's parameter
     name = stack.config_parameter()
     assert main(["config", "push", str(path), "--name", name]) == 0
-    # Then SSM holds it as JSON
-    stored = json.loads(stack.client("ssm").get_parameter(Name=name)["Parameter"]["Value"])
-    assert stored["bucket_minutes"] == 15
+    # Then SSM holds it as JSON, encrypted with the stack's key (it holds phone numbers)
+    ssm = stack.client("ssm")
+    parameter = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]
+    assert parameter["Type"] == "SecureString"
+    assert json.loads(parameter["Value"])["bucket_minutes"] == 15
+    (described,) = ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Values": [name]}])[
+        "Parameters"
+    ]
+    assert described["KeyId"] == "alias/stormwatch-dev"
     assert "pushed" in capsys.readouterr().out
 
 
@@ -60,7 +67,108 @@ def test_credentials_are_stored_and_never_printed(
     assert "s3cr3t-value" not in printed
     assert "x" in printed
     stored = stack.client("secretsmanager").get_secret_value(SecretId=secret)["SecretString"]
-    assert json.loads(stored) == {"x": {"bearer_token": "s3cr3t-value"}}
+    assert json.loads(stored)["x"] == {"bearer_token": "s3cr3t-value"}
+
+
+def _stored(stack: LocalStack, secret: str) -> dict[str, Any]:
+    text = stack.client("secretsmanager").get_secret_value(SecretId=secret)["SecretString"]
+    document: dict[str, Any] = json.loads(text)
+    return document
+
+
+def test_credentials_pushed_for_two_channels_keep_the_others(
+    stack: LocalStack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a secret holding eight channels' credentials
+    secret = stack.outputs["ChannelSecretName"]
+    channels = ["x", "mastodon", "bluesky", "facebook", "instagram", "linkedin", "reddit", "rss"]
+    everything = {name: {"access_token": f"old-{name}"} for name in channels}
+    stack.client("secretsmanager").put_secret_value(
+        SecretId=secret, SecretString=json.dumps(everything)
+    )
+    # When a file with two of them is pushed
+    path = tmp_path / "two.json"
+    path.write_text(json.dumps({"x": {"bearer_token": "new-x"}, "rss": {"token": "new-rss"}}))
+    assert main(["credentials", "push", str(path), "--secret", secret]) == 0
+    # Then those two are replaced, and the six others are still there
+    stored = _stored(stack, secret)
+    assert stored == {**everything, "x": {"bearer_token": "new-x"}, "rss": {"token": "new-rss"}}
+    printed = capsys.readouterr().out
+    assert "updated bluesky" not in printed
+    assert "kept 6" in printed
+    assert "new-x" not in printed
+
+
+def test_replace_shows_what_goes_and_asks_first(
+    stack: LocalStack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a secret with three channels
+    secret = stack.outputs["ChannelSecretName"]
+    three = {name: {"access_token": f"old-{name}"} for name in ("x", "reddit", "rss")}
+    stack.client("secretsmanager").put_secret_value(SecretId=secret, SecretString=json.dumps(three))
+    path = tmp_path / "one.json"
+    path.write_text(json.dumps({"x": {"bearer_token": "new-x"}}))
+    asked: list[str] = []
+
+    def answer_no(question: str) -> bool:
+        asked.append(question)
+        return False
+
+    # When it is replaced by a file with one, and the question is answered no
+    refused = main(
+        ["credentials", "push", str(path), "--secret", secret, "--replace"],
+        confirm=answer_no,
+    )
+    # Then the question named what would go, and nothing changed
+    assert refused == 2
+    assert "reddit, rss" in asked[0]
+    assert _stored(stack, secret) == three
+    # When it is answered yes / Then only the file's channel remains
+    assert (
+        main(
+            ["credentials", "push", str(path), "--secret", secret, "--replace"],
+            confirm=lambda question: True,
+        )
+        == 0
+    )
+    assert _stored(stack, secret) == {"x": {"bearer_token": "new-x"}}
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"x": {"bearer_token": 12345}}', "x.bearer_token: must be a text, got a number"),
+        ('{"x": {"bearer_token": ""}}', "x.bearer_token: must not be empty"),
+        (
+            '{"x": {"bearer_token": {"nested": "v"}}}',
+            "x.bearer_token: must be a text, got an object",
+        ),
+        ('{"x": "token-as-text"}', "x: must be an object of credential fields"),
+        ('{"x": {"bearer_token": "abc",}', "not valid JSON (line 1, column"),
+        ("[1, 2]", "must be a JSON object keyed by secret_key"),
+    ],
+)
+def test_bad_credentials_are_one_line_errors_and_store_nothing(
+    stack: LocalStack,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    content: str,
+    message: str,
+) -> None:
+    # Given a secret and a credentials file with a slip
+    secret = stack.outputs["ChannelSecretName"]
+    before = _stored(stack, secret)
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    # When it is pushed / Then one line names the field (never a value), nothing is stored
+    assert main(["credentials", "push", str(path), "--secret", secret]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err
+    assert len(captured.err.strip().splitlines()) == 1
+    assert "12345" not in captured.err
+    assert "abc" not in captured.err
+    assert _stored(stack, secret) == before
 
 
 def test_ack_as_the_sms_gives_it_finds_the_stacks_table(

@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 from local.fakechannels.scheduling import facebook as fake_facebook
 from local.fakechannels.scheduling import hootsuite as fake_hootsuite
 from local.fakechannels.scheduling import mastodon as fake_mastodon
+from local.iam import refused_calls
 from local.stack import LocalStack
 from stormwatch.act.parking import park_all, publish_due, resume
 from stormwatch.channels.http import HttpClient
@@ -34,6 +35,7 @@ from stormwatch.persistence.crisis import Actor, CrisisModeAlreadyOn, CrisisStor
 from stormwatch.persistence.parked import ParkedStore, ParkState
 from stormwatch.persistence.queue import QueueState, QueueStore
 from stormwatch.persistence.table import Table
+from tests.granted import assert_seen
 from tests.helpers import context_for
 
 T0 = datetime(2026, 12, 24, 9, 0, tzinfo=UTC)
@@ -465,3 +467,10 @@ def test_the_deployed_function_publishes_a_due_queued_post_once_through_the_chan
         "published",
         "held",
     )
+    # ...and every call it made is one its role allows, on partitions its LeadingKeys allow
+    function = "PublishScheduledFunction"
+    assert stack.deployment is not None
+    called, partitions = stack.aws_actions[function], stack.table_partitions[function]
+    assert {partition for _, partition in partitions} >= {"QUEUE", "CRISIS"}
+    assert not refused_calls(stack.deployment.template, function, called, partitions)
+    assert_seen(function, called)

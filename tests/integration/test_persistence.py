@@ -23,6 +23,7 @@ from stormwatch.model import (
     Sentiment,
 )
 from stormwatch.notify import EMAIL, Delivery
+from stormwatch.persistence import keys
 from stormwatch.persistence.buckets import BucketStore
 from stormwatch.persistence.health import HealthLog
 from stormwatch.persistence.mentions import CommitResult, MentionLedger
@@ -460,6 +461,26 @@ def test_an_outbox_message_given_up_is_failed_and_listed_with_its_error(table: T
     outbox.mark(key, sent=False, give_up=True)
     kept = {e.key: e for e in outbox.undelivered()}[key]
     assert kept.last_error == "AuthorizationError: sandbox"
+
+
+def test_a_refused_outbox_entry_is_pending_no_more_and_keeps_its_reason(table: Table) -> None:
+    # Given a pending message, and one already sent
+    states, outbox = WarnStateStore(table), Outbox(table)
+    now = datetime(2026, 11, 22, 3, 5, tzinfo=UTC)
+    brand = f"brand-{uuid.uuid4().hex[:8]}"
+    refused, sent = f"{brand}:started:sms", f"{brand}:started:email"
+    messages = [(refused, _delivery("1")), (sent, _delivery("2"))]
+    states.save_brand(brand, BrandState({}, {}, 0), messages, now)
+    outbox.mark(sent, sent=True)
+    # When both are refused
+    outbox.refuse(refused, "refused: not a contact's phone")
+    outbox.refuse(sent, "refused: too late")
+    # Then the pending one is refused with its reason; the sent one stays sent
+    assert {refused, sent}.isdisjoint(e.key for e in outbox.pending())
+    items = {key: table.read(keys.outbox(key)) or {} for key in (refused, sent)}
+    assert items[refused]["status"]["S"] == "refused"
+    assert items[refused]["last_error"]["S"] == "refused: not a contact's phone"
+    assert items[sent]["status"]["S"] == "sent"
 
 
 def test_the_blind_monitor_is_read_with_the_health_of_every_poller(table: Table) -> None:

@@ -6,8 +6,11 @@ from typing import Any
 
 import pytest
 
+from local.iam import actions_of, allows, leading_keys, role_statements
 from local.provision import plan, translate
 from local.stack import DEFAULT_PARAMETERS, TEMPLATE
+from stormwatch.persistence.access import BY_FUNCTION
+from tests.granted import GRANTED
 
 CHANNELS = ("x", "mastodon", "bluesky", "facebook", "instagram", "linkedin", "reddit", "rss")
 
@@ -71,14 +74,15 @@ def test_the_poller_may_touch_only_its_table_config_secret_and_queue(cfn: dict[s
     ]
     assert by_action["secretsmanager:GetSecretValue"] == [{"Ref": "ChannelSecret"}]
     assert by_action["sqs:SendMessage"] == [{"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}]
-    # Wildcard resources only where AWS has no resource-level permissions (Comprehend)
-    wildcards = {a for a, resources in by_action.items() if "*" in resources}
-    assert wildcards == {"comprehend:BatchDetectSentiment", "comprehend:DetectSentiment"}
+    # No wildcard resources: Comprehend (which has no resource-level permissions) is a
+    # policy of its own, only when opted in
+    assert not {a for a, resources in by_action.items() if "*" in resources}
     # It publishes nothing and cannot touch other secrets, parameters or tables
     assert not {a for a in by_action if a.startswith(("sns:", "iam:", "kms:Encrypt"))}
-    # KMS use is bounded to the services that encrypt our data (table, secret, queue)
+    # KMS use is bounded to the services that encrypt our data (table, secret, queue,
+    # config)
     kms = [s for s in statements if any(a.startswith("kms:") for a in _actions(s))]
-    assert len(kms) == 3
+    assert len(kms) == 4
     for statement in kms:
         assert statement["Resource"] == {"Fn::GetAtt": ["Key", "Arn"]}
         assert "kms:ViaService" in statement["Condition"]["StringEquals"]
@@ -159,7 +163,8 @@ def test_the_evaluator_runs_every_minute_and_knows_which_minute(cfn: dict[str, A
 
 def test_data_is_durable_encrypted_and_expires(cfn: dict[str, Any]) -> None:
     tables = _resources(cfn, "AWS::DynamoDB::Table")
-    assert set(tables) == {"Table", "IdempotencyTable"}
+    # (no idempotency table: the release is exactly-once through its own items, 0009)
+    assert set(tables) == {"Table"}
     for table in tables.values():
         properties = table["Properties"]
         assert properties["BillingMode"] == "PAY_PER_REQUEST"
@@ -173,6 +178,17 @@ def test_data_is_durable_encrypted_and_expires(cfn: dict[str, Any]) -> None:
     for topic in topics.values():
         assert topic["Properties"]["KmsMasterKeyId"] == {"Ref": "Key"}
     assert cfn["Resources"]["Key"]["Properties"]["EnableKeyRotation"] is True
+
+
+def test_the_key_stays_with_the_retained_table_it_encrypts(cfn: dict[str, Any]) -> None:
+    # Given the table survives the stack's deletion (and a replacement)
+    table = cfn["Resources"]["Table"]
+    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+    # When the stack is deleted, Then the key its data is encrypted with is kept too,
+    # or the retained table could never be read again
+    key = cfn["Resources"]["Key"]
+    assert key["DeletionPolicy"] == "Retain"
+    assert key["UpdateReplacePolicy"] == "Retain"
 
 
 def test_every_function_logs_with_retention_alarms_and_parks_failures(cfn: dict[str, Any]) -> None:
@@ -221,8 +237,8 @@ def test_the_layer_is_built_by_sam_for_the_runtime(cfn: dict[str, Any]) -> None:
         "ChannelSecretName",
         "ConfigParameterName",
         "DeadLetterQueueUrl",
-        "IdempotencyTableName",
     }
+    assert "IdempotencyTableName" not in sam["Outputs"]
 
 
 def test_every_act_route_is_iam_authorized_and_reaches_its_function(
@@ -264,8 +280,7 @@ def test_the_act_function_may_do_only_what_preview_approval_pause_and_resume_nee
     role = cfn["Resources"]["ActFunctionRole"]
     by_action = _resources_by_action(role)
     dynamodb = {a for a in by_action if a.startswith("dynamodb:")}
-    # (an acknowledgement reads the brand's alert state as the CLI always did: GetItem)
-    assert dynamodb == {*TABLE_ACTIONS, "dynamodb:GetItem"}
+    assert dynamodb == TABLE_ACTIONS
     assert by_action["secretsmanager:GetSecretValue"] == [{"Ref": "ChannelSecret"}]
     schedules = {a for a in by_action if a.startswith("scheduler:")}
     assert schedules == {
@@ -463,7 +478,6 @@ def test_the_console_is_behind_the_pools_jwt_authorizer_and_may_only_read_and_in
     by_action = _resources_by_action(cfn["Resources"]["ConsoleFunctionRole"])
     assert {a for a in by_action if a.startswith("dynamodb:")} == {
         "dynamodb:Query",
-        "dynamodb:GetItem",
         "dynamodb:PutItem",
     }
     # ...its one write, a signed link's use, only in the links' partitions
@@ -503,3 +517,143 @@ def test_the_evaluator_may_invoke_the_act_function_only_for_crisis_reports(
     assert function["Environment"]["Variables"]["REPORT_FUNCTION_ARN"] == {
         "Fn::GetAtt": ["ActFunction", "Arn"]
     }
+
+
+DYNAMODB_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+
+
+@pytest.mark.parametrize("function", sorted(BY_FUNCTION))
+def test_each_role_writes_and_reads_only_its_own_partitions(
+    cfn: dict[str, Any], function: str
+) -> None:
+    # Given the function's role as translated, and the partitions persistence/access.py
+    # gives it
+    access = BY_FUNCTION[function]
+    statements = role_statements(cfn, function)
+    table = [s for s in statements if any(a.startswith("dynamodb:") for a in actions_of(s))]
+    writes = [s for s in table if DYNAMODB_WRITES & set(actions_of(s))]
+    reads = [s for s in table if not DYNAMODB_WRITES & set(actions_of(s))]
+    # Then every statement that writes is limited to exactly those partitions
+    assert writes
+    for statement in writes:
+        assert leading_keys(statement) == list(access.writes), statement.get("Sid")
+    # ...and so is every read, where its reads are limited
+    for statement in reads:
+        expected = None if access.reads is None else list(access.reads)
+        assert leading_keys(statement) == expected, statement.get("Sid")
+
+
+def test_a_poller_may_not_write_what_the_evaluator_sends_nor_its_alert_state_elsewhere(
+    cfn: dict[str, Any],
+) -> None:
+    # Given the poller's and the evaluator's roles, judged as IAM would
+    poller = role_statements(cfn, "PollMentionsFunction")
+    evaluator = role_statements(cfn, "EvaluateAlertsFunction")
+    # When the poller puts an outbox message (an SMS to any number) / Then it is refused
+    assert allows(poller, "dynamodb:PutItem", "MENTION#x#2026-11-22")
+    assert not allows(poller, "dynamodb:PutItem", "OUTBOX")
+    assert not allows(poller, "dynamodb:UpdateItem", "OUTBOX")
+    assert not allows(poller, "dynamodb:PutItem", "CRISIS")
+    # ...and the evaluator may not touch the pollers' mentions and cursors
+    assert allows(evaluator, "dynamodb:PutItem", "OUTBOX")
+    assert not allows(evaluator, "dynamodb:PutItem", "MENTION#x#2026-11-22")
+    assert not allows(evaluator, "dynamodb:UpdateItem", "CURSOR#x")
+    assert not allows(evaluator, "dynamodb:PutItem", "STATEMENT#s1")
+
+
+def test_every_role_that_reads_the_config_may_decrypt_it_only_through_ssm(
+    cfn: dict[str, Any],
+) -> None:
+    # Given every role allowed to read the config parameter (a SecureString under the key)
+    readers = [
+        name
+        for name, resource in _resources(cfn, "AWS::IAM::Role").items()
+        if "ssm:GetParameter" in _resources_by_action(resource)
+    ]
+    assert len(readers) == 6
+    for name in readers:
+        # Then it may decrypt with the stack's key, through SSM alone, for that parameter
+        (decrypt,) = _key_uses_via(cfn["Resources"][name], "ssm")
+        assert decrypt["Action"] == "kms:Decrypt"
+        assert decrypt["Resource"] == {"Fn::GetAtt": ["Key", "Arn"]}
+        context = decrypt["Condition"]["StringEquals"]["kms:EncryptionContext:PARAMETER_ARN"]
+        assert "parameter${ConfigParameterName}" in context["Fn::Sub"]
+
+
+@pytest.mark.parametrize(("opted_in", "granted"), [("off", False), ("on", True)])
+def test_comprehend_is_granted_only_when_opted_in(
+    cfn: dict[str, Any], opted_in: str, granted: bool
+) -> None:
+    # Given the ComprehendSentiment parameter (off by default, as the config's analyzer)
+    assert cfn["Parameters"]["ComprehendSentiment"]["Default"] == "off"
+    deployment = plan(cfn, {**DEFAULT_PARAMETERS, "ComprehendSentiment": opted_in})
+    # When the conditions are evaluated / Then the poller's Comprehend policy exists only
+    # when it is "on", and it is the only place Comprehend is granted
+    (policy,) = [
+        resource
+        for resource in _resources(cfn, "AWS::IAM::Policy").values()
+        if "comprehend:" in str(resource["Properties"]["PolicyDocument"])
+    ]
+    assert deployment.conditions[policy["Condition"]] is granted
+    assert policy["Properties"]["Roles"] == [{"Ref": "PollMentionsFunctionRole"}]
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "comprehend:BatchDetectSentiment"
+
+
+def test_the_schedulers_may_use_the_key_only_for_their_dead_letters(cfn: dict[str, Any]) -> None:
+    # Given the roles EventBridge Scheduler assumes
+    for name in ("SchedulerRole", "QueueSchedulerRole", "AutoResumeSchedulerRole"):
+        statements = _statements(cfn["Resources"][name])
+        kms = [s for s in statements if any(a.startswith("kms:") for a in _actions(s))]
+        # Then their KMS grant holds only through SQS (the encrypted dead-letter queue)
+        assert kms, name
+        for statement in kms:
+            assert statement["Condition"] == {
+                "StringEquals": {"kms:ViaService": {"Fn::Sub": "sqs.${AWS::Region}.amazonaws.com"}}
+            }, name
+
+
+@pytest.mark.parametrize(
+    ("topic", "publishers"),
+    [
+        ("AlertsTopic", ["EvaluateAlertsFunctionRole", "ReleaseStatementFunctionRole"]),
+        ("OpsTopic", ["EvaluateAlertsFunctionRole"]),
+    ],
+)
+def test_each_topic_takes_only_tls_and_only_its_publishers(
+    cfn: dict[str, Any], topic: str, publishers: list[str]
+) -> None:
+    # Given the topic's policy
+    (policy,) = [
+        r["Properties"]
+        for r in _resources(cfn, "AWS::SNS::TopicPolicy").values()
+        if {"Ref": topic} in r["Properties"]["Topics"]
+    ]
+    statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+    # Then anything over plain HTTP is refused
+    tls = statements["OnlyTls"]
+    assert tls["Effect"] == "Deny"
+    assert tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    # ...and a publish from anyone but its functions (and CloudWatch's alarms) is refused
+    others = statements["OnlyItsPublishers"]
+    assert others["Effect"] == "Deny"
+    assert others["Action"] == "sns:Publish"
+    condition = others["Condition"]
+    assert condition["ArnNotEquals"]["aws:PrincipalArn"] == [
+        {"Fn::GetAtt": [role, "Arn"]} for role in publishers
+    ]
+    assert condition["StringNotEquals"]["aws:PrincipalServiceName"] == "cloudwatch.amazonaws.com"
+
+
+@pytest.mark.parametrize("function", sorted(GRANTED))
+def test_every_action_a_role_grants_is_used_or_has_its_reason(
+    cfn: dict[str, Any], function: str
+) -> None:
+    # Given every statement of the function's role, attached policies included
+    granted = {action for s in role_statements(cfn, function) for action in actions_of(s)}
+    # Then each action is one a test sees the function call (tests/granted.py: SEEN), or
+    # one listed there with the reason it is needed; nothing else is granted
+    unexplained = granted - set(GRANTED[function])
+    assert not unexplained, f"{function} is granted, without a use or reason: {unexplained}"
+    # ...and nothing is listed that is no longer granted
+    assert set(GRANTED[function]) <= granted, set(GRANTED[function]) - granted

@@ -303,3 +303,132 @@ def test_text_that_is_not_json_says_so() -> None:
 def test_a_document_round_trips_through_json(document: dict[str, Any]) -> None:
     # Given the document as stored in SSM (JSON) / Then it parses to the same config
     assert load_config_json(json.dumps(document)) == parse_config(document)
+
+
+@pytest.mark.parametrize(
+    ("key", "url", "problem"),
+    [
+        # A channel's token must only ever travel to that channel, encrypted
+        ("channels.x.base_url", "https://collector.example", "must be on api.x.com"),
+        ("channels.x.base_url", "http://api.x.com", "must be an https:// URL"),
+        ("channels.reddit.auth_url", "https://reddit.evil.example", "must be on www.reddit.com"),
+        ("channels.mastodon.base_url", "http://mastodon.example", "must be an https:// URL"),
+        ("channels.mastodon.base_url", "https://10.0.0.7", "a private or local address"),
+        # A feed may be any public host, never one inside the network the poller runs in
+        ("channels.rss.feeds[0].url", "https://169.254.169.254/latest", "a private or local"),
+        ("channels.rss.feeds[0].url", "https://127.0.0.1:8080/feed", "a private or local"),
+        ("channels.rss.feeds[0].url", "https://[::1]/feed", "a private or local"),
+        ("channels.rss.feeds[0].url", "https://localhost/feed", "a private or local"),
+        ("channels.rss.feeds[0].url", "http://blogs.example/feed", "must be an https:// URL"),
+    ],
+)
+def test_channel_urls_are_https_on_the_channels_own_hosts(
+    document: dict[str, Any], key: str, url: str, problem: str
+) -> None:
+    # Given a document whose URL points elsewhere / When it is read
+    put(document, key, url)
+    error = _error(document)
+    # Then it is refused, naming the key
+    assert error.key == key
+    assert problem in error.problem
+
+
+def test_insecure_channel_urls_only_with_the_local_testing_flag(document: dict[str, Any]) -> None:
+    # Given the fake channels on loopback, over http
+    put(document, "channels.x.base_url", "http://127.0.0.1:9000/x")
+    put(document, "channels.rss.feeds[0].url", "http://127.0.0.1:9000/rss/feed")
+    with pytest.raises(ConfigError):
+        parse_config(document)
+    # When the local stack's own flag is set / Then they are accepted
+    document["allow_insecure_channel_urls_for_local_testing"] = True
+    config = parse_config(document)
+    assert config.channel("x").base_url == "http://127.0.0.1:9000/x"
+
+
+def test_the_local_stacks_config_and_only_it_sets_the_flag() -> None:
+    from local.localconfig import localize
+
+    assert "allow_insecure_channel_urls_for_local_testing" not in read_document()
+    local = localize(read_document(), lambda channel: f"http://127.0.0.1:9000/{channel}")
+    assert local["allow_insecure_channel_urls_for_local_testing"] is True
+    parse_config(local)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "problem"),
+    [
+        ("brands[0].name", "N" * 201, "must be at most 200 characters"),
+        ("brands[0].keywords[0]", "k" * 201, "must be at most 200 characters"),
+        ("brands[0].exclude[0]", "e" * 201, "must be at most 200 characters"),
+        ("channels.rss.feeds[0].url", "https://blogs.example/" + "p" * 2048, "at most 2048"),
+    ],
+)
+def test_names_keywords_and_urls_have_a_length_limit(
+    document: dict[str, Any], key: str, value: str, problem: str
+) -> None:
+    # Given a brand name, keyword or URL far longer than any real one
+    put(document, key, value)
+    # When it is read / Then it is refused, naming the key
+    error = _error(document)
+    assert error.key == key
+    assert problem in error.problem
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("bucket_minutes", 10**200),
+        ("sentiment.comprehend_languages", ["x" * 5000]),
+        ("brands[0].id", "Q" * 5000),
+    ],
+)
+def test_an_error_quotes_at_most_80_characters_of_a_bad_value(
+    document: dict[str, Any], key: str, value: object
+) -> None:
+    # Given a huge bad value / When the document is read
+    put(document, key, value)
+    error = _error(document)
+    # Then the message names the key and quotes only the start of the value
+    assert error.key.startswith(key.split("[", maxsplit=1)[0])
+    for character in "0xQ":
+        assert character * 81 not in str(error)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        # a 5,000-digit integer (Python refuses to convert more than 4,300 digits)
+        ('{"bucket_minutes": ' + "9" * 5000 + "}", "a number of 5000 digits"),
+        # a 3,000-deep nesting, and a far deeper one
+        ('{"brands": ' + "[" * 3000 + "]" * 3000 + "}", "nested deeper than"),
+        ('{"brands": ' + "[" * 200_000 + "]" * 200_000 + "}", "nested deeper than"),
+    ],
+)
+def test_a_hostile_json_document_is_a_one_line_error_within_a_second(
+    text: str, problem: str
+) -> None:
+    # Given a document the functions would read from SSM / When it is read
+    import time
+
+    started = time.perf_counter()
+    with pytest.raises(ConfigError) as caught:
+        load_config_json(text)
+    # Then it is one line naming what is wrong, quickly
+    assert time.perf_counter() - started < 1.0
+    assert problem in str(caught.value)
+    assert "\n" not in str(caught.value)
+    assert len(str(caught.value)) < 200
+
+
+def test_mentions_are_kept_longer_than_the_longest_look_back(document: dict[str, Any]) -> None:
+    # Given mentions kept 7 days while a poll may still read mentions 8 days old
+    document["mention_ttl_days"] = 7
+    document["max_mention_age_hours"] = 8 * 24
+    # When the document is read / Then it is refused: a mention read again after its
+    # record expired would be counted twice
+    error = _error(document)
+    assert error.key == "mention_ttl_days"
+    assert "counted twice" in error.problem
+    # ...and with the look-back within the kept days it is fine
+    document["max_mention_age_hours"] = 6 * 24
+    parse_config(document)

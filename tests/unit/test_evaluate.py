@@ -142,6 +142,12 @@ class MemoryStore:
             if e["status"] == "failed"
         ]
 
+    def refuse(self, dispatch_key: str, reason: str) -> None:
+        entry = self.outbox[dispatch_key]
+        if entry["status"] == "pending":
+            entry["status"] = "refused"
+            entry["error"] = reason
+
 
 def evaluator_on(config: Config, store: MemoryStore, notifier: Any) -> Evaluator:
     return Evaluator(config, store, store, store, notifier)
@@ -485,3 +491,24 @@ def test_everyone_paged_in_the_night_hears_it_is_over_when_the_desk_has_taken_ov
     # Then the night's person hears it too, not only whoever is on call now
     told = {d.phone for d in outbox.sent if d.medium == "sms" and d.kind == "resolved"}
     assert night | desk <= told
+
+
+def test_an_sms_to_a_number_not_on_the_roster_is_never_sent(config: Config) -> None:
+    # Given an outbox message for a premium-rate number that no contact has, written by
+    # hand (anyone who can write an item of the table could), beside a genuine one
+    store = MemoryStore()
+    _healthy(store, config, T0)
+    stranger = "+19005550100"
+    anna = config.contacts["anna"].phone or ""
+    for key, phone in (("forged:started:sms", stranger), ("real:started:sms", anna)):
+        delivery = Delivery("sms", 3, "nordwind-air", "started", key, text="CRITICAL", phone=phone)
+        store._enqueue([(key, delivery)])
+    outbox = Outbox()
+    # When the evaluator sends what is pending
+    report = evaluator_on(config, store, outbox).run(T0)
+    # Then only the roster's number got an SMS; the forged one is refused, kept for ops
+    # with the reason, and not counted as a notification that failed
+    assert [d.phone for d in outbox.sent] == [anna]
+    assert report.refused == ["forged:started:sms"]
+    assert report.failed == []
+    assert store.outbox["forged:started:sms"]["status"] == "refused"

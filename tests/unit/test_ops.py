@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import pytest
 
-from ops.cli import TABLE_ENV, find_table
+from local.localconfig import EXAMPLE_CONFIG
+from ops.cli import TABLE_ENV, acknowledger, find_table, main
 
 ACCOUNT = ["stormwatch-prod", "stormwatch-prod-idempotency", "billing", "stormwatch-old-backup"]
 
@@ -44,3 +48,75 @@ def test_no_stack_or_several_is_a_clear_error(tables: list[str], message: str) -
     with pytest.raises(ValueError, match=r"pass --table") as error:
         find_table(None, {}, lambda: tables)
     assert message in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("arn", "name", "recorded"),
+    [
+        # An IAM user: the user name
+        ("arn:aws:iam::123456789012:user/anna", None, "anna"),
+        # An assumed role: the role and the session, never the session name alone (anyone
+        # who may assume the role picks the session name)
+        (
+            "arn:aws:sts::123456789012:assumed-role/OnCall/anna@nordwind.example",
+            None,
+            "OnCall/anna@nordwind.example",
+        ),
+        # --name comes after the verified identity, cleaned and short
+        ("arn:aws:iam::123456789012:user/anna", "Anna Berg", "anna (says: Anna Berg)"),
+        (
+            "arn:aws:iam::123456789012:user/anna",
+            "CEO\r\n[CRITICAL] all clear\x07" + "x" * 100,
+            "anna (says: CEO [CRITICAL] all clear " + "x" * 15 + "...)",
+        ),
+        ("arn:aws:iam::123456789012:user/anna", " \t\n", "anna"),
+    ],
+)
+def test_an_acknowledgement_records_the_verified_identity_first(
+    arn: str, name: str | None, recorded: str
+) -> None:
+    # Given the caller's ARN as STS verified it, and what they typed with --name
+    # When the acknowledger is written / Then the identity leads, whatever was typed
+    assert acknowledger(arn, name) == recorded
+
+
+def _alias_bomb(levels: int = 9) -> str:
+    """A billion laughs: nine aliases of nine aliases... of a keyword, under a list key."""
+    lines = ["laughs:", '  - &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for level in range(1, levels):
+        refs = ", ".join([f"*l{level - 1}"] * 9)
+        lines.append(f"  - &l{level} [{refs}]")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("hostile", "problem"),
+    [
+        ("alias_bomb", "expands to more than"),
+        ("big_integer", "a number of 5000 digits"),
+        ("deep_nesting", "nested deeper than"),
+    ],
+)
+def test_a_hostile_config_file_is_a_one_line_error_within_a_second(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], hostile: str, problem: str
+) -> None:
+    # Given the example config with an alias bomb in its keywords, a 5,000-digit integer,
+    # or a list nested 3,000 deep
+    example = EXAMPLE_CONFIG.read_text(encoding="utf-8")
+    if hostile == "alias_bomb":
+        text = _alias_bomb() + example.replace("keywords: [", "keywords: [*l8, ", 1)
+    elif hostile == "big_integer":
+        text = example.replace("bucket_minutes: 5", "bucket_minutes: " + "9" * 5000)
+    else:
+        text = example.replace("bucket_minutes: 5", "bucket_minutes: " + "[" * 3000 + "]" * 3000)
+    path = tmp_path / "hostile.yaml"
+    path.write_text(text, encoding="utf-8")
+    # When it is checked
+    started = time.perf_counter()
+    status = main(["config", "check", str(path)])
+    # Then it is refused in one line, within a second, without a traceback
+    assert time.perf_counter() - started < 1.0
+    assert status == 2
+    err = capsys.readouterr().err
+    assert problem in err
+    assert len(err.strip().splitlines()) == 1

@@ -66,7 +66,8 @@ def test_the_config_document_is_read_once_a_minute_and_again_after_clear_caches(
     clients: AwsClients,
 ) -> None:
     text = json.dumps(read_document())
-    expected = {"Name": PARAMETER, "WithDecryption": False}
+    # (a SecureString: it holds the roster's phone numbers)
+    expected = {"Name": PARAMETER, "WithDecryption": True}
     with Stubber(clients.client("ssm")) as ssm:
         # Given SSM answering once (a second call would fail: nothing more is queued)
         ssm.add_response("get_parameter", _parameter(text), expected)

@@ -4,6 +4,11 @@ The Tracer is created on a function's first invocation, not when its module is
 imported: constructing it starts the X-Ray SDK, whose default sampler builds a botocore
 session and client (about 0.3 s measured, see bench/coldstart.py). Importing the handler
 stays cheap; the first traced invocation pays that cost once.
+
+Only botocore is patched: AWS calls are traced, channel calls are not. The X-Ray SDK's
+`requests` and `http.client` patches record each request's URL without its query, but
+with its path, and a feed's path can be its secret (a Google Alerts feed URL is read
+access to the alert); a channel's latency and failures are in the poll metrics and logs.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ if TYPE_CHECKING:
     from aws_lambda_powertools import Tracer
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+TRACED_MODULES = ("botocore",)
 
 
 class LazyTracer:
@@ -33,7 +40,7 @@ class LazyTracer:
             if traced is None:
                 from aws_lambda_powertools import Tracer
 
-                self.tracer = Tracer()
+                self.tracer = Tracer(patch_modules=TRACED_MODULES)
                 traced = self.tracer.capture_lambda_handler(capture_response=False)(handler)
             return traced(event, context)
 

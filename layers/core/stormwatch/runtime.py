@@ -148,7 +148,10 @@ def load_config(clients: AwsClients, parameter_name: str) -> Config:
     from stormwatch.config import load_config_json
 
     try:
-        text = clients.parameters().get(parameter_name, max_age=CONFIG_MAX_AGE_SECONDS)
+        # A SecureString: the document holds the roster's phone numbers.
+        text = clients.parameters().get(
+            parameter_name, max_age=CONFIG_MAX_AGE_SECONDS, decrypt=True
+        )
     except GetParameterError as error:
         if _aws_error_code(error.__context__) == "ParameterNotFound":
             raise ConfigError(

@@ -24,6 +24,7 @@ from pydantic import (
     AfterValidator,
     Field,
     PlainValidator,
+    StringConstraints,
     ValidationInfo,
     WithJsonSchema,
     model_validator,
@@ -45,6 +46,7 @@ from stormwatch.model import CHANNELS
 
 HttpUrl = Annotated[
     Text,
+    StringConstraints(max_length=2048),
     Matching(r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/$.?#][^\s]*$", "an http(s) URL"),
     AfterValidator(lambda url: url.rstrip("/")),
 ]

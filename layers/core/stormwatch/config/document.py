@@ -27,16 +27,20 @@ from stormwatch.config.channels import ChannelConfig, Channels
 from stormwatch.config.fields import (
     DOCUMENT,
     Between,
+    Flag,
     Integer,
     Matching,
     Number,
+    Phrase,
     Section,
     Text,
     TimeZoneName,
     config_error,
     problem,
+    shown,
 )
 from stormwatch.config.roster import Contacts, OnCallRoster
+from stormwatch.config.urls import channel_urls, url_problem
 from stormwatch.errors import ConfigError
 
 SCHEMA_ID: Final = "urn:stormwatch:config:1"
@@ -55,14 +59,14 @@ class Brand(Section):
         Text, Matching(r"^[a-z0-9][a-z0-9-]{0,39}$", "lowercase letters, digits and '-' (max 40)")
     ]
     """Names the brand in keys, alert ids and commands ("nordwind-air")."""
-    name: Text
+    name: Phrase
     """Shown in messages ("Nordwind Air")."""
-    keywords: Annotated[tuple[Text, ...], MinLen(1)]
+    keywords: Annotated[tuple[Phrase, ...], MinLen(1)]
     """Phrases that mention the brand; matched ignoring case and diacritics."""
-    exclude: tuple[Text, ...] = ()
+    exclude: tuple[Phrase, ...] = ()
     """Phrases that mean something else ("kalter Nordwind"): masked before matching."""
     hashtags: Annotated[
-        tuple[Text, ...], AfterValidator(lambda tags: tuple(tag.lstrip("#") for tag in tags))
+        tuple[Phrase, ...], AfterValidator(lambda tags: tuple(tag.lstrip("#") for tag in tags))
     ] = ()
     """Hashtags to follow, with or without the '#'."""
 
@@ -70,7 +74,7 @@ class Brand(Section):
 def _comprehend_language(language: str) -> str:
     if language not in COMPREHEND_LANGUAGES:
         raise problem(
-            f"Comprehend does not analyse {language!r} "
+            f"Comprehend does not analyse {shown(language)} "
             f"(supported: {', '.join(sorted(COMPREHEND_LANGUAGES))})"
         )
     return language
@@ -134,6 +138,10 @@ class Config(Section):
     """Who of the contacts is on call when."""
     act: ActSettings = Field(default_factory=ActSettings)
     """Who may write, approve and release statements; crisis mode and parking."""
+    allow_insecure_channel_urls_for_local_testing: Flag = False
+    """Only for the local stack's fake channels: accept http:// and loopback hosts as
+    channel URLs. Never set it in a deployed document: it lets whoever edits the config
+    send channel tokens anywhere."""
 
     @model_validator(mode="before")
     @classmethod
@@ -182,6 +190,31 @@ class Config(Section):
         except PydanticCustomError as error:
             context = error.context or {}
             raise problem(str(context["problem"]), "alerts", *context.get("at", ())) from None
+        return self
+
+    @model_validator(mode="after")
+    def _mentions_outlive_the_longest_look_back(self) -> Config:
+        # A mention's record is how a later poll knows it was counted; a poll may read a
+        # mention up to the longest look-back old, so the record must outlive that.
+        kept = self.mention_ttl_days * 24 * 60
+        reads_back = max(self.max_mention_age_hours * 60, self.initial_lookback_minutes)
+        if kept <= reads_back:
+            raise problem(
+                f"must exceed the longest look-back ({reads_back // 60} h: "
+                "max_mention_age_hours or initial_lookback_minutes), or a mention read "
+                "again after its record expired would be counted twice",
+                "mention_ttl_days",
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _channel_urls_reach_only_their_channels(self) -> Config:
+        if self.allow_insecure_channel_urls_for_local_testing:
+            return self
+        for url, key, hosts in channel_urls(dict(self.channels), self.act):
+            wrong = url_problem(url, hosts)
+            if wrong is not None:
+                raise problem(wrong, *key)
         return self
 
     @model_validator(mode="after")
@@ -242,11 +275,57 @@ def load_config_json(text: str) -> Config:
     when the document was pushed; a gap that comes closer since is answered by the
     escalation contacts (`Roster.on_call`), where refusing the document would stop every
     poller and the evaluator with it."""
+    return parse_config(document_from_json(text), check_coverage=False)
+
+
+MAX_DEPTH: Final = 20
+"""Far deeper than the document goes (about 6 levels); a deeper one is a slip or an attack."""
+MAX_NUMBER_CHARACTERS: Final = 40
+
+
+def document_from_json(text: str) -> Any:
+    """A JSON text as a document: a one-line error, never a hang or a traceback, for a
+    number of thousands of digits or a nesting thousands deep."""
     try:
-        document = json.loads(text)
+        document = json.loads(text, parse_int=_bounded_int, parse_float=_bounded_float)
     except json.JSONDecodeError as error:
-        raise ConfigError(DOCUMENT, f"not valid JSON: {error}") from None
-    return parse_config(document, check_coverage=False)
+        raise ConfigError(
+            DOCUMENT, f"not valid JSON ({error.msg}, line {error.lineno} column {error.colno})"
+        ) from None
+    except RecursionError:
+        raise ConfigError(DOCUMENT, f"nested deeper than {MAX_DEPTH} levels") from None
+    check_depth(document)
+    return document
+
+
+def _bounded_int(text: str) -> int:
+    _bounded_number(text)
+    return int(text)
+
+
+def _bounded_float(text: str) -> float:
+    _bounded_number(text)
+    return float(text)
+
+
+def _bounded_number(text: str) -> None:
+    if len(text) > MAX_NUMBER_CHARACTERS:
+        raise ConfigError(
+            DOCUMENT, f"a number of {len(text.lstrip('-'))} digits: at most {MAX_NUMBER_CHARACTERS}"
+        )
+
+
+def check_depth(document: Any) -> None:
+    """Refuse a document nested deeper than `MAX_DEPTH` (walked without recursion)."""
+    pending: list[tuple[Any, int]] = [(document, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            raise ConfigError(DOCUMENT, f"nested deeper than {MAX_DEPTH} levels")
+        if isinstance(value, Mapping):
+            pending.extend((child, depth + 1) for child in value.values())
+        elif isinstance(value, list):
+            pending.extend((child, depth + 1) for child in value)
 
 
 def config_schema() -> dict[str, Any]:

@@ -112,6 +112,32 @@ def problem(message: str, *at: str | int) -> PydanticCustomError:
     return PydanticCustomError(_PROBLEM, "{problem}", {"problem": message, "at": at})
 
 
+QUOTED_VALUE_CHARACTERS = 80
+"""An error quotes at most this much of a bad value: enough to find it, never a page."""
+MESSAGE_CHARACTERS = 300
+
+
+def shown(value: object) -> str:
+    """A bad value as an error quotes it: its repr, cut to `QUOTED_VALUE_CHARACTERS`."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**80:
+        return f"a number of {len(str(abs(value)))} digits"
+    text = repr(value)
+    if len(text) <= QUOTED_VALUE_CHARACTERS:
+        return text
+    return text[: QUOTED_VALUE_CHARACTERS - 3] + "..."
+
+
+def _bounded(message: str) -> str:
+    """A message with no run of more than `QUOTED_VALUE_CHARACTERS` unbroken characters
+    (a value some rule quoted whole) and no longer than `MESSAGE_CHARACTERS`, on one line."""
+    limit = QUOTED_VALUE_CHARACTERS
+    message = " ".join(message.split())
+    message = re.sub(rf"\S{{{limit + 1},}}", lambda run: run.group()[: limit - 3] + "...", message)
+    if len(message) > MESSAGE_CHARACTERS:
+        message = message[: MESSAGE_CHARACTERS - 3] + "..."
+    return message
+
+
 def kind(value: object) -> str:
     """How an error shows the value it refused: short, never a whole section."""
     if value is None:
@@ -157,10 +183,13 @@ _MESSAGES: Final[Mapping[str, Callable[[Any, Mapping[str, Any]], str]]] = {
     "frozen_set_type": lambda value, _ctx: f"must be a list, got {kind(value)}",
     "too_short": lambda _value, _ctx: "must not be empty",
     "literal_error": lambda value, ctx: f"must be one of {_expected(ctx)}, got {kind(value)}",
-    "greater_than_equal": lambda value, ctx: f"must be at least {ctx['ge']}, got {value!r}",
-    "greater_than": lambda value, ctx: f"must be above {ctx['gt']}, got {value!r}",
-    "less_than_equal": lambda value, ctx: f"must be at most {ctx['le']}, got {value!r}",
-    "less_than": lambda value, ctx: f"must be below {ctx['lt']}, got {value!r}",
+    "greater_than_equal": lambda value, ctx: f"must be at least {ctx['ge']}, got {shown(value)}",
+    "greater_than": lambda value, ctx: f"must be above {ctx['gt']}, got {shown(value)}",
+    "less_than_equal": lambda value, ctx: f"must be at most {ctx['le']}, got {shown(value)}",
+    "less_than": lambda value, ctx: f"must be below {ctx['lt']}, got {shown(value)}",
+    "string_too_long": lambda value, ctx: (
+        f"must be at most {ctx['max_length']} characters, got {len(value)}"
+    ),
 }
 
 
@@ -182,14 +211,16 @@ def config_error(error: ValidationError, prefix: str = "") -> ConfigError:
     key = key_of(location)
     if prefix:
         key = prefix if key == DOCUMENT else f"{prefix}{'' if key[0] == '[' else '.'}{key}"
-    return ConfigError(key, message)
+    return ConfigError(_bounded(key), _bounded(message))
 
 
 def problem_error(error: PydanticCustomError, prefix: str) -> ConfigError:
     """A `problem` raised outside validation (a section read alone) as a `ConfigError`."""
     context: Mapping[str, Any] = error.context or {}
     location = (prefix, *context.get("at", ()))
-    return ConfigError(key_of(location), str(context.get("problem", error.message())))
+    return ConfigError(
+        _bounded(key_of(location)), _bounded(str(context.get("problem", error.message())))
+    )
 
 
 def read_as(form: Any, build: Callable[[Any, ValidationInfo], Any]) -> GetPydanticSchema:
@@ -246,7 +277,7 @@ class Matching:
 
         def check(value: str) -> str:
             if not compiled.match(value):
-                raise problem(f"must be {self.what}, got {value!r}")
+                raise problem(f"must be {self.what}, got {shown(value)}")
             return value
 
         return core_schema.no_info_after_validator_function(check, handler(source))
@@ -265,6 +296,9 @@ Flag = Annotated[bool, Strict()]
 """true or false: not "yes", not 1."""
 Text = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1)]
 """A non-empty string, trimmed."""
+Phrase = Annotated[Text, StringConstraints(max_length=200)]
+"""A name or phrase people write (a brand's name, a keyword): at most 200 characters, so
+a slip (a pasted page) is an error rather than a matcher scanning it in every mention."""
 
 
 def _severity(value: int) -> int:

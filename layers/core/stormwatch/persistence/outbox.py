@@ -24,6 +24,7 @@ RETENTION = timedelta(days=30)
 PENDING = "pending"
 SENT = "sent"
 FAILED = "failed"
+REFUSED = "refused"
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,3 +174,25 @@ class Outbox:
                 ConsistentRead=True,
             )
         ]
+
+    def refuse(self, dispatch_key: str, reason: str) -> None:
+        """Never to be sent (kept, with `reason`, for ops): only a pending message moves."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.table.call(
+                "update_item",
+                TableName=self.table.name,
+                Key=keys.outbox(dispatch_key),
+                UpdateExpression="SET #status = :refused, #error = :reason",
+                ConditionExpression="#status = :pending",
+                ExpressionAttributeNames={"#status": "status", "#error": "last_error"},
+                ExpressionAttributeValues={
+                    ":refused": {"S": REFUSED},
+                    ":pending": {"S": PENDING},
+                    ":reason": {"S": reason[:500]},
+                },
+            )
+        except ClientError as error:
+            if not condition_failed(error):
+                raise

@@ -87,11 +87,9 @@ class WarnStateStore:
         return BrandView(series, state)
 
     def load_state(self, brand: str) -> BrandState:
-        """The brand's state alone (to acknowledge an alert): one GetItem."""
-        answer = self.table.call(
-            "get_item", TableName=self.table.name, Key=keys.warn_state(brand), ConsistentRead=True
-        )
-        item = answer.get("Item")
+        """The brand's state alone (to acknowledge an alert): one consistent Query of its
+        key (`Table.read`), so Query is every role's one read action."""
+        item = self.table.read(keys.warn_state(brand))
         return decode_brand_state(item) if item else BrandState()
 
     def read_buckets(self, brand: str, start: datetime, end: datetime) -> dict[str, SeriesCounts]:

@@ -125,6 +125,8 @@ class EvaluationReport:
     failed: list[str] = field(default_factory=list)
     given_up: list[str] = field(default_factory=list)
     """Messages that failed their last try in this run (also in `failed`)."""
+    refused: list[str] = field(default_factory=list)
+    """Outbox messages never sent: an SMS to a number that is no contact's phone."""
     errors: list[str] = field(default_factory=list)
     deferred: list[str] = field(default_factory=list)
     """Brands still to learn from their history: evaluated in a later minute."""
@@ -150,6 +152,7 @@ class EvaluationReport:
             "sent": self.sent,
             "failed": self.failed,
             "given_up": self.given_up,
+            "refused": self.refused,
             "errors": self.errors,
             "deferred": self.deferred,
             "reports_requested": self.reports_requested,
@@ -201,8 +204,10 @@ class Evaluator:
         except Exception as error:
             logger.exception("blind monitor failed")
             report.errors.append(f"monitor: {error.__class__.__name__}: {error}")
-        sent = send_pending(self.outbox, self.notifier, now)
-        report.sent, report.failed, report.given_up = sent.sent, sent.failed, sent.given_up
+        phones = {c.phone for c in self.config.contacts.values() if c.phone is not None}
+        sent = send_pending(self.outbox, self.notifier, now, phones)
+        report.sent, report.failed = sent.sent, sent.failed
+        report.given_up, report.refused = sent.given_up, sent.refused
         self._request_reports(sent.resolved, report)
         return report
 

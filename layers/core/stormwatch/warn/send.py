@@ -16,6 +16,11 @@ A failed page must reach someone (issue 11):
   (`stormwatch status` lists it), counted in `Sent.given_up` and logged as an error,
   never again skipped in silence.
 
+An SMS goes only to a phone of the config's contacts as the config stands at send time:
+the outbox is a table item, and whoever could write one (a poller's role, a hand) must
+not be able to make the evaluator text any number it likes (premium-rate numbers cost
+money). Such a message is refused, once, and kept with the reason for ops.
+
 The alerts whose RESOLVED message this run sent and marked come back in `Sent.resolved`:
 the evaluator asks for their crisis reports then, once per resolved alert rather than per
 minute (a retry of a send that died before its mark may ask twice; the report is rebuilt
@@ -25,6 +30,7 @@ from the table and stored under the same keys, so twice is the same as once).
 from __future__ import annotations
 
 import logging
+from collections.abc import Container
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -54,6 +60,8 @@ class OutboxPort(Protocol):
         self, dispatch_key: str, *, sent: bool, error: str | None = None, give_up: bool = False
     ) -> None: ...
 
+    def refuse(self, dispatch_key: str, reason: str) -> None: ...
+
 
 class Notifier(Protocol):
     def send(self, delivery: Delivery) -> str: ...
@@ -68,9 +76,14 @@ class Sent:
     resolved: list[str] = field(default_factory=list)
     """Alerts whose RESOLVED message went out in this run, each once (its email and its
     SMS are two messages of one alert)."""
+    refused: list[str] = field(default_factory=list)
+    """Messages never to be sent: an SMS to a number none of the contacts has."""
 
 
-def send_pending(outbox: OutboxPort, notifier: Notifier, now: datetime) -> Sent:
+def send_pending(
+    outbox: OutboxPort, notifier: Notifier, now: datetime, phones: Container[str]
+) -> Sent:
+    """`phones`: the numbers an SMS may go to (the contacts' phones, read now)."""
     result = Sent()
     queue = outbox.pending()
     while queue:
@@ -79,6 +92,11 @@ def send_pending(outbox: OutboxPort, notifier: Notifier, now: datetime) -> Sent:
             # Left pending by a version that skipped such messages in silence; its last
             # error stays as it was.
             _give_up(outbox, entry, None, result)
+            continue
+        if entry.delivery.medium == SMS and entry.delivery.phone not in phones:
+            logger.warning("SMS refused: not a contact's phone", extra={"key": entry.key})
+            outbox.refuse(entry.key, "refused: the number is not a phone of the contacts")
+            result.refused.append(entry.key)
             continue
         if not outbox.claim(entry.key, now, SEND_LEASE):
             continue
