@@ -7,7 +7,10 @@ Makefile installs it); without it this fails, it never falls back to skipping.""
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,14 +41,41 @@ class NoChromium(RuntimeError):
     """Chromium is not where the browser tests and the screenshots expect it."""
 
 
-def launch_chromium(playwright: Any) -> Any:
-    """Debian's Chromium, headless, through Playwright."""
-    if not os.access(CHROMIUM, os.X_OK):
+def require_chromium(path: Path = CHROMIUM) -> Path:
+    if not os.access(path, os.X_OK):
         raise NoChromium(
-            f"Chromium is missing at {CHROMIUM}: the console's browser tests and screenshots "
+            f"Chromium is missing at {path}: the console's browser tests and screenshots "
             "need it (`make setup` installs Debian's chromium package)"
         )
-    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+    return path
+
+
+def launch_chromium(playwright: Any) -> Any:
+    """Debian's Chromium, headless, through Playwright."""
+    return playwright.chromium.launch(executable_path=str(require_chromium()), args=LAUNCH_ARGS)
+
+
+@contextlib.contextmanager
+def console_and_chromium(**options: Any) -> Iterator[tuple[ConsoleInBrowser, Any]]:
+    """The console with its seeded crisis, and Chromium: the stack starts in a thread while
+    Chromium does (no Chromium: NoChromium at once, before the stack's seconds)."""
+    from playwright.sync_api import sync_playwright
+
+    require_chromium()
+    crisis = ConsoleInBrowser(**options)
+    with ThreadPoolExecutor(1) as pool, contextlib.ExitStack() as running:
+        starting = pool.submit(crisis.__enter__)
+        try:
+            playwright = running.enter_context(sync_playwright())
+            browser = launch_chromium(playwright)
+            running.callback(browser.close)
+        except BaseException:
+            if starting.exception() is None:
+                crisis.__exit__(None, None, None)
+            raise
+        starting.result()
+        running.push(crisis.__exit__)
+        yield crisis, browser
 
 
 def fill_sign_in(page: Any, name: str, password: str) -> None:
@@ -94,15 +124,20 @@ class ConsoleInBrowser:
             self._devnull.close()
 
     def context(self, browser: Any, name: str | None = None, **options: Any) -> Any:
-        """A browser context of its own (its own cookies), signed in as `name` (through
-        the managed login once per person; later contexts start from that session)."""
+        """A browser context of its own (its own cookies), signed in as `name`: through
+        the managed login the first time, from that session after (`remember`)."""
         if name is not None and name in self._sessions:
             return browser.new_context(storage_state=self._sessions[name], **options)
         context = browser.new_context(**options)
         if name is not None:
             page = context.new_page()
-            page.goto(f"{self.console.url}/")
+            # (signed in on the way to the lightest page: the status page draws charts)
+            page.goto(f"{self.console.url}/resume")
             fill_sign_in(page, name, self.console.password)
-            self._sessions[name] = context.storage_state()
+            self.remember(name, context)
             page.close()
         return context
+
+    def remember(self, name: str, context: Any) -> None:
+        """`name`'s session, as a context signed in as `name` holds it, for later contexts."""
+        self._sessions[name] = context.storage_state()
