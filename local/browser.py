@@ -96,7 +96,7 @@ class ConsoleInBrowser:
     stack: LocalStack = field(init=False)
     console: LocalConsole = field(init=False)
     seeded: SeededCrisis = field(init=False)
-    _sessions: dict[str, Any] = field(init=False, default_factory=dict)
+    _people: dict[str, Any] = field(init=False, default_factory=dict)
     _devnull: IO[str] | None = field(init=False, default=None)
 
     def __enter__(self) -> ConsoleInBrowser:
@@ -123,21 +123,21 @@ class ConsoleInBrowser:
         if self._devnull is not None:
             self._devnull.close()
 
-    def context(self, browser: Any, name: str | None = None, **options: Any) -> Any:
-        """A browser context of its own (its own cookies), signed in as `name`: through
-        the managed login the first time, from that session after (`remember`)."""
-        if name is not None and name in self._sessions:
-            return browser.new_context(storage_state=self._sessions[name], **options)
-        context = browser.new_context(**options)
-        if name is not None:
-            page = context.new_page()
+    def page_of(self, browser: Any, name: str, **options: Any) -> Any:
+        """`name`'s tab, in a browser context of their own (their own cookies): signed in
+        through the managed login the first time, the same tab after (a new context or tab
+        costs Chromium a renderer process: half a second on a busy machine)."""
+        if name not in self._people:
+            page = browser.new_context(**options).new_page()
             # (signed in on the way to the lightest page: the status page draws charts)
             page.goto(f"{self.console.url}/resume")
             fill_sign_in(page, name, self.console.password)
-            self.remember(name, context)
-            page.close()
-        return context
+            self._people[name] = page
+        return self._people[name]
 
-    def remember(self, name: str, context: Any) -> None:
-        """`name`'s session, as a context signed in as `name` holds it, for later contexts."""
-        self._sessions[name] = context.storage_state()
+    def keep(self, name: str, page: Any) -> None:
+        """A tab signed in as `name` another way (through a link, on a phone) as theirs."""
+        self._people[name] = page
+
+    def kept(self, context: Any) -> bool:
+        return any(page.context is context for page in self._people.values())

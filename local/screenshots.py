@@ -142,8 +142,7 @@ def take(out: Path) -> list[Path]:
         # Approved by two; Ben releases it, LinkedIn refuses once
         _approved_by_two(crisis)
         crisis.stack.world.faults.arm("status:403", channel="linkedin", path_contains="/rest/posts")
-        ben = crisis.context(browser, "ben", **DESKTOP)
-        page = ben.new_page()
+        page = crisis.page_of(browser, "ben", **DESKTOP)
         page.goto(f"{statement}/release")
         saved.append(save(page, out / "confirm.png"))
         with page.expect_navigation():
@@ -151,7 +150,6 @@ def take(out: Path) -> list[Path]:
         saved.append(save(page, out / "release.png"))
         page.goto(f"{console}/resume")
         saved.append(save(page, out / "resume.png"))
-        ben.close()
     return saved
 
 

@@ -50,17 +50,21 @@ def browser(_running: tuple[ConsoleInBrowser, Any]) -> Any:
 
 @pytest.fixture
 def as_person(crisis: ConsoleInBrowser, browser: Any) -> Iterator[Any]:
-    """`as_person(name, **context options)`: a new page in a context of its own, signed in."""
-    contexts: list[Any] = []
+    """`as_person(name)`: the person's tab, in a browser context of their own, signed in;
+    `as_person(None, **context options)`: a tab in a new context, signed out."""
+    fresh: list[Any] = []
 
     def open_as(name: str | None, **options: Any) -> Any:
-        context = crisis.context(browser, name, **options)
-        contexts.append(context)
+        if name is not None:
+            return crisis.page_of(browser, name)
+        context = browser.new_context(**options)
+        fresh.append(context)
         return context.new_page()
 
     yield open_as
-    for context in contexts:
-        context.close()
+    for context in fresh:
+        if not crisis.kept(context):
+            context.close()
 
 
 def submit(page: Any, button: str) -> None:
@@ -98,7 +102,7 @@ def test_given_no_session_when_ben_signs_in_on_the_managed_login_then_the_consol
     assert "ben (approver, publisher)" in page.inner_text("header")
     assert "nobody has acknowledged it" in main_text(page)
     assert page.context.cookies(crisis.console.url)  # the session is a cookie
-    crisis.remember("ben", page.context)
+    crisis.keep("ben", page)
 
 
 def test_given_the_alerts_sms_link_when_opened_and_acknowledged_then_the_timeline_names_ben(
@@ -173,7 +177,7 @@ def test_given_a_phone_when_the_on_call_opens_the_link_then_acknowledge_fits_and
         button.tap()
     # Then the alert is his
     assert "Dieter" in page.locator("table tr", has_text="acknowledged").first.inner_text()
-    crisis.remember("dieter", page.context)
+    crisis.keep("dieter", page)  # (he approves on his phone, later)
 
 
 def test_given_vera_a_viewer_when_she_opens_the_pages_then_she_sees_no_approve_or_release(
