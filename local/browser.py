@@ -100,18 +100,18 @@ class ConsoleInBrowser:
     _devnull: IO[str] | None = field(init=False, default=None)
 
     def __enter__(self) -> ConsoleInBrowser:
-        console_port, login_port = free_port(), free_port()
+        ports = free_port(), free_port()
         if self.log is None:
             self.log = self._devnull = open(os.devnull, "w")  # closed on exit
-        self.stack = LocalStack(log=self.log, **console_stack_settings(console_port, login_port))
-        self.stack.start()
-        try:
-            self.console = serve_console(self.stack, console_port, login_port)
+        with contextlib.ExitStack() as undo:
+            undo.callback(self._close_log)
+            self.stack = LocalStack(log=self.log, **console_stack_settings(*ports))
+            self.stack.start()
+            undo.callback(self.stack.stop)
+            self.console = serve_console(self.stack, *ports)
+            undo.callback(self.console.stop)
             self.seeded = seed_crisis(self.stack, self.now)
-        except BaseException:
-            self.stack.stop()
-            self._close_log()
-            raise
+            undo.pop_all()  # started: __exit__ stops it all
         return self
 
     def __exit__(self, *exc: object) -> None:
