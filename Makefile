@@ -30,7 +30,7 @@ FONTS := layers/core/stormwatch/act/fonts/.complete
 # here); tests/browser finds it at this path.
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: help setup lint template test test-fast demo local console build bench clean
+.PHONY: help setup lint template test test-fast demo local console screenshots build bench clean
 
 help:
 	@echo "make demo       run the storm scenario on the embedded local stack"
@@ -38,6 +38,7 @@ help:
 	@echo "make test-fast  pytest only (no template tools, no sam build)"
 	@echo "make local      keep the local stack running, with its Act API, for stormwatch commands"
 	@echo "make console    the console in a browser, on the local stack, with demo users"
+	@echo "make screenshots the console's pages as PNGs in docs/screenshots/ (Chromium)"
 	@echo "make build      sam build (arm64, no container needed)"
 	@echo "make bench      run the benchmarks under bench/"
 
@@ -119,6 +120,9 @@ local: $(VENV)/.installed $(DICTIONARIES) $(FONTS)
 
 console: $(VENV)/.installed $(DICTIONARIES) $(FONTS)
 	$(PYTHON) -m local.console
+
+screenshots: $(VENV)/.installed $(DICTIONARIES) $(FONTS) $(CHROMIUM)
+	$(PYTHON) -m local.screenshots
 
 build: setup
 	$(SAM) build

@@ -30,10 +30,11 @@ settings.load_profile(HYPOTHESIS_PROFILE)
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The end-to-end tests first. Under xdist (`--dist loadscope --no-loadscope-reorder`)
-    each of their modules or classes takes a worker for a minute or more: taken last, one
-    would keep a worker busy long after the other ran out of work."""
-    items.sort(key=lambda item: 0 if item.path.parent.name == "e2e" else 1)
+    """The end-to-end and browser tests first. Under xdist (`--dist loadscope
+    --no-loadscope-reorder`) each of their modules or classes takes a worker for half a
+    minute or more: taken last, one would keep a worker busy long after the other ran out
+    of work."""
+    items.sort(key=lambda item: 0 if item.path.parent.name in ("e2e", "browser") else 1)
 
 
 @pytest.fixture(autouse=True)
