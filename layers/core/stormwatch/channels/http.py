@@ -277,7 +277,7 @@ class HttpClient:
         is checked between receives), each receive waiting no longer than the time left."""
         stream = raw.raw
         connection = getattr(stream, "connection", None)
-        chunks = []
+        chunks: list[bytes] = []
         size = 0
         while True:
             left = until - time.monotonic()

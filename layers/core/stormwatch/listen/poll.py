@@ -3,8 +3,11 @@
 A storm is bigger than one invocation. Pages are pulled one at a time and each is
 committed with the cursor that follows it, so stopping anywhere - out of time, rate
 limited, crashed - loses nothing: the next run resumes from the last committed cursor.
-One source failing never stops the others, and the channel's health is recorded
-either way, so a poller that keeps failing can be noticed.
+One source failing never stops the others, and one slow source cannot starve them:
+each gets an equal share of the time left, and its requests end with that share. Health
+is kept per source (on its cursor) and per channel, where a run counts as failing only
+when every source it tried failed, so a poller that keeps failing can be noticed without
+one bad feed making the whole channel "blind".
 """
 
 from __future__ import annotations
@@ -12,11 +15,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from stormwatch.channels.base import Cursor, MentionSource
+from stormwatch.channels.chains import without_page_token
 from stormwatch.config import Config
 from stormwatch.deadline import TimeBudget
 from stormwatch.errors import ChannelError, ConfigError, RateLimited, StoreConflict
@@ -28,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 # Time kept back after the last page for logging, metrics and the health record.
 FINAL_RESERVE_SECONDS = 3.0
+# The least time a source's turn is worth starting with (a request needs a second or so).
+MIN_TURN_SECONDS = 1.5
 
 
 class Ledger(Protocol):
@@ -50,11 +57,32 @@ class Ledger(Protocol):
 
     def set_backoff(self, channel: str, source: str, until: datetime, reason: str) -> None: ...
 
+    def record_failure(
+        self, channel: str, source: str, error: str, previous: CursorRecord | None, now: datetime
+    ) -> None: ...
+
+    def clear_failures(self, channel: str, source: str) -> None: ...
+
 
 class HealthRecorder(Protocol):
     def record_poll(
-        self, channel: str, at: datetime, *, succeeded: bool, error: str | None, mentions: int
+        self,
+        channel: str,
+        at: datetime,
+        *,
+        succeeded: bool,
+        error: str | None,
+        mentions: int,
+        failing_sources: Sequence[str] = (),
     ) -> None: ...
+
+
+class PollBudget(TimeBudget, Protocol):
+    """The invocation's time as the poll loop shares it out (a `Deadline`)."""
+
+    def remaining(self) -> float: ...
+
+    def capped(self, seconds: float) -> AbstractContextManager[None]: ...
 
 
 @dataclass(slots=True)
@@ -112,60 +140,121 @@ def poll_channel(
     health: HealthRecorder,
     scorer: MentionScorer,
     config: Config,
-    deadline: TimeBudget,
+    deadline: PollBudget,
     now: Callable[[], datetime],
 ) -> PollReport:
     report = PollReport(channel)
     cursors = ledger.load_cursors(channel)
     max_pages = config.channel(channel).max_pages_per_run
+    turns: list[_Turn] = []
     for source in sources:
         source_report = SourceReport(source.key)
         report.sources.append(source_report)
-        if not deadline.allows(FINAL_RESERVE_SECONDS):
-            source_report.outcome = "skipped"
-            continue
         record = cursors.get(source.key)
         if record and record.backoff_until and record.backoff_until > now():
             source_report.outcome = "backing-off"
             continue
-        _poll_source(
-            channel,
-            source,
-            record,
-            ledger,
-            scorer,
-            config,
-            deadline,
-            now,
-            max_pages,
-            source_report,
-            report.tally,
+        position = _Position(
+            channel, source.key, record, _resumable(record, source.key), ledger, config, now
         )
-    succeeded = not report.errors
+        turns.append(_Turn(source, source_report, position, record))
+
+    def run(turn: _Turn, seconds: float) -> None:
+        with deadline.capped(seconds):
+            _poll_source(channel, turn, scorer, config, deadline, now, max_pages, report.tally)
+
+    # Every source gets its turn: each has an equal share of the time left, so one slow
+    # feed cannot hold the others back; time a quick source leaves over goes to the next.
+    for index, turn in enumerate(turns):
+        if not deadline.allows(FINAL_RESERVE_SECONDS + MIN_TURN_SECONDS):
+            turn.report.outcome = "skipped"
+            continue
+        share = (deadline.remaining() - FINAL_RESERVE_SECONDS) / (len(turns) - index)
+        run(turn, max(MIN_TURN_SECONDS, share))
+    # Then what is left goes to those with more to read, in turn.
+    for turn in turns:
+        if turn.report.outcome != "more" or turn.report.pages >= max_pages:
+            continue
+        if not deadline.allows(FINAL_RESERVE_SECONDS + MIN_TURN_SECONDS):
+            break
+        run(turn, deadline.remaining() - FINAL_RESERVE_SECONDS)
+
+    _record_source_health(channel, turns, ledger, now())
+    tried = [s for s in report.sources if s.outcome not in ("skipped", "backing-off")]
+    failed = [s for s in tried if s.outcome == "failed"]
     health.record_poll(
         channel,
         now(),
-        succeeded=succeeded,
+        # Blind only when every source tried failed: one bad feed is that feed's problem.
+        succeeded=not failed or len(failed) < len(tried),
         error="; ".join(report.errors)[:1000] or None,
         mentions=report.stored,
+        failing_sources=[s.key for s in failed],
     )
     return report
 
 
+@dataclass(slots=True)
+class _Turn:
+    source: MentionSource
+    report: SourceReport
+    position: _Position
+    record: CursorRecord | None
+
+
+def _resumable(record: CursorRecord | None, key: str) -> Cursor | None:
+    """The cursor a source resumes from. One that failed twice in a row in the same way
+    loses its page token (the chain resumes below its floor): a refusal the adapter does
+    not recognise as an expired token must not fail every run until the token ages out."""
+    if record is None:
+        return None
+    if record.repeats >= 2:
+        fresh = without_page_token(record.state)
+        if fresh is not None:
+            logger.warning(
+                "page token dropped after failing twice the same way",
+                extra={"source": key, "error": record.last_error},
+            )
+            return fresh
+    return record.state
+
+
+def _record_source_health(
+    channel: str, turns: Sequence[_Turn], ledger: Ledger, at: datetime
+) -> None:
+    for turn in turns:
+        previous = turn.record
+        try:
+            if turn.report.outcome == "failed":
+                ledger.record_failure(
+                    channel, turn.source.key, turn.report.error or "unknown", previous, at
+                )
+            elif (
+                turn.report.outcome in ("done", "more")
+                and previous is not None
+                and previous.failures
+                and not turn.position.committed
+            ):
+                ledger.clear_failures(channel, turn.source.key)
+        except Exception:  # health is a report; it must not fail the poll it reports on
+            logger.warning(
+                "source health not written",
+                extra={"channel": channel, "source": turn.source.key},
+                exc_info=True,
+            )
+
+
 def _poll_source(
     channel: str,
-    source: MentionSource,
-    record: CursorRecord | None,
-    ledger: Ledger,
+    turn: _Turn,
     scorer: MentionScorer,
     config: Config,
     deadline: TimeBudget,
     now: Callable[[], datetime],
     max_pages: int,
-    report: SourceReport,
     tally: ScoringTally,
 ) -> None:
-    position = _Position(channel, source.key, record, ledger, config, now)
+    source, position, report, ledger = turn.source, turn.position, turn.report, turn.position.ledger
     start = now() - timedelta(minutes=config.initial_lookback_minutes)
     slowest_page = 0.0
     try:
@@ -190,10 +279,8 @@ def _poll_source(
                 if report.newest is None or item.mention.created_at > report.newest:
                     report.newest = item.mention.created_at
             slowest_page = max(slowest_page, time.monotonic() - began)
-            # Stop while a page as slow as the slowest so far still fits, twice over.
-            if report.pages >= max_pages or not deadline.allows(
-                2 * slowest_page + FINAL_RESERVE_SECONDS
-            ):
+            # Stop while a page as slow as the slowest so far still fits this turn, twice over.
+            if report.pages >= max_pages or not deadline.allows(2 * slowest_page):
                 position.flush()
                 report.outcome = "more"
                 return
@@ -242,18 +329,20 @@ class _Position:
         channel: str,
         source: str,
         record: CursorRecord | None,
+        state: Cursor | None,
         ledger: Ledger,
         config: Config,
         now: Callable[[], datetime],
     ) -> None:
         self.channel = channel
         self.source = source
-        self.state: Cursor | None = record.state if record else None
+        self.state: Cursor | None = state
         self.version = record.version if record else 0
         self.ledger = ledger
         self.config = config
         self.now = now
         self.held: Cursor | None = None
+        self.committed = False
 
     def commit(self, cursor: Cursor, scored: Sequence[ScoredMention]) -> CommitResult:
         result = self.ledger.commit_page(
@@ -267,6 +356,7 @@ class _Position:
             now=self.now(),
         )
         self.version, self.state, self.held = result.version, cursor, None
+        self.committed = True
         return result
 
     def hold(self, cursor: Cursor) -> None:
