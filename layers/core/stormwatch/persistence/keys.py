@@ -6,7 +6,8 @@
                                                                 channel in one bucket
     BRAND#<brand>                   WARN                        the brand's alert state: every
                                                                 series' detector and the lifecycle
-    CURSOR#<channel>                <source key>                where a query resumes
+    CURSOR#<channel>                <source key>                where a query resumes, and
+                                                                the source's own health
     MONITOR                         HEALTH#<channel>            the channel poller's health
     MONITOR                         BLIND                       channels on which we are blind
     OUTBOX                          <dispatch key>              a message decided, until sent
