@@ -223,7 +223,8 @@ def _record_source_health(
     channel: str, turns: Sequence[_Turn], ledger: Ledger, at: datetime
 ) -> None:
     for turn in turns:
-        previous = turn.record
+        # A commit in this run cleared the count: a failure after it is the first again.
+        previous = None if turn.position.committed else turn.record
         try:
             if turn.report.outcome == "failed":
                 ledger.record_failure(
@@ -233,7 +234,6 @@ def _record_source_health(
                 turn.report.outcome in ("done", "more")
                 and previous is not None
                 and previous.failures
-                and not turn.position.committed
             ):
                 ledger.clear_failures(channel, turn.source.key)
         except Exception:  # health is a report; it must not fail the poll it reports on
