@@ -291,15 +291,37 @@ def test_a_mention_that_cannot_be_keyed_is_skipped_and_its_neighbours_stored(
         _scored(channel, 0),
         _with(_scored(channel, 1), id=""),
         _with(_scored(channel, 2), id="9" * 2_000),
-        _scored(channel, 3),
+        _with(_scored(channel, 3), id="broken\ud800id"),  # a lone surrogate from JSON
+        _scored(channel, 4),
     ]
     # When the page is committed
     result = _commit(store, channel, 0, page)
-    # Then the two good ones are stored, the two bad ones skipped with a one-line warning
-    assert (result.stored, result.skipped) == (2, 2)
+    # Then the two good ones are stored, the three bad ones skipped with a one-line warning
+    assert (result.stored, result.skipped) == (2, 3)
     assert _totals(store, "acme", channel)["total"] == 2
     assert "skipped a mention that cannot be stored" in caplog.text
     assert store.load_cursors(channel)["search:acme"].version == 1
+
+
+def test_text_that_is_not_valid_unicode_is_stored_with_the_broken_part_replaced(
+    store: MentionLedger, channel: str
+) -> None:
+    # Given a mention whose author, text and link hold lone surrogates (JSON's "\\ud800"
+    # decodes to one, and no UTF-8 request can carry it), between two ordinary ones
+    broken = _with(
+        _scored(channel, 1),
+        author="bad\ud800author",
+        text="Nordwind \udfff Air",
+        url="https://x.test/\ud800",
+    )
+    page = [_scored(channel, 0), broken, _scored(channel, 2)]
+    # When the page is committed
+    result = _commit(store, channel, 0, page)
+    # Then all three are stored and counted, the broken characters replaced
+    assert result.stored == 3
+    stored = {item.mention.id: item.mention for item in _recent(store, channel)}
+    assert stored[broken.mention.id].author == "bad?author"
+    assert stored[broken.mention.id].text == "Nordwind ? Air"
 
 
 def test_a_mention_naming_more_brands_than_a_transaction_holds_is_committed(

@@ -416,27 +416,39 @@ def _storable(scored: Sequence[ScoredMention]) -> tuple[list[ScoredMention], int
     fitting: list[ScoredMention] = []
     skipped = 0
     for item in scored:
-        mention = item.mention
-        if not mention.id or len(mention.id.encode()) > MAX_ID_BYTES:
+        problem = _unkeyable(item.mention.id)
+        if problem:
             skipped += 1
             logger.warning(
                 "%s: skipped a mention that cannot be stored: its id is %s",
-                mention.channel,
-                "empty" if not mention.id else f"{len(mention.id.encode())} bytes long",
+                item.mention.channel,
+                problem,
             )
             continue
         fitting.append(_capped(item))
     return fitting, skipped
 
 
+def _unkeyable(mention_id: str) -> str:
+    """Why `mention_id` cannot be part of a key, or "" when it can."""
+    if not mention_id:
+        return "empty"
+    try:
+        size = len(mention_id.encode())
+    except UnicodeEncodeError:
+        return "not valid Unicode"
+    return f"{size} bytes long" if size > MAX_ID_BYTES else ""
+
+
 def _capped(item: ScoredMention) -> ScoredMention:
     mention = item.mention
-    url = mention.url if len(mention.url.encode()) <= MAX_URL_BYTES else ""
-    if url != mention.url:
+    url = _valid(mention.url)
+    if len(url.encode()) > MAX_URL_BYTES:
         # A link cut short would point somewhere else; none is better.
         logger.warning("%s: mention %s: link too long, not stored", mention.channel, mention.id)
-    text = _truncated(mention.text, MAX_TEXT_BYTES)
-    author = _truncated(mention.author, MAX_AUTHOR_BYTES)
+        url = ""
+    text = _truncated(_valid(mention.text), MAX_TEXT_BYTES)
+    author = _truncated(_valid(mention.author), MAX_AUTHOR_BYTES)
     # One put and its brands' bucket updates and the cursor must fit one transaction.
     most = MAX_TRANSACTION_ACTIONS - 2
     brands = item.brands
@@ -452,6 +464,16 @@ def _capped(item: ScoredMention) -> ScoredMention:
     if (url, text, author, brands) == (mention.url, mention.text, mention.author, item.brands):
         return item
     return replace(item, mention=replace(mention, url=url, text=text, author=author), brands=brands)
+
+
+def _valid(text: str) -> str:
+    """`text` with what UTF-8 cannot carry (lone surrogates, which JSON can decode to)
+    replaced by "?": DynamoDB's request would fail for the whole page otherwise."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return text.encode(errors="replace").decode()
+    return text
 
 
 def _truncated(text: str, max_bytes: int) -> str:
