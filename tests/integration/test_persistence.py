@@ -286,18 +286,20 @@ def test_oversized_fields_are_capped_and_their_neighbours_stored(
 def test_a_mention_that_cannot_be_keyed_is_skipped_and_its_neighbours_stored(
     store: MentionLedger, channel: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # Given a page with a mention without an id and one whose id is too long for a key
+    # Given a page with mentions without an id, with one too long for a key, with one that
+    # is not valid Unicode, and one dated in the year 9999 (a hostile feed's pubDate)
     page = [
         _scored(channel, 0),
         _with(_scored(channel, 1), id=""),
         _with(_scored(channel, 2), id="9" * 2_000),
         _with(_scored(channel, 3), id="broken\ud800id"),  # a lone surrogate from JSON
-        _scored(channel, 4),
+        _with(_scored(channel, 4), created_at=datetime(9999, 12, 31, tzinfo=UTC)),
+        _scored(channel, 5),
     ]
     # When the page is committed
     result = _commit(store, channel, 0, page)
-    # Then the two good ones are stored, the three bad ones skipped with a one-line warning
-    assert (result.stored, result.skipped) == (2, 3)
+    # Then the two good ones are stored, the four bad ones skipped with a one-line warning
+    assert (result.stored, result.skipped) == (2, 4)
     assert _totals(store, "acme", channel)["total"] == 2
     assert "skipped a mention that cannot be stored" in caplog.text
     assert store.load_cursors(channel)["search:acme"].version == 1

@@ -57,6 +57,9 @@ MAX_URL_BYTES = 2_048
 MAX_ID_BYTES = 900
 # Below DynamoDB's 4 MB per transaction, with room for the keys and attribute names.
 MAX_TRANSACTION_BYTES = 3_500_000
+# How far ahead of the commit a mention may be dated (clocks differ, posts do not come
+# from the future).
+MAX_FUTURE = timedelta(days=1)
 # A number attribute holds 38 digits; a count beyond this is nonsense, not a fact.
 MAX_COUNT = 10**15
 # What a bucket update weighs against MAX_TRANSACTION_BYTES (keys and a few counters).
@@ -169,7 +172,7 @@ class MentionLedger:
         Raises `StoreConflict` when another run moved the cursor first; the mentions of
         this call that were not committed will be read again from the other run's cursor.
         """
-        pending, skipped = _storable(_unique(scored))
+        pending, skipped = _storable(_unique(scored), now)
         result = CommitResult(version=expected_version, skipped=skipped)
         cursor_update = self._cursor_update(channel, source, expected_version, cursor_state, now)
         if not pending:
@@ -409,7 +412,7 @@ def _split(
     return chunk, []
 
 
-def _storable(scored: Sequence[ScoredMention]) -> tuple[list[ScoredMention], int]:
+def _storable(scored: Sequence[ScoredMention], now: datetime) -> tuple[list[ScoredMention], int]:
     """The mentions as they can be stored, each within the caps of its fields and able to
     go in one transaction alone; and how many could not be (no usable id), logged and
     skipped so that their neighbours are stored."""
@@ -417,10 +420,13 @@ def _storable(scored: Sequence[ScoredMention]) -> tuple[list[ScoredMention], int
     skipped = 0
     for item in scored:
         problem = _unkeyable(item.mention.id)
+        if not problem and item.mention.created_at > now + MAX_FUTURE:
+            # No post is written tomorrow; a date far ahead (9999) even overflows its TTL.
+            problem = f"it is dated {iso(item.mention.created_at)}"
         if problem:
             skipped += 1
             logger.warning(
-                "%s: skipped a mention that cannot be stored: its id is %s",
+                "%s: skipped a mention that cannot be stored: %s",
                 item.mention.channel,
                 problem,
             )
@@ -432,12 +438,12 @@ def _storable(scored: Sequence[ScoredMention]) -> tuple[list[ScoredMention], int
 def _unkeyable(mention_id: str) -> str:
     """Why `mention_id` cannot be part of a key, or "" when it can."""
     if not mention_id:
-        return "empty"
+        return "its id is empty"
     try:
         size = len(mention_id.encode())
     except UnicodeEncodeError:
-        return "not valid Unicode"
-    return f"{size} bytes long" if size > MAX_ID_BYTES else ""
+        return "its id is not valid Unicode"
+    return f"its id is {size} bytes long" if size > MAX_ID_BYTES else ""
 
 
 def _capped(item: ScoredMention) -> ScoredMention:
