@@ -343,8 +343,9 @@ def test_a_mention_naming_more_brands_than_a_transaction_holds_is_committed(
     # transaction can hold (the rest are named in a warning)
     assert not worker.is_alive(), "the commit never finished"
     assert outcome[0].stored == 2
-    counted = [b for b in brands if _totals(store, b, channel)["total"] == 1]
-    assert counted == list(brands[: MAX_TRANSACTION_ACTIONS - 2])
+    fits = MAX_TRANSACTION_ACTIONS - 2
+    edges = (brands[0], brands[fits - 1], brands[fits], brands[-1])
+    assert [_totals(store, b, channel)["total"] for b in edges] == [1, 1, 0, 0]
     assert "counted for its first 98 of 150 brands" in caplog.text
 
 
