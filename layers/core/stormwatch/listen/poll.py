@@ -5,16 +5,16 @@ committed with the cursor that follows it, so stopping anywhere - out of time, r
 limited, crashed - loses nothing: the next run resumes from the last committed cursor.
 One source failing never stops the others, and one slow source cannot starve them:
 each gets an equal share of the time left, and its requests end with that share. Health
-is kept per source (on its cursor) and per channel, where a run counts as failing only
-when every source it tried failed, so a poller that keeps failing can be noticed without
-one bad feed making the whole channel "blind".
+is kept per source and per channel (one item, one write a run); a run counts as failing
+only when every source it tried failed, so a poller that keeps failing can be noticed
+without one bad feed making the whole channel "blind".
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -57,12 +57,6 @@ class Ledger(Protocol):
 
     def set_backoff(self, channel: str, source: str, until: datetime, reason: str) -> None: ...
 
-    def record_failure(
-        self, channel: str, source: str, error: str, previous: CursorRecord | None, now: datetime
-    ) -> None: ...
-
-    def clear_failures(self, channel: str, source: str) -> None: ...
-
 
 class HealthRecorder(Protocol):
     def record_poll(
@@ -73,8 +67,9 @@ class HealthRecorder(Protocol):
         succeeded: bool,
         error: str | None,
         mentions: int,
-        failing_sources: Sequence[str] = (),
-    ) -> None: ...
+        source_errors: Mapping[str, str] | None = None,
+        working_sources: Sequence[str] = (),
+    ) -> set[str]: ...
 
 
 class PollBudget(TimeBudget, Protocol):
@@ -154,10 +149,8 @@ def poll_channel(
         if record and record.backoff_until and record.backoff_until > now():
             source_report.outcome = "backing-off"
             continue
-        position = _Position(
-            channel, source.key, record, _resumable(record, source.key), ledger, config, now
-        )
-        turns.append(_Turn(source, source_report, position, record))
+        position = _Position(channel, source.key, record, ledger, config, now)
+        turns.append(_Turn(source, source_report, position))
 
     def run(turn: _Turn, seconds: float) -> None:
         with deadline.capped(seconds):
@@ -179,18 +172,21 @@ def poll_channel(
             break
         run(turn, deadline.remaining() - FINAL_RESERVE_SECONDS)
 
-    _record_source_health(channel, turns, ledger, now())
     tried = [s for s in report.sources if s.outcome not in ("skipped", "backing-off")]
-    failed = [s for s in tried if s.outcome == "failed"]
-    health.record_poll(
+    failed = {s.key: s.error or "unknown" for s in tried if s.outcome == "failed"}
+    repeated = health.record_poll(
         channel,
         now(),
         # Blind only when every source tried failed: one bad feed is that feed's problem.
-        succeeded=not failed or len(failed) < len(tried),
+        succeeded=len(failed) < len(tried) or not failed,
         error="; ".join(report.errors)[:1000] or None,
         mentions=report.stored,
-        failing_sources=[s.key for s in failed],
+        source_errors=failed,
+        working_sources=[s.key for s in tried if s.outcome in ("done", "more")],
     )
+    for turn in turns:
+        if turn.report.outcome == "failed" and turn.source.key in repeated:
+            _forget_page_token(turn.position)
     return report
 
 
@@ -199,49 +195,28 @@ class _Turn:
     source: MentionSource
     report: SourceReport
     position: _Position
-    record: CursorRecord | None
 
 
-def _resumable(record: CursorRecord | None, key: str) -> Cursor | None:
-    """The cursor a source resumes from. One that failed twice in a row in the same way
-    loses its page token (the chain resumes below its floor): a refusal the adapter does
-    not recognise as an expired token must not fail every run until the token ages out."""
-    if record is None:
-        return None
-    if record.repeats >= 2:
-        fresh = without_page_token(record.state)
-        if fresh is not None:
-            logger.warning(
-                "page token dropped after failing twice the same way",
-                extra={"source": key, "error": record.last_error},
-            )
-            return fresh
-    return record.state
-
-
-def _record_source_health(
-    channel: str, turns: Sequence[_Turn], ledger: Ledger, at: datetime
-) -> None:
-    for turn in turns:
-        # A commit in this run cleared the count: a failure after it is the first again.
-        previous = None if turn.position.committed else turn.record
-        try:
-            if turn.report.outcome == "failed":
-                ledger.record_failure(
-                    channel, turn.source.key, turn.report.error or "unknown", previous, at
-                )
-            elif (
-                turn.report.outcome in ("done", "more")
-                and previous is not None
-                and previous.failures
-            ):
-                ledger.clear_failures(channel, turn.source.key)
-        except Exception:  # health is a report; it must not fail the poll it reports on
-            logger.warning(
-                "source health not written",
-                extra={"channel": channel, "source": turn.source.key},
-                exc_info=True,
-            )
+def _forget_page_token(position: _Position) -> None:
+    """A source failed twice in a row in the same way: its chain resumes below its floor
+    from now on, without the page token. A refusal of the token in a shape the adapter
+    does not recognise as an expired one must not fail every run until it ages out."""
+    fresh = without_page_token(position.state)
+    if fresh is None:
+        return
+    try:
+        position.commit(fresh, ())
+    except Exception:  # the next identical failure tries again
+        logger.warning(
+            "page token not dropped",
+            extra={"channel": position.channel, "source": position.source},
+            exc_info=True,
+        )
+        return
+    logger.warning(
+        "page token dropped after failing twice the same way",
+        extra={"channel": position.channel, "source": position.source},
+    )
 
 
 def _poll_source(
@@ -329,20 +304,18 @@ class _Position:
         channel: str,
         source: str,
         record: CursorRecord | None,
-        state: Cursor | None,
         ledger: Ledger,
         config: Config,
         now: Callable[[], datetime],
     ) -> None:
         self.channel = channel
         self.source = source
-        self.state: Cursor | None = state
+        self.state: Cursor | None = record.state if record else None
         self.version = record.version if record else 0
         self.ledger = ledger
         self.config = config
         self.now = now
         self.held: Cursor | None = None
-        self.committed = False
 
     def commit(self, cursor: Cursor, scored: Sequence[ScoredMention]) -> CommitResult:
         result = self.ledger.commit_page(
@@ -356,7 +329,6 @@ class _Position:
             now=self.now(),
         )
         self.version, self.state, self.held = result.version, cursor, None
-        self.committed = True
         return result
 
     def hold(self, cursor: Cursor) -> None:

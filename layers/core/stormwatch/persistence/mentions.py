@@ -73,11 +73,6 @@ class CursorRecord:
     state: dict[str, Any] | None
     version: int
     backoff_until: datetime | None = None
-    # The source's own health: runs failed in a row, the last error, and how many of those
-    # runs in a row failed with exactly that error.
-    failures: int = 0
-    last_error: str | None = None
-    repeats: int = 0
 
 
 @dataclass(slots=True)
@@ -118,39 +113,6 @@ class MentionLedger:
             UpdateExpression="SET #backoff = :until, #reason = :reason",
             ExpressionAttributeNames={"#backoff": "backoff_until", "#reason": "backoff_reason"},
             ExpressionAttributeValues={":until": {"S": iso(until)}, ":reason": {"S": reason[:500]}},
-        )
-
-    def record_failure(
-        self, channel: str, source: str, error: str, previous: CursorRecord | None, now: datetime
-    ) -> None:
-        """Count a failed run of this source (its cursor state is untouched)."""
-        error = error[:500]
-        same = previous is not None and previous.last_error == error
-        values: dict[str, AttributeValue] = {
-            ":failures": {"N": str((previous.failures if previous else 0) + 1)},
-            ":repeats": {"N": str(previous.repeats + 1 if previous and same else 1)},
-            ":error": {"S": error},
-            ":now": {"S": iso(now)},
-        }
-        self.table.call(
-            "update_item",
-            TableName=self.table.name,
-            Key=keys.cursor(channel, source),
-            UpdateExpression=(
-                "SET #failures = :failures, #repeats = :repeats, #error = :error, #failed = :now"
-            ),
-            ExpressionAttributeNames=_FAILURE_NAMES,
-            ExpressionAttributeValues=values,
-        )
-
-    def clear_failures(self, channel: str, source: str) -> None:
-        """The source worked again without moving its cursor (nothing new)."""
-        self.table.call(
-            "update_item",
-            TableName=self.table.name,
-            Key=keys.cursor(channel, source),
-            UpdateExpression="REMOVE #failures, #repeats, #error, #failed",
-            ExpressionAttributeNames=_FAILURE_NAMES,
         )
 
     # --- the commit --------------------------------------------------------------------
@@ -328,7 +290,7 @@ class MentionLedger:
                 "Key": keys.cursor(channel, source),
                 "UpdateExpression": (
                     "SET #state = :state, #version = :next, #updated = :now "
-                    "REMOVE #backoff, #reason, #failures, #repeats, #error, #failed"
+                    "REMOVE #backoff, #reason"
                 ),
                 "ConditionExpression": condition,
                 "ExpressionAttributeNames": {
@@ -337,7 +299,6 @@ class MentionLedger:
                     "#updated": "updated_at",
                     "#backoff": "backoff_until",
                     "#reason": "backoff_reason",
-                    **_FAILURE_NAMES,
                 },
                 "ExpressionAttributeValues": values,
             }
@@ -503,14 +464,6 @@ def _unique(scored: Sequence[ScoredMention]) -> list[ScoredMention]:
     return unique
 
 
-_FAILURE_NAMES = {
-    "#failures": "failures",
-    "#repeats": "failure_repeats",
-    "#error": "last_error",
-    "#failed": "failed_at",
-}
-
-
 def _cursor_record(item: Item) -> CursorRecord:
     raw_state = item.get("state", {}).get("S")
     backoff = item.get("backoff_until", {}).get("S")
@@ -518,9 +471,6 @@ def _cursor_record(item: Item) -> CursorRecord:
         state=json.loads(raw_state) if raw_state else None,
         version=int(item.get("version", {"N": "0"})["N"]),
         backoff_until=parse_iso(backoff) if backoff else None,
-        failures=int(item.get("failures", {"N": "0"})["N"]),
-        last_error=item.get("last_error", {}).get("S"),
-        repeats=int(item.get("failure_repeats", {"N": "0"})["N"]),
     )
 
 
