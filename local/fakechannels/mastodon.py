@@ -13,6 +13,8 @@ What it keeps of the real API (Mastodon 4.3), because the adapter depends on it:
   on created_at at whole seconds, exclusive, as Mastodon 4.2+ does; no ``Link`` header. Terms
   match any of them (``+`` requires, ``-`` excludes); words match whole words of the text
   case-insensitively, "phrases" consecutive words, ``#tag`` hashtags.
+- ``GET /api/v1/timelines/tag/{hashtag}`` of a tag no status has used yet is
+  ``404 {"error": "Record not found"}``: Mastodon keeps no tag record until one does.
 - Status ids are ``unix ms << 16`` plus a sequence; notification ids a plain sequence.
 - The bearer token (401 ``{"error": "The access token is invalid"}``); notifications need
   one, the tag timeline is public, search finds statuses only for a signed-in user.
@@ -153,6 +155,9 @@ class MastodonFake:
             return error(400, str(problem), headers)
         tag = hashtag.casefold()
         tagged = [post for post in world.visible_posts(NAME) if tag in _hashtags(post.text)]
+        if not tagged:
+            # Mastodon has no tag record until a status uses the tag (Tag.find_normalized!).
+            return error(404, "Record not found", headers)
         page = _paginate(tagged, status_id, limit, *bounds)
         carried = [
             (name, value)

@@ -24,7 +24,10 @@ user here, with its own id; handles repeat across those ids, which X would not a
 nothing in stormwatch looks users up by handle.
 
 Knobs for tests, in ``world.channel_state("x")``: `REQUESTS_PER_WINDOW`, `PAGING_TTL`
-(a timedelta), and `REWRITE` (a function applied to every successful answer's body, for
+(a timedelta), `PAGING_REFUSAL` (how a stale page token is refused: `PARAMETER_ERRORS`,
+the default, an invalid-request problem with ``errors[].parameters``; or `PROBLEM_DETAILS`,
+the spec's InvalidRequestProblem alone, naming ``parameter`` and ``value``; X sends both),
+and `REWRITE` (a function applied to every successful answer's body, for
 malformed-answer tests).
 """
 
@@ -64,6 +67,9 @@ BRAND_ACCOUNTS: dict[str, str] = {
 REQUESTS_PER_WINDOW = "requests_per_window"
 PAGING_TTL = "paging_ttl"
 REWRITE = "rewrite_payload"
+PAGING_REFUSAL = "paging_refusal"
+PARAMETER_ERRORS = "parameter_errors"
+PROBLEM_DETAILS = "problem_details"
 
 # Generous, so that whole-scenario runs never hit it; the live figure for app-only recent
 # search is 450 per 15 minutes.
@@ -208,6 +214,16 @@ class BadRequest(Exception):
         self.errors = errors
 
 
+class StaleToken(BadRequest):
+    """A page token X no longer accepts (or never issued)."""
+
+    def __init__(self, name: str, token: str) -> None:
+        self.detail = f"The `{name}` query parameter value [{token}] is not valid"
+        super().__init__([_param_error(name, token, self.detail)])
+        self.parameter = name
+        self.value = token
+
+
 @dataclass(frozen=True, slots=True)
 class _PageToken:
     fingerprint: tuple[str, ...]
@@ -313,6 +329,10 @@ class XFake:
             listing = _listing(world, request, endpoint, allowed, sizes)
             candidates = [post for post in select(listing) if _within(post, listing)]
         except BadRequest as error:
+            if isinstance(error, StaleToken) and (
+                world.channel_state(NAME).get(PAGING_REFUSAL) == PROBLEM_DETAILS
+            ):
+                return _invalid_parameter(error, headers)
             return _invalid_request(error.errors, headers)
         candidates.reverse()
         page = candidates[: listing.size]
@@ -612,13 +632,7 @@ def _redeem_token(
     ttl: timedelta = state.get(PAGING_TTL, DEFAULT_PAGING_TTL)
     saved = state.get("page_tokens", {}).get(token)
     if saved is None or saved.fingerprint != fingerprint or world.now() - saved.issued > ttl:
-        raise BadRequest(
-            [
-                _param_error(
-                    name, token, f"The `{name}` query parameter value [{token}] is not valid"
-                )
-            ]
-        )
+        raise StaleToken(name, token)
     below_id: int = saved.below_id
     return below_id
 
@@ -645,6 +659,22 @@ def _invalid_request(
         "title": "Invalid Request",
         "detail": "One or more parameters to your request was invalid.",
         "type": PROBLEMS + "invalid-request",
+    }
+    response = json_response(body, 400, headers)
+    response.content_type = "application/problem+json"
+    return response
+
+
+def _invalid_parameter(error: StaleToken, headers: dict[str, str] | None = None) -> Response:
+    """The spec's InvalidRequestProblem on its own: one parameter and its value, no
+    ``errors[]``."""
+    body = {
+        "type": PROBLEMS + "invalid-request",
+        "title": "Invalid Request",
+        "detail": error.detail,
+        "parameter": error.parameter,
+        "value": error.value,
+        "status": 400,
     }
     response = json_response(body, 400, headers)
     response.content_type = "application/problem+json"

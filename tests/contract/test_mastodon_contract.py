@@ -142,6 +142,8 @@ def test_rate_limit_reset_is_an_iso_time(full_run: list[RecordedExchange]) -> No
         (401, "/api/v1/notifications", {}, {"Authorization": "Bearer wrong"}),
         (401, "/api/v1/notifications", {}, {}),
         (401, "/api/v2/search", {"q": "Nordwind", "offset": "40"}, {}),
+        # A hashtag no status has used has no tag record: Tag.find_normalized! -> 404
+        (404, "/api/v1/timelines/tag/NobodyUsesThisTag", {}, {}),
     ],
 )
 def test_refusals_use_the_published_error_entity(

@@ -203,6 +203,32 @@ def test_fake_refuses_what_the_live_api_refuses(
     assert problems == []
 
 
+def test_a_stale_token_refused_as_a_bare_problem_matches_the_published_invalid_request(
+    fake_server: FakeChannelServer,
+) -> None:
+    # Given the fake refusing stale page tokens as X also does: the problem alone, naming
+    # the parameter and its value, without errors[]
+    fake_server.world.channel_state("x")[fake.PAGING_REFUSAL] = fake.PROBLEM_DETAILS
+
+    # When a request carries a token X never issued
+    path = "/2/tweets/search/recent"
+    answer = requests.get(
+        fake_server.channel_url("x") + path,
+        params={"query": "Nordwind", "next_token": "1jzu9lk96gu5npw"},
+        headers={"Authorization": f"Bearer {fake.CREDENTIALS['bearer_token']}"},
+        timeout=5,
+    )
+
+    # Then it is the spec's InvalidRequestProblem with parameter and value
+    assert answer.status_code == 400
+    body = answer.json()
+    assert "errors" not in body
+    assert (body["parameter"], body["value"]) == ("next_token", "1jzu9lk96gu5npw")
+    invalid_request = {"$ref": "#/components/schemas/InvalidRequestProblem"}
+    assert SPEC.check_schema(invalid_request, body) == []
+    assert SPEC.check_response("GET", path, 400, dict(answer.headers), answer.content) == []
+
+
 @pytest.mark.parametrize("status", [401, 429, 503])
 def test_generic_problems_are_rfc7807_which_the_spec_does_not_describe(
     fake_server: FakeChannelServer, status: int

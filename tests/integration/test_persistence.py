@@ -4,7 +4,10 @@ outbox read and write as the evaluator needs them, in as few requests as it coun
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import json
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,9 +29,14 @@ from stormwatch.notify import EMAIL, Delivery
 from stormwatch.persistence import keys
 from stormwatch.persistence.buckets import BucketStore
 from stormwatch.persistence.health import HealthLog
-from stormwatch.persistence.mentions import CommitResult, MentionLedger
+from stormwatch.persistence.mentions import (
+    MAX_AUTHOR_BYTES,
+    MAX_TEXT_BYTES,
+    CommitResult,
+    MentionLedger,
+)
 from stormwatch.persistence.outbox import Outbox
-from stormwatch.persistence.table import Table
+from stormwatch.persistence.table import MAX_TRANSACTION_ACTIONS, Table
 from stormwatch.persistence.warn_state import BrandState, WarnStateStore
 
 T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
@@ -230,20 +238,142 @@ def test_poll_health_counts_consecutive_failures(table: Table, channel: str) -> 
 
 
 def test_a_non_conditional_failure_is_not_mistaken_for_a_duplicate(
+    store: MentionLedger, channel: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given DynamoDB refusing a transaction for a reason other than a condition
+    def refuse(actions: list[dict[str, Any]]) -> None:
+        error = {"Error": {"Code": "ValidationException", "Message": "Item size too large"}}
+        raise ClientError(error, "TransactWriteItems")  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store.table, "transact", refuse)
+    # When a page is committed / Then the error surfaces instead of being dropped as a "duplicate"
+    with pytest.raises(ClientError):
+        _commit(store, channel, 0, [_scored(channel, 0)])
+
+
+def _with(scored: ScoredMention, **changes: Any) -> ScoredMention:
+    return dataclasses.replace(scored, mention=dataclasses.replace(scored.mention, **changes))
+
+
+def test_oversized_fields_are_capped_and_their_neighbours_stored(
     store: MentionLedger, channel: str
 ) -> None:
-    # Given a mention too large for DynamoDB (400 KB item limit)
-    huge = _scored(channel, 0)
-    huge = ScoredMention(
-        Mention(channel, "huge", "", "", "x" * 420_000, huge.mention.created_at),
-        "en",
-        Sentiment.NEUTRAL,
-        0.0,
-        ("acme",),
+    # Given a page whose middle entry has a 450 KB link, a 420 KB text and a 10 KB author
+    # (an RSS entry as a hostile feed served it), between two ordinary mentions
+    page = [
+        _scored(channel, 0),
+        _with(
+            _scored(channel, 1),
+            url="https://blog.example/" + "a" * 450_000,
+            text="Nordwind " * 47_000,
+            author="b" * 10_000,
+        ),
+        _scored(channel, 2),
+    ]
+    # When the page is committed
+    result = _commit(store, channel, 0, page)
+    # Then all three are stored and counted, each field within its cap, and the cursor moved
+    assert (result.stored, result.skipped) == (3, 0)
+    assert _totals(store, "acme", channel)["total"] == 3
+    stored = {item.mention.id: item.mention for item in _recent(store, channel)}
+    big = stored[page[1].mention.id]
+    assert big.url == ""  # a link cut short would point somewhere else
+    assert len(big.text.encode()) <= MAX_TEXT_BYTES
+    assert big.text.startswith("Nordwind")
+    assert len(big.author.encode()) <= MAX_AUTHOR_BYTES
+    assert store.load_cursors(channel)["search:acme"].version == 1
+
+
+def test_a_mention_that_cannot_be_keyed_is_skipped_and_its_neighbours_stored(
+    store: MentionLedger, channel: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a page with mentions without an id, with one too long for a key, with one that
+    # is not valid Unicode, and one dated in the year 9999 (a hostile feed's pubDate)
+    page = [
+        _scored(channel, 0),
+        _with(_scored(channel, 1), id=""),
+        _with(_scored(channel, 2), id="9" * 2_000),
+        _with(_scored(channel, 3), id="broken\ud800id"),  # a lone surrogate from JSON
+        _with(_scored(channel, 4), created_at=datetime(9999, 12, 31, tzinfo=UTC)),
+        _scored(channel, 5),
+    ]
+    # When the page is committed
+    result = _commit(store, channel, 0, page)
+    # Then the two good ones are stored, the four bad ones skipped with a one-line warning
+    assert (result.stored, result.skipped) == (2, 4)
+    assert _totals(store, "acme", channel)["total"] == 2
+    assert "skipped a mention that cannot be stored" in caplog.text
+    assert store.load_cursors(channel)["search:acme"].version == 1
+
+
+def test_text_that_is_not_valid_unicode_is_stored_with_the_broken_part_replaced(
+    store: MentionLedger, channel: str
+) -> None:
+    # Given a mention whose author, text and link hold lone surrogates (JSON's "\\ud800"
+    # decodes to one, and no UTF-8 request can carry it), between two ordinary ones
+    broken = _with(
+        _scored(channel, 1),
+        author="bad\ud800author",
+        text="Nordwind \udfff Air",
+        url="https://x.test/\ud800",
     )
-    # When it is committed / Then the error surfaces instead of being dropped as a "duplicate"
-    with pytest.raises(ClientError):
-        _commit(store, channel, 0, [huge])
+    page = [_scored(channel, 0), broken, _scored(channel, 2)]
+    # When the page is committed
+    result = _commit(store, channel, 0, page)
+    # Then all three are stored and counted, the broken characters replaced
+    assert result.stored == 3
+    stored = {item.mention.id: item.mention for item in _recent(store, channel)}
+    assert stored[broken.mention.id].author == "bad?author"
+    assert stored[broken.mention.id].text == "Nordwind ? Air"
+
+
+def test_a_mention_naming_more_brands_than_a_transaction_holds_is_committed(
+    store: MentionLedger, channel: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a hostile post naming 150 brands, then an ordinary one in another bucket
+    brands = tuple(f"brand{n:03d}" for n in range(150))
+    page = [_scored(channel, 0, brands=brands), _scored(channel, 7)]
+    # When the page is committed (in a thread: the bug was an endless loop)
+    outcome: list[CommitResult] = []
+    worker = threading.Thread(
+        target=lambda: outcome.append(_commit(store, channel, 0, page)), daemon=True
+    )
+    worker.start()
+    worker.join(timeout=10)
+    # Then it finishes, stores both, and counts the hostile one for as many brands as one
+    # transaction can hold (the rest are named in a warning)
+    assert not worker.is_alive(), "the commit never finished"
+    assert outcome[0].stored == 2
+    fits = MAX_TRANSACTION_ACTIONS - 2
+    edges = (brands[0], brands[fits - 1], brands[fits], brands[-1])
+    assert [_totals(store, b, channel)["total"] for b in edges] == [1, 1, 0, 0]
+    assert "counted for its first 98 of 150 brands" in caplog.text
+
+
+def test_a_transaction_stays_within_its_byte_limit(
+    store: MentionLedger, channel: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a limit of 40 KB per transaction and ten mentions of 10 KB each
+    monkeypatch.setattr("stormwatch.persistence.mentions.MAX_TRANSACTION_BYTES", 40_000)
+    page = [_with(_scored(channel, 0), text="n" * 10_000) for _ in range(10)]
+    sizes: list[int] = []
+    real = store.table.transact
+
+    def measured(actions: list[dict[str, Any]]) -> None:
+        sizes.append(len(json.dumps(actions)))
+        real(actions)
+
+    monkeypatch.setattr(store.table, "transact", measured)
+    # When they are committed
+    result = _commit(store, channel, 0, page)
+    # Then they went in several transactions, none over the limit, all counted once
+    assert result.transactions == len(sizes) >= 3
+    assert max(sizes) <= 40_000 + 2_000  # (JSON quoting adds a little over DynamoDB's count)
+    assert _totals(store, "acme", channel)["total"] == 10
+
+
+def _recent(store: MentionLedger, channel: str) -> list[ScoredMention]:
+    return store.recent(channel, T0 - timedelta(hours=1), T0 + timedelta(hours=1))
 
 
 def test_a_cursor_that_moves_alone_costs_one_conditional_update(

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from local.localconfig import read_document
 from local.stack import LocalStack
+from stormwatch.channels import rss
 from stormwatch.channels.base import Cursor, Page
 from stormwatch.config import Config, parse_config
-from stormwatch.deadline import Deadline, TimeBudget
-from stormwatch.errors import ChannelUnavailable, RateLimited
-from stormwatch.listen.poll import PollReport, poll_channel
+from stormwatch.deadline import Deadline
+from stormwatch.errors import ChannelError, ChannelUnavailable, RateLimited
+from stormwatch.listen.poll import PollBudget, PollReport, poll_channel
 from stormwatch.listen.scoring import MentionScorer
 from stormwatch.model import Mention, Sentiment
 from stormwatch.persistence.buckets import BucketStore
@@ -23,6 +28,7 @@ from stormwatch.persistence.health import HealthLog
 from stormwatch.persistence.mentions import MentionLedger
 from stormwatch.persistence.table import Table
 from stormwatch.persistence.warn_state import WarnStateStore
+from tests.helpers import context_for, example_config
 
 NOW = datetime(2026, 11, 22, 3, 30, tzinfo=UTC)
 
@@ -47,6 +53,10 @@ class PagesFor:
 
     def expired(self) -> bool:
         return self.left <= 0
+
+    @contextmanager
+    def capped(self, seconds: float) -> Iterator[None]:
+        yield
 
 
 @dataclass
@@ -115,7 +125,7 @@ def _poll(
     sources: list[ListSource],
     store: MentionLedger,
     config: Config,
-    deadline: TimeBudget | None = None,
+    deadline: PollBudget | None = None,
 ) -> PollReport:
     # The config names real channels; these tests borrow x's settings for a made-up channel.
     config.channels[channel] = config.channels["x"]  # type: ignore[index]
@@ -197,9 +207,194 @@ def test_one_source_failing_does_not_stop_the_others(
     assert _total(store, channel) == 7
     assert "timed out" in report.errors[0]
     assert "KeyError" in report.errors[1]
+    # and health is kept per source: the channel is not failing while one source works,
+    # each failing source has its own count and error, and the channel names them
     health = WarnStateStore(store.table).monitor().health[channel]
-    assert health.consecutive_failures == 1
-    assert "timed out" in (health.last_error or "")
+    assert health.consecutive_failures == 0
+    assert health.failing_sources == ("tag:a", "tag:b")
+    assert health.sources["tag:a"][0] == health.sources["tag:b"][0] == 1
+    assert "timed out" in health.sources["tag:a"][1]
+
+
+def test_a_channel_fails_only_when_every_source_it_tried_fails(
+    channel: str, store: MentionLedger, config: Config
+) -> None:
+    # Given two sources that both fail, twice
+    sources = [
+        ListSource(
+            channel,
+            key,
+            _mentions(channel, 3),
+            fail_at_page=0,
+            error=ChannelUnavailable(channel, "503"),
+        )
+        for key in ("tag:a", "tag:b")
+    ]
+    _poll(channel, sources, store, config)
+    _poll(channel, sources, store, config)
+    # Then the channel counts two failing polls (what "monitoring blind" reads)
+    health = WarnStateStore(store.table).monitor().health[channel]
+    assert health.consecutive_failures == 2
+    # When one of them recovers / Then the channel is healthy again, the other still failing
+    sources[0].error = None
+    _poll(channel, sources, store, config)
+    health = WarnStateStore(store.table).monitor().health[channel]
+    assert (health.consecutive_failures, health.failing_sources) == (0, ("tag:b",))
+    assert health.sources["tag:b"][0] == 3
+
+
+@dataclass
+class TokenChain:
+    """A newest-first chain source whose saved page token went stale: every request that
+    carries it is refused the same way, one that resumes below the floor works."""
+
+    channel: str
+    key: str = "search:nordwind-air"
+    seen: list[Cursor | None] = field(default_factory=list)
+
+    def pages(self, cursor: Cursor | None, start: datetime) -> Iterator[Page]:
+        self.seen.append(cursor)
+        chain = (cursor or {}).get("chain") or {}
+        if chain.get("token"):
+            raise ChannelError(self.channel, "GET /search -> 400: invalid request")
+        mention = Mention(self.channel, "below-floor", "", "a", "Nordwind Air delays", NOW)
+        yield Page([mention], {"watermark": chain.get("top", "0"), "recent": []})
+
+
+def test_a_cursor_that_failed_twice_the_same_way_loses_its_page_token(
+    channel: str, store: MentionLedger, config: Config
+) -> None:
+    # Given a chain in progress whose page token the channel now refuses, in a shape the
+    # adapter does not recognise as an expired token
+    chain = {
+        "watermark": "10",
+        "recent": [],
+        "chain": {"top": "90", "token": "dead", "floor": "50", "floor_ids": []},
+    }
+    store.commit_page(
+        channel, "search:nordwind-air", 0, chain, (), bucket_minutes=5, mention_ttl_days=1, now=NOW
+    )
+    source = TokenChain(channel)
+    # When it fails twice in the same way
+    first = _poll(channel, [source], store, config)  # type: ignore[list-item]
+    second = _poll(channel, [source], store, config)  # type: ignore[list-item]
+    assert [first.sources[0].outcome, second.sources[0].outcome] == ["failed", "failed"]
+    # Then the next run resumes the chain without the token (below its floor) and reads on
+    third = _poll(channel, [source], store, config)  # type: ignore[list-item]
+    assert third.sources[0].outcome == "done"
+    assert source.seen[2] is not None
+    assert source.seen[2]["chain"]["token"] is None
+    assert source.seen[2]["chain"]["floor"] == "50"
+    assert _total(store, channel) == 1
+    assert WarnStateStore(store.table).monitor().health[channel].failing_sources == ()
+
+
+# --- a slow feed and a hostile entry, over HTTP --------------------------------------------
+
+_FEED = """<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>Reiseblog</title><link>https://blog.example/</link>
+<description>travel</description>
+<item><title>Nordwind Air cancels flights again</title><link>https://blog.example/a</link>
+<guid>https://blog.example/a</guid><pubDate>{date}</pubDate></item>
+<item><title>Nordwind Air strands travellers in Palma</title><link>{huge}</link>
+<pubDate>{date}</pubDate></item>
+<item><title>Nordwind Air refunds: how long it takes</title><link>https://blog.example/c</link>
+<guid>https://blog.example/c</guid><pubDate>{date}</pubDate></item>
+</channel></rss>"""
+
+
+class _Feeds(BaseHTTPRequestHandler):
+    """`/slow` drips a byte every 0.1 s for 8 s; `/good` is a feed with two ordinary entries
+    and one whose link is 450 KB."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        if self.path == "/slow":
+            self._drip()
+            return
+        date = (NOW - timedelta(minutes=5)).strftime("%a, %d %b %Y %H:%M:%S +0000")
+        huge = "https://blog.example/b?" + "x" * 450_000
+        body = _FEED.format(date=date, huge=huge).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/rss+xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _drip(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/rss+xml")
+        self.send_header("Content-Length", "80")
+        self.end_headers()
+        try:
+            for _ in range(80):
+                self.wfile.write(b" ")
+                self.wfile.flush()
+                time.sleep(0.1)
+        except OSError:
+            pass
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def feeds() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Feeds)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_slow_feed_and_a_hostile_entry_block_neither_their_neighbours_nor_the_channel(
+    store: MentionLedger, feeds: str
+) -> None:
+    # Given two feeds: one drips its answer for 8 s, one has a 450 KB link among two
+    # ordinary entries; and a poll with 7 s left (3 of them kept back for the end)
+    config = example_config(
+        lambda channel: feeds,
+        "rss",
+        feeds=[
+            {"name": "slow", "url": "https://s/slow"},
+            {"name": "good", "url": "https://s/good"},
+        ],
+        timeout_seconds=15,
+    )
+    deadline = Deadline(7.0)
+    context = context_for(config, "rss", dict, deadline=deadline, now=lambda: NOW)
+    began = time.monotonic()
+    # When the rss channel is polled
+    report = poll_channel(
+        "rss",
+        rss.mention_sources(context),
+        store,
+        HealthLog(store.table),
+        MentionScorer(config, Neutral()),
+        config,
+        deadline,
+        lambda: NOW,
+    )
+    # Then the slow feed got its share of the time and no more, the other feed its turn,
+    # and every entry of it was stored (the huge link dropped, not the entry)
+    assert time.monotonic() - began < 3.0
+    slow, good = report.sources
+    assert (slow.key, slow.outcome, good.key) == ("feed:slow", "failed", "feed:good")
+    assert good.outcome in ("done", "more")  # (its one page read; "more" if time looked short)
+    assert "timed out" in (report.sources[0].error or "")
+    assert report.stored == 3
+    stored = store.recent("rss", NOW - timedelta(hours=1), NOW + timedelta(minutes=1))
+    assert sorted(m.mention.url for m in stored) == [
+        "",
+        "https://blog.example/a",
+        "https://blog.example/c",
+    ]
+    # and the channel is not failing: only the slow feed is, on its own record
+    health = WarnStateStore(store.table).monitor().health["rss"]
+    assert (health.consecutive_failures, health.failing_sources) == (0, ("feed:slow",))
+    assert health.sources["feed:slow"][0] == 1
 
 
 def test_mentions_about_no_brand_or_too_old_are_read_but_not_stored(

@@ -261,6 +261,51 @@ def test_the_first_poll_commits_its_start_even_when_nothing_is_there_yet(
     assert again == []
 
 
+def test_a_tag_nobody_has_used_is_an_empty_timeline_not_a_failure(
+    channel_context: ContextFactory, world: World, after: Any
+) -> None:
+    # Given a brand hashtag no status has carried yet: Mastodon answers its timeline 404
+    context = channel_context(
+        "mastodon",
+        brands=[
+            {"id": "newco", "name": "NewCo", "keywords": ["NewCo"], "hashtags": ["NewCoLaunch"]}
+        ],
+    )
+    source = source_of(context, "tag:newcolaunch")
+    start = datetime.now(UTC) - timedelta(minutes=10)
+
+    # When it is polled for the first time, and again from the cursor it gave
+    pages = list(source.pages(None, start))
+    again = list(source.pages(pages[0].cursor, start))
+
+    # Then the first poll commits where it starts, the next finds nothing, and neither fails
+    assert [page.mentions for page in pages] == [[]]
+    assert pages[0].cursor == {"min_id": str((int(start.timestamp() * 1000) << 16) - 1)}
+    assert again == []
+    assert [e.status for e in world.exchanges_of("mastodon")] == [404, 404]
+
+
+def test_quotes_count_as_engagement_like_favourites_reblogs_and_replies(
+    channel_context: ContextFactory, world: World, after: Any
+) -> None:
+    # Given statuses that were quoted seven times each (Mastodon 4.4's quotes_count)
+    def quoted(statuses: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for status in statuses:
+            status["quotes_count"] = 7
+        return statuses
+
+    world.channel_state("mastodon")[fake.REWRITE] = quoted
+    start = datetime.now(UTC) - timedelta(days=3)
+
+    # When the tag timeline reads them
+    mentions, _ = read_pages(source_of(channel_context("mastodon"), "tag:nordwindair"), None, start)
+
+    # Then each one's engagement counts the quotes too
+    posts = {fake.mention_id(p): p for p in _posts(world, _tagged, start)}
+    assert mentions
+    assert all(m.engagement == posts[m.id].engagement + 7 for m in mentions)
+
+
 def test_notifications_start_from_the_newest_mention_older_than_start(
     channel_context: ContextFactory,
     world: World,

@@ -244,11 +244,14 @@ def test_a_chain_cut_short_resumes_below_its_floor_while_new_posts_keep_arriving
     assert newest
 
 
+@pytest.mark.parametrize("shape", [fake.PARAMETER_ERRORS, fake.PROBLEM_DETAILS])
 def test_an_expired_page_token_resumes_the_chain_by_until_id(
-    channel_context: ContextFactory, world: World, storm: Any
+    channel_context: ContextFactory, world: World, storm: Any, shape: str
 ) -> None:
-    # Given a chain cut short after one page, whose token then expires
+    # Given a chain cut short after one page, whose token then expires, and X refusing it
+    # with errors[].parameters or as a bare problem ({"type", "title", "parameter", "value"})
     world.channel_state("x")[fake.PAGING_TTL] = timedelta(seconds=30)
+    world.channel_state("x")[fake.PAGING_REFUSAL] = shape
     start = datetime.now(UTC) - timedelta(hours=2)
     expected = {fake.mention_id(post) for post in _storm_posts(world, start)}
     source = source_of(channel_context("x", page_size=10), "search:nordwind-air")

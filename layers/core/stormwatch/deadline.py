@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Protocol
 
 
@@ -35,3 +37,14 @@ class Deadline:
     def allows(self, seconds: float) -> bool:
         """True when `seconds` more work still fits."""
         return self.remaining() > seconds
+
+    @contextmanager
+    def capped(self, seconds: float) -> Iterator[None]:
+        """At most `seconds` more while the block runs (one source's share of a poll); the
+        HTTP client bound to this deadline ends its requests with it."""
+        saved = self._expires
+        self._expires = min(saved, time.monotonic() + max(0.0, seconds))
+        try:
+            yield
+        finally:
+            self._expires = saved

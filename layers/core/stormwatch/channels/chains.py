@@ -201,6 +201,16 @@ class _Walk:
         return _finished(self.watermark, self.top, self.recent, self.top_recent, self.overlap)
 
 
+def without_page_token(cursor: Cursor | None) -> Cursor | None:
+    """`cursor` with its chain's page token dropped, so the chain resumes below its floor;
+    None when it holds no token. For a cursor that failed the same way twice in a row: a
+    token the channel refuses in a shape the adapter does not know would fail every run."""
+    chain = cursor.get("chain") if cursor else None
+    if not cursor or not isinstance(chain, dict) or not chain.get("token"):
+        return None
+    return {**cursor, "chain": {**chain, "token": None}}
+
+
 def _lower_bound(watermark: str, overlap: timedelta | None) -> str:
     if overlap is None:
         return watermark

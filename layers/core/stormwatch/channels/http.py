@@ -236,11 +236,16 @@ class HttpClient:
         shown: str,
     ) -> HttpResponse:
         import requests
+        import urllib3
         from requests.structures import CaseInsensitiveDict
 
         merged = {"User-Agent": self.user_agent, "Accept": "application/json"}
         merged.update(headers or {})
         self.requests_sent += 1
+        # One deadline for the whole request: requests' read timeout applies to each read,
+        # so a server dripping a byte every few seconds would otherwise never time out.
+        allowed = self._timeout()
+        until = time.monotonic() + allowed
         try:
             with self.session.request(
                 method,
@@ -250,32 +255,46 @@ class HttpClient:
                 json=json_payload,
                 data=form,
                 auth=auth,
-                timeout=(min(3.05, self._timeout()), self._timeout()),
+                timeout=(min(3.05, allowed), allowed),
                 stream=True,
                 allow_redirects=True,
             ) as raw:
-                body = self._read(raw, shown)
+                body = self._read(raw, shown, until)
                 return HttpResponse(
                     raw.status_code, CaseInsensitiveDict(raw.headers), body, raw.url
                 )
-        except requests.Timeout:
+        except (requests.Timeout, TimeoutError):
             raise ChannelUnavailable(self.channel, f"{shown} timed out") from None
-        except requests.RequestException as error:
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
+            if isinstance(error, urllib3.exceptions.ReadTimeoutError):
+                raise ChannelUnavailable(self.channel, f"{shown} timed out") from None
             raise ChannelUnavailable(
                 self.channel, f"{shown} failed: {error.__class__.__name__}"
             ) from None
 
-    def _read(self, raw: requests.Response, shown: str) -> bytes:
-        chunks = []
+    def _read(self, raw: requests.Response, shown: str, until: float) -> bytes:
+        """The body, read as it comes (`read1`: whatever one receive brings, so the clock
+        is checked between receives), each receive waiting no longer than the time left."""
+        stream = raw.raw
+        connection = getattr(stream, "connection", None)
+        chunks: list[bytes] = []
         size = 0
-        for chunk in raw.iter_content(chunk_size=65536):
+        while True:
+            left = until - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            sock = getattr(connection, "sock", None)
+            if sock is not None:
+                sock.settimeout(left)
+            chunk = stream.read1(65536, decode_content=True)
+            if not chunk:
+                return b"".join(chunks)
             size += len(chunk)
             if size > self.max_bytes:
                 raise MalformedResponse(
                     self.channel, f"{shown}: response larger than {self.max_bytes} bytes"
                 )
             chunks.append(chunk)
-        return b"".join(chunks)
 
     def _check(self, shown: str, response: HttpResponse, throttle: Throttle | None) -> None:
         now = self.now()

@@ -51,7 +51,13 @@ from stormwatch.channels.chains import (
 )
 from stormwatch.channels.http import HttpResponse
 from stormwatch.config import Brand
-from stormwatch.errors import AuthFailed, ConfigError, MalformedResponse, RateLimited
+from stormwatch.errors import (
+    AuthFailed,
+    ChannelError,
+    ConfigError,
+    MalformedResponse,
+    RateLimited,
+)
 from stormwatch.model import Mention, parse_iso, parse_iso_or_none
 from stormwatch.text import clean_text, strip_markup
 
@@ -151,16 +157,26 @@ class MastodonApi:
     def now(self) -> datetime:
         return self._context.now()
 
-    def get(self, path: str, params: Sequence[tuple[str, str]]) -> tuple[Any, Links]:
+    def get(
+        self, path: str, params: Sequence[tuple[str, str]], *, absent_is_empty: bool = False
+    ) -> tuple[Any, Links]:
+        """The decoded answer and its links. `absent_is_empty`: a 404 means a listing that
+        does not exist yet (a tag timeline before any status used the tag) and reads as an
+        empty one."""
         until = self._exhausted_until
         if until is not None and until > self.now():
             raise RateLimited(CHANNEL, until, "(quota used up)")
-        body, response = self._context.http.get_json(
-            self._context.config.base_url + path,
-            params=list(params),
-            headers=self._headers(),
-            throttle=read_signals,
-        )
+        try:
+            body, response = self._context.http.get_json(
+                self._context.config.base_url + path,
+                params=list(params),
+                headers=self._headers(),
+                throttle=read_signals,
+            )
+        except ChannelError as error:
+            if absent_is_empty and error.status == 404 and type(error) is ChannelError:
+                return [], {}
+            raise
         self._note_quota(response)
         return body, parse_links(response.headers.get("link", ""))
 
@@ -191,6 +207,7 @@ def _forward_pages(
     read: Reader,
     *,
     announce: bool,
+    absent_is_empty: bool = False,
 ) -> Iterator[Page]:
     """Pages above `min_id`, oldest page first, until the listing has nothing newer.
 
@@ -201,7 +218,7 @@ def _forward_pages(
     """
     limit = int(dict(params).get("limit", _SURELY_LAST_PAGE))
     while True:
-        body, links = api.get(path, [*params, ("min_id", min_id)])
+        body, links = api.get(path, [*params, ("min_id", min_id)], absent_is_empty=absent_is_empty)
         mentions, ids = read(body)
         if not body:
             if announce:
@@ -287,7 +304,11 @@ class _TagTimeline:
         min_id = _saved_id(cursor)
         announce = min_id is None
         first = str(_status_id_at(start) - 1) if min_id is None else min_id
-        yield from _forward_pages(self.api, path, params, first, _statuses, announce=announce)
+        # Mastodon answers 404 for a tag until a status uses it: a new brand's campaign tag
+        # is quiet, not failing (and must not set off "monitoring blind").
+        yield from _forward_pages(
+            self.api, path, params, first, _statuses, announce=announce, absent_is_empty=True
+        )
 
 
 # --- search ------------------------------------------------------------------------------------
@@ -420,7 +441,8 @@ def _mention(raw: Any, where: str) -> Mention | None:
         language=language if isinstance(language, str) and language else None,
         reach=_count(account.get("followers_count")),
         engagement=sum(
-            _count(raw.get(name)) for name in ("favourites_count", "reblogs_count", "replies_count")
+            _count(raw.get(name))
+            for name in ("favourites_count", "reblogs_count", "replies_count", "quotes_count")
         ),
     )
 

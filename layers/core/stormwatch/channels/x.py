@@ -390,14 +390,23 @@ def _read_signals(response: HttpResponse) -> datetime | None:
     return None
 
 
+_PAGE_TOKENS = frozenset({"next_token", "pagination_token"})
+
+
 def _rejects_page_token(response: HttpResponse) -> bool:
+    """X refuses a page token in two shapes: ``errors[].parameters`` naming it, or the
+    invalid-request problem alone, with ``parameter`` (and ``value``) and no ``errors``."""
     body = _json_or_none(response)
-    errors = body.get("errors") if isinstance(body, dict) else None
+    if not isinstance(body, dict):
+        return False
+    if body.get("parameter") in _PAGE_TOKENS:
+        return True
+    errors = body.get("errors")
     if not isinstance(errors, list):
         return False
     for error in errors:
         parameters = error.get("parameters") if isinstance(error, dict) else None
-        if isinstance(parameters, dict) and {"next_token", "pagination_token"} & set(parameters):
+        if isinstance(parameters, dict) and _PAGE_TOKENS & set(parameters):
             return True
     return False
 

@@ -3,20 +3,25 @@
 A storm is bigger than one invocation. Pages are pulled one at a time and each is
 committed with the cursor that follows it, so stopping anywhere - out of time, rate
 limited, crashed - loses nothing: the next run resumes from the last committed cursor.
-One source failing never stops the others, and the channel's health is recorded
-either way, so a poller that keeps failing can be noticed.
+One source failing never stops the others, and one slow source cannot starve them:
+each gets an equal share of the time left, and its requests end with that share. Health
+is kept per source and per channel (one item, one write a run); a run counts as failing
+only when every source it tried failed, so a poller that keeps failing can be noticed
+without one bad feed making the whole channel "blind".
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from stormwatch.channels.base import Cursor, MentionSource
+from stormwatch.channels.chains import without_page_token
 from stormwatch.config import Config
 from stormwatch.deadline import TimeBudget
 from stormwatch.errors import ChannelError, ConfigError, RateLimited, StoreConflict
@@ -28,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 # Time kept back after the last page for logging, metrics and the health record.
 FINAL_RESERVE_SECONDS = 3.0
+# The least time a source's turn is worth starting with (a request needs a second or so).
+MIN_TURN_SECONDS = 1.5
 
 
 class Ledger(Protocol):
@@ -53,8 +60,24 @@ class Ledger(Protocol):
 
 class HealthRecorder(Protocol):
     def record_poll(
-        self, channel: str, at: datetime, *, succeeded: bool, error: str | None, mentions: int
-    ) -> None: ...
+        self,
+        channel: str,
+        at: datetime,
+        *,
+        succeeded: bool,
+        error: str | None,
+        mentions: int,
+        source_errors: Mapping[str, str] | None = None,
+        working_sources: Sequence[str] = (),
+    ) -> set[str]: ...
+
+
+class PollBudget(TimeBudget, Protocol):
+    """The invocation's time as the poll loop shares it out (a `Deadline`)."""
+
+    def remaining(self) -> float: ...
+
+    def capped(self, seconds: float) -> AbstractContextManager[None]: ...
 
 
 @dataclass(slots=True)
@@ -112,60 +135,101 @@ def poll_channel(
     health: HealthRecorder,
     scorer: MentionScorer,
     config: Config,
-    deadline: TimeBudget,
+    deadline: PollBudget,
     now: Callable[[], datetime],
 ) -> PollReport:
     report = PollReport(channel)
     cursors = ledger.load_cursors(channel)
     max_pages = config.channel(channel).max_pages_per_run
+    turns: list[_Turn] = []
     for source in sources:
         source_report = SourceReport(source.key)
         report.sources.append(source_report)
-        if not deadline.allows(FINAL_RESERVE_SECONDS):
-            source_report.outcome = "skipped"
-            continue
         record = cursors.get(source.key)
         if record and record.backoff_until and record.backoff_until > now():
             source_report.outcome = "backing-off"
             continue
-        _poll_source(
-            channel,
-            source,
-            record,
-            ledger,
-            scorer,
-            config,
-            deadline,
-            now,
-            max_pages,
-            source_report,
-            report.tally,
-        )
-    succeeded = not report.errors
-    health.record_poll(
+        position = _Position(channel, source.key, record, ledger, config, now)
+        turns.append(_Turn(source, source_report, position))
+
+    def run(turn: _Turn, seconds: float) -> None:
+        with deadline.capped(seconds):
+            _poll_source(channel, turn, scorer, config, deadline, now, max_pages, report.tally)
+
+    # Every source gets its turn: each has an equal share of the time left, so one slow
+    # feed cannot hold the others back; time a quick source leaves over goes to the next.
+    for index, turn in enumerate(turns):
+        if not deadline.allows(FINAL_RESERVE_SECONDS + MIN_TURN_SECONDS):
+            turn.report.outcome = "skipped"
+            continue
+        share = (deadline.remaining() - FINAL_RESERVE_SECONDS) / (len(turns) - index)
+        run(turn, max(MIN_TURN_SECONDS, share))
+    # Then what is left goes to those with more to read, in turn.
+    for turn in turns:
+        if turn.report.outcome != "more" or turn.report.pages >= max_pages:
+            continue
+        if not deadline.allows(FINAL_RESERVE_SECONDS + MIN_TURN_SECONDS):
+            break
+        run(turn, deadline.remaining() - FINAL_RESERVE_SECONDS)
+
+    tried = [s for s in report.sources if s.outcome not in ("skipped", "backing-off")]
+    failed = {s.key: s.error or "unknown" for s in tried if s.outcome == "failed"}
+    repeated = health.record_poll(
         channel,
         now(),
-        succeeded=succeeded,
+        # Blind only when every source tried failed: one bad feed is that feed's problem.
+        succeeded=len(failed) < len(tried) or not failed,
         error="; ".join(report.errors)[:1000] or None,
         mentions=report.stored,
+        source_errors=failed,
+        working_sources=[s.key for s in tried if s.outcome in ("done", "more")],
     )
+    for turn in turns:
+        if turn.report.outcome == "failed" and turn.source.key in repeated:
+            _forget_page_token(turn.position)
     return report
+
+
+@dataclass(slots=True)
+class _Turn:
+    source: MentionSource
+    report: SourceReport
+    position: _Position
+
+
+def _forget_page_token(position: _Position) -> None:
+    """A source failed twice in a row in the same way: its chain resumes below its floor
+    from now on, without the page token. A refusal of the token in a shape the adapter
+    does not recognise as an expired one must not fail every run until it ages out."""
+    fresh = without_page_token(position.state)
+    if fresh is None:
+        return
+    try:
+        position.commit(fresh, ())
+    except Exception:  # the next identical failure tries again
+        logger.warning(
+            "page token not dropped",
+            extra={"channel": position.channel, "source": position.source},
+            exc_info=True,
+        )
+        return
+    logger.warning(
+        "page token dropped after failing twice the same way",
+        extra={"channel": position.channel, "source": position.source},
+    )
 
 
 def _poll_source(
     channel: str,
-    source: MentionSource,
-    record: CursorRecord | None,
-    ledger: Ledger,
+    turn: _Turn,
     scorer: MentionScorer,
     config: Config,
     deadline: TimeBudget,
     now: Callable[[], datetime],
     max_pages: int,
-    report: SourceReport,
     tally: ScoringTally,
 ) -> None:
-    position = _Position(channel, source.key, record, ledger, config, now)
+    source, position, report, ledger = turn.source, turn.position, turn.report, turn.position.ledger
     start = now() - timedelta(minutes=config.initial_lookback_minutes)
     slowest_page = 0.0
     try:
@@ -190,10 +254,8 @@ def _poll_source(
                 if report.newest is None or item.mention.created_at > report.newest:
                     report.newest = item.mention.created_at
             slowest_page = max(slowest_page, time.monotonic() - began)
-            # Stop while a page as slow as the slowest so far still fits, twice over.
-            if report.pages >= max_pages or not deadline.allows(
-                2 * slowest_page + FINAL_RESERVE_SECONDS
-            ):
+            # Stop while a page as slow as the slowest so far still fits this turn, twice over.
+            if report.pages >= max_pages or not deadline.allows(2 * slowest_page):
                 position.flush()
                 report.outcome = "more"
                 return

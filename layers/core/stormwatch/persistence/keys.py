@@ -7,7 +7,8 @@
     BRAND#<brand>                   WARN                        the brand's alert state: every
                                                                 series' detector and the lifecycle
     CURSOR#<channel>                <source key>                where a query resumes
-    MONITOR                         HEALTH#<channel>            the channel poller's health
+    MONITOR                         HEALTH#<channel>            the channel poller's health,
+                                                                and each of its sources'
     MONITOR                         BLIND                       channels on which we are blind
     OUTBOX                          <dispatch key>              a message decided, until sent
     BUDGET#<service>                <month>                     spend under a monthly cap

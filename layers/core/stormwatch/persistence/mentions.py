@@ -14,9 +14,10 @@ answer was lost can be retried without a false conflict.
 from __future__ import annotations
 
 import json
+import logging
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -40,9 +41,29 @@ from stormwatch.persistence.table import (
     Table,
     cancellation_reasons,
     condition_failed,
+    item_size,
 )
 
+logger = logging.getLogger(__name__)
+
 MAX_CONFLICT_RETRIES = 6
+
+# Caps of a stored mention's fields, in UTF-8 bytes: one hostile entry (an RSS link of
+# 450 KB) must not exceed DynamoDB's 400 KB item and fail its whole page, every run.
+MAX_TEXT_BYTES = 16_384
+MAX_AUTHOR_BYTES = 512
+MAX_URL_BYTES = 2_048
+# The sort key `<created_at>#<id>` may hold 1,024 bytes; an id longer than this is refused.
+MAX_ID_BYTES = 900
+# Below DynamoDB's 4 MB per transaction, with room for the keys and attribute names.
+MAX_TRANSACTION_BYTES = 3_500_000
+# How far ahead of the commit a mention may be dated (clocks differ, posts do not come
+# from the future).
+MAX_FUTURE = timedelta(days=1)
+# A number attribute holds 38 digits; a count beyond this is nonsense, not a fact.
+MAX_COUNT = 10**15
+# What a bucket update weighs against MAX_TRANSACTION_BYTES (keys and a few counters).
+_UPDATE_BYTES = 1_024
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +79,7 @@ class CursorRecord:
 class CommitResult:
     stored: int = 0
     duplicates: int = 0
+    skipped: int = 0
     # Of `stored`, how many are negative: the dashboard's negative share per channel.
     negative: int = 0
     version: int = 0
@@ -112,8 +134,8 @@ class MentionLedger:
         Raises `StoreConflict` when another run moved the cursor first; the mentions of
         this call that were not committed will be read again from the other run's cursor.
         """
-        pending = _unique(scored)
-        result = CommitResult(version=expected_version)
+        pending, skipped = _storable(_unique(scored), now)
+        result = CommitResult(version=expected_version, skipped=skipped)
         cursor_update = self._cursor_update(channel, source, expected_version, cursor_state, now)
         if not pending:
             # Only the position moved: one conditional update, half a transaction's price.
@@ -124,7 +146,7 @@ class MentionLedger:
         # moves with the last chunk, so a crash in between re-reads the page and the
         # already stored mentions are recognised as duplicates.
         while True:
-            chunk, rest = _split(pending, bucket_minutes)
+            chunk, rest = _split(pending, bucket_minutes, self._put_size(mention_ttl_days, now))
             last = not rest
             stored, duplicates = self._commit_chunk(
                 chunk, cursor_update if last else None, bucket_minutes, mention_ttl_days, now
@@ -209,6 +231,12 @@ class MentionLedger:
                 raise
             return candidates, duplicates
 
+    def _put_size(self, ttl_days: int, now: datetime) -> Callable[[ScoredMention], int]:
+        def size(item: ScoredMention) -> int:
+            return item_size(self._mention_put(item, ttl_days, now)["Put"]["Item"])
+
+        return size
+
     def _mention_put(self, item: ScoredMention, ttl_days: int, now: datetime) -> dict[str, Any]:
         mention = item.mention
         expires = int((mention.created_at + timedelta(days=ttl_days)).timestamp())
@@ -219,12 +247,12 @@ class MentionLedger:
             "url": {"S": mention.url},
             "author": {"S": mention.author},
             "text": {"S": mention.text},
-            "language": {"S": item.language},
+            "language": {"S": item.language[:35]},
             "sentiment": {"S": item.sentiment.value},
             "score": {"N": f"{item.sentiment_score:.4f}"},
             "brands": {"SS": sorted(item.brands)},
-            "reach": {"N": str(mention.reach)},
-            "engagement": {"N": str(mention.engagement)},
+            "reach": {"N": str(min(max(mention.reach, 0), MAX_COUNT))},
+            "engagement": {"N": str(min(max(mention.engagement, 0), MAX_COUNT))},
             "created_at": {"S": iso(mention.created_at)},
             "fetched_at": {"S": iso(now)},
             "expires_at": {"N": str(expires)},
@@ -323,19 +351,104 @@ class MentionLedger:
 
 
 def _split(
-    pending: list[ScoredMention], bucket_minutes: int
+    pending: list[ScoredMention],
+    bucket_minutes: int,
+    put_size: Callable[[ScoredMention], int],
 ) -> tuple[list[ScoredMention], list[ScoredMention]]:
-    """The longest prefix whose puts, bucket updates and the cursor fit a transaction."""
+    """The longest prefix whose puts, bucket updates and the cursor fit a transaction (100
+    actions, 4 MB); never empty, since `_storable` made every mention fit one alone."""
     chunk: list[ScoredMention] = []
     buckets: set[BucketKey] = set()
+    size = _UPDATE_BYTES  # the cursor
     for index, item in enumerate(pending):
         start = bucket_start(item.mention.created_at, bucket_minutes)
         new = {BucketKey(brand, item.mention.channel, start) for brand in item.brands} - buckets
-        if len(chunk) + 1 + len(buckets) + len(new) + 1 > MAX_TRANSACTION_ACTIONS:
+        grown = size + put_size(item) + _UPDATE_BYTES * len(new)
+        actions = len(chunk) + 1 + len(buckets) + len(new) + 1
+        if chunk and (actions > MAX_TRANSACTION_ACTIONS or grown > MAX_TRANSACTION_BYTES):
             return chunk, pending[index:]
         chunk.append(item)
         buckets |= new
+        size = grown
     return chunk, []
+
+
+def _storable(scored: Sequence[ScoredMention], now: datetime) -> tuple[list[ScoredMention], int]:
+    """The mentions as they can be stored, each within the caps of its fields and able to
+    go in one transaction alone; and how many could not be (no usable id), logged and
+    skipped so that their neighbours are stored."""
+    fitting: list[ScoredMention] = []
+    skipped = 0
+    for item in scored:
+        problem = _unkeyable(item.mention.id)
+        if not problem and item.mention.created_at > now + MAX_FUTURE:
+            # No post is written tomorrow; a date far ahead (9999) even overflows its TTL.
+            problem = f"it is dated {iso(item.mention.created_at)}"
+        if problem:
+            skipped += 1
+            logger.warning(
+                "%s: skipped a mention that cannot be stored: %s",
+                item.mention.channel,
+                problem,
+            )
+            continue
+        fitting.append(_capped(item))
+    return fitting, skipped
+
+
+def _unkeyable(mention_id: str) -> str:
+    """Why `mention_id` cannot be part of a key, or "" when it can."""
+    if not mention_id:
+        return "its id is empty"
+    try:
+        size = len(mention_id.encode())
+    except UnicodeEncodeError:
+        return "its id is not valid Unicode"
+    return f"its id is {size} bytes long" if size > MAX_ID_BYTES else ""
+
+
+def _capped(item: ScoredMention) -> ScoredMention:
+    mention = item.mention
+    url = _valid(mention.url)
+    if len(url.encode()) > MAX_URL_BYTES:
+        # A link cut short would point somewhere else; none is better.
+        logger.warning("%s: mention %s: link too long, not stored", mention.channel, mention.id)
+        url = ""
+    text = _truncated(_valid(mention.text), MAX_TEXT_BYTES)
+    author = _truncated(_valid(mention.author), MAX_AUTHOR_BYTES)
+    # One put and its brands' bucket updates and the cursor must fit one transaction.
+    most = MAX_TRANSACTION_ACTIONS - 2
+    brands = item.brands
+    if len(brands) > most:
+        logger.warning(
+            "%s: mention %s counted for its first %d of %d brands (one transaction's worth)",
+            mention.channel,
+            mention.id,
+            most,
+            len(brands),
+        )
+        brands = tuple(sorted(brands)[:most])
+    if (url, text, author, brands) == (mention.url, mention.text, mention.author, item.brands):
+        return item
+    return replace(item, mention=replace(mention, url=url, text=text, author=author), brands=brands)
+
+
+def _valid(text: str) -> str:
+    """`text` with what UTF-8 cannot carry (lone surrogates, which JSON can decode to)
+    replaced by "?": DynamoDB's request would fail for the whole page otherwise."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return text.encode(errors="replace").decode()
+    return text
+
+
+def _truncated(text: str, max_bytes: int) -> str:
+    """The longest prefix of `text` within `max_bytes` of UTF-8, whole characters only."""
+    encoded = text.encode()
+    if len(encoded) <= max_bytes:
+        return text
+    return encoded[:max_bytes].decode(errors="ignore")
 
 
 def _unique(scored: Sequence[ScoredMention]) -> list[ScoredMention]:
