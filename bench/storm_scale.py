@@ -330,12 +330,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     config_hourly = max_pages * X_PAGE * runs_per_hour
     quota_hourly = X_REQUESTS_PER_15_MINUTES * 4 * X_PAGE
     limit = min(config_hourly, quota_hourly)
+    hours = million / limit
     print(
         f"extrapolated to {million:,} in the hour: the poller reads at most "
         f"{config_hourly:,.0f}/h (max_pages_per_run x {X_PAGE} x {runs_per_hour:g} runs), X's "
         f"recent search at most {quota_hourly:,.0f}/h ({X_REQUESTS_PER_15_MINUTES} requests per "
-        f"15 min); the backlog is read {million / limit:.1f} h after the storm began, within "
-        f"recent search's 7 days; a run that reads its whole budget on moto stores "
+        f"15 min); the backlog is read {hours:.1f} h after the storm began, "
+        + ("within" if hours < 7 * 24 else "BEYOND")
+        + f" recent search's 7 days; a run that reads its whole budget on moto stores "
         f"{rate * (timeout - 5):,.0f}"
     )
 

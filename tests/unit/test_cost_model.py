@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -18,8 +17,6 @@ from bench.cost import (
     template_resources,
     with_free_tier,
 )
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _resources() -> Resources:
@@ -75,14 +72,28 @@ def test_kms_counts_one_request_per_cached_principal_and_five_minutes() -> None:
     assert kms_requests(moments, secret_reads=3) == 2 + 1 + 3
 
 
-def test_the_templates_monthly_resources_are_counted() -> None:
-    from samtranslator.yaml_helper import yaml_parse
-
-    template = yaml_parse((ROOT / "template.yaml").read_text(encoding="utf-8"))
-    found = template_resources(template, 90, 30, 5000)
-    assert found.keys == 1
-    assert found.secrets == 2
-    assert found.dashboards == 1
-    # The silent-poller alarm reads one metric per channel.
-    assert found.alarm_metrics >= 8 + 1
+def test_monthly_resources_are_counted_and_metric_math_alarms_bill_per_metric() -> None:
+    template = {
+        "Resources": {
+            "Key": {"Type": "AWS::KMS::Key"},
+            "One": {"Type": "AWS::SecretsManager::Secret"},
+            "Two": {"Type": "AWS::SecretsManager::Secret"},
+            "Errors": {"Type": "AWS::CloudWatch::Alarm", "Properties": {"MetricName": "Errors"}},
+            "Silent": {
+                "Type": "AWS::CloudWatch::Alarm",
+                "Properties": {
+                    "Metrics": [
+                        {"Id": "fewest", "Expression": "MIN([a, b])"},
+                        {"Id": "a", "MetricStat": {}},
+                        {"Id": "b", "MetricStat": {}},
+                    ]
+                },
+            },
+            "Dashboard": {"Type": "AWS::CloudWatch::Dashboard"},
+        }
+    }
+    found = template_resources(template, 90, 30, config_bytes=5000)
+    assert (found.keys, found.secrets, found.dashboards) == (1, 2, 1)
+    assert found.alarm_metrics == 1 + 2
     assert found.advanced_parameter
+    assert not template_resources(template, 90, 30, config_bytes=4000).advanced_parameter
