@@ -118,7 +118,10 @@ class Resources:
 
 
 def load_prices(path: Path = PRICES) -> dict[str, Any]:
-    prices: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        prices: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise SystemExit(f"{path}: cannot read the price table: {error}") from None
     for section in ("region", "dynamodb", "lambda", "cloudwatch", "kms", "secretsmanager"):
         if section not in prices:
             raise SystemExit(f"{path}: no {section!r} in the price table")
@@ -275,7 +278,9 @@ def spread_over_brands(posts: Sequence[Any], seed: int) -> list[Any]:
     spread = []
     for post in posts:
         pick = rng.randrange(len(EXTRA_BRANDS) + 1)
-        if post.brands != (STORM_BRAND,) or pick == len(EXTRA_BRANDS):
+        # Instagram's fake finds hashtag posts by the brand's hashtag: theirs stay.
+        keep = post.brands != (STORM_BRAND,) or post.channel == "instagram"
+        if keep or pick == len(EXTRA_BRANDS):
             spread.append(post)
             continue
         brand_id, name, tag = EXTRA_BRANDS[pick]

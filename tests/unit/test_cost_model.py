@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -97,3 +98,12 @@ def test_monthly_resources_are_counted_and_metric_math_alarms_bill_per_metric() 
     assert found.alarm_metrics == 1 + 2
     assert found.advanced_parameter
     assert not template_resources(template, 90, 30, config_bytes=4000).advanced_parameter
+
+
+def test_a_missing_or_broken_price_table_is_a_one_line_error(tmp_path: Path) -> None:
+    broken = tmp_path / "prices.json"
+    broken.write_text("{not json", encoding="utf-8")
+    with pytest.raises(SystemExit, match="cannot read the price table"):
+        load_prices(broken)
+    with pytest.raises(SystemExit, match="cannot read the price table"):
+        load_prices(tmp_path / "missing.json")
