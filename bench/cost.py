@@ -242,7 +242,8 @@ def print_bill(
 ) -> float:
     total = sum(item.dollars for item in items)
     print(
-        f"\n{rate:,} mentions/day: {usage.mentions:,} stored in the {usage.minutes:g}-minute slice"
+        f"\n{rate:,} mentions/day: {usage.mentions:,} stored in the {usage.minutes:g}-minute "
+        f"slice ({usage.mentions * 1440 / usage.minutes:,.0f} a day at that rate)"
     )
     print(f"  {'line item':<40} {'per month':>16} {'unit':<14} {'USD':>9}")
     for item in items:
@@ -313,7 +314,9 @@ def slice_scenario(rate: int, start: datetime, minutes: int) -> Any:
         return [post for post in scenario.posts if post.created_at < end]
 
     wanted = rate * minutes / 1440
-    volume = wanted / max(1, len(build(20.0))) * 20.0
+    # Calibrated on a large draw: a small one's noise would shift every rate alike.
+    about_brands = sum(1 for post in build(1000.0) if post.brands)
+    volume = wanted / max(1, about_brands) * 1000.0
     posts = spread_over_brands(build(volume), seed=rate)
     return Scenario(start, start + timedelta(hours=hours), start + timedelta(days=365), posts)
 
