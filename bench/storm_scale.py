@@ -182,7 +182,7 @@ def poll_storm(
         function = stack.deployment.template["Resources"]["PollMentionsFunction"]
         timeout = float(function["Properties"].get("Timeout", 3))
         (firing,) = [f for f in schedule_firings(stack) if f.event.get("channel") == "x"]
-        moment = start + first_run_after - firing.every
+        moment = start + max(first_run_after, firing.every) - firing.every
         with time_machine.travel(start, tick=False) as clock:
             while True:
                 moment += firing.every
@@ -306,7 +306,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         previous = run.outcome
     slowest = max(run.wall for run in runs)
     busy = [run for run in runs if run.outcome == "more"]
-    per_run = statistics.median([run.stored for run in busy]) if busy else float(mentions)
+    per_run = statistics.median([run.stored for run in busy or runs])
     working = [run for run in runs if run.stored] or runs
     rate = sum(r.stored for r in working) / sum(r.wall for r in working)
     caught_up = runs[-1].at - began
@@ -314,7 +314,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     twice = sum(max(0, stored[b] - truth[b]) for b in stored)
     print(
         f"  measured: {len(runs)} runs; slowest {slowest:.1f} s of {timeout:g} s; "
-        f"{per_run:,.0f} mentions per busy run; {rate:,.0f} mentions/s on moto; backlog read "
+        f"{per_run:,.0f} mentions per {'busy ' if busy else ''}run (median); "
+        f"{rate:,.0f} mentions/s on moto; backlog read "
         f"{caught_up.total_seconds() / 3600:.1f} h after the storm began"
     )
     print(
