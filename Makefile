@@ -134,6 +134,8 @@ bench: $(VENV)/.installed $(DICTIONARIES) $(FONTS)
 	$(PYTHON) -m bench.text_analysis
 	$(PYTHON) -m bench.spelling
 	$(PYTHON) -m bench.release
+	$(PYTHON) -m bench.cost
+	$(PYTHON) -m bench.storm_scale
 	$(PYTHON) -m bench.nab --data ../shared/data/nab-tweets --out out/nab
 
 clean:
