@@ -3,6 +3,7 @@ bench.nab --cv's leave-one-series-out choice."""
 
 from __future__ import annotations
 
+import random
 import statistics
 from functools import cache
 from pathlib import Path
@@ -57,7 +58,7 @@ def test_the_kinds_look_like_their_names() -> None:
 def test_the_same_seed_gives_the_same_series_and_another_seed_others() -> None:
     (again,) = synthetic.generate(seed=3, weeks=WEEKS, names=["sparse_a"])
     assert again == made()[0]
-    other = synthetic.KINDS["sparse"](synthetic.random.Random("x"), ROWS, 0.4)[1]
+    other = synthetic.KINDS["sparse"](random.Random("x"), ROWS, 0.4)[1]
     assert other != by_name("sparse_a").labels
 
 
