@@ -505,6 +505,11 @@ CV_DESIGNS: Mapping[str, Sequence[Mapping[str, str]]] = {
         {"reopen_minutes": "1440", "hold_hours": "24"},
         {"reopen_minutes": "1440", "hold_hours": "24", "storm_days": "skip"},
     ),
+    "rarer+episode": (
+        {"watch_return_days": "28", "reopen_minutes": "1440"},
+        {"watch_return_days": "28", "reopen_minutes": "1440", "reopen_escalates": "true"},
+        {"watch_return_days": "28", "cooldown_minutes": "1440"},
+    ),
     "sparse+episode": (
         {"evidence": "poisson", "reopen_minutes": "1440", "hold_hours": "24"},
         {"poisson_return_below": "30", "reopen_minutes": "1440", "hold_hours": "24"},
@@ -878,6 +883,12 @@ def _parser() -> argparse.ArgumentParser:
         help="leave one series out: choose a design on the others, score it on the one; "
         "last line nab-cv: S",
     )
+    parser.add_argument(
+        "--cv-designs",
+        default="",
+        metavar="NAME,...",
+        help="restrict --cv to these designs of CV_DESIGNS (default: all)",
+    )
     parser.add_argument("--cv-workers", type=int, default=2, help="processes for --cv (default 2)")
     parser.add_argument(
         "--bounds",
@@ -951,12 +962,27 @@ def _report(
         _cross_validate(scored, windows, setup)
     if args.cv:
         pooled = cross_validate_series(
-            series, windows, scored, args.out / "cv-cache", workers=args.cv_workers
+            series,
+            windows,
+            scored,
+            args.out / "cv-cache",
+            _designs(args.cv_designs),
+            workers=args.cv_workers,
         )
         print(f"nab (in-sample, {describe_setting(overrides_of(args))}): {normalised(scores):.1f}")
         print(f"nab-cv: {pooled:.1f}")
         return
     print(f"nab: {normalised(scores):.1f}")
+
+
+def _designs(text: str) -> Mapping[str, Sequence[Mapping[str, str]]]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in CV_DESIGNS]
+    if unknown:
+        raise SystemExit(
+            f"--cv-designs: unknown {', '.join(unknown)} (known: {', '.join(CV_DESIGNS)})"
+        )
+    return {name: CV_DESIGNS[name] for name in names} if names else CV_DESIGNS
 
 
 def overrides_of(args: argparse.Namespace) -> dict[str, str]:
