@@ -2,7 +2,7 @@
 
     python -m bench.nab --data DIR --out OUT [--param NAME=VALUE ...]
                         [--sensitivity] [--cross-validate] [--explain-windows]
-                        [--bounds]
+                        [--bounds] [--cv [--cv-designs NAME,...] [--cv-workers N]]
 
 Feeds every ``Twitter_volume_*.csv`` in DIR, row by row in time order, into
 `VolumeDetector` and the alert lifecycle (`BrandLifecycle`, the rules the evaluator
@@ -21,6 +21,12 @@ files and scores the choice on the other half, for every way to split the six;
 (the labels are read for that report only, after the run); ``--bounds`` shows what
 the same found windows would score with no false alert at all, and how early the
 alerts would have to come to reach a given score.
+
+``--cv`` is leave-one-series-out over every series in DIR (a folder without
+``Twitter_volume_*.csv`` is read as every ``*.csv``, e.g. ``bench.synthetic``'s): for each
+series, the setting of `CV_DESIGNS` (or of the designs named by ``--cv-designs``) that
+scores best on the others is scored on it. It prints each fold's choice and score and
+each design's own CV score, and last ``nab-cv: S`` (decision 0017).
 """
 
 from __future__ import annotations
