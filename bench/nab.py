@@ -32,6 +32,7 @@ each design's own CV score, and last ``nab-cv: S`` (decision 0017).
 from __future__ import annotations
 
 import argparse
+import bisect
 import csv
 import dataclasses
 import hashlib
@@ -648,6 +649,40 @@ def _short(name: str) -> str:
     return name.removeprefix("Twitter_volume_").removesuffix(".csv")
 
 
+def hour_median_starts(
+    rows: Sequence[Row],
+    factor: float = 4.0,
+    min_excess: int = 10,
+    days: int = 7,
+    quiet_hours: int = 6,
+) -> list[bool]:
+    """The reference detector of issue 12, a few lines long: alert when the last hour's
+    sum exceeds `factor` x the median hourly sum of the trailing `days` (and that median
+    by `min_excess`), once per episode (none within `quiet_hours` of the last excess).
+    Its constants are round numbers, not tuned; it is a yardstick for the synthetic set."""
+    per_hour = 12
+    sums: list[int] = []
+    trailing: deque[int] = deque(maxlen=days * 24 * per_hour)
+    ordered: list[int] = []
+    starts: list[bool] = []
+    last_excess: int | None = None
+    for i, row in enumerate(rows):
+        sums.append(row.value)
+        hour = sum(sums[-per_hour:])
+        fired = False
+        if len(trailing) >= 24 * per_hour:
+            median = ordered[len(ordered) // 2]
+            if hour > factor * median and hour >= median + min_excess:
+                fired = last_excess is None or i - last_excess > quiet_hours * per_hour
+                last_excess = i
+        starts.append(fired)
+        if len(trailing) == trailing.maxlen:
+            del ordered[bisect.bisect_left(ordered, trailing[0])]
+        trailing.append(hour)
+        bisect.insort(ordered, hour)
+    return starts
+
+
 def series_files(folder: Path) -> list[Path]:
     """NAB's ``Twitter_volume_*.csv`` in `folder`, or else every ``*.csv`` (a synthetic set)."""
     return sorted(folder.glob(SERIES_GLOB)) or sorted(folder.glob("*.csv"))
@@ -890,6 +925,11 @@ def _parser() -> argparse.ArgumentParser:
         "last line nab-cv: S",
     )
     parser.add_argument(
+        "--reference",
+        action="store_true",
+        help="score the reference detector (hour sum against the trailing median) instead",
+    )
+    parser.add_argument(
         "--cv-designs",
         default="",
         metavar="NAME,...",
@@ -922,7 +962,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
 
-    alerts = {name: alert_starts(rows, setup) for name, rows in series.items()}
+    if args.reference:
+        alerts = {name: hour_median_starts(rows) for name, rows in series.items()}
+    else:
+        alerts = {name: alert_starts(rows, setup) for name, rows in series.items()}
     for name, rows in series.items():
         write_output(args.out / name, rows, alerts[name])
     print(f"wrote {len(files)} files to {args.out}")

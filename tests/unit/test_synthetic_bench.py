@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import statistics
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
@@ -105,3 +106,13 @@ def test_cv_chooses_on_the_other_series_and_scores_the_one_left_out(
     assert pooled == pytest.approx(0.0)
     assert out.count("chose shipped") == 2
     assert list((tmp_path / "cache").glob("*.json"))
+
+
+def test_the_reference_detector_alerts_once_per_episode() -> None:
+    # Hourly sums of 24 for two days; a burst of 30 a bucket passes 4 x 24 on its third
+    # bucket (2 x 10 + 30 x 3 = 110); its rekindling 2.5 h later is the same episode.
+    start = datetime(2015, 3, 2, tzinfo=UTC)
+    values = [2] * 600 + [30] * 24 + [2] * 30 + [30] * 6 + [2] * 200
+    rows = [nab.Row("", start + i * timedelta(minutes=5), v) for i, v in enumerate(values)]
+    starts = nab.hour_median_starts(rows)
+    assert [i for i, fired in enumerate(starts) if fired] == [602]
