@@ -84,16 +84,44 @@ def _poisson(rng: random.Random, mean: float) -> int:
     return k
 
 
-def _ordinary_bursts(rng: random.Random, rows: int, every_days: float) -> list[float]:
-    """Unlabelled everyday bursts: 2-4x for 15-45 minutes, every few days."""
+@dataclass(frozen=True, slots=True)
+class Noise:
+    """The ordinary (unlabelled) texture of every series."""
+
+    shape: float | None
+    """Gamma shape of the count noise (None: each variant's own, 8-10)."""
+    every_days: float
+    """Mean days between ordinary bursts."""
+    factor: tuple[float, float]
+    """Range of an ordinary burst's multiple..."""
+    log_uniform: bool
+    """...drawn log-uniformly (else uniformly)."""
+    buckets: tuple[int, int]
+    """Range of an ordinary burst's length in buckets."""
+
+
+NOISE = {
+    # Mild: what the figures of decision 0017's first session were measured on.
+    "mild": Noise(None, 3.0, (2.0, 4.0), False, (3, 9)),
+    # Bursty: closer to NAB's files (unlabelled 5-40x bursts every day or so, shape 3).
+    "bursty": Noise(3.0, 1.2, (5.0, 40.0), True, (2, 24)),
+}
+
+
+def _ordinary_bursts(rng: random.Random, rows: int, noise: Noise) -> list[float]:
+    """Unlabelled everyday bursts (2-4x for 15-45 minutes every 3 days, when mild)."""
     boost = [1.0] * rows
     row = 0
+    low, high = noise.factor
     while True:
-        row += int(rng.expovariate(1.0 / (every_days * BUCKETS_PER_DAY)))
+        row += int(rng.expovariate(1.0 / (noise.every_days * BUCKETS_PER_DAY)))
         if row >= rows:
             return boost
-        factor = rng.uniform(2.0, 4.0)
-        for i in range(row, min(rows, row + rng.randint(3, 9))):
+        if noise.log_uniform:
+            factor = math.exp(rng.uniform(math.log(low), math.log(high)))
+        else:
+            factor = rng.uniform(low, high)
+        for i in range(row, min(rows, row + rng.randint(*noise.buckets))):
             boost[i] *= factor
 
 
@@ -222,7 +250,12 @@ VARIANTS: dict[str, tuple[tuple[str, float, float], ...]] = {
 }
 
 
-def generate(seed: int = 12, weeks: int = 8, names: Sequence[str] | None = None) -> list[Series]:
+def generate(
+    seed: int = 12,
+    weeks: int = 8,
+    names: Sequence[str] | None = None,
+    noise: Noise = NOISE["mild"],
+) -> list[Series]:
     """Every series (or those `names`, e.g. ``sparse_a``), deterministic from `seed`: a
     series does not depend on which others are made."""
     rows = weeks * 7 * BUCKETS_PER_DAY
@@ -233,8 +266,9 @@ def generate(seed: int = 12, weeks: int = 8, names: Sequence[str] | None = None)
                 continue
             rng = random.Random(f"{seed}/{kind}/{variant}")
             means, labels = make(rng, rows, level)
-            boost = _ordinary_bursts(rng, rows, every_days=3.0)
-            counts = _draw(rng, [m * b for m, b in zip(means, boost, strict=True)], shape)
+            boost = _ordinary_bursts(rng, rows, noise)
+            means = [m * b for m, b in zip(means, boost, strict=True)]
+            counts = _draw(rng, means, noise.shape or shape)
             made.append(Series(f"{kind}_{variant}", kind, counts, sorted(labels)))
     return made
 
@@ -287,6 +321,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="folder for the series")
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument("--weeks", type=int, default=8)
+    parser.add_argument(
+        "--noise", choices=sorted(NOISE), default="mild", help="texture of the series"
+    )
     args = parser.parse_args(argv)
     if args.weeks < 7:
         print(
@@ -294,7 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    made = generate(args.seed, args.weeks)
+    made = generate(args.seed, args.weeks, noise=NOISE[args.noise])
     write(args.out, made)
     total = sum(len(s.labels) for s in made)
     print(f"wrote {len(made)} series, {total} labels, to {args.out}")

@@ -116,3 +116,13 @@ def test_the_reference_detector_alerts_once_per_episode() -> None:
     rows = [nab.Row("", start + i * timedelta(minutes=5), v) for i, v in enumerate(values)]
     starts = nab.hour_median_starts(rows)
     assert [i for i, fired in enumerate(starts) if fired] == [602]
+
+
+def test_bursty_noise_is_burstier_than_mild() -> None:
+    (bursty,) = synthetic.generate(
+        seed=3, weeks=WEEKS, names=["levelshift_b"], noise=synthetic.NOISE["bursty"]
+    )
+    mild = by_name("levelshift_b")
+    assert bursty.labels == mild.labels
+    quiet = slice(0, mild.labels[0])
+    assert statistics.pstdev(bursty.counts[quiet]) > 2 * statistics.pstdev(mild.counts[quiet])
