@@ -2,7 +2,7 @@
 
     python -m bench.nab --data DIR --out OUT [--param NAME=VALUE ...]
                         [--sensitivity] [--cross-validate] [--explain-windows]
-                        [--bounds]
+                        [--bounds] [--cv [--cv-designs NAME,...] [--cv-workers N]]
 
 Feeds every ``Twitter_volume_*.csv`` in DIR, row by row in time order, into
 `VolumeDetector` and the alert lifecycle (`BrandLifecycle`, the rules the evaluator
@@ -21,12 +21,22 @@ files and scores the choice on the other half, for every way to split the six;
 (the labels are read for that report only, after the run); ``--bounds`` shows what
 the same found windows would score with no false alert at all, and how early the
 alerts would have to come to reach a given score.
+
+``--cv`` is leave-one-series-out over every series in DIR (a folder without
+``Twitter_volume_*.csv`` is read as every ``*.csv``, e.g. ``bench.synthetic``'s): for each
+series, the setting of `CV_DESIGNS` (or of the designs named by ``--cv-designs``) that
+scores best on the others is scored on it. It prints each fold's choice and score and
+each design's own CV score, and last ``nab-cv: S`` (decision 0017).
 """
 
 from __future__ import annotations
 
 import argparse
+import bisect
 import csv
+import dataclasses
+import hashlib
+import inspect
 import itertools
 import json
 import math
@@ -46,7 +56,8 @@ from pydantic import ValidationError
 from stormwatch.config.alerts import AlertSettings, FiringRuleParams, VolumeDetectorParams
 from stormwatch.config.fields import config_error
 from stormwatch.model import ALL_CHANNELS, BucketCounts
-from stormwatch.warn.detector import Assessment, VolumeDetector
+from stormwatch.warn.detector import Assessment, DetectorOptions, VolumeDetector
+from stormwatch.warn.firing import EpisodeOptions
 from stormwatch.warn.lifecycle import BrandLifecycle
 from stormwatch.warn.rules import SeriesWindow, crisis_findings
 from stormwatch.warn.vocabulary import AlertEvent
@@ -317,6 +328,10 @@ class Setup:
 
     detector: VolumeDetectorParams = field(default_factory=VolumeDetectorParams)
     firing: FiringRuleParams = field(default_factory=FiringRuleParams)
+    options: DetectorOptions = field(default_factory=DetectorOptions)
+    """Experimental detector designs (decision 0017); the defaults are the shipped one."""
+    episode: EpisodeOptions = field(default_factory=EpisodeOptions)
+    """Experimental episode grouping (decision 0017); the defaults are the shipped one."""
 
 
 def assess(rows: Sequence[Row], setup: Setup) -> tuple[list[Assessment], list[bool]]:
@@ -334,8 +349,8 @@ def assess(rows: Sequence[Row], setup: Setup) -> tuple[list[Assessment], list[bo
         settings.negative_share.window_minutes,
         *(rule.window_minutes for rule in settings.static_for(SERIES_BRAND, ALL_CHANNELS)),
     )
-    detector = VolumeDetector(settings.volume)
-    lifecycle = BrandLifecycle(SERIES_BRAND, settings)
+    detector = VolumeDetector(settings.volume, setup.options)
+    lifecycle = BrandLifecycle(SERIES_BRAND, settings, episode=setup.episode)
     recent: deque[tuple[datetime, BucketCounts]] = deque(maxlen=lookback // bucket_minutes)
     assessments: list[Assessment] = []
     started: list[bool] = []
@@ -397,23 +412,36 @@ def _convert(value: str, current: object) -> object:
 
 
 def with_overrides(setup: Setup, overrides: Mapping[str, str]) -> Setup:
-    """`setup` with NAME=VALUE overrides; a name may belong to either parameter set."""
+    """`setup` with NAME=VALUE overrides; a name may belong to any of the parameter sets
+    (detector, firing) or the experimental options (`DetectorOptions`, `EpisodeOptions`)."""
     detector_fields = set(VolumeDetectorParams.model_fields)
     firing_fields = set(FiringRuleParams.model_fields)
+    option_fields = {f.name for f in dataclasses.fields(DetectorOptions)}
+    episode_fields = {f.name for f in dataclasses.fields(EpisodeOptions)}
     detector: dict[str, Any] = {}
     firing: dict[str, Any] = {}
+    options: dict[str, Any] = {}
+    episode: dict[str, Any] = {}
     for name, text in overrides.items():
         if name in detector_fields:
             detector[name] = _convert(text, getattr(setup.detector, name))
         elif name in firing_fields:
             firing[name] = _convert(text, getattr(setup.firing, name))
+        elif name in option_fields:
+            options[name] = _convert(text, getattr(setup.options, name))
+        elif name in episode_fields:
+            episode[name] = _convert(text, getattr(setup.episode, name))
         else:
-            known = ", ".join(sorted(detector_fields | firing_fields))
+            known = ", ".join(
+                sorted(detector_fields | firing_fields | option_fields | episode_fields)
+            )
             raise SystemExit(f"--param {name}: unknown parameter (known: {known})")
     try:
         return Setup(
             VolumeDetectorParams.model_validate({**dict(setup.detector), **detector}),
             FiringRuleParams.model_validate({**dict(setup.firing), **firing}),
+            dataclasses.replace(setup.options, **options),
+            dataclasses.replace(setup.episode, **episode),
         )
     except ValidationError as error:
         raise SystemExit(f"--param: {config_error(error)}") from error
@@ -454,6 +482,210 @@ CROSS_VALIDATION_GRID: Mapping[str, Sequence[str]] = {
     "level_half_life_hours": ("12", "24", "48"),
     "windows_minutes": ("15,60,180", "15,60,180,720"),
 }
+
+
+# --------------------------------------------------------------------------- --cv
+
+# Designs for leave-one-series-out (--cv), each a small grid of settings. "A choice of
+# a default" is the choice of one setting of the whole grid (or, for a design's own
+# figure, of its own grid) by the score on the training series; a design with one
+# setting has nothing to choose, so its CV score is its score on all series.
+CV_DESIGNS: Mapping[str, Sequence[Mapping[str, str]]] = {
+    "shipped": ({},),
+    "watch-level": ({"watch_return_days": "7"}, {"watch_return_days": "28"}),
+    "poisson-evidence": (
+        {"evidence": "poisson"},
+        {"evidence": "poisson", "watch_return_days": "28"},
+    ),
+    "poisson-return": ({"poisson_return_below": "30"}, {"poisson_return_below": "100"}),
+    "longer-quiet": ({"resolve_after_minutes": "180"}, {"resolve_after_minutes": "720"}),
+    "cooldown": ({"cooldown_minutes": "1440"}, {"cooldown_minutes": "4320"}),
+    "reopen": ({"reopen_minutes": "720"}, {"reopen_minutes": "1440"}, {"reopen_minutes": "4320"}),
+    "reopen-unless-worse": (
+        {"reopen_minutes": "1440", "reopen_escalates": "true"},
+        {"reopen_minutes": "4320", "reopen_escalates": "true"},
+    ),
+    "slow-acceptance": ({"shift_acceptance_hours": "72"}, {"shift_acceptance_hours": "168"}),
+    "hold-learning": ({"hold_hours": "24"}, {"hold_hours": "72"}),
+    "skip-storm-days": ({"storm_days": "skip"},),
+    "episode": (
+        {"reopen_minutes": "1440", "hold_hours": "24"},
+        {"reopen_minutes": "1440", "hold_hours": "24", "storm_days": "skip"},
+    ),
+    "rarer+episode": (
+        {"watch_return_days": "28", "reopen_minutes": "1440"},
+        {"watch_return_days": "28", "reopen_minutes": "1440", "reopen_escalates": "true"},
+        {"watch_return_days": "28", "cooldown_minutes": "1440"},
+    ),
+    "sparse+episode": (
+        {"evidence": "poisson", "reopen_minutes": "1440", "hold_hours": "24"},
+        {"poisson_return_below": "30", "reopen_minutes": "1440", "hold_hours": "24"},
+    ),
+}
+_CODE = (
+    "layers/core/stormwatch/warn/detector.py",
+    "layers/core/stormwatch/warn/firing.py",
+    "layers/core/stormwatch/warn/lifecycle.py",
+    "layers/core/stormwatch/warn/rules.py",
+    "layers/core/stormwatch/config/alerts.py",
+)
+
+
+def describe_setting(overrides: Mapping[str, str]) -> str:
+    return " ".join(f"{k}={v}" for k, v in sorted(overrides.items())) or "(shipped)"
+
+
+def _code_digest() -> str:
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for name in _CODE:
+        digest.update((root / name).read_bytes())
+    # The bench's own loop, not the rest of this file (adding a design keeps the cache).
+    digest.update(inspect.getsource(assess).encode())
+    return digest.hexdigest()[:16]
+
+
+def _cv_job(args: tuple[Path, Mapping[str, str], Path]) -> list[int]:
+    """Rows where alerts start, for one file under one setting; cached on disk by the
+    file's bytes, the setting and the detector code."""
+    path, overrides, cache = args
+    key = hashlib.sha256(
+        json.dumps(
+            [
+                hashlib.sha256(path.read_bytes()).hexdigest(),
+                sorted(overrides.items()),
+                _code_digest(),
+            ]
+        ).encode()
+    ).hexdigest()[:24]
+    cached = cache / f"{key}.json"
+    if cached.exists():
+        rows: list[int] = json.loads(cached.read_text(encoding="utf-8"))
+        return rows
+    series = read_series(path)
+    starts = alert_starts(series, with_overrides(Setup(), overrides))
+    rows = [i for i, fired in enumerate(starts) if fired]
+    cache.mkdir(parents=True, exist_ok=True)
+    cached.write_text(json.dumps(rows), encoding="utf-8")
+    return rows
+
+
+def cross_validate_series(
+    series: Mapping[str, Sequence[Row]],
+    windows: Mapping[str, list[Window]],
+    files: Sequence[Path],
+    cache: Path,
+    designs: Mapping[str, Sequence[Mapping[str, str]]] = CV_DESIGNS,
+    workers: int = 2,
+) -> float:
+    """Leave one series out over every series with windows: the setting of `designs` that
+    scores best on the others (ties: the first listed) is scored on the one left out.
+
+    Prints each fold's choice and score, then each design's own CV score (choosing
+    within its grid only) beside its score on all series; returns the pooled held-out
+    score (the NAB normalisation over all held-out files' windows).
+    """
+    settings = [(name, o) for name, grid in designs.items() for o in grid]
+    jobs = [(path, overrides, cache) for _, overrides in settings for path in files]
+    if workers > 1:
+        # `workers` processes in all: this one and workers - 1 helpers.
+        with ProcessPoolExecutor(workers - 1) as pool:
+            helped = [pool.submit(_cv_job, job) for job in jobs[1::workers]]
+            mine = {i: _cv_job(job) for i, job in enumerate(jobs) if i % workers != 1}
+            flat = [
+                mine[i] if i in mine else helped[i // workers].result() for i in range(len(jobs))
+            ]
+    else:
+        flat = [_cv_job(job) for job in jobs]
+    names = [path.name for path in files]
+    scores: list[dict[str, FileScore]] = []
+    for k in range(len(settings)):
+        by_name: dict[str, FileScore] = {}
+        for j, name in enumerate(names):
+            rows = series[name]
+            flags = [False] * len(rows)
+            for i in flat[k * len(files) + j]:
+                flags[i] = True
+            by_name[name] = score_file(name, [r.moment for r in rows], flags, windows[name])
+        scores.append(by_name)
+
+    def choose(candidates: Sequence[int], fit: Sequence[str]) -> int:
+        return max(candidates, key=lambda k: (normalised([scores[k][n] for n in fit]), -k))
+
+    def folds(candidates: Sequence[int], show: bool) -> float:
+        held: list[FileScore] = []
+        for name in names:
+            fit = [n for n in names if n != name]
+            best = choose(candidates, fit)
+            held.append(scores[best][name])
+            if show:
+                design, overrides = settings[best]
+                print(
+                    f"fold {_short(name):<14} chose {design}: {describe_setting(overrides):<44}"
+                    f" train {normalised([scores[best][n] for n in fit]):5.1f}"
+                    f"  held out {normalised([scores[best][name]]):6.1f}"
+                    f" (shipped {normalised([scores[0][name]]):6.1f})"
+                )
+        return normalised(held)
+
+    print("\nleave one series out over every setting of every design")
+    pooled = folds(range(len(settings)), show=True)
+    print("\neach design alone: CV (choosing within its grid) and its settings on all series")
+    print(f"{'design':<18}{'cv':>6}  {'all series, per setting'}")
+    for design in designs:
+        own = [k for k, (d, _) in enumerate(settings) if d == design]
+        per_setting = "; ".join(
+            f"{describe_setting(settings[k][1])} {normalised(list(scores[k].values())):.1f}"
+            f" ({sum(s.detected for s in scores[k].values())}/"
+            f"{sum(s.windows for s in scores[k].values())},"
+            f" {sum(s.false_alerts for s in scores[k].values())} false)"
+            for k in own
+        )
+        print(f"{design:<18}{folds(own, show=False):>6.1f}  {per_setting}")
+    return pooled
+
+
+def _short(name: str) -> str:
+    return name.removeprefix("Twitter_volume_").removesuffix(".csv")
+
+
+def hour_median_starts(
+    rows: Sequence[Row],
+    factor: float = 4.0,
+    min_excess: int = 10,
+    days: int = 7,
+    quiet_hours: int = 6,
+) -> list[bool]:
+    """The reference detector of issue 12, a few lines long: alert when the last hour's
+    sum exceeds `factor` x the median hourly sum of the trailing `days` (and that median
+    by `min_excess`), once per episode (none within `quiet_hours` of the last excess).
+    Its constants are round numbers, not tuned; it is a yardstick for the synthetic set."""
+    per_hour = 12
+    sums: list[int] = []
+    trailing: deque[int] = deque(maxlen=days * 24 * per_hour)
+    ordered: list[int] = []
+    starts: list[bool] = []
+    last_excess: int | None = None
+    for i, row in enumerate(rows):
+        sums.append(row.value)
+        hour = sum(sums[-per_hour:])
+        fired = False
+        if len(trailing) >= 24 * per_hour:
+            median = ordered[len(ordered) // 2]
+            if hour > factor * median and hour >= median + min_excess:
+                fired = last_excess is None or i - last_excess > quiet_hours * per_hour
+                last_excess = i
+        starts.append(fired)
+        if len(trailing) == trailing.maxlen:
+            del ordered[bisect.bisect_left(ordered, trailing[0])]
+        trailing.append(hour)
+        bisect.insort(ordered, hour)
+    return starts
+
+
+def series_files(folder: Path) -> list[Path]:
+    """NAB's ``Twitter_volume_*.csv`` in `folder`, or else every ``*.csv`` (a synthetic set)."""
+    return sorted(folder.glob(SERIES_GLOB)) or sorted(folder.glob("*.csv"))
 
 
 # --------------------------------------------------------------------------- report
@@ -687,6 +919,24 @@ def _parser() -> argparse.ArgumentParser:
         help="print how unusual the rarest moment inside each labelled window was",
     )
     parser.add_argument(
+        "--cv",
+        action="store_true",
+        help="leave one series out: choose a design on the others, score it on the one; "
+        "last line nab-cv: S",
+    )
+    parser.add_argument(
+        "--reference",
+        action="store_true",
+        help="score the reference detector (hour sum against the trailing median) instead",
+    )
+    parser.add_argument(
+        "--cv-designs",
+        default="",
+        metavar="NAME,...",
+        help="restrict --cv to these designs of CV_DESIGNS (default: all)",
+    )
+    parser.add_argument("--cv-workers", type=int, default=2, help="processes for --cv (default 2)")
+    parser.add_argument(
         "--bounds",
         action="store_true",
         help="what the found windows would score with no false alert, and how early alerts must be",
@@ -697,7 +947,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
 
-    files = sorted(args.data.glob(SERIES_GLOB))
+    files = series_files(args.data)
     if not files:
         print(f"no {SERIES_GLOB} in {args.data}", file=sys.stderr)
         return 2
@@ -712,7 +962,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
 
-    alerts = {name: alert_starts(rows, setup) for name, rows in series.items()}
+    if args.reference:
+        alerts = {name: hour_median_starts(rows) for name, rows in series.items()}
+    else:
+        alerts = {name: alert_starts(rows, setup) for name, rows in series.items()}
     for name, rows in series.items():
         write_output(args.out / name, rows, alerts[name])
     print(f"wrote {len(files)} files to {args.out}")
@@ -756,7 +1009,33 @@ def _report(
         _sensitivity(scored, windows, setup)
     if args.cross_validate:
         _cross_validate(scored, windows, setup)
+    if args.cv:
+        pooled = cross_validate_series(
+            series,
+            windows,
+            scored,
+            args.out / "cv-cache",
+            _designs(args.cv_designs),
+            workers=args.cv_workers,
+        )
+        print(f"nab (in-sample, {describe_setting(overrides_of(args))}): {normalised(scores):.1f}")
+        print(f"nab-cv: {pooled:.1f}")
+        return
     print(f"nab: {normalised(scores):.1f}")
+
+
+def _designs(text: str) -> Mapping[str, Sequence[Mapping[str, str]]]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in CV_DESIGNS]
+    if unknown:
+        raise SystemExit(
+            f"--cv-designs: unknown {', '.join(unknown)} (known: {', '.join(CV_DESIGNS)})"
+        )
+    return {name: CV_DESIGNS[name] for name in names} if names else CV_DESIGNS
+
+
+def overrides_of(args: argparse.Namespace) -> dict[str, str]:
+    return dict(_split_override(text) for text in args.param)
 
 
 def _split_override(text: str) -> tuple[str, str]:

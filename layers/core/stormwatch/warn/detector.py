@@ -38,6 +38,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
+from statistics import NormalDist
 from typing import Any, Final, Literal
 
 from stormwatch.config.alerts import VolumeDetectorParams
@@ -68,6 +69,36 @@ _PRIOR_MENTIONS: Final = 4.0
 _MIN_CLIP_SIGMA: Final = 1.0
 
 Basis = Literal["baseline", "static", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorOptions:
+    """Experimental design choices, measured by `bench.nab --cv` (decision 0017).
+
+    Not part of the configuration: the defaults are the shipped detector, and a detector
+    with default options saves exactly the state it always did.
+    """
+
+    evidence: Literal["anscombe", "poisson"] = "anscombe"
+    """How a window's excess becomes a z: the Anscombe residual (shipped), or, where the
+    window expects fewer than `_POISSON_EXACT_BELOW` mentions, the normal score of the
+    exact (mid-p) Poisson upper tail - counts of 0-3 a bucket are not continuous."""
+    poisson_return_below: float = 0.0
+    """Where a window expects fewer mentions than this, its return period is also bounded
+    by the Poisson one (tail probability x judgements a day): an excess a Poisson count
+    shows daily is not a 1-in-N-days event however the daily maxima spread. 0: off."""
+    storm_days: Literal["cap", "skip"] = "cap"
+    """A day whose maximum passed the alert level is filed at that level ("cap", shipped)
+    or not filed at all ("skip"), so a week-long storm cannot raise the bar step by step."""
+    hold_hours: float = 0.0
+    """For this long after the last unusual bucket the episode counts as open: normal
+    buckets teach nothing upward and do not wind the excess clock back. 0: off."""
+
+
+_DEFAULT_OPTIONS: Final = DetectorOptions()
+# Above this many expected mentions in a window the Anscombe residual is the Poisson score.
+_POISSON_EXACT_BELOW: Final = 200.0
+_NORMAL: Final = NormalDist()
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,8 +214,12 @@ class VolumeDetector:
     bucket is "unknown", not zero: pass 0 for a bucket that is known to be empty.
     """
 
-    def __init__(self, params: VolumeDetectorParams | None = None) -> None:
+    def __init__(
+        self, params: VolumeDetectorParams | None = None, options: DetectorOptions | None = None
+    ) -> None:
         self.params = params or VolumeDetectorParams()
+        self.options = options or _DEFAULT_OPTIONS
+        self._last_anomalous: int | None = None
         p = self.params
         self._tz = _zone(p.timezone)
         self._bucket_seconds = p.bucket_minutes * 60
@@ -265,6 +300,12 @@ class VolumeDetector:
 
     def to_state(self) -> dict[str, Any]:
         """Everything needed to carry on later, JSON-ready (a few KB)."""
+        state = self._core_state()
+        if self.options.hold_hours:
+            state["last_anomalous"] = self._last_anomalous
+        return state
+
+    def _core_state(self) -> dict[str, Any]:
         return {
             "version": STATE_VERSION,
             "bucket_minutes": self.params.bucket_minutes,
@@ -291,7 +332,10 @@ class VolumeDetector:
 
     @classmethod
     def from_state(
-        cls, state: Mapping[str, Any], params: VolumeDetectorParams | None = None
+        cls,
+        state: Mapping[str, Any],
+        params: VolumeDetectorParams | None = None,
+        options: DetectorOptions | None = None,
     ) -> VolumeDetector:
         """Rebuild a detector saved by `to_state`.
 
@@ -306,7 +350,7 @@ class VolumeDetector:
         factors are what version 3 replaces (on sparse series the version-1 ones had
         blown up) and its daily maxima were measured against them.
         """
-        detector = cls(params)
+        detector = cls(params, options)
         p = detector.params
         try:
             version = state["version"]
@@ -346,6 +390,8 @@ class VolumeDetector:
             detector._excess_buckets = int(state["excess_buckets"])
             pending = state["pending"]
             detector._pending = None if pending is None else (int(pending[0]), int(pending[1]))
+            last_anomalous = state.get("last_anomalous")
+            detector._last_anomalous = None if last_anomalous is None else int(last_anomalous)
             detector._refit()
             detector._refresh_factors()
         except (KeyError, TypeError, IndexError) as error:
@@ -386,7 +432,10 @@ class VolumeDetector:
         if expected is not None:
             for minutes, width in zip(p.windows_minutes, self._window_buckets, strict=True):
                 total, expected_total = self._window_sums(index, count, expected, width)
-                z = _anscombe(total) - _anscombe_expected(expected_total)
+                if self.options.evidence == "poisson" and expected_total < _POISSON_EXACT_BELOW:
+                    z = _poisson_score(total, expected_total)
+                else:
+                    z = _anscombe(total) - _anscombe_expected(expected_total)
                 evidence.append(_WindowEvidence(minutes, total, expected_total, z))
         if not self._fits or not evidence:
             assessment = self._static_assessment(start, index, count, expected)
@@ -405,7 +454,7 @@ class VolumeDetector:
         # Bonferroni over the windows: each window alone must be n times as rare.
         windows = len(evidence)
         judged = [
-            (window, window.count >= p.min_count, fit.return_days(window.z) / windows)
+            (window, window.count >= p.min_count, self._return_days(fit, window) / windows)
             for fit, window in zip(self._fits, evidence, strict=True)
         ]
         # The rarest window decides, among those with enough mentions to matter.
@@ -439,6 +488,16 @@ class VolumeDetector:
             window_severities=window_severities,
             reason=reason,
         )
+
+    def _return_days(self, fit: _Gumbel, window: _WindowEvidence) -> float:
+        days = fit.return_days(window.z)
+        below = self.options.poisson_return_below
+        if below and window.expected < below:
+            tail = _poisson_tail(window.count, window.expected)
+            judgements_a_day = float(self.params.buckets_per_day)
+            poisson_days = _MAX_RETURN_DAYS if tail <= 0.0 else 1.0 / (tail * judgements_a_day)
+            days = min(days, max(poisson_days, 1.0))
+        return days
 
     def _severity_of(self, return_days: float) -> int:
         p = self.params
@@ -517,15 +576,32 @@ class VolumeDetector:
             self._day_max[slot] = window.z if current is None else max(current, window.z)
         # Unusual buckets add to the excess clock, normal ones wind it back: a storm that
         # flickers in and out still counts as one long excess.
-        step = 1 if evaluation.assessment.anomalous else -1
+        anomalous = evaluation.assessment.anomalous
+        held = False
+        if self.options.hold_hours:
+            if anomalous:
+                self._last_anomalous = index
+            elif self._last_anomalous is not None:
+                held = (index - self._last_anomalous) * self.params.bucket_minutes < (
+                    self.options.hold_hours * 60.0
+                )
+        step = 1 if anomalous else (0 if held else -1)
         self._excess_buckets = max(0, self._excess_buckets + step)
-        self._learn(index, count, evaluation.expected, evaluation.assessment.anomalous)
+        self._learn(index, count, evaluation.expected, anomalous, held=held)
         self._history.append((index, count, evaluation.expected))
         oldest = index - self._history_buckets + 1
         while self._history and self._history[0][0] < oldest:
             self._history.pop(0)
 
-    def _learn(self, index: int, count: int, expected: float | None, anomalous: bool) -> None:
+    def _learn(
+        self,
+        index: int,
+        count: int,
+        expected: float | None,
+        anomalous: bool,
+        *,
+        held: bool = False,
+    ) -> None:
         """Add one final bucket to the level sums and to today's hourly counts.
 
         The count is first Huber-clipped on the Anscombe scale and turned back into a
@@ -547,6 +623,9 @@ class VolumeDetector:
                 # more of it is learned (a new normal persists, a storm does not).
                 hours = self._excess_buckets * p.bucket_minutes / 60.0
                 upper = clip * hours / p.shift_acceptance_hours
+            elif held:
+                # An open episode (DetectorOptions.hold_hours): its lulls teach nothing upward.
+                upper = 0.0
             highest = max(_count_at(expected, upper), expected)
             learned = max(_count_at(expected, -clip), min(learned, highest))
 
@@ -665,6 +744,8 @@ class VolumeDetector:
                     cap = self._fits[slot].threshold(
                         p.watch_return_days * len(self._window_buckets)
                     )
+                    if day_max > cap and self.options.storm_days == "skip":
+                        continue
                     filed = min(day_max, cap)
                 maxima.append(filed)
                 del maxima[: -p.maxima_days]
@@ -674,6 +755,44 @@ class VolumeDetector:
         self._day_hour_buckets = [0] * HOURS_PER_DAY
         self._day_learned_before = self._learned
         self._day_max = [None] * len(self._window_buckets)
+
+
+def _poisson_tail(count: int, expected: float) -> float:
+    """Mid-p upper tail of a Poisson count: P(X > count) + P(X = count) / 2."""
+    mu = max(expected, _MIN_EXPECTED)
+    log_pmf = count * math.log(mu) - mu - math.lgamma(count + 1)
+    pmf = math.exp(log_pmf)
+    if count > mu:
+        # Terms above `count` shrink at least geometrically: sum until negligible.
+        above, term, k = 0.0, pmf, count
+        while True:
+            k += 1
+            term *= mu / k
+            above += term
+            if term <= above * 1e-12 or term == 0.0:
+                break
+        return above + pmf / 2.0
+    # P(X >= count) = 1 - P(X < count): sum the (few, count <= mu < 200) lower terms.
+    below, term = 0.0, math.exp(-mu)
+    for k in range(count):
+        below += term
+        term *= mu / (k + 1)
+    return max(1.0 - below - pmf / 2.0, 0.0)
+
+
+def _poisson_score(count: int, expected: float) -> float:
+    """The normal score of the mid-p Poisson upper tail: like the Anscombe residual for
+    large counts, exact for the small ones."""
+    tail = _poisson_tail(count, expected)
+    if tail >= 1.0:
+        return -8.0
+    if tail <= 1e-300:
+        # Beyond the normal table: the asymptotic score of a tail this small.
+        log_tail = (
+            count * math.log(max(expected, _MIN_EXPECTED)) - expected - math.lgamma(count + 1)
+        )
+        return math.sqrt(max(-2.0 * log_tail, 0.0))
+    return -_NORMAL.inv_cdf(tail)
 
 
 def _zone(name: str) -> tzinfo:

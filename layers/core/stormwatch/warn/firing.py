@@ -26,6 +26,27 @@ from stormwatch.config.alerts import FiringRuleParams
 STATE_VERSION: Final = 2
 
 
+@dataclass(frozen=True, slots=True)
+class EpisodeOptions:
+    """Experimental episode grouping, measured by `bench.nab --cv` (decision 0017).
+
+    Not part of the configuration: the defaults are the shipped rule, and a rule with
+    default options saves exactly the state it always did.
+    """
+
+    reopen_minutes: int = 0
+    """After a resolve, an excess that comes within this long of the episode's last
+    unusual bucket rekindles the same episode instead of starting an alert (like a
+    grouping window that every new excess extends): a storm that flares up again for a
+    week is one episode. 0: off (only the cooldown applies)."""
+    reopen_escalates: bool = False
+    """A rekindled excess more severe than the episode's peak starts a new alert anyway
+    (as the cooldown lets a worse episode through)."""
+
+
+_DEFAULT_EPISODE: Final = EpisodeOptions()
+
+
 class FiringEventKind(enum.StrEnum):
     STARTED = "started"
     ESCALATED = "escalated"
@@ -78,8 +99,12 @@ class FiringRule:
     just ended does not.
     """
 
-    def __init__(self, params: FiringRuleParams | None = None) -> None:
+    def __init__(
+        self, params: FiringRuleParams | None = None, episode: EpisodeOptions | None = None
+    ) -> None:
         self.params = params or FiringRuleParams()
+        self.episode = episode or _DEFAULT_EPISODE
+        self._episode_last: datetime | None = None
         self._last_bucket: datetime | None = None
         self._streak_start: datetime | None = None
         self._streak_last: datetime | None = None
@@ -137,6 +162,13 @@ class FiringRule:
             self._streak_start = at
         self._streak_last = at
         self._last_unusual = at
+        reopen = self.episode.reopen_minutes
+        if reopen and self._episode_last is not None:
+            rekindled = at - self._episode_last < timedelta(minutes=reopen)
+            self._episode_last = at
+            worse = self.episode.reopen_escalates and severity > self._resolved_peak
+            if rekindled and not worse:
+                return None
         streak = (at - self._streak_start) // bucket + 1
         if streak < self.params.confirm_buckets:
             return None
@@ -147,6 +179,7 @@ class FiringRule:
             return None
         self._firing_since = at
         self._severity = severity
+        self._episode_last = at
         self._trigger_minutes = assessment.window_minutes
         self._awaiting_calm = False
         return FiringEvent(FiringEventKind.STARTED, at, severity, at)
@@ -160,6 +193,7 @@ class FiringRule:
         limit = max(self.params.recovery_minutes, self._trigger_minutes or 0)
         if self._judged(assessment, limit) >= 1:
             self._last_unusual = at
+            self._episode_last = at
             return None
         if self._last_unusual is not None and at - self._last_unusual < timedelta(
             minutes=self.params.resolve_after_minutes
@@ -176,6 +210,12 @@ class FiringRule:
         return event
 
     def to_state(self) -> dict[str, Any]:
+        state = self._core_state()
+        if self.episode.reopen_minutes:
+            state["episode_last"] = _iso(self._episode_last)
+        return state
+
+    def _core_state(self) -> dict[str, Any]:
         return {
             "version": STATE_VERSION,
             "last_bucket": _iso(self._last_bucket),
@@ -192,9 +232,12 @@ class FiringRule:
 
     @classmethod
     def from_state(
-        cls, state: Mapping[str, Any], params: FiringRuleParams | None = None
+        cls,
+        state: Mapping[str, Any],
+        params: FiringRuleParams | None = None,
+        episode: EpisodeOptions | None = None,
     ) -> FiringRule:
-        rule = cls(params)
+        rule = cls(params, episode)
         try:
             version = state["version"]
             if version not in (1, STATE_VERSION):
@@ -207,6 +250,7 @@ class FiringRule:
             rule._last_unusual = _parse(state["last_unusual"])
             rule._resolved_at = _parse(state["resolved_at"])
             rule._resolved_peak = int(state["resolved_peak"])
+            rule._episode_last = _parse(state.get("episode_last"))
             # Version 1 knew neither: an alert it left firing is judged on the recovery
             # windows alone.
             if version == STATE_VERSION:

@@ -25,7 +25,7 @@ from typing import Any
 
 from stormwatch.config.alerts import AlertSettings
 from stormwatch.model import iso, parse_iso
-from stormwatch.warn.firing import FiringEventKind, FiringRule
+from stormwatch.warn.firing import EpisodeOptions, FiringEventKind, FiringRule
 from stormwatch.warn.vocabulary import AlertEvent, Finding
 
 KEPT_EPISODES = 20
@@ -135,16 +135,20 @@ class NotAcknowledgeable(ValueError):
 
 class BrandLifecycle:
     def __init__(
-        self, brand: str, settings: AlertSettings, state: Mapping[str, Any] | None = None
+        self,
+        brand: str,
+        settings: AlertSettings,
+        state: Mapping[str, Any] | None = None,
+        episode: EpisodeOptions | None = None,
     ) -> None:
         self.brand = brand
         self.settings = settings
         state = state or {}
         firing_state = state.get("firing")
         self.firing = (
-            FiringRule.from_state(firing_state, settings.lifecycle)
+            FiringRule.from_state(firing_state, settings.lifecycle, episode)
             if firing_state
-            else FiringRule(settings.lifecycle)
+            else FiringRule(settings.lifecycle, episode)
         )
         alert = state.get("alert")
         self.alert = ActiveAlert.from_dict(alert) if alert else None
