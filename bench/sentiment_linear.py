@@ -20,9 +20,10 @@ All n-gram features count 1 per occurrence and the sum is divided by sqrt(occurr
 with `lexicon_features`, three more unscaled inputs come from the lexicon analyzer's
 compound score s: max(-s, 0), max(s, 0) and s == 0.
 
-Every n-gram feature belongs to one token or one pair, so a post's score is a sum of cached
-per-token and per-pair sums: warm, a post costs a regex pass and a dictionary lookup per
-token and per pair.
+Every n-gram feature belongs to one token or one pair of tokens, and no token spans
+whitespace, so a post's score is a sum of cached sums: one per whitespace-separated chunk
+(its tokens and the pairs inside it) and one per pair across two chunks. Warm, a post
+costs a `split` and two dictionary lookups per chunk.
 """
 
 from __future__ import annotations
@@ -133,6 +134,14 @@ def lexicon_inputs(score: float) -> tuple[float, float, float]:
     return (max(-score, 0.0), max(score, 0.0), 1.0 if score == 0.0 else 0.0)
 
 
+Sums = tuple[int, float, float, float]
+"""Occurrences and the summed (negative, neutral, positive) weights of some features."""
+Chunk = tuple[str, str, int, float, float, float]
+"""A chunk's first and last token and the sums of its tokens and inner pairs."""
+_EMPTY: Final[Chunk] = ("", "", 0, 0.0, 0.0, 0.0)
+MEMO_LIMIT: Final = 100_000
+
+
 @dataclass(slots=True)
 class LinearModel:
     """Scores of a post for the three classes: bias + table rows of its features."""
@@ -142,14 +151,10 @@ class LinearModel:
     bias: dict[str, tuple[float, float, float]]  # per trained language, and "*" for others
     lexicon: Callable[[str, str], float] | None = None
     trained_on: tuple[str, ...] = ()  # SHA-256 of each training text file
-    _token_sums: dict[tuple[str, str], tuple[int, float, float, float]] = field(
-        default_factory=dict
-    )
-    _pair_sums: dict[tuple[str, str, str], tuple[int, float, float, float]] = field(
-        default_factory=dict
-    )
+    _chunk_sums: dict[tuple[str, str], Chunk] = field(default_factory=dict)
+    _pair_sums: dict[tuple[str, str, str], Sums] = field(default_factory=dict)
 
-    def _sum(self, keys: list[str], language: str) -> tuple[int, float, float, float]:
+    def _sum(self, keys: list[str], language: str) -> Sums:
         table = self.table
         indices = self.space.indices(keys, language)
         neg = neu = pos = 0.0
@@ -160,26 +165,30 @@ class LinearModel:
             pos += table[row + 2]
         return len(indices), neg, neu, pos
 
-    def _token(self, language: str, token: str) -> tuple[int, float, float, float]:
-        key = (language, token)
-        found = self._token_sums.get(key)
-        if found is None:
-            if len(self._token_sums) > 100_000:
-                self._token_sums.clear()
-            found = self._token_sums[key] = self._sum(token_keys(token), language)
-        return found
-
-    def _pair(self, language: str, first: str, second: str) -> tuple[int, float, float, float]:
+    def _pair(self, language: str, first: str, second: str) -> Sums:
         key = (language, first, second)
         found = self._pair_sums.get(key)
         if found is None:
-            if len(self._pair_sums) > 100_000:
+            if len(self._pair_sums) >= MEMO_LIMIT:
                 self._pair_sums.clear()
             found = self._pair_sums[key] = self._sum(pair_keys(first, second), language)
         return found
 
+    def _chunk(self, language: str, chunk: str) -> Chunk:
+        """Sums of a whitespace-free chunk's tokens and inner pairs, and its end tokens."""
+        found = tokens(chunk)
+        if not found:
+            return _EMPTY
+        count = 0
+        neg = neu = pos = 0.0
+        parts = [self._sum(token_keys(token), language) for token in found]
+        parts.extend(self._pair(language, a, b) for a, b in pairwise(found))
+        for n, a, b, c in parts:
+            count, neg, neu, pos = count + n, neg + a, neu + b, pos + c
+        return found[0], found[-1], count, neg, neu, pos
+
     def clear_caches(self) -> None:
-        self._token_sums.clear()
+        self._chunk_sums.clear()
         self._pair_sums.clear()
 
     def scores(self, text: str, language: str) -> tuple[float, float, float]:
@@ -189,14 +198,23 @@ class LinearModel:
             language = "*"
         count = 0
         neg = neu = pos = 0.0
-        found = tokens(text)
-        parts = [self._token(language, token) for token in found]
-        parts.extend(self._pair(language, first, second) for first, second in pairwise(found))
-        for n, a, b, c in parts:
-            count += n
-            neg += a
-            neu += b
-            pos += c
+        chunks = self._chunk_sums
+        previous = ""
+        for chunk in text.split():
+            key = (language, chunk)
+            entry = chunks.get(key)
+            if entry is None:
+                if len(chunks) >= MEMO_LIMIT:
+                    chunks.clear()
+                entry = chunks[key] = self._chunk(language, chunk)
+            first, last, n, a, b, c = entry
+            if not n:
+                continue
+            if previous:
+                pn, pa, pb, pc = self._pair(language, previous, first)
+                n, a, b, c = n + pn, a + pa, b + pb, c + pc
+            count, neg, neu, pos = count + n, neg + a, neu + b, pos + c
+            previous = last
         if count:
             scale = 1.0 / math.sqrt(count)
             neg, neu, pos = neg * scale, neu * scale, pos * scale

@@ -81,3 +81,21 @@ def test_linear_model_round_trips_and_scores_from_its_table(tmp_path: Path) -> N
     assert tokens("SOOO bad!!! @brand http://x.co/1 :( 😡 42") == [
         "soo", "bad", "!!", "@user", "<url>", ":(", "😡", "0",
     ]  # fmt: skip
+
+
+def test_cached_chunk_sums_equal_the_features_the_trainer_sees() -> None:
+    space = FeatureSpace(512, frozenset({"de"}), language_features=True)
+    table = array("f", [((i * 7919) % 13 - 6) / 10 for i in range(space.rows * CLASSES)])
+    model = LinearModel(space, table, {"*": (0.0, 0.0, 0.0), "de": (0.1, 0.0, -0.1)})
+    for text, language in [
+        ("Nicht gut!!! @db_bahn #Zugausfall 😡😡 http://t.co/x", "de"),
+        ("  so   sooo bad:( ok  ", "en"),
+        ("...", "de"),
+    ]:
+        indices = space.features(text, language)
+        reference = [model.bias[language if language == "de" else "*"][k] for k in range(3)]
+        for k in range(CLASSES):
+            total = sum(table[i * CLASSES + k] for i in indices)
+            reference[k] += total / len(indices) ** 0.5 if indices else 0.0
+        for _ in range(2):  # cold, then from the caches
+            assert model.scores(text, language) == pytest.approx(reference, abs=1e-6)
