@@ -20,6 +20,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 SAM = ROOT / ".tools" / "sam" / "bin" / "sam"
 WHEELHOUSE = ROOT / ".tools" / "wheelhouse"
+# Under .tools, not a temporary folder: sam keeps its record of the last build (build.toml)
+# beside the build folder, and only with it can the next build be incremental.
+BUILD_HOME = ROOT / ".tools" / "sam-build"
 
 pytestmark = pytest.mark.build
 
@@ -32,10 +35,10 @@ _CfnLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
 
 
 @pytest.fixture(scope="module")
-def build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def build_dir() -> Path:
     if not SAM.exists() or not (WHEELHOUSE / ".complete").exists():
         pytest.fail("the SAM CLI and the wheelhouse are missing: run `make setup` first")
-    target = tmp_path_factory.mktemp("sam") / "build"
+    target = BUILD_HOME / "build"
     environment = {
         **os.environ,
         "SAM_CLI_TELEMETRY": "0",
@@ -45,8 +48,21 @@ def build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         # sam looks for python3.13 on PATH; the venv's interpreter is the runtime's version.
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     }
+    # --cached: sam builds the layer again only when its manifest (requirements.txt)
+    # changed, and copies the sources anew; an unchanged layer is not installed from the
+    # wheelhouse on every run (22 s; 2 s incremental).
     subprocess.run(
-        [str(SAM), "build", "--build-dir", str(target), "--template-file", "template.yaml"],
+        [
+            str(SAM),
+            "build",
+            "--build-dir",
+            str(target),
+            "--template-file",
+            "template.yaml",
+            "--cached",
+            "--cache-dir",
+            str(BUILD_HOME / "cache"),
+        ],
         cwd=ROOT,
         env=environment,
         check=True,
