@@ -139,4 +139,4 @@ bench: $(VENV)/.installed $(DICTIONARIES) $(FONTS)
 	$(PYTHON) -m bench.nab --data ../shared/data/nab-tweets --out out/nab
 
 clean:
-	rm -rf .aws-sam out $(TOOLS)/template.cfn.json .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .aws-sam out $(TOOLS)/template.cfn.json $(TOOLS)/sam-build .pytest_cache .mypy_cache .ruff_cache
