@@ -28,7 +28,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -143,18 +142,26 @@ class JwtAuthorizer:
         self.audiences = frozenset(audiences)
         self.jwks = jwks
         self.now = now
+        self._keys: Any = None
+
+    def _key_set(self) -> Any:
+        """The issuer's keys, fetched once (API Gateway caches them too; a pool's keys do
+        not change while the local stack runs)."""
+        from joserfc.jwk import KeySet
+
+        if self._keys is None:
+            self._keys = KeySet.import_key_set(self.jwks())  # type: ignore[arg-type]
+        return self._keys
 
     def claims(self, authorization: str | None) -> dict[str, Any] | None:
         from joserfc import jwt
         from joserfc.errors import JoseError
-        from joserfc.jwk import KeySet
 
         token = (authorization or "").removeprefix("Bearer ").strip()
         if token.count(".") != 2:
             return None
         try:
-            keys = KeySet.import_key_set(self.jwks())  # type: ignore[arg-type]
-            claims = dict(jwt.decode(token, keys).claims)
+            claims = dict(jwt.decode(token, self._key_set()).claims)
         except (JoseError, ValueError):
             return None
         audience = claims.get("aud") if claims.get("token_use") == "id" else claims.get("client_id")
@@ -404,6 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from local.console_seed import seed_crisis
+    from local.serve import wait_until_stopped
 
     settings = console_stack_settings(args.port, args.login_port)
     with LocalStack(log=open(os.devnull, "w"), **settings) as stack:
@@ -418,11 +426,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  The on-call SMS's link (opens once, for 24 h): {seeded.link}")
         print(f"  The statement {seeded.statement_id}, by carla, waits for two approvals.")
         print("Ctrl-C stops everything.")
-        sys.stdout.flush()
-        stopped = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-        with contextlib.suppress(KeyboardInterrupt):
-            stopped.wait()
+        wait_until_stopped()
         console.stop()
     return 0
 

@@ -65,6 +65,15 @@ def serve(
     return KeepAliveWSGIServer("127.0.0.1", port, gateway.wsgi).start(), keys
 
 
+def wait_until_stopped() -> None:
+    """Until Ctrl-C or SIGTERM: what a `make local` or `make console` serves stays up."""
+    sys.stdout.flush()
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    with contextlib.suppress(KeyboardInterrupt):
+        stopped.wait()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m local.serve",
@@ -94,11 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{stack.channels.channel_url('rss')}{STATUS_PAGE}"
         )
         print(f"Profiles (act.people): {', '.join(keys)}. Ctrl-C stops everything.")
-        sys.stdout.flush()
-        stopped = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-        with contextlib.suppress(KeyboardInterrupt):
-            stopped.wait()
+        wait_until_stopped()
         server.stop()
     return 0
 
