@@ -9,8 +9,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,6 +17,7 @@ import pytest
 import time_machine
 
 from local.act_demo import seed_scheduled_posts
+from local.console_seed import holding_statement
 from local.fakechannels.lookup.mastodon import MAX_CHARACTERS
 from local.fakechannels.publishing import AFTER_STORE, LATENCY, PUBLISHED
 from local.fakechannels.scheduling import seed_all
@@ -26,13 +26,11 @@ from local.localconfig import localize, read_document
 from local.stack import LocalStack
 from ops.transport import LocalTransport, http_api_event
 from stormwatch.act.http import Answer
-from stormwatch.act.statements import load_kind, render
 from stormwatch.persistence.audit import AuditLog
 from stormwatch.persistence.table import Table
 from stormwatch.runtime import clear_caches
 from tests.granted import assert_seen
 
-ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT = "arn:aws:iam::123456789012:user"
 CARLA, ANNA, BEN, DIETER = (f"{ACCOUNT}/{name}" for name in ("carla", "anna", "ben", "dieter"))
 PUBLISHED_ON = ("x", "mastodon", "bluesky", "facebook", "linkedin", "instagram")
@@ -78,26 +76,8 @@ def _body(
     stack: LocalStack, situation: str = "Since 6 am, flights from Hamburg are delayed."
 ) -> dict[str, Any]:
     """The English holding statement, its link pointed at the fake web."""
-    rendering = render(
-        load_kind(ROOT / "statements" / "holding"),
-        "en",
-        {
-            "situation": situation,
-            "next_update": "2026-12-24T18:00+01:00",
-            "link": "https://nordwind.example/updates",
-        },
-    )
-    web = stack.channels.channel_url("rss") + "/web/page/updates"
-    return {
-        "kind": "holding",
-        "language": "en",
-        "base": rendering.base.replace("https://nordwind.example/updates", web),
-        "texts": {
-            channel: text.replace("https://nordwind.example/updates", web)
-            for channel, text in rendering.texts.items()
-        },
-        "variables": dict(rendering.variables),
-    }
+    next_update = datetime(2026, 12, 24, 18, 0, tzinfo=timezone(timedelta(hours=1)))
+    return holding_statement(stack, situation, next_update)
 
 
 def _ok(answer: Answer) -> dict[str, Any]:
