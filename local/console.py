@@ -32,7 +32,6 @@ import socket
 import subprocess
 import sys
 import threading
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -236,42 +235,24 @@ class ConsoleGateway:
 def _payload_event(
     request: Request, headers: Mapping[str, str], route_key: str, parameters: Mapping[str, str]
 ) -> dict[str, Any]:
-    moment = datetime.now(UTC)
-    body = request.get_data(as_text=True)
-    event: dict[str, Any] = {
-        "version": "2.0",
-        "routeKey": route_key,
-        "rawPath": request.path,
-        "rawQueryString": request.query_string.decode(),
-        "cookies": [f"{name}={value}" for name, value in request.cookies.items()],
-        "headers": {name: value for name, value in headers.items() if name != "cookie"},
-        "requestContext": {
-            "accountId": ACCOUNT_ID,
-            "apiId": "localconsole",
-            "domainName": request.host,
-            "http": {
-                "method": request.method,
-                "path": request.path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": request.remote_addr or "127.0.0.1",
-                "userAgent": request.headers.get("User-Agent", ""),
-            },
-            "requestId": str(uuid.uuid4()),
-            "routeKey": route_key,
-            "stage": "$default",
-            "time": moment.strftime("%d/%b/%Y:%H:%M:%S +0000"),
-            "timeEpoch": int(moment.timestamp() * 1000),
-        },
-        "body": body or None,
-        "isBase64Encoded": False,
-    }
-    if request.args:
-        event["queryStringParameters"] = {
-            name: ",".join(request.args.getlist(name)) for name in request.args
-        }
-    if parameters:
-        event["pathParameters"] = dict(parameters)
-    return event
+    from ops.transport import payload_v2_event
+
+    return payload_v2_event(
+        request.method,
+        request.path,
+        route_key=route_key,
+        raw_query=request.query_string.decode(),
+        headers={name: value for name, value in headers.items() if name != "cookie"},
+        body=request.get_data(as_text=True) or None,
+        account=ACCOUNT_ID,
+        api_id="localconsole",
+        domain=request.host,
+        source_ip=request.remote_addr or "127.0.0.1",
+        user_agent=request.headers.get("User-Agent", ""),
+        cookies=[f"{name}={value}" for name, value in request.cookies.items()],
+        query_parameters={name: ",".join(request.args.getlist(name)) for name in request.args},
+        path_parameters=parameters,
+    )
 
 
 def _api_message(status: int, message: str) -> Response:

@@ -153,6 +153,68 @@ def deployed_transport(stack: str | None, api_url: str | None = None) -> ApiTran
 # --- the local stack -----------------------------------------------------------------------
 
 
+def payload_v2_event(
+    method: str,
+    raw_path: str,
+    *,
+    route_key: str,
+    raw_query: str = "",
+    headers: Mapping[str, str],
+    body: str | None,
+    account: str,
+    api_id: str,
+    domain: str,
+    source_ip: str = "127.0.0.1",
+    user_agent: str = "",
+    authorizer: Mapping[str, Any] | None = None,
+    cookies: Iterable[str] = (),
+    query_parameters: Mapping[str, str] | None = None,
+    path_parameters: Mapping[str, str] | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The payload-2.0 event an HTTP API sends a Lambda integration: the one shape the
+    local stack's gateways (the Act API here, the console's in local.console) hand to the
+    handlers. Keys API Gateway leaves out when empty are left out here too."""
+    moment = now or datetime.now(UTC)
+    context: dict[str, Any] = {
+        "accountId": account,
+        "apiId": api_id,
+        "domainName": domain,
+        "http": {
+            "method": method,
+            "path": raw_path,
+            "protocol": "HTTP/1.1",
+            "sourceIp": source_ip,
+            "userAgent": user_agent,
+        },
+        "requestId": str(uuid.uuid4()),
+        "routeKey": route_key,
+        "stage": "$default",
+        "time": moment.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+        "timeEpoch": int(moment.timestamp() * 1000),
+    }
+    if authorizer is not None:
+        context["authorizer"] = dict(authorizer)
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": raw_path,
+        "rawQueryString": raw_query,
+        "headers": dict(headers),
+        "requestContext": context,
+        "body": body,
+        "isBase64Encoded": False,
+    }
+    cookies = list(cookies)
+    if cookies:
+        event["cookies"] = cookies
+    if query_parameters:
+        event["queryStringParameters"] = dict(query_parameters)
+    if path_parameters:
+        event["pathParameters"] = dict(path_parameters)
+    return event
+
+
 def http_api_event(
     method: str,
     path: str,
@@ -165,49 +227,32 @@ def http_api_event(
 ) -> dict[str, Any]:
     """The payload-2.0 event API Gateway's HTTP API sends for a request its IAM authorizer
     verified as `user_arn`, on the route `route_key` (`POST /statements/{id}/release`)."""
-    moment = now or datetime.now(UTC)
     account = user_arn.split(":")[4] if user_arn.count(":") >= 5 else "123456789012"
     raw_path, _, query = path.partition("?")
-    route_key = route_key or f"{method} {raw_path}"
-    event: dict[str, Any] = {
-        "version": "2.0",
-        "routeKey": route_key,
-        "rawPath": raw_path,
-        "rawQueryString": query,
-        "headers": {"content-type": "application/json", "host": "local.execute-api"},
-        "requestContext": {
-            "accountId": account,
-            "apiId": "local",
-            "authorizer": {
-                "iam": {
-                    "accessKey": "ASIALOCAL",
-                    "accountId": account,
-                    "callerId": "LOCAL",
-                    "principalOrgId": None,
-                    "userArn": user_arn,
-                    "userId": "LOCAL",
-                }
-            },
-            "domainName": "local.execute-api",
-            "http": {
-                "method": method,
-                "path": raw_path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": "127.0.0.1",
-                "userAgent": "stormwatch-cli",
-            },
-            "requestId": str(uuid.uuid4()),
-            "routeKey": route_key,
-            "stage": "$default",
-            "time": moment.strftime("%d/%b/%Y:%H:%M:%S +0000"),
-            "timeEpoch": int(moment.timestamp() * 1000),
+    return payload_v2_event(
+        method,
+        raw_path,
+        route_key=route_key or f"{method} {raw_path}",
+        raw_query=query,
+        headers={"content-type": "application/json", "host": "local.execute-api"},
+        body=json.dumps(dict(body), ensure_ascii=False) if body is not None else None,
+        account=account,
+        api_id="local",
+        domain="local.execute-api",
+        user_agent="stormwatch-cli",
+        authorizer={
+            "iam": {
+                "accessKey": "ASIALOCAL",
+                "accountId": account,
+                "callerId": "LOCAL",
+                "principalOrgId": None,
+                "userArn": user_arn,
+                "userId": "LOCAL",
+            }
         },
-        "body": json.dumps(dict(body), ensure_ascii=False) if body is not None else None,
-        "isBase64Encoded": False,
-    }
-    if path_parameters:
-        event["pathParameters"] = dict(path_parameters)
-    return event
+        path_parameters=path_parameters,
+        now=now,
+    )
 
 
 NOT_FOUND = Answer(404, {"message": "Not Found"})
