@@ -452,7 +452,7 @@ def test_given_a_mention_that_is_markup_when_the_alert_page_quotes_it_then_it_is
         "<img src=x>",
         text,
         now - timedelta(minutes=10),
-        reach=900,
+        reach=12345,
     )
     MentionLedger(Table(act.client("dynamodb"), act.outputs["TableName"])).commit_page(
         "x",
@@ -472,6 +472,7 @@ def test_given_a_mention_that_is_markup_when_the_alert_page_quotes_it_then_it_is
     assert "<img" not in page
     assert str(markupsafe.escape(text)) in page
     assert "&lt;img src=x&gt;" in page
+    assert "12,345 reach" in page
     # ...and the charts count it: one mention, all of it negative, on x and in all
     assert "Nordwind Air - x" in status
     assert "1 mentions, 100 % negative" in status

@@ -60,22 +60,46 @@ def test_a_link_whose_brands_moved_is_refused_not_opened_for_another_brand() -> 
 
 
 def test_the_chart_scales_volume_to_the_busiest_bucket_and_share_to_100_percent() -> None:
+    # Given two buckets of one channel in the last 24 hours
     bucket = timedelta(minutes=5)
     end = NOW
     series = {
         end - bucket: BucketCounts(total=10, negative=5),
         end - 2 * bucket: BucketCounts(total=5, negative=0),
     }
+    # When the chart is drawn
     chart = chart_of("x", series, end, bucket)
+    # Then volume reaches the top at the busiest bucket and share is drawn to scale
     assert chart.total == 15
     assert chart.negative_share == pytest.approx(1 / 3)
     assert chart.peak == 10
     last_volume = chart.volume_points.split()[-1]
-    last_share = chart.negative_points.split()[-1]
+    last_share = chart.negative_path.split()[-1]
     assert float(last_volume.split(",")[1]) == pytest.approx(1.0)  # the top
+    assert last_share.startswith("L")
     assert float(last_share.split(",")[1]) == pytest.approx((HEIGHT - 1) - 0.5 * (HEIGHT - 2))
     assert len(chart.volume_points.split()) == 24 * 12
     assert chart_of("x", {}, end, bucket).negative_share is None
+
+
+def test_a_bucket_of_one_negative_mention_draws_no_share_line() -> None:
+    # Given a quiet night: one negative mention, then two busier buckets apart
+    bucket = timedelta(minutes=5)
+    end = NOW
+    series = {
+        end - 10 * bucket: BucketCounts(total=1, negative=1),
+        end - 5 * bucket: BucketCounts(total=8, negative=2),
+        end - bucket: BucketCounts(total=6, negative=6),
+    }
+    # When the chart is drawn
+    chart = chart_of("x", series, end, bucket)
+    # Then the share line has only the two busier buckets, each its own segment,
+    # and nothing near the top for the lone post
+    segments = chart.negative_path.split()
+    assert [s[0] for s in segments] == ["M", "M"]
+    lone_x = (24 * 12 - 10) * (320 / (24 * 12 - 1))
+    assert all(abs(float(s[1:].split(",")[0]) - lone_x) > 1 for s in segments)
+    assert chart.negative_share == pytest.approx(9 / 15)
 
 
 def _event(claims: object) -> dict[str, object]:

@@ -200,7 +200,8 @@ def test_mention_text_is_escaped_data_never_markup_or_a_template() -> None:
 
 
 def test_the_page_is_self_contained_with_an_inline_svg_chart() -> None:
-    html = report_html(make_report([scored("awful", 900)]))
+    html = report_html(make_report([scored("awful", 123456)]))
+    assert "reach 123,456" in html
     assert "<svg" in html
     assert "<polyline" in html
     assert "<style>" in html

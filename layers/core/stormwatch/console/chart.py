@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 from stormwatch.model import BucketCounts
 
 WIDTH, HEIGHT = 320, 80
+MIN_MENTIONS_FOR_SHARE = 5
+"""A bucket with fewer mentions draws no share: one negative post of one is not "100 %"."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,8 +21,9 @@ class Chart:
     negative_share: float | None
     volume_points: str
     """A polyline's points: mentions per bucket, scaled to the channel's busiest bucket."""
-    negative_points: str
-    """Negative share per bucket (0 at the bottom, 100 % at the top)."""
+    negative_path: str
+    """An SVG path's data: negative share per bucket (0 at the bottom, 100 % at the top),
+    broken where a bucket has fewer than MIN_MENTIONS_FOR_SHARE mentions."""
     peak: int
 
 
@@ -30,6 +33,21 @@ def _points(values: list[float], top: float) -> str:
     step = WIDTH / max(1, len(values) - 1)
     scale = (HEIGHT - 2) / top if top else 0.0
     return " ".join(f"{i * step:.1f},{HEIGHT - 1 - v * scale:.1f}" for i, v in enumerate(values))
+
+
+def _path(values: list[float | None], top: float) -> str:
+    """Like _points, as path data; a None starts a new segment after the gap."""
+    step = WIDTH / max(1, len(values) - 1)
+    scale = (HEIGHT - 2) / top if top else 0.0
+    commands: list[str] = []
+    drawing = False
+    for i, value in enumerate(values):
+        if value is None:
+            drawing = False
+            continue
+        commands.append(f"{'L' if drawing else 'M'}{i * step:.1f},{HEIGHT - 1 - value * scale:.1f}")
+        drawing = True
+    return " ".join(commands)
 
 
 def chart_of(
@@ -43,8 +61,10 @@ def chart_of(
     count = int(span / bucket)
     starts = [end - span + bucket * i for i in range(count)]
     totals = [float(series[s].total) if s in series else 0.0 for s in starts]
-    shares = [
-        series[s].negative / series[s].total if s in series and series[s].total else 0.0
+    shares: list[float | None] = [
+        series[s].negative / series[s].total
+        if s in series and series[s].total >= MIN_MENTIONS_FOR_SHARE
+        else None
         for s in starts
     ]
     total = sum(c.total for c in series.values())
@@ -55,6 +75,6 @@ def chart_of(
         total=total,
         negative_share=negative / total if total else None,
         volume_points=_points(totals, float(peak)),
-        negative_points=_points(shares, 1.0),
+        negative_path=_path(shares, 1.0),
         peak=peak,
     )

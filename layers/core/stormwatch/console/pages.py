@@ -16,13 +16,18 @@ TEMPLATES = Path(__file__).parent / "templates"
 def _environment() -> Any:
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-    return Environment(
+    from stormwatch.warn.messages.layout import count
+
+    environment = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    # Counts read as the alert email writes them (12,345), not as Python prints them.
+    environment.filters["count"] = count
+    return environment
 
 
 def render(page: str, **values: Any) -> str:

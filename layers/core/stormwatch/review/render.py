@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from stormwatch.model import ALL_CHANNELS
 from stormwatch.review.report import PERIODS, CrisisReport
+from stormwatch.warn.messages.layout import count
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -138,6 +139,7 @@ def _environment() -> Environment:
     )
     environment.filters["duration"] = duration
     environment.filters["share"] = share
+    environment.filters["count"] = count
     return environment
 
 
