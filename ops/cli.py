@@ -4,7 +4,7 @@
     stormwatch config schema > config/schema.json
     stormwatch config push config/prod.yaml --name /stormwatch/prod/config [--key alias/...]
     stormwatch credentials push secrets.json --secret stormwatch/prod/channels [--replace]
-    stormwatch ack nordwind-air-20261122-0305 [--table stormwatch-prod]
+    stormwatch ack nordwind-air-20261122-0305 [--stack NAME | --table stormwatch-prod]
     stormwatch doctor [--stack NAME]             # will a page reach its person? exit 1 if not
 
     stormwatch statement preview holding --lang de --var situation="..." [--vars-file facts.yaml]
@@ -18,8 +18,9 @@
     stormwatch status
     stormwatch console user add anna --email anna@example.com --group approver   # list, remove
 
-`ack` finds the stack's table itself when the account and region hold one stormwatch
-stack; with several, pass --table or set STORMWATCH_TABLE once. The Act commands
+Every command takes the stack the same way: --stack NAME, else $STORMWATCH_STACK, else
+the account and region's only stormwatch stack (`ack` also takes --table or
+$STORMWATCH_TABLE, `console user` --pool). The Act commands
 (statement, pause, resume, status) go through the stack's Act API, signed with your AWS
 credentials (the API's IAM authorizer tells the function who you are; `act.people` in
 the config says what you may do); they find its URL from the stack's ActApiUrl output
@@ -143,17 +144,29 @@ STACK_TABLE = re.compile(r"^stormwatch-(dev|staging|prod)$")
 
 
 def find_table(
-    explicit: str | None, environ: Mapping[str, str], list_tables: Callable[[], Iterable[str]]
+    explicit: str | None,
+    environ: Mapping[str, str],
+    list_tables: Callable[[], Iterable[str]],
+    *,
+    stack: str | None = None,
+    stack_outputs: Callable[[str], Mapping[str, str]] | None = None,
 ) -> str:
-    """The table to act on: --table, else $STORMWATCH_TABLE, else the account's only stack.
+    """The table to act on: --table, else $STORMWATCH_TABLE, else the TableName output of
+    --stack or $STORMWATCH_STACK (the selector every other command takes), else the
+    account's only stack.
 
     The command in an alert SMS carries no table name (it must fit one segment), so with
     one stack in the account and region it works as received.
     """
+    from ops.transport import STACK_ENV
+
     if explicit:
         return explicit
     if environ.get(TABLE_ENV):
         return environ[TABLE_ENV]
+    stack = stack or environ.get(STACK_ENV) or None
+    if stack and stack_outputs is not None:
+        return _output(stack_outputs, stack, "TableName")
     stacks = sorted(name for name in list_tables() if STACK_TABLE.match(name))
     if len(stacks) == 1:
         return stacks[0]
@@ -163,8 +176,31 @@ def find_table(
             f"(the stack's TableName output) or set {TABLE_ENV}"
         )
     raise ValueError(
-        f"several stormwatch stacks here ({', '.join(stacks)}): pass --table or set {TABLE_ENV}"
+        f"several stormwatch stacks here ({', '.join(stacks)}): pass --stack or --table, "
+        f"or set {TABLE_ENV}"
     )
+
+
+def _output(stack_outputs: Callable[[str], Mapping[str, str]], stack: str, key: str) -> str:
+    try:
+        outputs = stack_outputs(stack)
+    except LookupError as error:
+        raise ValueError(str(error)) from None
+    if key not in outputs:
+        raise ValueError(f"stack {stack!r} has no {key} output")
+    return outputs[key]
+
+
+def named_stack_outputs(stack: str) -> Mapping[str, str]:
+    """The outputs of the stormwatch stack named `stack`."""
+    from botocore.exceptions import ClientError
+
+    from ops.transport import describe_stacks, find_stack_outputs
+
+    try:
+        return find_stack_outputs(stack, {}, describe_stacks)
+    except ClientError as error:  # CloudFormation says "Stack with id ... does not exist"
+        raise LookupError(error.response.get("Error", {}).get("Message", str(error))) from None
 
 
 def _table_names() -> Iterator[str]:
@@ -221,7 +257,13 @@ def ack(args: argparse.Namespace) -> int:
     from stormwatch.warn.lifecycle import NotAcknowledgeable
 
     try:
-        table = find_table(args.table, os.environ, _table_names)
+        table = find_table(
+            args.table,
+            os.environ,
+            _table_names,
+            stack=args.stack,
+            stack_outputs=named_stack_outputs,
+        )
         by = acknowledger(caller_arn(), args.name)
         print(acknowledge(table, args.alert_id, by, datetime.now(UTC)))
     except (ValueError, NotAcknowledgeable) as error:
@@ -295,7 +337,12 @@ def main(
     acknowledgement.add_argument("alert_id", help="as in the email or SMS")
     acknowledgement.add_argument(
         "--table",
-        help=f"the stack's TableName output (default: ${TABLE_ENV}, or the account's only stack)",
+        help=f"the stack's TableName output (default: ${TABLE_ENV}, else the stack's)",
+    )
+    acknowledgement.add_argument(
+        "--stack",
+        help="the CloudFormation stack whose table it is "
+        "(default: $STORMWATCH_STACK, or the account's only one)",
     )
     acknowledgement.add_argument(
         "--name", help="a display name, shown after your verified AWS identity (cut to 40)"

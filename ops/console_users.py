@@ -7,16 +7,18 @@
 Cognito mails a new user a temporary password (valid a day); the first sign-in sets her
 own. The groups decide what the pages offer; what she may do is `act.people`'s, which
 lists her as `cognito:<username>`: the command says so when the config does not.
-The pool is the account's only stormwatch console pool (`stormwatch-<stage>-console`),
-or the one --pool names (the stack's ConsoleUserPoolId output).
+The pool is the one --pool names, else the ConsoleUserPoolId output of --stack or
+$STORMWATCH_STACK, else the account's only stormwatch console pool
+(`stormwatch-<stage>-console`).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TextIO
 
 GROUPS = ("viewer", "approver", "publisher")
@@ -45,22 +47,35 @@ def add_commands(commands: Any) -> None:
         choices=GROUPS,
         help="what the pages offer (repeat for several; default viewer)",
     )
-    add.add_argument("--pool", help="the stack's ConsoleUserPoolId (default: the only one)")
     listing = users.add_parser("list", help="the users, their state and groups")
-    listing.add_argument("--pool")
     remove = users.add_parser("remove", help="delete a user (her session ends within the hour)")
     remove.add_argument("username")
-    remove.add_argument("--pool")
+    for command in (add, listing, remove):
+        command.add_argument(
+            "--pool", help="the stack's ConsoleUserPoolId (default: the stack's, or the only one)"
+        )
+        command.add_argument(
+            "--stack", help="the CloudFormation stack (default: $STORMWATCH_STACK, or the only one)"
+        )
 
 
-def run(args: argparse.Namespace, cognito: Any = None, out: TextIO | None = None) -> int:
+def run(
+    args: argparse.Namespace,
+    cognito: Any = None,
+    out: TextIO | None = None,
+    stack_outputs: Callable[[str], Mapping[str, str]] | None = None,
+) -> int:
     out = out or sys.stdout
+    if stack_outputs is None:
+        from ops.cli import named_stack_outputs
+
+        stack_outputs = named_stack_outputs
     if cognito is None:
         import boto3
 
         cognito = boto3.client("cognito-idp")
     try:
-        pool = args.pool or find_pool(cognito)
+        pool = args.pool or find_pool(cognito, stack=args.stack, stack_outputs=stack_outputs)
         if args.user_action == "add":
             groups = list(dict.fromkeys(args.group or ["viewer"]))
             add_user(cognito, pool, args.username, args.email, groups)
@@ -86,7 +101,26 @@ def run(args: argparse.Namespace, cognito: Any = None, out: TextIO | None = None
     return 0
 
 
-def find_pool(cognito: Any) -> str:
+def find_pool(
+    cognito: Any,
+    *,
+    stack: str | None = None,
+    stack_outputs: Callable[[str], Mapping[str, str]] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> str:
+    """The pool of --stack or $STORMWATCH_STACK (its ConsoleUserPoolId output), else the
+    account's only stormwatch console pool."""
+    from ops.transport import STACK_ENV
+
+    stack = stack or (os.environ if environ is None else environ).get(STACK_ENV) or None
+    if stack and stack_outputs is not None:
+        try:
+            outputs = stack_outputs(stack)
+        except LookupError as error:
+            raise ConsoleUserError(str(error)) from None
+        if "ConsoleUserPoolId" not in outputs:
+            raise ConsoleUserError(f"stack {stack!r} has no ConsoleUserPoolId output")
+        return outputs["ConsoleUserPoolId"]
     pools = [
         pool
         for page in cognito.get_paginator("list_user_pools").paginate(MaxResults=60)
@@ -97,7 +131,7 @@ def find_pool(cognito: Any) -> str:
         raise ConsoleUserError("no stormwatch console pool in this account and region")
     if len(pools) > 1:
         names = ", ".join(sorted(f"{p['Name']} ({p['Id']})" for p in pools))
-        raise ConsoleUserError(f"several console pools ({names}): pass --pool")
+        raise ConsoleUserError(f"several console pools ({names}): pass --stack or --pool")
     return str(pools[0]["Id"])
 
 

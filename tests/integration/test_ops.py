@@ -176,6 +176,7 @@ def test_ack_as_the_sms_gives_it_finds_the_stacks_table(
 ) -> None:
     # Given the local stack and no table named anywhere
     monkeypatch.delenv("STORMWATCH_TABLE", raising=False)
+    monkeypatch.delenv("STORMWATCH_STACK", raising=False)
     # When someone acknowledges an alert exactly as the SMS says
     status = main(["ack", "nordwind-air-20261122-0305"])
     # Then the command reads the stack's table, which has no such open alert

@@ -9,6 +9,7 @@ import pytest
 
 from local.localconfig import EXAMPLE_CONFIG
 from ops.cli import TABLE_ENV, acknowledger, find_table, main
+from ops.transport import STACK_ENV
 
 ACCOUNT = ["stormwatch-prod", "stormwatch-prod-idempotency", "billing", "stormwatch-old-backup"]
 
@@ -32,6 +33,59 @@ def test_discovery_is_not_asked_when_the_table_is_named() -> None:
     assert find_table(None, {TABLE_ENV: "stormwatch-dev"}, unreachable) == "stormwatch-dev"
 
 
+def test_the_stack_selector_every_command_takes_names_the_table() -> None:
+    # Given two stacks in the account, and the operator naming one as for doctor or status
+    outputs = {"stormwatch-eu": {"TableName": "stormwatch-prod"}}
+
+    def unreachable() -> list[str]:
+        raise AssertionError("listed tables although the stack was named")
+
+    # When ack runs with --stack, or with $STORMWATCH_STACK set
+    # Then the table is that stack's TableName output
+    by_flag = find_table(
+        None, {}, unreachable, stack="stormwatch-eu", stack_outputs=outputs.__getitem__
+    )
+    by_env = find_table(
+        None, {STACK_ENV: "stormwatch-eu"}, unreachable, stack_outputs=outputs.__getitem__
+    )
+    assert by_flag == by_env == "stormwatch-prod"
+    # ...and --table or $STORMWATCH_TABLE still win over it
+    assert (
+        find_table(
+            None, {TABLE_ENV: "t"}, unreachable, stack="x", stack_outputs=outputs.__getitem__
+        )
+        == "t"
+    )
+
+
+def test_a_stack_that_is_not_there_is_a_clear_error() -> None:
+    def missing(stack: str) -> dict[str, str]:
+        raise LookupError(f"Stack with id {stack} does not exist")
+
+    with pytest.raises(ValueError, match="Stack with id nope does not exist"):
+        find_table(None, {}, lambda: ACCOUNT, stack="nope", stack_outputs=missing)
+    with pytest.raises(ValueError, match="stack 'other' has no TableName output"):
+        find_table(None, {}, lambda: ACCOUNT, stack="other", stack_outputs=lambda _: {})
+
+
+def test_the_console_pool_is_the_named_stacks() -> None:
+    # Given a stack named by $STORMWATCH_STACK, and a Cognito that must not be searched
+    from ops.console_users import ConsoleUserError, find_pool
+
+    class Unsearched:
+        def get_paginator(self, name: str) -> None:
+            raise AssertionError("searched the pools although the stack was named")
+
+    outputs = {"stormwatch-eu": {"ConsoleUserPoolId": "eu-central-1_abc"}}
+    # When a console user command runs / Then it uses that stack's pool output
+    pool = find_pool(
+        Unsearched(), environ={STACK_ENV: "stormwatch-eu"}, stack_outputs=outputs.__getitem__
+    )
+    assert pool == "eu-central-1_abc"
+    with pytest.raises(ConsoleUserError, match="has no ConsoleUserPoolId output"):
+        find_pool(Unsearched(), stack="stormwatch-eu", stack_outputs=lambda _: {}, environ={})
+
+
 @pytest.mark.parametrize(
     ("tables", "message"),
     [
@@ -45,7 +99,7 @@ def test_discovery_is_not_asked_when_the_table_is_named() -> None:
 def test_no_stack_or_several_is_a_clear_error(tables: list[str], message: str) -> None:
     # Given an account with no stack, or with two
     # When ack runs without --table / Then it says what to pass, and guesses nothing
-    with pytest.raises(ValueError, match=r"pass --table") as error:
+    with pytest.raises(ValueError, match=r"pass --(table|stack)") as error:
         find_table(None, {}, lambda: tables)
     assert message in str(error.value)
 
