@@ -20,8 +20,10 @@ What cannot be counted locally is estimated, and the output says how:
 - KMS: DynamoDB and SNS cache a data key for 5 minutes per table or topic and caller;
   CloudWatch Logs is taken to do the same per log group; Secrets Manager decrypts once
   per secret read.
-- X-Ray traces one in every invocation (the default rule samples the first request each
-  second, and these functions run a few times a minute).
+- X-Ray traces every invocation of a function whose tracing is Active (Lambda samples
+  the first request each second, and these functions run a few times a minute); none of
+  one in PassThrough (the schedules send no trace header). The template's parameters
+  (`ScheduledTracing`) decide which.
 
 Last line: `cost: $X/month at 100k mentions/day`.
 
@@ -70,6 +72,7 @@ class Usage:
     wall_by: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
     bound_seconds: float = 0.0
     memory_mb: dict[str, int] = field(default_factory=dict)
+    traced: frozenset[str] | None = None  # functions with active tracing (None: all)
     requests: Counter[str] = field(default_factory=Counter)  # "service:Operation"
     write_units: float = 0.0
     units_by: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
@@ -182,6 +185,10 @@ def monthly_bill(usage: Usage, resources: Resources, prices: Mapping[str, Any]) 
     metrics = len(usage.metrics)
     per_invocation = prices["scheduler"]["invocations_per_million"] / 1e6
     per_trace = prices["xray"]["traces_recorded_per_million"] / 1e6
+    traces = (
+        sum(n for fn, n in usage.invocations.items() if usage.traced is None or fn in usage.traced)
+        * scale
+    )
     emails = usage.email_deliveries * scale
     # (line, quantity a month, unit, dollars per unit)
     lines: list[tuple[str, float, str, float]] = [
@@ -192,7 +199,7 @@ def monthly_bill(usage: Usage, resources: Resources, prices: Mapping[str, Any]) 
         ("Lambda compute (bound)", gb_seconds, "GB-s", lam["gb_second_arm64"]),
         ("Lambda requests", invocations, "req", lam["requests_per_million"] / 1e6),
         ("Scheduler invocations", scheduled, "inv", per_invocation),
-        ("X-Ray traces", invocations, "traces", per_trace),
+        ("X-Ray traces", traces, "traces", per_trace),
         ("CloudWatch Logs ingestion", log_gb, "GB", cw["log_ingestion_gb"]),
         ("CloudWatch Logs storage", stored_logs_gb, "GB", cw["log_storage_gb_month"]),
         ("CloudWatch custom metrics (EMF)", metrics, "metrics", cw["custom_metric_month"]),
@@ -412,6 +419,20 @@ class _AwsMeter:
         self.moments.setdefault(f"{function} logs", []).append(datetime.now(UTC))
 
 
+def traced_functions(deployment: Any) -> frozenset[str]:
+    """The functions whose X-Ray tracing resolves to Active under the stack's parameters."""
+    from local.provision import Resolver
+
+    resolver = Resolver(deployment)
+    return frozenset(
+        name
+        for name, resource in deployment.template["Resources"].items()
+        if resource["Type"] == "AWS::Lambda::Function"
+        and resolver.resolve(resource["Properties"].get("TracingConfig", {})).get("Mode")
+        == "Active"
+    )
+
+
 def measure_slice(stack: Any, meter: _AwsMeter, log: _LogMeter, rate: int, minutes: int) -> Usage:
     import time_machine
 
@@ -427,6 +448,7 @@ def measure_slice(stack: Any, meter: _AwsMeter, log: _LogMeter, rate: int, minut
         for name, resource in resources.items()
         if resource["Type"] == "AWS::Lambda::Function"
     }
+    usage.traced = traced_functions(stack.deployment)
     meter.usage, meter.moments = usage, {}
     log.bytes, log.metrics = 0, set()
     firings = schedule_firings(stack)

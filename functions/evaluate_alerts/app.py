@@ -50,45 +50,35 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, object]:
     from stormwatch.warn.moment import evaluation_moment
     from stormwatch.warn.service import evaluate
 
-    try:
-        moment = evaluation_moment(requested_time(event), datetime.now(UTC))
-        now = moment.at
-        if moment.replaced is not None:
-            logger.warning(
-                "event time too old: the clock's minute is judged instead",
-                extra={"scheduled_time": moment.replaced.isoformat(), "judged": now.isoformat()},
-            )
-        logger.set_correlation_id(f"evaluate-{now:%Y%m%dT%H%M}-{context.aws_request_id}")
-        deadline = Deadline.from_context(context, RESERVE_SECONDS)
-        report, table = evaluate(Environment.from_environ(), _clients, now, deadline)
-    except Exception:
-        metrics.add_metric(name="EvaluationInvocationErrors", unit=MetricUnit.Count, value=1)
-        raise
-    metrics.add_metric(name="AlertsDispatched", unit=MetricUnit.Count, value=len(report.dispatched))
-    metrics.add_metric(name="NotificationsSent", unit=MetricUnit.Count, value=report.sent)
+    # A run that cannot start is an `AWS/Lambda` `Errors` (free, EvaluateAlertsErrorsAlarm).
+    moment = evaluation_moment(requested_time(event), datetime.now(UTC))
+    now = moment.at
+    if moment.replaced is not None:
+        logger.warning(
+            "event time too old: the clock's minute is judged instead",
+            extra={"scheduled_time": moment.replaced.isoformat(), "judged": now.isoformat()},
+        )
+    logger.set_correlation_id(f"evaluate-{now:%Y%m%dT%H%M}-{context.aws_request_id}")
+    deadline = Deadline.from_context(context, RESERVE_SECONDS)
+    report, table = evaluate(Environment.from_environ(), _clients, now, deadline)
+    # EMF only what an alarm reads (docs/decisions/0012-dashboard-and-alarms.md); the rest
+    # is in the run's log line, which the dashboard reads with Logs Insights.
     metrics.add_metric(name="NotificationFailures", unit=MetricUnit.Count, value=len(report.failed))
-    metrics.add_metric(
-        name="NotificationsGivenUp", unit=MetricUnit.Count, value=len(report.given_up)
-    )
     metrics.add_metric(name="EvaluationErrors", unit=MetricUnit.Count, value=len(report.errors))
-    metrics.add_metric(name="BlindChannels", unit=MetricUnit.Count, value=len(report.blind))
-    metrics.add_metric(name="BrandsDeferred", unit=MetricUnit.Count, value=len(report.deferred))
-    # An alert resolved, its message sent, but its crisis report not asked for.
-    metrics.add_metric(
-        name="CrisisReportRequestFailures",
-        unit=MetricUnit.Count,
-        value=len(report.reports_not_requested),
-    )
-    metrics.add_metric(name="DynamoRequests", unit=MetricUnit.Count, value=table.stats.requests)
+    metrics.add_metric(name="UnpolledChannels", unit=MetricUnit.Count, value=len(report.unpolled))
     summary = report.summary()
-    if (
-        report.dispatched
-        or report.errors
-        or report.failed
-        or report.refused
-        or report.deferred
-        or report.reports_requested
-        or report.reports_not_requested
-    ):
-        logger.info("evaluation", extra={"summary": summary})
+    # One line a run, quiet or not: the dashboard sums its counts (Logs Insights).
+    counts = {
+        "dispatched": len(report.dispatched),
+        "sent": report.sent,
+        "failed": len(report.failed),
+        "given_up": len(report.given_up),
+        "errors": len(report.errors),
+        "blind": len(report.blind),
+        "unpolled": len(report.unpolled),
+        "deferred": len(report.deferred),
+        "reports_not_requested": len(report.reports_not_requested),
+        "dynamo_requests": table.stats.requests,
+    }
+    logger.info("evaluation", extra={"summary": summary, "counts": counts})
     return summary

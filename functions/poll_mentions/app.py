@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from stormwatch.channels.http import Sessions
@@ -18,7 +17,6 @@ from stormwatch.observability import LazyTracer
 from stormwatch.runtime import AwsClients, Environment
 
 logger = Logger()
-metrics = Metrics()
 tracer = LazyTracer()
 copy_config_to_registered_loggers(source_logger=logger, include={"stormwatch"})
 
@@ -38,32 +36,32 @@ def parse_channel(event: Any) -> str:
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, object]:
     from stormwatch.listen.service import poll, utc_now
 
-    try:
-        channel = parse_channel(event)
-        logger.set_correlation_id(f"poll-{channel}-{context.aws_request_id}")
-        logger.append_keys(channel=channel)
-        environment = Environment.from_environ()
-        deadline = Deadline.from_context(context, RESERVE_SECONDS)
-        report, table = poll(channel, environment, _clients, deadline, _sessions)
-    except Exception:
-        # A run that cannot start (bad event, config, environment) still shows in metrics.
-        metrics.add_metric(name="PollInvocationErrors", unit=MetricUnit.Count, value=1)
-        raise
+    # No EMF metric: a run that cannot start or crashes is an `AWS/Lambda` `Errors` (free,
+    # alarmed), and a stopped poller is counted by the evaluator (`UnpolledChannels`). What
+    # a run did goes into ONE log line, which the dashboard reads with Logs Insights
+    # (docs/decisions/0012-dashboard-and-alarms.md): per-channel metrics cost $0.30 each a month.
+    channel = parse_channel(event)
+    logger.set_correlation_id(f"poll-{channel}-{context.aws_request_id}")
+    logger.append_keys(channel=channel)
+    environment = Environment.from_environ()
+    deadline = Deadline.from_context(context, RESERVE_SECONDS)
+    report, table = poll(channel, environment, _clients, deadline, _sessions)
 
-    metrics.add_dimension(name="channel", value=channel)
-    metrics.add_metric(name="MentionsRead", unit=MetricUnit.Count, value=report.tally.read)
-    metrics.add_metric(name="MentionsStored", unit=MetricUnit.Count, value=report.stored)
-    metrics.add_metric(name="NegativeMentionsStored", unit=MetricUnit.Count, value=report.negative)
-    metrics.add_metric(name="PollErrors", unit=MetricUnit.Count, value=len(report.errors))
-    metrics.add_metric(name="DynamoRequests", unit=MetricUnit.Count, value=table.stats.requests)
     newest = report.newest
-    if newest is not None:
-        lag = (utc_now() - newest).total_seconds()
-        metrics.add_metric(name="PollLag", unit=MetricUnit.Seconds, value=max(0.0, lag))
+    lag = max(0.0, (utc_now() - newest).total_seconds()) if newest is not None else None
     summary = report.summary()
-    logger.info("poll finished", extra={"summary": summary})
+    logger.info(
+        "poll finished",
+        extra={
+            "summary": summary,
+            "negative": report.negative,
+            "failed_sources": len(report.errors),
+            "first_error": report.errors[0] if report.errors else "",
+            "lag_seconds": lag,
+            "dynamo_requests": table.stats.requests,
+        },
+    )
     return summary

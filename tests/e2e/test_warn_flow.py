@@ -334,12 +334,13 @@ class WarnFlow:
         with time_machine.travel(night.clock, tick=True):
             return _play(stack, night)
 
-    def test_nothing_is_announced_before_the_storm_and_it_is_within_half_an_hour(
+    def test_nothing_is_announced_before_the_storm_and_it_is_within_twenty_minutes(
         self, run: Run
     ) -> None:
         started = [moment for moment, key in run.events if key.endswith(":started")]
         assert started, run.events
-        assert run.storm <= started[0] <= run.storm + timedelta(minutes=30)
+        # Polled every 5 minutes (the template's PollRate): the storm is caught within 20
+        assert run.storm <= started[0] <= run.storm + timedelta(minutes=20), started[0] - run.storm
         assert all(moment >= run.storm for moment, _ in run.events)
         first = run.inbox[TEAM_EMAIL][0]
         assert first["attributes"]["kind"] == "started"

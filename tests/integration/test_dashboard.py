@@ -1,6 +1,7 @@
 """The CloudWatch dashboard and the alarms: everything they watch is a metric the handlers
-really emit (read from the EMF lines they print on the local stack), and every alarm
-reaches the ops topic, both ways."""
+really emit (read from the EMF lines they print on the local stack) or a field of a log
+line they really print (the Logs Insights widgets), and every alarm reaches the ops topic,
+both ways."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 import time_machine
 
-from local.provision import Resolver, plan, translate
+from local.provision import translate
 from local.stack import DEFAULT_PARAMETERS, TEMPLATE, LocalStack
 from stormwatch.errors import ConfigError
 from stormwatch.model import CHANNELS
@@ -44,9 +45,9 @@ def cfn() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def run(stack: LocalStack) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The EMF documents printed by a poll of X that stores mentions, a poll that cannot
-    start and an evaluation; and the good poll's summary."""
+def printed(stack: LocalStack) -> tuple[str, dict[str, Any]]:
+    """What a poll of X that stores mentions, a poll that cannot start and an evaluation
+    print; and the good poll's summary."""
     printed = io.StringIO()
     stack.log = printed
     try:
@@ -59,7 +60,24 @@ def run(stack: LocalStack) -> tuple[list[dict[str, Any]], dict[str, Any]]:
             stack.invoke("EvaluateAlertsFunction", {"scheduled_time": f"{moment:%Y-%m-%dT%H:%MZ}"})
     finally:
         stack.log = None
-    return list(_emf_documents(printed.getvalue())), summary
+    return printed.getvalue(), summary
+
+
+@pytest.fixture(scope="module")
+def run(printed: tuple[str, dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The EMF documents printed, and the good poll's summary."""
+    return list(_emf_documents(printed[0])), printed[1]
+
+
+@pytest.fixture(scope="module")
+def logged(printed: tuple[str, dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The JSON log lines printed, by their message."""
+    lines: dict[str, list[dict[str, Any]]] = {}
+    for line in printed[0].splitlines():
+        if line.startswith("{") and '"message"' in line:
+            document = json.loads(line)
+            lines.setdefault(str(document.get("message")), []).append(document)
+    return lines
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +144,7 @@ def test_the_dashboard_is_created_from_the_template_for_the_stacks_region_and_fu
     # stack's own functions and alarms
     text = json.dumps(body)
     assert "${" not in text
-    regions = {w["properties"]["region"] for w in body["widgets"] if w["type"] == "metric"}
+    regions = {w["properties"]["region"] for w in body["widgets"] if w["type"] != "alarm"}
     assert regions == {"eu-central-1"}
     function_names = {stack.deployment.function_name(function) for function in template_functions()}
     lambda_rows = [_row_metric(row) for _, row in _metric_rows(body) if row[0] == "AWS/Lambda"]
@@ -159,69 +177,86 @@ def test_every_metric_on_the_dashboard_is_one_the_handlers_emit(
         for key, value in dimensions.items():
             allowed = set(CHANNELS) if key == "channel" else values[key]
             assert value in allowed, f"{title}: {key}={value}"
-    assert len(titles) == 5
+    assert len(titles) == 1
+
+
+def _log_widgets(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    widgets = [w["properties"] for w in body["widgets"] if w["type"] == "log"]
+    return {widget["title"]: widget for widget in widgets}
+
+
+def _fields(document: dict[str, Any], prefix: str = "") -> set[str]:
+    """A JSON log line's fields as Logs Insights names them (`summary.stored`)."""
+    names = set()
+    for key, value in document.items():
+        names.add(prefix + key)
+        if isinstance(value, dict):
+            names |= _fields(value, f"{prefix}{key}.")
+        elif isinstance(value, list):
+            names |= {f"{prefix}{key}.{index}" for index in range(len(value))}
+    return names
+
+
+def test_every_log_widget_reads_a_line_and_fields_the_handlers_print(
+    stack: LocalStack, logged: dict[str, list[dict[str, Any]]]
+) -> None:
+    # Given the dashboard's Logs Insights widgets / When their queries are read
+    assert stack.deployment is not None
+    resources = stack.deployment.resources
+    groups = {
+        resources["PollMentionsLogGroup"].ref: "poll finished",
+        resources["EvaluateAlertsLogGroup"].ref: "evaluation",
+    }
+    widgets = _log_widgets(_dashboard_body(stack))
+    assert len(widgets) == 4
+    for title, widget in widgets.items():
+        query = widget["query"]
+        # Then each reads one of the stack's log groups, filtered on the message its
+        # handler logs once a run, and every field it names is in that line
+        (source,) = re.findall(r"SOURCE '([^']+)'", query)
+        message = groups[source]
+        assert f'filter message = "{message}"' in query, title
+        printed = set().union(*(_fields(line) for line in logged[message]))
+        logged_names = r"(?:summary|counts)\.[\w.]+|negative|failed_sources|first_error|lag_seconds"
+        named = set(re.findall(rf"\b({logged_names}|channel)\b", query))
+        assert named, title
+        assert named <= printed, f"{title}: {named - printed}"
 
 
 def test_the_dashboard_shows_each_quantity_the_issue_asks_for(stack: LocalStack) -> None:
     body = _dashboard_body(stack)
-    shown: dict[str, set[str]] = {}
-    for title, row in _metric_rows(body):
-        shown.setdefault(title, set()).add(row[1])
-    assert shown["Mentions stored per channel"] == {"MentionsStored"}
-    assert shown["Negative share per channel (%)"] == {"MentionsStored", "NegativeMentionsStored"}
-    assert shown["Alerts and notifications"] == {
-        "AlertsDispatched",
-        "NotificationsSent",
-        "NotificationFailures",
-        "NotificationsGivenUp",
-    }
-    assert shown["Poll errors"] == {"PollErrors", "PollInvocationErrors"}
-    assert shown["Poll lag: age of the newest mention read (s)"] == {"PollLag"}
-    for title in ("Mentions stored per channel", "Poll errors"):
-        channels = {
-            _row_metric(row)[2].get("channel") for t, row in _metric_rows(body) if t == title
-        }
-        assert set(CHANNELS) <= channels
+    widgets = _log_widgets(body)
+    per_channel = widgets["Polls per channel: mentions stored, negative share (%), errors, lag (s)"]
+    for wanted in (
+        "sum(summary.stored) as stored",
+        "sum(negative) as negatives",
+        "100 * negatives / stored as negative_share",
+        "sum(failed_sources) as source_errors",
+        "max(lag_seconds) as max_lag",
+        "by channel",
+    ):
+        assert wanted in per_channel["query"]
+    alerts = widgets["Alerts and notifications"]["query"]
+    for count in ("dispatched", "sent", "failed", "given_up"):
+        assert f"sum(counts.{count})" in alerts
+    assert "failed_sources > 0" in widgets["Poll errors, newest first"]["query"]
+    shown = {row[1] for _, row in _metric_rows(body)}
+    assert {"NotificationFailures", "EvaluationErrors", "UnpolledChannels", "Errors"} == shown
 
 
-def test_the_negative_share_is_negative_over_stored_per_channel_and_overall(
-    stack: LocalStack,
-) -> None:
-    body = _dashboard_body(stack)
-    (widget,) = [
-        w for w in body["widgets"] if w["properties"].get("title", "").startswith("Negative share")
-    ]
-    rows = widget["properties"]["metrics"]
-    ids = {row[-1]["id"]: row for row in rows if isinstance(row[0], str)}
-    expressions = {row[0]["id"]: row[0]["expression"] for row in rows if isinstance(row[0], dict)}
-    for channel in CHANNELS:
-        assert expressions[f"share_{channel}"] == f"100 * negative_{channel} / stored_{channel}"
-        assert _row_metric(ids[f"negative_{channel}"])[1] == "NegativeMentionsStored"
-        assert _row_metric(ids[f"stored_{channel}"])[1] == "MentionsStored"
-        assert _row_metric(ids[f"stored_{channel}"])[2]["channel"] == channel
-    # METRICS("negative") picks the ids containing the word: none of the stored ones
-    assert not [name for name in ids if "negative" in name and not name.startswith("negative_")]
-    assert expressions["share_all"] == '100 * SUM(METRICS("negative")) / SUM(METRICS("stored"))'
-
-
-def test_a_poll_emits_the_negative_mentions_it_stored(
-    run: tuple[list[dict[str, Any]], dict[str, Any]],
+def test_a_poll_logs_one_line_with_the_negative_mentions_it_stored(
+    run: tuple[list[dict[str, Any]], dict[str, Any]], logged: dict[str, list[dict[str, Any]]]
 ) -> None:
     # Given a poll of X in the storm
     documents, summary = run
-    (document,) = [d for d in documents if "MentionsStored" in d]
-    # Then the negatives it stored are counted, no more than it stored
-    stored, negative = (
-        _value(document["MentionsStored"]),
-        _value(document["NegativeMentionsStored"]),
-    )
-    assert stored == summary["stored"] > 0
-    assert 0 < negative <= stored
-    assert document["channel"] == "x"
-
-
-def _value(emitted: float | list[float]) -> float:
-    return sum(emitted) if isinstance(emitted, list) else emitted
+    (line,) = [d for d in logged["poll finished"] if d["channel"] == "x"]
+    # Then its one line says how many of the mentions it stored are negative, and the
+    # poller emits no metric of its own (per-channel metrics are billed each)
+    assert line["summary"]["stored"] == summary["stored"] > 0
+    assert 0 < line["negative"] <= summary["stored"]
+    assert (line["failed_sources"], line["first_error"]) == (0, "")
+    assert line["lag_seconds"] >= 0
+    assert not [d for d in documents if "channel" in d]
 
 
 # --- the alarms ------------------------------------------------------------------------------
@@ -257,34 +292,16 @@ def test_there_is_an_alarm_on_each_functions_errors_a_silent_poller_and_failed_p
     assert (failures["Namespace"], failures["MetricName"]) == ("Stormwatch", "NotificationFailures")
     assert failures["Threshold"] == 1
     assert failures["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    # A stopped poller: the evaluator counts the channels without a completed run, one metric
     silent = alarms["SilentPollerAlarm"]
-    watched = {
-        query["MetricStat"]["Metric"]["Dimensions"][1]["Value"]
-        for query in silent["Metrics"]
-        if "MetricStat" in query
-    }
-    assert watched == set(CHANNELS)
-    # A stopped schedule sends nothing at all: no data must count as silence
-    assert silent["TreatMissingData"] == "breaching"
-    assert silent["ComparisonOperator"] == "LessThanThreshold"
-    # The silence spans the slowest poll rate the template allows (60 minutes)
-    period = {q["MetricStat"]["Period"] for q in silent["Metrics"] if "MetricStat" in q}
-    assert period == {900}
-    assert silent["EvaluationPeriods"] == silent["DatapointsToAlarm"]
-    assert 900 * silent["EvaluationPeriods"] > 3600
-
-
-def test_the_silent_poller_expects_runs_only_of_the_enabled_channels(
-    cfn: dict[str, Any],
-) -> None:
-    # Given two channels enabled / When the alarm's expression is resolved
-    deployment = plan(cfn, {**DEFAULT_PARAMETERS, "EnabledChannels": "x,rss"})
-    queries = Resolver(deployment).resolve(_alarms(cfn)["SilentPollerAlarm"]["Metrics"])
-    (expression,) = [query["Expression"] for query in queries if "Expression" in query]
-    # Then a missing period of an enabled channel counts 0 runs, of a disabled one 1
-    fills = dict(re.findall(r"FILL\((\w+), (\d)\)", expression))
-    assert fills == {channel: "0" if channel in ("x", "rss") else "1" for channel in CHANNELS}
-    assert expression.startswith("MIN([")
+    assert (silent["MetricName"], silent["Statistic"]) == ("UnpolledChannels", "Maximum")
+    assert silent["Threshold"] == 1
+    assert silent["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    # A brand whose evaluation keeps failing, caught and counted by the evaluator
+    evaluation = alarms["EvaluationErrorsAlarm"]
+    assert evaluation["MetricName"] == "EvaluationErrors"
+    # Each alarm reads one metric: no metric-math alarm billed per channel
+    assert not [name for name, alarm in alarms.items() if "Metrics" in alarm]
 
 
 def test_the_alarms_watch_only_metrics_the_handlers_emit(
@@ -308,7 +325,7 @@ def test_the_local_stack_has_the_metric_math_alarm_and_the_dashboard(stack: Loca
     cloudwatch = stack.client("cloudwatch")
     alarms = {alarm["AlarmName"]: alarm for alarm in cloudwatch.describe_alarms()["MetricAlarms"]}
     silent = alarms["stormwatch-dev-silent-poller"]
-    assert len(silent["Metrics"]) == 1 + len(CHANNELS)
+    assert silent["MetricName"] == "UnpolledChannels"
     assert silent["OKActions"] == [stack.outputs["OpsTopicArn"]]
     assert "stormwatch-dev-notification-failures" in alarms
     names = [d["DashboardName"] for d in cloudwatch.list_dashboards()["DashboardEntries"]]

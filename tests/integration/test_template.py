@@ -207,7 +207,11 @@ def test_every_function_logs_with_retention_alarms_and_parks_failures(cfn: dict[
         properties = function["Properties"]
         assert properties["Architectures"] == ["arm64"]
         assert properties["Runtime"] == "python3.13"
-        assert properties["TracingConfig"] == {"Mode": "Active"}
+        # The scheduled functions are traced only when asked (ScheduledTracing): Lambda
+        # would trace every one of their ~300,000 runs a month
+        scheduled = name in ("PollMentionsFunction", "EvaluateAlertsFunction")
+        tracing = {"Fn::If": ["TraceScheduled", "Active", "PassThrough"]} if scheduled else "Active"
+        assert properties["TracingConfig"] == {"Mode": tracing}
         group = properties["LoggingConfig"]["LogGroup"]["Ref"]
         assert cfn["Resources"][group]["Properties"]["RetentionInDays"] == {
             "Ref": "LogRetentionDays"

@@ -52,6 +52,16 @@ def test_a_slice_is_scaled_to_a_month_by_the_ratio_of_times() -> None:
     assert bill["CloudWatch alarms"].dollars == pytest.approx(1.60)
 
 
+def test_only_the_invocations_of_traced_functions_are_billed_as_traces() -> None:
+    # Given a slice of 30 polls and 60 evaluations, only the evaluator traced
+    invocations = Counter(PollMentionsFunction=30, EvaluateAlertsFunction=60)
+    usage = Usage(minutes=60, invocations=invocations, traced=frozenset({"EvaluateAlertsFunction"}))
+    # When it is billed / Then X-Ray counts the evaluator's 60 an hour, not the polls
+    bill = {item.name: item for item in monthly_bill(usage, _resources(), load_prices())}
+    assert bill["X-Ray traces"].quantity == pytest.approx(60 * HOURS_PER_MONTH)
+    assert bill["Lambda requests"].quantity == pytest.approx(90 * HOURS_PER_MONTH)
+
+
 def test_free_allowances_come_off_only_up_to_what_was_used() -> None:
     usage = Usage(minutes=60)
     usage.metrics = {("Stormwatch", f"m{n}") for n in range(12)}

@@ -61,6 +61,10 @@ from stormwatch.warn.rules import PollHealth, crisis_findings, silence
 from stormwatch.warn.send import Notifier, OutboxPort, send_pending
 from stormwatch.warn.vocabulary import Finding, Rule
 
+# A channel without a completed poll for this long is not being read: it spans the slowest
+# PollRate the template allows (60 minutes) with slack, so a slow rate never counts.
+UNPOLLED_AFTER = timedelta(minutes=75)
+
 logger = logging.getLogger(__name__)
 
 BRAND_WORKERS = 8
@@ -120,6 +124,8 @@ class EvaluationReport:
     at: datetime
     brands: dict[str, BrandOutcome] = field(default_factory=dict)
     blind: list[str] = field(default_factory=list)
+    unpolled: list[str] = field(default_factory=list)
+    """Enabled channels without a completed poll for `UNPOLLED_AFTER` (`unpolled_channels`)."""
     dispatched: list[str] = field(default_factory=list)
     sent: int = 0
     failed: list[str] = field(default_factory=list)
@@ -148,6 +154,7 @@ class EvaluationReport:
                 for brand, outcome in self.brands.items()
             },
             "blind": self.blind,
+            "unpolled": self.unpolled,
             "dispatched": self.dispatched,
             "sent": self.sent,
             "failed": self.failed,
@@ -193,6 +200,7 @@ class Evaluator:
         """
         report = EvaluationReport(now)
         monitor = self.states.monitor()
+        report.unpolled = unpolled_channels(self.channels, monitor.health, now)
         for brand_id, outcome in self._evaluate_brands(now, monitor, deadline, report).items():
             if isinstance(outcome, str):
                 report.errors.append(outcome)
@@ -510,6 +518,29 @@ def _firing_not_ahead(
         return lifecycle
     logger.warning("firing rule ahead of the clock: started afresh", extra={"last": str(last)})
     return {key: value for key, value in lifecycle.items() if key != "firing"}
+
+
+def unpolled_channels(
+    channels: Sequence[str], health: Mapping[str, PollHealthRecord], now: datetime
+) -> list[str]:
+    """The channels whose poller has not completed a run for `UNPOLLED_AFTER`: a schedule
+    deleted or disabled, a broken role, a throttled function. Nothing errs then, and a quiet
+    channel looks the same to the silence rule, so `SilentPollerAlarm` reads this count.
+
+    A channel never polled counts once polling has gone on that long elsewhere (since the
+    earliest first success of any channel): a fresh deploy is not a stopped poller."""
+    started = min(
+        (record.first_success_at for record in health.values() if record.first_success_at),
+        default=None,
+    )
+    found = []
+    for channel in channels:
+        record = health.get(channel)
+        ran = record.last_run_at if record is not None else None
+        since = ran if ran is not None else started
+        if since is not None and now - since > UNPOLLED_AFTER:
+            found.append(channel)
+    return found
 
 
 def _health(record: PollHealthRecord | None) -> PollHealth | None:
