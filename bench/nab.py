@@ -499,6 +499,8 @@ CV_DESIGNS: Mapping[str, Sequence[Mapping[str, str]]] = {
     "slow-acceptance": ({"shift_acceptance_hours": "72"}, {"shift_acceptance_hours": "168"}),
     "hold-learning": ({"hold_hours": "24"}, {"hold_hours": "72"}),
     "skip-storm-days": ({"storm_days": "skip"},),
+    "six-hour-window": ({"windows_minutes": "15,60,180,360,720"},),
+    "longer-maxima": ({"maxima_days": "56"},),
     "episode": ({"hold_hours": "24"}, {"hold_hours": "24", "storm_days": "skip"}),
     "rarer+episode": (
         {"watch_return_days": "28"},
