@@ -67,7 +67,7 @@ def test_a_worse_rekindle_pages_on_call_and_restarts_the_escalation() -> None:
     run = Run()
     storm(run, 0, 20, 1)
     # When it comes back as a warning 3 hours later and nobody acknowledges
-    storm(run, 3 * 60, 30, 2)
+    storm(run, 3 * 60, 40, 2, quiet=0)
     # Then the same alert reopened as a page: on call hears it and it counts as a new one
     [rekindled] = of(run, AlertEvent.REKINDLED)
     assert rekindled.alert_id == of(run, AlertEvent.STARTED)[0].alert_id
@@ -81,6 +81,11 @@ def test_a_worse_rekindle_pages_on_call_and_restarts_the_escalation() -> None:
     reminders = of(run, AlertEvent.REMINDER)
     assert [d.key.split(":")[1] for d in reminders][:2] == ["reminder-r1-1.1", "reminder-r1-1.2"]
     assert reminders[0].at == T0 + (3 * 60 + 15) * MINUTE
+    # And a further rise of the paged alert escalates it without starting the policy over
+    storm(run, 3 * 60 + 40, 5, 3, quiet=0)
+    assert [d.kind for d in run.sent[-1:]] == [AlertEvent.ESCALATED]
+    assert not run.sent[-1].opens
+    assert len({d.key for d in run.sent}) == len(run.sent)
 
 
 def test_a_quiet_rekindle_that_grows_worse_than_its_peak_pages_again() -> None:

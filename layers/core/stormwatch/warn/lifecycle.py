@@ -249,8 +249,10 @@ class BrandLifecycle:
         elif event is not None and event.kind is FiringEventKind.ESCALATED and self.alert:
             previous = self.alert.severity
             # A quietly reopened alert that rises above its peak pages on call again.
+            # (Its rule escalates only above the episode's peak.) Once paged, a further
+            # rise escalates as in any alert: the policy already runs.
             opens = bool(self.alert.rekindles) and self.alert.escalation_from is None
-            if self.alert.rekindles and event.severity > self.alert.peak_severity:
+            if opens:
                 self._restart_escalation(bucket_start)
             self.alert.severity = event.severity
             self.alert.peak_severity = max(self.alert.peak_severity, event.severity)
