@@ -501,6 +501,7 @@ CV_DESIGNS: Mapping[str, Sequence[Mapping[str, str]]] = {
     "skip-storm-days": ({"storm_days": "skip"},),
     "six-hour-window": ({"windows_minutes": "15,60,180,360,720"},),
     "longer-maxima": ({"maxima_days": "56"},),
+    "trim-spikes": ({"trim_spikes": "4"}, {"trim_spikes": "8"}),
     "episode": ({"hold_hours": "24"}, {"hold_hours": "24", "storm_days": "skip"}),
     "rarer+episode": (
         {"watch_return_days": "28"},

@@ -46,3 +46,16 @@ def test_default_options_save_the_state_they_always_did() -> None:
         held.observe(T0 + i * BUCKET, i % 4)
     assert "last_anomalous" not in detector.to_state()
     assert held.to_state()["last_anomalous"] is None
+
+
+def test_trimming_spikes_caps_each_bucket_of_the_long_windows_only() -> None:
+    # Given a detector that trims spikes at 4x the expected count (at least 4 mentions)
+    detector = VolumeDetector(options=DetectorOptions(trim_spikes=4))
+    detector._history.extend((i, 2, 0.5) for i in range(100, 111))
+    # When an hour's window holds one spike of 30 among buckets of 2
+    total, expected = detector._window_sums(111, 30, 0.5, 12)
+    # Then the spike counts 4 in it; the 15-minute window keeps it whole
+    assert (total, expected) == (11 * 2 + 4, 6.0)
+    assert detector._window_sums(111, 30, 0.5, 3) == (34, 1.5)
+    # And off (the shipped detector) nothing is trimmed
+    assert VolumeDetector()._window_sums(111, 30, 0.5, 3) == (30, 0.5)

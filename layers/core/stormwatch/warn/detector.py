@@ -93,6 +93,13 @@ class DetectorOptions:
     hold_hours: float = 0.0
     """For this long after the last unusual bucket the episode counts as open: normal
     buckets teach nothing upward and do not wind the excess clock back. 0: off."""
+    trim_spikes: float = 0.0
+    """In windows of an hour or more, each bucket counts at most this many times its
+    expected count (and at least this many mentions): a spike of one bucket stays the
+    short windows' business, so it does not set the long windows' bar, while a ramp of
+    many moderately busy buckets passes whole. 0: off. (Decision 0018: wins on the
+    sparse set, loses a 100x three-hour burst on the bursty one; the reported count
+    would be the trimmed one.)"""
 
 
 _DEFAULT_OPTIONS: Final = DetectorOptions()
@@ -414,13 +421,20 @@ class VolumeDetector:
     def _window_sums(
         self, index: int, count: int, expected: float | None, width: int
     ) -> tuple[int, float]:
-        total = count
+        trim = self.options.trim_spikes if width * self.params.bucket_minutes >= 60 else 0.0
+
+        def counted(value: int, mean: float | None) -> int:
+            if not trim or mean is None:
+                return value
+            return min(value, math.ceil(max(trim * mean, trim)))
+
+        total = counted(count, expected)
         expected_total = expected or 0.0
         oldest = index - width + 1
         for past_index, past_count, past_expected in reversed(self._history):
             if past_index < oldest:
                 break
-            total += past_count
+            total += counted(past_count, past_expected)
             expected_total += past_expected or 0.0
         return total, expected_total
 
