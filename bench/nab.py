@@ -502,6 +502,10 @@ CV_DESIGNS: Mapping[str, Sequence[Mapping[str, str]]] = {
     "six-hour-window": ({"windows_minutes": "15,60,180,360,720"},),
     "longer-maxima": ({"maxima_days": "56"},),
     "trim-spikes": ({"trim_spikes": "4"}, {"trim_spikes": "8"}),
+    "trim-isolated": (
+        {"trim_spikes": "4", "trim_runs": "3"},
+        {"trim_spikes": "4", "trim_runs": "6"},
+    ),
     "episode": ({"hold_hours": "24"}, {"hold_hours": "24", "storm_days": "skip"}),
     "rarer+episode": (
         {"watch_return_days": "28"},

@@ -59,3 +59,14 @@ def test_trimming_spikes_caps_each_bucket_of_the_long_windows_only() -> None:
     assert detector._window_sums(111, 30, 0.5, 3) == (34, 1.5)
     # And off (the shipped detector) nothing is trimmed
     assert VolumeDetector()._window_sums(111, 30, 0.5, 3) == (30, 0.5)
+
+
+def test_trimming_only_isolated_runs_keeps_long_and_ongoing_bursts_whole() -> None:
+    # Given a detector that caps only runs of at most 2 buckets above 4x the expected
+    detector = VolumeDetector(options=DetectorOptions(trim_spikes=4, trim_runs=2))
+    history = [2, 30, 2, 2, 30, 30, 30, 2, 2, 2, 2]  # a spike, then a 3-bucket burst
+    detector._history.extend((100 + i, c, 0.5) for i, c in enumerate(history))
+    # When the hour's window ends on a calm bucket / Then only the spike is capped
+    assert detector._window_sums(111, 2, 0.5, 12) == (sum(history) - 30 + 4 + 2, 6.0)
+    # And a spike still under way (the newest bucket) counts whole
+    assert detector._window_sums(111, 30, 0.5, 12) == (sum(history) - 30 + 4 + 30, 6.0)
