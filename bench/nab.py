@@ -57,10 +57,8 @@ from stormwatch.config.alerts import AlertSettings, FiringRuleParams, VolumeDete
 from stormwatch.config.fields import config_error
 from stormwatch.model import ALL_CHANNELS, BucketCounts
 from stormwatch.warn.detector import Assessment, DetectorOptions, VolumeDetector
-from stormwatch.warn.firing import EpisodeOptions
 from stormwatch.warn.lifecycle import BrandLifecycle
 from stormwatch.warn.rules import SeriesWindow, crisis_findings
-from stormwatch.warn.vocabulary import AlertEvent
 
 SERIES_GLOB = "Twitter_volume_*.csv"
 WINDOWS_FILE = "combined_windows.json"
@@ -330,8 +328,6 @@ class Setup:
     firing: FiringRuleParams = field(default_factory=FiringRuleParams)
     options: DetectorOptions = field(default_factory=DetectorOptions)
     """Experimental detector designs (decision 0017); the defaults are the shipped one."""
-    episode: EpisodeOptions = field(default_factory=EpisodeOptions)
-    """Experimental episode grouping (decision 0017); the defaults are the shipped one."""
 
 
 def assess(rows: Sequence[Row], setup: Setup) -> tuple[list[Assessment], list[bool]]:
@@ -340,7 +336,8 @@ def assess(rows: Sequence[Row], setup: Setup) -> tuple[list[Assessment], list[bo
     Each row is one bucket of the brand's all-channels series; the rules the evaluator
     runs on such a series (volume, velocity, negative share, static thresholds) run with
     the shipped defaults, and `BrandLifecycle` - the production alert lifecycle - decides
-    when an alert starts. Returns each row's assessment and whether an alert started on it.
+    when an alert starts. Returns each row's assessment and whether an alert started on it
+    (or, reopened within a day of its episode, became worse than its peak: decision 0018).
     """
     settings = AlertSettings(volume=setup.detector, lifecycle=setup.firing)
     bucket_minutes = setup.detector.bucket_minutes
@@ -350,7 +347,7 @@ def assess(rows: Sequence[Row], setup: Setup) -> tuple[list[Assessment], list[bo
         *(rule.window_minutes for rule in settings.static_for(SERIES_BRAND, ALL_CHANNELS)),
     )
     detector = VolumeDetector(settings.volume, setup.options)
-    lifecycle = BrandLifecycle(SERIES_BRAND, settings, episode=setup.episode)
+    lifecycle = BrandLifecycle(SERIES_BRAND, settings)
     recent: deque[tuple[datetime, BucketCounts]] = deque(maxlen=lookback // bucket_minutes)
     assessments: list[Assessment] = []
     started: list[bool] = []
@@ -365,7 +362,8 @@ def assess(rows: Sequence[Row], setup: Setup) -> tuple[list[Assessment], list[bo
             assessment.bucket_start, bucket_minutes, row.moment, findings, row.value
         )
         assessments.append(assessment)
-        started.append(any(d.kind is AlertEvent.STARTED for d in dispatches))
+        # A new alert, or a reopened one worse than its peak: on call is paged again.
+        started.append(any(d.opens for d in dispatches))
     return assessments, started
 
 
@@ -413,15 +411,13 @@ def _convert(value: str, current: object) -> object:
 
 def with_overrides(setup: Setup, overrides: Mapping[str, str]) -> Setup:
     """`setup` with NAME=VALUE overrides; a name may belong to any of the parameter sets
-    (detector, firing) or the experimental options (`DetectorOptions`, `EpisodeOptions`)."""
+    (detector, firing) or the experimental options (`DetectorOptions`)."""
     detector_fields = set(VolumeDetectorParams.model_fields)
     firing_fields = set(FiringRuleParams.model_fields)
     option_fields = {f.name for f in dataclasses.fields(DetectorOptions)}
-    episode_fields = {f.name for f in dataclasses.fields(EpisodeOptions)}
     detector: dict[str, Any] = {}
     firing: dict[str, Any] = {}
     options: dict[str, Any] = {}
-    episode: dict[str, Any] = {}
     for name, text in overrides.items():
         if name in detector_fields:
             detector[name] = _convert(text, getattr(setup.detector, name))
@@ -429,19 +425,14 @@ def with_overrides(setup: Setup, overrides: Mapping[str, str]) -> Setup:
             firing[name] = _convert(text, getattr(setup.firing, name))
         elif name in option_fields:
             options[name] = _convert(text, getattr(setup.options, name))
-        elif name in episode_fields:
-            episode[name] = _convert(text, getattr(setup.episode, name))
         else:
-            known = ", ".join(
-                sorted(detector_fields | firing_fields | option_fields | episode_fields)
-            )
+            known = ", ".join(sorted(detector_fields | firing_fields | option_fields))
             raise SystemExit(f"--param {name}: unknown parameter (known: {known})")
     try:
         return Setup(
             VolumeDetectorParams.model_validate({**dict(setup.detector), **detector}),
             FiringRuleParams.model_validate({**dict(setup.firing), **firing}),
             dataclasses.replace(setup.options, **options),
-            dataclasses.replace(setup.episode, **episode),
         )
     except ValidationError as error:
         raise SystemExit(f"--param: {config_error(error)}") from error
@@ -491,8 +482,12 @@ CROSS_VALIDATION_GRID: Mapping[str, Sequence[str]] = {
 # figure, of its own grid) by the score on the training series; a design with one
 # setting has nothing to choose, so its CV score is its score on all series.
 CV_DESIGNS: Mapping[str, Sequence[Mapping[str, str]]] = {
+    # The shipped lifecycle reopens an episode for 24 h (reopen_minutes=1440, decision
+    # 0018); reopen_minutes=0 is the rule shipped before it.
     "shipped": ({},),
+    "no-reopen": ({"reopen_minutes": "0"},),
     "watch-level": ({"watch_return_days": "7"}, {"watch_return_days": "28"}),
+    "watch-21-28": ({"watch_return_days": "21"}, {"watch_return_days": "28"}),
     "poisson-evidence": (
         {"evidence": "poisson"},
         {"evidence": "poisson", "watch_return_days": "28"},
@@ -500,26 +495,25 @@ CV_DESIGNS: Mapping[str, Sequence[Mapping[str, str]]] = {
     "poisson-return": ({"poisson_return_below": "30"}, {"poisson_return_below": "100"}),
     "longer-quiet": ({"resolve_after_minutes": "180"}, {"resolve_after_minutes": "720"}),
     "cooldown": ({"cooldown_minutes": "1440"}, {"cooldown_minutes": "4320"}),
-    "reopen": ({"reopen_minutes": "720"}, {"reopen_minutes": "1440"}, {"reopen_minutes": "4320"}),
-    "reopen-unless-worse": (
-        {"reopen_minutes": "1440", "reopen_escalates": "true"},
-        {"reopen_minutes": "4320", "reopen_escalates": "true"},
-    ),
+    "reopen": ({"reopen_minutes": "720"}, {"reopen_minutes": "4320"}),
     "slow-acceptance": ({"shift_acceptance_hours": "72"}, {"shift_acceptance_hours": "168"}),
     "hold-learning": ({"hold_hours": "24"}, {"hold_hours": "72"}),
     "skip-storm-days": ({"storm_days": "skip"},),
-    "episode": (
-        {"reopen_minutes": "1440", "hold_hours": "24"},
-        {"reopen_minutes": "1440", "hold_hours": "24", "storm_days": "skip"},
+    "six-hour-window": ({"windows_minutes": "15,60,180,360,720"},),
+    "longer-maxima": ({"maxima_days": "56"},),
+    "trim-spikes": ({"trim_spikes": "4"}, {"trim_spikes": "8"}),
+    "trim-isolated": (
+        {"trim_spikes": "4", "trim_runs": "3"},
+        {"trim_spikes": "4", "trim_runs": "6"},
     ),
+    "episode": ({"hold_hours": "24"}, {"hold_hours": "24", "storm_days": "skip"}),
     "rarer+episode": (
-        {"watch_return_days": "28", "reopen_minutes": "1440"},
-        {"watch_return_days": "28", "reopen_minutes": "1440", "reopen_escalates": "true"},
+        {"watch_return_days": "28"},
         {"watch_return_days": "28", "cooldown_minutes": "1440"},
     ),
     "sparse+episode": (
-        {"evidence": "poisson", "reopen_minutes": "1440", "hold_hours": "24"},
-        {"poisson_return_below": "30", "reopen_minutes": "1440", "hold_hours": "24"},
+        {"evidence": "poisson", "hold_hours": "24"},
+        {"poisson_return_below": "30", "hold_hours": "24"},
     ),
 }
 _CODE = (

@@ -22,6 +22,12 @@ The kinds are the patterns that cost the shipped detector on unseen series (issu
 - ``levelshift``: a rebrand or launch: the level steps up 2.5x for good. Labelled at the
   step; alerts after its first day are false.
 
+``--set sparse`` writes instead four ``sparseslow`` series (0.3-1.5 a bucket, negative
+binomial noise with k 2-5): four storms each (as the unseen brand's four windows, so
+each window is a quarter of the file's tenth) that ramp over 12-24 hours to a mean of 3-6
+a bucket, whose busiest buckets count 10-22, and stay a day or two; and unlabelled spikes
+of 5-10 in one to three buckets about twice a day.
+
 Every series has a daily swell (quiet nights), quieter weekends, gamma-Poisson noise and
 unlabelled "ordinary" bursts of 2-4x for 15-45 minutes every few days, as real mention
 counts do. Windows follow NAB: each label gets a window of int(0.10 * rows / labels) rows
@@ -233,6 +239,37 @@ def levelshift(rng: random.Random, rows: int, level: float) -> tuple[list[float]
     return means, [onset]
 
 
+def sparseslow(rng: random.Random, rows: int, level: float) -> tuple[list[float], list[int]]:
+    """The unseen sparse brand of issue 12, as described: 0-3 a bucket, four storms that
+    ramp over 12-24 hours to peaks of 10-22 a bucket and stay a day or two, and frequent
+    unlabelled spikes of 5-10 in a bucket or three (a retweet, a bot) twice a day."""
+    means = _base(rows, level)
+    labels = []
+    days = rows / BUCKETS_PER_DAY
+    # Four storms, as the unseen brand had four windows (so each window is a quarter of
+    # the usual width: a late alert misses it). Each in its own stretch of the file.
+    stretch = (days - FIRST_LABEL_DAY - 4) / 4
+    for quarter in range(4):
+        low = FIRST_LABEL_DAY + 1 + quarter * stretch
+        onset = _day(rng, low, low + stretch - 3)
+        rise = rng.randint(BUCKETS_PER_DAY // 2, BUCKETS_PER_DAY)
+        length = rise + rng.randint(BUCKETS_PER_DAY, 2 * BUCKETS_PER_DAY)
+        # A mean of 3-6 a bucket at its height: with k 2-5 its busiest buckets of the
+        # day count 10-22, as the issue describes the storms' peaks.
+        storm = _storm(length, rng.uniform(3.0, 6.0) / max(level, 0.05), rise)
+        for i in range(onset, min(rows, onset + length)):
+            means[i] = max(means[i], level * storm(i - onset))
+        labels.append(onset)
+    row = 0
+    while True:
+        row += int(rng.expovariate(2.0 / BUCKETS_PER_DAY))
+        if row >= rows:
+            return means, labels
+        spike = rng.uniform(5.0, 10.0)
+        for i in range(row, min(rows, row + rng.randint(1, 3))):
+            means[i] = max(means[i], spike)
+
+
 KINDS: dict[str, Callable[[random.Random, int, float], tuple[list[float], list[int]]]] = {
     "sparse": sparse,
     "longstorm": longstorm,
@@ -240,8 +277,14 @@ KINDS: dict[str, Callable[[random.Random, int, float], tuple[list[float], list[i
     "botburst": botburst,
     "levelshift": levelshift,
 }
+# `--set sparse`: four series like the unseen sparse brand (negative binomial k 2-5).
+SPARSE_KINDS: dict[str, Callable[[random.Random, int, float], tuple[list[float], list[int]]]] = {
+    "sparseslow": sparseslow
+}
+SETS = {"all": KINDS, "sparse": SPARSE_KINDS}
 # Two series of each kind: (variant, mean mentions a bucket, gamma shape of the noise).
 VARIANTS: dict[str, tuple[tuple[str, float, float], ...]] = {
+    "sparseslow": (("a", 0.3, 2.0), ("b", 0.6, 3.0), ("c", 1.0, 4.0), ("d", 1.5, 5.0)),
     "sparse": (("a", 0.4, 8.0), ("b", 1.5, 8.0)),
     "longstorm": (("a", 4.0, 10.0), ("b", 40.0, 10.0)),
     "newscycle": (("a", 3.0, 10.0), ("b", 60.0, 10.0)),
@@ -255,12 +298,13 @@ def generate(
     weeks: int = 8,
     names: Sequence[str] | None = None,
     noise: Noise = NOISE["mild"],
+    kinds: str = "all",
 ) -> list[Series]:
-    """Every series (or those `names`, e.g. ``sparse_a``), deterministic from `seed`: a
-    series does not depend on which others are made."""
+    """Every series of the set `kinds` (or those `names`, e.g. ``sparse_a``),
+    deterministic from `seed`: a series does not depend on which others are made."""
     rows = weeks * 7 * BUCKETS_PER_DAY
     made = []
-    for kind, make in KINDS.items():
+    for kind, make in SETS[kinds].items():
         for variant, level, shape in VARIANTS[kind]:
             if names is not None and f"{kind}_{variant}" not in names:
                 continue
@@ -324,6 +368,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--noise", choices=sorted(NOISE), default="mild", help="texture of the series"
     )
+    parser.add_argument(
+        "--set",
+        choices=sorted(SETS),
+        default="all",
+        help="all: two series of each kind; sparse: four like the unseen sparse brand",
+    )
     args = parser.parse_args(argv)
     if args.weeks < 7:
         print(
@@ -331,7 +381,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    made = generate(args.seed, args.weeks, noise=NOISE[args.noise])
+    made = generate(args.seed, args.weeks, noise=NOISE[args.noise], kinds=args.set)
     write(args.out, made)
     total = sum(len(s.labels) for s in made)
     print(f"wrote {len(made)} series, {total} labels, to {args.out}")

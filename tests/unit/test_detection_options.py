@@ -1,4 +1,5 @@
-"""The experimental options of issue 12 (decision 0017): off by default, and what each does."""
+"""The experimental detector options of issue 12 (decision 0018): off by default, and what
+each does. The episode (the reopen window) shipped: `test_episode.py`."""
 
 from __future__ import annotations
 
@@ -13,8 +14,6 @@ from stormwatch.warn.detector import (
     _poisson_score,
     _poisson_tail,
 )
-from stormwatch.warn.firing import EpisodeOptions, FiringEventKind, FiringRule
-from tests.unit.test_firing import Judged
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 BUCKET = timedelta(minutes=5)
@@ -47,41 +46,27 @@ def test_default_options_save_the_state_they_always_did() -> None:
         held.observe(T0 + i * BUCKET, i % 4)
     assert "last_anomalous" not in detector.to_state()
     assert held.to_state()["last_anomalous"] is None
-    assert "episode_last" not in FiringRule().to_state()
-    assert "episode_last" in FiringRule(episode=EpisodeOptions(reopen_minutes=60)).to_state()
 
 
-def events(rule: FiringRule, severities: list[int]) -> list[tuple[int, FiringEventKind]]:
-    found = []
-    for i, severity in enumerate(severities):
-        event = rule.step(Judged(T0 + i * BUCKET, severity))
-        if event is not None:
-            found.append((i, event.kind))
-    return found
+def test_trimming_spikes_caps_each_bucket_of_the_long_windows_only() -> None:
+    # Given a detector that trims spikes at 4x the expected count (at least 4 mentions)
+    detector = VolumeDetector(options=DetectorOptions(trim_spikes=4))
+    detector._history.extend((i, 2, 0.5) for i in range(100, 111))
+    # When an hour's window holds one spike of 30 among buckets of 2
+    total, expected = detector._window_sums(111, 30, 0.5, 12)
+    # Then the spike counts 4 in it; the 15-minute window keeps it whole
+    assert (total, expected) == (11 * 2 + 4, 6.0)
+    assert detector._window_sums(111, 30, 0.5, 3) == (34, 1.5)
+    # And off (the shipped detector) nothing is trimmed
+    assert VolumeDetector()._window_sums(111, 30, 0.5, 3) == (30, 0.5)
 
 
-# A burst (resolved at bucket 13, after an hour of calm), a rekindled burst at 2 h 10 min
-# (bucket 26), and a third at bucket 86: 6 h 5 min after the resolve, 5 h after the second.
-REKINDLED = [1, 1] + [0] * 24 + [1] + [0] * 59 + [1]
-
-
-def test_the_shipped_rule_lets_the_cooldown_end_the_episode() -> None:
-    found = events(FiringRule(), REKINDLED)
-    assert [i for i, kind in found if kind is FiringEventKind.STARTED] == [0, 86]
-
-
-def test_a_reopen_window_merges_a_storm_that_rekindles_into_its_episode() -> None:
-    rule = FiringRule(episode=EpisodeOptions(reopen_minutes=6 * 60))
-    found = events(rule, REKINDLED)
-    # Each burst extends the episode: the third comes 5 h after the second, within 6 h.
-    assert [i for i, kind in found if kind is FiringEventKind.STARTED] == [0]
-
-
-def test_a_worse_rekindle_may_still_start_an_alert() -> None:
-    severities = [1, 1] + [0] * 24 + [2]
-    merged = events(FiringRule(episode=EpisodeOptions(reopen_minutes=360)), severities)
-    worse = events(
-        FiringRule(episode=EpisodeOptions(reopen_minutes=360, reopen_escalates=True)), severities
-    )
-    assert [i for i, kind in merged if kind is FiringEventKind.STARTED] == [0]
-    assert [i for i, kind in worse if kind is FiringEventKind.STARTED] == [0, 26]
+def test_trimming_only_isolated_runs_keeps_long_and_ongoing_bursts_whole() -> None:
+    # Given a detector that caps only runs of at most 2 buckets above 4x the expected
+    detector = VolumeDetector(options=DetectorOptions(trim_spikes=4, trim_runs=2))
+    history = [2, 30, 2, 2, 30, 30, 30, 2, 2, 2, 2]  # a spike, then a 3-bucket burst
+    detector._history.extend((100 + i, c, 0.5) for i, c in enumerate(history))
+    # When the hour's window ends on a calm bucket / Then only the spike is capped
+    assert detector._window_sums(111, 2, 0.5, 12) == (sum(history) - 30 + 4 + 2, 6.0)
+    # And a spike still under way (the newest bucket) counts whole
+    assert detector._window_sums(111, 30, 0.5, 12) == (sum(history) - 30 + 4 + 30, 6.0)

@@ -23,10 +23,11 @@ from tests.helpers import examples
 
 T0 = datetime(2026, 3, 1, 3, 0, tzinfo=UTC)
 BUCKET = timedelta(minutes=5)
-STARTED, ESCALATED, RESOLVED = (
+STARTED, ESCALATED, RESOLVED, REKINDLED = (
     FiringEventKind.STARTED,
     FiringEventKind.ESCALATED,
     FiringEventKind.RESOLVED,
+    FiringEventKind.REKINDLED,
 )
 
 
@@ -117,7 +118,8 @@ def test_a_spike_alert_resolves_on_the_short_windows_while_the_long_one_remember
 
 def test_after_resolving_the_long_windows_memory_starts_no_new_alert() -> None:
     # Given a resolved spike alert; the 12-hour window is still unusual for hours
-    rule = FiringRule(FiringRuleParams(cooldown_minutes=0))
+    # (no reopen window: a spike within a day would reopen the same alert, test_episode)
+    rule = FiringRule(FiringRuleParams(cooldown_minutes=0, reopen_minutes=0))
     judged = [windows(T0 + i * BUCKET, 3 if i < 6 else 0, 3) for i in range(200)]
     kinds = [e.kind for j in judged if (e := rule.step(j))]
     assert kinds == [STARTED, RESOLVED]
@@ -139,7 +141,9 @@ def test_a_slow_burn_alert_is_held_by_the_window_that_raised_it() -> None:
 
 def test_cooldown_holds_back_a_flapping_series() -> None:
     # Given an alert that resolved
-    rule = FiringRule(FiringRuleParams(resolve_after_minutes=10, cooldown_minutes=60))
+    rule = FiringRule(
+        FiringRuleParams(resolve_after_minutes=10, cooldown_minutes=60, reopen_minutes=0)
+    )
     events = run([1, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], rule)
     # Then the same severity within the hour does not page again, but after it does
     assert [kind for _, kind, _ in events] == [STARTED, RESOLVED, STARTED]
@@ -147,7 +151,9 @@ def test_cooldown_holds_back_a_flapping_series() -> None:
 
 
 def test_a_worse_episode_breaks_through_the_cooldown() -> None:
-    rule = FiringRule(FiringRuleParams(resolve_after_minutes=10, cooldown_minutes=600))
+    rule = FiringRule(
+        FiringRuleParams(resolve_after_minutes=10, cooldown_minutes=600, reopen_minutes=0)
+    )
     events = run([1, 0, 0, 1, 3], rule)
     assert events == [(0, STARTED, 1), (2, RESOLVED, 1), (4, STARTED, 3)]
 
@@ -210,6 +216,7 @@ params = st.builds(
     confirm_buckets=st.integers(1, 3),
     resolve_after_minutes=st.sampled_from([5, 15, 60]),
     cooldown_minutes=st.sampled_from([0, 30, 360]),
+    reopen_minutes=st.sampled_from([0, 60, 1440]),
 )
 
 
@@ -238,7 +245,15 @@ def test_alerts_never_overlap_and_respect_the_cooldown(
     severity = 0
     resolved: FiringEvent | None = None
     for event in events:
-        if event.kind is STARTED:
+        if event.kind is REKINDLED:
+            # Only a resolved alert reopens, under its own start, at its peak or above
+            assert not firing
+            assert resolved is not None
+            assert rule_params.reopen_minutes
+            assert event.at - resolved.at < timedelta(minutes=rule_params.reopen_minutes)
+            assert event.started_at == resolved.started_at
+            firing, severity = True, max(event.severity, resolved.severity)
+        elif event.kind is STARTED:
             # Never two starts without a resolve in between
             assert not firing
             if resolved is not None and event.at - resolved.at < timedelta(

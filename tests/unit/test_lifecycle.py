@@ -49,12 +49,15 @@ def _finding(severity: int) -> list[Finding]:
 class Run:
     """A lifecycle driven minute by minute, its state saved and reloaded every time."""
 
-    def __init__(self) -> None:
+    def __init__(self, **lifecycle: int) -> None:
         self.state: dict[str, object] | None = None
         self.sent: list[Dispatch] = []
+        self.settings = SETTINGS.model_copy(
+            update={"lifecycle": SETTINGS.lifecycle.model_copy(update=lifecycle)}
+        )
 
     def minute(self, now: datetime, severity: int, count: int = 0) -> list[Dispatch]:
-        lifecycle = BrandLifecycle("acme", SETTINGS, self.state)
+        lifecycle = BrandLifecycle("acme", self.settings, self.state)
         bucket = now - timedelta(minutes=now.minute % BUCKET, seconds=now.second)
         dispatches = lifecycle.evaluate(bucket, BUCKET, now, _finding(severity), count)
         self.state = lifecycle.to_state()
@@ -62,7 +65,7 @@ class Run:
         return dispatches
 
     def acknowledge(self, by: str, at: datetime) -> None:
-        lifecycle = BrandLifecycle("acme", SETTINGS, self.state)
+        lifecycle = BrandLifecycle("acme", self.settings, self.state)
         assert lifecycle.alert is not None
         lifecycle.acknowledge(lifecycle.alert.id, by, at)
         self.state = lifecycle.to_state()
@@ -148,10 +151,32 @@ def test_a_flapping_series_does_not_page_again_and_again() -> None:
             run.minute(T0 + timedelta(minutes=minute), 2)
         for minute in range(base + 5, base + 40):
             run.minute(T0 + timedelta(minutes=minute), 0)
-    # Then only the first episode was announced; a more severe one would break through
+    # Then only the first episode was announced: the flap reopened the same alert for the
+    # team (decision 0018), which has not been quiet for an hour since
     assert run.kinds().count("started:2") == 1
+    assert run.kinds().count("rekindled:2") == 1
+    assert len({d.alert_id for d in run.sent}) == 1
+    # And a more severe one breaks through: the same alert escalates and pages again
     run.minute(T0 + timedelta(minutes=300), 3)
-    assert run.kinds()[-1] == "started:3"
+    assert run.kinds()[-1] == "escalated:3"
+    assert run.sent[-1].opens
+    assert ON_CALL in run.sent[-1].audience
+
+
+def test_without_a_reopen_window_the_cooldown_holds_a_flapping_series_back() -> None:
+    # Given no reopen window (reopen_minutes 0): a warning that resolves, then flaps back
+    run = Run(reopen_minutes=0)
+    for minute in range(0, 80):
+        run.minute(T0 + timedelta(minutes=minute), 2 if minute < 10 else 0)
+    for minute in range(80, 120):
+        run.minute(T0 + timedelta(minutes=minute), 2 if minute < 85 else 0)
+    # Then the flap within the cooldown starts nothing; a more severe one is a new alert
+    run.minute(T0 + timedelta(minutes=300), 3)
+    assert [k for k in run.kinds() if not k.startswith("reminder")] == [
+        "started:2",
+        "resolved:2",
+        "started:3",
+    ]
 
 
 def test_evaluating_the_same_minute_twice_sends_nothing_twice() -> None:

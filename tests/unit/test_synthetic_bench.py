@@ -30,8 +30,8 @@ def by_name(name: str) -> synthetic.Series:
 
 
 def test_every_kind_twice_with_labels_after_the_warm_up() -> None:
-    assert sorted(synthetic.VARIANTS) == sorted(synthetic.KINDS)
-    assert all(len(v) == 2 for v in synthetic.VARIANTS.values())
+    assert sorted(synthetic.VARIANTS) == sorted([*synthetic.KINDS, *synthetic.SPARSE_KINDS])
+    assert all(len(synthetic.VARIANTS[kind]) == 2 for kind in synthetic.KINDS)
     assert [s.name for s in made()] == list(CHECKED)
     for series in made():
         assert len(series.counts) == ROWS
@@ -126,3 +126,18 @@ def test_bursty_noise_is_burstier_than_mild() -> None:
     assert bursty.labels == mild.labels
     quiet = slice(0, mild.labels[0])
     assert statistics.pstdev(bursty.counts[quiet]) > 2 * statistics.pstdev(mild.counts[quiet])
+
+
+def test_the_sparse_set_is_four_sparse_brands_with_four_slow_storms_and_spikes() -> None:
+    # Given the sparse set (the unseen sparse brand of issue 12, as described)
+    (series,) = synthetic.generate(seed=3, weeks=WEEKS, names=["sparseslow_a"], kinds="sparse")
+    assert [v for v, _, _ in synthetic.VARIANTS["sparseslow"]] == ["a", "b", "c", "d"]
+    # Then it counts 0-3 a bucket, with four labelled storms whose busiest buckets reach
+    # 10 or more, and unlabelled spikes of 5 or more outside them
+    assert statistics.median(series.counts) <= 3
+    assert len(series.labels) == 4
+    day = synthetic.BUCKETS_PER_DAY
+    for onset in series.labels:
+        assert max(series.counts[onset : onset + 2 * day]) >= 10
+    quiet = series.counts[: series.labels[0]]
+    assert sum(count >= 5 for count in quiet) > series.labels[0] // day

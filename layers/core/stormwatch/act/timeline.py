@@ -20,7 +20,7 @@ from stormwatch.model import iso, parse_iso
 from stormwatch.persistence.timeline import OutboxMessage, TimelineEntry
 
 STARTED, ESCALATED, REMINDER = "started", "escalated", "reminder"
-ACKNOWLEDGED, RESOLVED = "acknowledged", "resolved"
+ACKNOWLEDGED, RESOLVED, REKINDLED = "acknowledged", "resolved", "rekindled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +74,9 @@ def warn_steps(messages: Iterable[OutboxMessage], alert: Mapping[str, Any] | Non
                 parse_iso(alert["acknowledged_at"]), ACKNOWLEDGED, alert.get("acknowledged_by")
             )
         if alert.get("resolved_at"):
-            steps[RESOLVED] = Step(
+            # A reopened alert resolved once per round: its record holds the last.
+            rekindles = int(alert.get("rekindles") or 0)
+            steps[f"{RESOLVED}-r{rekindles}" if rekindles else RESOLVED] = Step(
                 parse_iso(alert["resolved_at"]),
                 RESOLVED,
                 None,

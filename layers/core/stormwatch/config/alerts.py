@@ -153,6 +153,11 @@ class FiringRuleParams(Section):
     """What "back to normal" is judged on: windows up to this long, or up to the window
     that raised the alert if that is longer. A 12-hour window still holds a storm for
     12 hours after it ended; the alert should not."""
+    reopen_minutes: Annotated[Integer, Ge(0)] = 1440
+    """After a resolve, an excess within this time of the episode's last unusual bucket
+    reopens the same alert (a "rekindled" update to the team; a page only if it is worse
+    than the episode's peak), and each excess extends the time: a storm that flares up
+    again within a day is the same episode for the person on call. 0: never reopen."""
 
 
 class NegativeShareRule(Section):

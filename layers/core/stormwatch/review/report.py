@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from stormwatch.act.timeline import ACKNOWLEDGED, RESOLVED, STARTED, Step
+from stormwatch.act.timeline import ACKNOWLEDGED, REKINDLED, RESOLVED, STARTED, Step
 from stormwatch.model import ALL_CHANNELS, ScoredMention, Sentiment, SeriesCounts, iso
 from stormwatch.persistence.parked import ParkedPost, ParkState
 from stormwatch.persistence.timeline import PAUSED, RELEASED
@@ -263,12 +263,12 @@ def crisis_report(
     def first(kind: str) -> Step | None:
         return next((s for s in steps if s.kind == kind), None)
 
-    acknowledged, paused, released, resolved = (
-        first(ACKNOWLEDGED),
-        first(PAUSED),
-        first(RELEASED),
-        first(RESOLVED),
-    )
+    acknowledged, paused, released = first(ACKNOWLEDGED), first(PAUSED), first(RELEASED)
+    # A reopened alert (decision 0018) resolved once per round: the episode ended at the
+    # last resolve, unless it rekindled after it (then it is still open).
+    resolved = next((s for s in reversed(steps) if s.kind in (RESOLVED, REKINDLED)), None)
+    if resolved is not None and resolved.kind != RESOLVED:
+        resolved = None
     resolved_at = resolved.at if resolved else None
     end_of_episode = resolved_at or made_at
     periods = {

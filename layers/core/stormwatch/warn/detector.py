@@ -93,6 +93,17 @@ class DetectorOptions:
     hold_hours: float = 0.0
     """For this long after the last unusual bucket the episode counts as open: normal
     buckets teach nothing upward and do not wind the excess clock back. 0: off."""
+    trim_spikes: float = 0.0
+    """In windows of an hour or more, each bucket counts at most this many times its
+    expected count (and at least this many mentions): a spike of one bucket stays the
+    short windows' business, so it does not set the long windows' bar, while a ramp of
+    many moderately busy buckets passes whole. 0: off. (Decision 0018: wins on the
+    sparse set, loses a 100x three-hour burst on the bursty one; the reported count
+    would be the trimmed one.)"""
+    trim_runs: int = 0
+    """With `trim_spikes`: cap only runs of at most this many buckets above the cap that
+    have ended inside the window (a burst still under way, or a long one, counts whole).
+    0: every bucket above the cap."""
 
 
 _DEFAULT_OPTIONS: Final = DetectorOptions()
@@ -414,15 +425,53 @@ class VolumeDetector:
     def _window_sums(
         self, index: int, count: int, expected: float | None, width: int
     ) -> tuple[int, float]:
-        total = count
+        trim = self.options.trim_spikes if width * self.params.bucket_minutes >= 60 else 0.0
+
+        def counted(value: int, mean: float | None) -> int:
+            if not trim or mean is None:
+                return value
+            return min(value, math.ceil(max(trim * mean, trim)))
+
+        if trim and self.options.trim_runs:
+            return self._window_sums_isolated(index, count, expected, width, trim)
+        total = counted(count, expected)
         expected_total = expected or 0.0
         oldest = index - width + 1
         for past_index, past_count, past_expected in reversed(self._history):
             if past_index < oldest:
                 break
-            total += past_count
+            total += counted(past_count, past_expected)
             expected_total += past_expected or 0.0
         return total, expected_total
+
+    def _window_sums_isolated(
+        self, index: int, count: int, expected: float | None, width: int, trim: float
+    ) -> tuple[int, float]:
+        """`_window_sums` capping only short runs above the cap that ended in the window."""
+        newest_first: list[tuple[int, float | None]] = [(count, expected)]
+        oldest = index - width + 1
+        for past_index, past_count, past_expected in reversed(self._history):
+            if past_index < oldest:
+                break
+            newest_first.append((past_count, past_expected))
+        total, expected_total = 0, 0.0
+        run: list[tuple[int, int]] = []  # (count, cap) of the run above the cap, newest first
+        ended = False  # a bucket below the cap came after the run
+        for value, mean in newest_first:
+            expected_total += mean or 0.0
+            cap = math.ceil(max(trim * mean, trim)) if mean is not None else None
+            if cap is not None and value > cap:
+                run.append((value, cap))
+                continue
+            total += value + self._run_total(run, ended)
+            run, ended = [], True
+        total += self._run_total(run, ended)
+        return total, expected_total
+
+    def _run_total(self, run: list[tuple[int, int]], ended: bool) -> int:
+        if ended and len(run) <= self.options.trim_runs:
+            return sum(cap for _, cap in run)
+        return sum(value for value, _ in run)
 
     def _evaluate(self, index: int, count: int) -> _Evaluation:
         p = self.params

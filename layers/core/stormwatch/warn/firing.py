@@ -2,7 +2,9 @@
 
 `FiringRule.step` takes the detector's `Assessment` of each bucket in time order and
 answers with at most one event: STARTED (a new alert fires), ESCALATED (a firing
-alert reached a higher severity) or RESOLVED (back to normal for long enough).
+alert reached a higher severity), RESOLVED (back to normal for long enough) or
+REKINDLED (the episode just resolved flares up again within `reopen_minutes` of its
+last unusual bucket: the same alert opens again, decision 0018).
 The full lifecycle (acknowledgement, notifications, escalation policy) is built
 on these events elsewhere; this rule only decides their moments.
 
@@ -23,34 +25,18 @@ from typing import Any, Final, Protocol
 
 from stormwatch.config.alerts import FiringRuleParams
 
-STATE_VERSION: Final = 2
-
-
-@dataclass(frozen=True, slots=True)
-class EpisodeOptions:
-    """Experimental episode grouping, measured by `bench.nab --cv` (decision 0017).
-
-    Not part of the configuration: the defaults are the shipped rule, and a rule with
-    default options saves exactly the state it always did.
-    """
-
-    reopen_minutes: int = 0
-    """After a resolve, an excess that comes within this long of the episode's last
-    unusual bucket rekindles the same episode instead of starting an alert (like a
-    grouping window that every new excess extends): a storm that flares up again for a
-    week is one episode. 0: off (only the cooldown applies)."""
-    reopen_escalates: bool = False
-    """A rekindled excess more severe than the episode's peak starts a new alert anyway
-    (as the cooldown lets a worse episode through)."""
-
-
-_DEFAULT_EPISODE: Final = EpisodeOptions()
+STATE_VERSION: Final = 3
+"""3: the episode (its start and last unusual bucket) is kept after a resolve, so that a
+rekindle can reopen it. Versions 1 and 2 load: an episode they resolved cannot reopen."""
 
 
 class FiringEventKind(enum.StrEnum):
     STARTED = "started"
     ESCALATED = "escalated"
     RESOLVED = "resolved"
+    REKINDLED = "rekindled"
+    """The episode resolved last flares up again within the reopen window: the same alert
+    (`started_at` is its start) fires again; `severity` is this bucket's."""
 
 
 class FiringPhase(enum.StrEnum):
@@ -65,7 +51,8 @@ class FiringEvent:
     at: datetime
     """Start of the bucket that caused the event."""
     severity: int
-    """STARTED/ESCALATED: the severity now; RESOLVED: the peak severity of the alert."""
+    """STARTED/ESCALATED/REKINDLED: the severity now; RESOLVED: the peak severity of the
+    alert."""
     started_at: datetime
     """When the alert this event belongs to started firing."""
 
@@ -97,13 +84,18 @@ class FiringRule:
     episode through, and until one bucket is normal on every window only a fresh excess
     on the recovery windows starts a new alert: the long windows' memory of the episode
     just ended does not.
+
+    An episode outlives its alert's resolve by `reopen_minutes` after its last unusual
+    bucket: an excess then REKINDLES it (the same alert fires again, at the episode's
+    peak severity, so that only a worse excess ESCALATES it) instead of starting a new
+    one, and every unusual bucket of the reopened alert extends the window again, as an
+    on-call tool groups the alerts of one incident (PagerDuty's time-window grouping,
+    Alertmanager's group interval). After that long quiet a new storm is a new alert.
     """
 
-    def __init__(
-        self, params: FiringRuleParams | None = None, episode: EpisodeOptions | None = None
-    ) -> None:
+    def __init__(self, params: FiringRuleParams | None = None) -> None:
         self.params = params or FiringRuleParams()
-        self.episode = episode or _DEFAULT_EPISODE
+        self._episode_started: datetime | None = None
         self._episode_last: datetime | None = None
         self._last_bucket: datetime | None = None
         self._streak_start: datetime | None = None
@@ -162,16 +154,17 @@ class FiringRule:
             self._streak_start = at
         self._streak_last = at
         self._last_unusual = at
-        reopen = self.episode.reopen_minutes
-        if reopen and self._episode_last is not None:
-            rekindled = at - self._episode_last < timedelta(minutes=reopen)
-            self._episode_last = at
-            worse = self.episode.reopen_escalates and severity > self._resolved_peak
-            if rekindled and not worse:
-                return None
         streak = (at - self._streak_start) // bucket + 1
         if streak < self.params.confirm_buckets:
             return None
+        if self._reopens(at):
+            assert self._episode_started is not None
+            self._firing_since = self._episode_started
+            self._severity = max(severity, self._resolved_peak)
+            self._episode_last = at
+            self._trigger_minutes = assessment.window_minutes
+            self._awaiting_calm = False
+            return FiringEvent(FiringEventKind.REKINDLED, at, severity, self._episode_started)
         cooling = self._resolved_at is not None and at - self._resolved_at < timedelta(
             minutes=self.params.cooldown_minutes
         )
@@ -179,16 +172,25 @@ class FiringRule:
             return None
         self._firing_since = at
         self._severity = severity
+        self._episode_started = at
         self._episode_last = at
         self._trigger_minutes = assessment.window_minutes
         self._awaiting_calm = False
         return FiringEvent(FiringEventKind.STARTED, at, severity, at)
+
+    def _reopens(self, at: datetime) -> bool:
+        """Whether an excess at `at` rekindles the episode resolved last."""
+        reopen = self.params.reopen_minutes
+        if not reopen or self._episode_started is None or self._episode_last is None:
+            return False
+        return at - self._episode_last < timedelta(minutes=reopen)
 
     def _while_firing(self, at: datetime, assessment: AssessmentLike) -> FiringEvent | None:
         assert self._firing_since is not None
         if assessment.severity > self._severity:
             self._severity = assessment.severity
             self._last_unusual = at
+            self._episode_last = at
             return FiringEvent(FiringEventKind.ESCALATED, at, self._severity, self._firing_since)
         limit = max(self.params.recovery_minutes, self._trigger_minutes or 0)
         if self._judged(assessment, limit) >= 1:
@@ -210,12 +212,6 @@ class FiringRule:
         return event
 
     def to_state(self) -> dict[str, Any]:
-        state = self._core_state()
-        if self.episode.reopen_minutes:
-            state["episode_last"] = _iso(self._episode_last)
-        return state
-
-    def _core_state(self) -> dict[str, Any]:
         return {
             "version": STATE_VERSION,
             "last_bucket": _iso(self._last_bucket),
@@ -228,6 +224,8 @@ class FiringRule:
             "resolved_peak": self._resolved_peak,
             "trigger_minutes": self._trigger_minutes,
             "awaiting_calm": self._awaiting_calm,
+            "episode_started": _iso(self._episode_started),
+            "episode_last": _iso(self._episode_last),
         }
 
     @classmethod
@@ -235,12 +233,11 @@ class FiringRule:
         cls,
         state: Mapping[str, Any],
         params: FiringRuleParams | None = None,
-        episode: EpisodeOptions | None = None,
     ) -> FiringRule:
-        rule = cls(params, episode)
+        rule = cls(params)
         try:
             version = state["version"]
-            if version not in (1, STATE_VERSION):
+            if version not in (1, 2, STATE_VERSION):
                 raise ValueError(f"state version {version!r}, expected {STATE_VERSION}")
             rule._last_bucket = _parse(state["last_bucket"])
             rule._streak_start = _parse(state["streak_start"])
@@ -250,13 +247,19 @@ class FiringRule:
             rule._last_unusual = _parse(state["last_unusual"])
             rule._resolved_at = _parse(state["resolved_at"])
             rule._resolved_peak = int(state["resolved_peak"])
-            rule._episode_last = _parse(state.get("episode_last"))
             # Version 1 knew neither: an alert it left firing is judged on the recovery
             # windows alone.
-            if version == STATE_VERSION:
+            if version >= 2:
                 trigger = state["trigger_minutes"]
                 rule._trigger_minutes = None if trigger is None else int(trigger)
                 rule._awaiting_calm = bool(state["awaiting_calm"])
+            if version >= 3:
+                rule._episode_started = _parse(state["episode_started"])
+                rule._episode_last = _parse(state["episode_last"])
+            elif rule._firing_since is not None:
+                # An alert left firing by an older version: its episode is known.
+                rule._episode_started = rule._firing_since
+                rule._episode_last = rule._last_unusual
         except (KeyError, TypeError) as error:
             raise ValueError(f"malformed firing state: {error!r}") from error
         return rule

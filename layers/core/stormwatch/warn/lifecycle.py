@@ -7,6 +7,12 @@ keeps a flapping series from paging again and again). On top of it this module a
 what people need: who hears what (`Dispatch`), acknowledgement, and an escalation policy
 that pages the next step while nobody acknowledges.
 
+A storm that flares up again within a day of its last unusual bucket reopens the same
+alert (decision 0018): the team gets a "rekindled" update; on call is paged, and the
+escalation policy runs again from that moment, only when the rekindle (or a later rise
+of the reopened alert) is worse than the episode's peak so far. An acknowledgement
+stands: whoever took the episode keeps it.
+
 Every dispatch carries a key that is unique for its alert and event; the evaluator
 stores it in an outbox before sending, so evaluating the same minute twice, or again
 after a crash, never sends anything twice.
@@ -25,7 +31,7 @@ from typing import Any
 
 from stormwatch.config.alerts import AlertSettings
 from stormwatch.model import iso, parse_iso
-from stormwatch.warn.firing import EpisodeOptions, FiringEventKind, FiringRule
+from stormwatch.warn.firing import FiringEventKind, FiringRule
 from stormwatch.warn.vocabulary import AlertEvent, Finding
 
 KEPT_EPISODES = 20
@@ -56,6 +62,12 @@ class Dispatch:
     paged: tuple[str, ...] = ()
     """Phones that got an SMS about this alert: "back to normal" reaches them too, whoever
     is on call when it ends."""
+    quiet: bool = False
+    """An update of a reopened alert that pages nobody (not worse than its peak): the
+    team's email only, not the team's SMS topic."""
+    opens: bool = False
+    """What people take for a new alert: it started, or a reopened alert became worse than
+    its peak (on call is paged again after "back to normal"). `bench.nab` counts these."""
 
 
 _ALERT_ID = re.compile(r"^(?P<brand>.+)-\d{8}-\d{4}$")
@@ -95,6 +107,18 @@ class ActiveAlert:
     reminders: list[str] = field(default_factory=list)
     paged: list[str] = field(default_factory=list)
     """Phones an SMS about this alert went to."""
+    rekindles: int = 0
+    """How often the alert reopened after a resolve (0: never)."""
+    rekindled_at: datetime | None = None
+    """The first bucket of its last rekindle."""
+    escalation_from: datetime | None = None
+    """When the escalation policy last (re)started: None is the alert's start; a
+    reopened alert's policy runs only from a rekindle or rise worse than its peak."""
+
+    @property
+    def round(self) -> str:
+        """The part of a dispatch key that tells a reopened alert's messages apart."""
+        return f"r{self.rekindles}" if self.rekindles else ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -109,6 +133,9 @@ class ActiveAlert:
             "acknowledgement_sent": self.acknowledgement_sent,
             "reminders": list(self.reminders),
             "paged": list(self.paged),
+            "rekindles": self.rekindles,
+            "rekindled_at": iso(self.rekindled_at) if self.rekindled_at else None,
+            "escalation_from": iso(self.escalation_from) if self.escalation_from else None,
         }
 
     @classmethod
@@ -126,7 +153,14 @@ class ActiveAlert:
             acknowledgement_sent=bool(data.get("acknowledgement_sent", False)),
             reminders=[str(item) for item in data.get("reminders", [])],
             paged=[str(item) for item in data.get("paged", [])],
+            rekindles=int(data.get("rekindles", 0)),
+            rekindled_at=_moment(data.get("rekindled_at")),
+            escalation_from=_moment(data.get("escalation_from")),
         )
+
+
+def _moment(text: str | None) -> datetime | None:
+    return parse_iso(text) if text else None
 
 
 class NotAcknowledgeable(ValueError):
@@ -139,16 +173,15 @@ class BrandLifecycle:
         brand: str,
         settings: AlertSettings,
         state: Mapping[str, Any] | None = None,
-        episode: EpisodeOptions | None = None,
     ) -> None:
         self.brand = brand
         self.settings = settings
         state = state or {}
         firing_state = state.get("firing")
         self.firing = (
-            FiringRule.from_state(firing_state, settings.lifecycle, episode)
+            FiringRule.from_state(firing_state, settings.lifecycle)
             if firing_state
-            else FiringRule(settings.lifecycle, episode)
+            else FiringRule(settings.lifecycle)
         )
         alert = state.get("alert")
         self.alert = ActiveAlert.from_dict(alert) if alert else None
@@ -206,20 +239,31 @@ class BrandLifecycle:
                 peak_at=bucket_start,
                 peak_count=all_channels_count,
             )
-            dispatches.append(self._dispatch(AlertEvent.STARTED, now, reason=reason))
+            dispatches.append(
+                replace(self._dispatch(AlertEvent.STARTED, now, reason=reason), opens=True)
+            )
+        elif event is not None and event.kind is FiringEventKind.REKINDLED:
+            dispatches.append(
+                self._rekindle(event.started_at, event.severity, bucket_start, now, reason)
+            )
         elif event is not None and event.kind is FiringEventKind.ESCALATED and self.alert:
             previous = self.alert.severity
+            # A quietly reopened alert that rises above its peak pages on call again.
+            # (Its rule escalates only above the episode's peak.) Once paged, a further
+            # rise escalates as in any alert: the policy already runs.
+            opens = bool(self.alert.rekindles) and self.alert.escalation_from is None
+            if opens:
+                self._restart_escalation(bucket_start)
             self.alert.severity = event.severity
             self.alert.peak_severity = max(self.alert.peak_severity, event.severity)
-            dispatches.append(
-                self._dispatch(
-                    AlertEvent.ESCALATED,
-                    now,
-                    key=f"severity-{event.severity}",
-                    reason=reason,
-                    previous=previous,
-                )
+            escalated = self._dispatch(
+                AlertEvent.ESCALATED,
+                now,
+                key=f"severity-{event.severity}",
+                reason=reason,
+                previous=previous,
             )
+            dispatches.append(replace(escalated, opens=opens))
         if self.alert is not None and all_channels_count > self.alert.peak_count:
             self.alert.peak_count = all_channels_count
             self.alert.peak_at = bucket_start
@@ -248,6 +292,43 @@ class BrandLifecycle:
 
     # --- parts ---------------------------------------------------------------------
 
+    def _rekindle(
+        self, started_at: datetime, severity: int, at: datetime, now: datetime, reason: str
+    ) -> Dispatch:
+        """The episode resolved last is open again: the same alert, told to the team; a
+        page (and the escalation policy again) only when it is worse than its peak."""
+        alert_id = alert_id_of(self.brand, started_at)
+        closed = self.episodes[-1] if self.episodes else None
+        if closed is not None and closed.get("id") == alert_id:
+            self.episodes.pop()
+            alert = ActiveAlert.from_dict(closed)
+        else:  # the closed alert is not kept (state from before 0018): the same id anew
+            alert = ActiveAlert(alert_id, started_at, severity, severity, at)
+        self.alert = alert
+        peak = alert.peak_severity
+        alert.rekindles += 1
+        alert.rekindled_at = at
+        alert.severity = severity
+        worse = severity > peak
+        if worse:
+            alert.peak_severity = severity
+            self._restart_escalation(at)
+        dispatch = self._dispatch(
+            AlertEvent.REKINDLED,
+            now,
+            audience=audience_for(severity) if worse else (TEAM,),
+            reason=reason,
+            previous=peak,
+        )
+        return replace(dispatch, opens=True) if worse else replace(dispatch, quiet=True)
+
+    def _restart_escalation(self, at: datetime) -> None:
+        """A reopened alert became worse than its peak: a real page, so the policy runs
+        again from `at` (unless someone has the episode already)."""
+        assert self.alert is not None
+        self.alert.escalation_from = at
+        self.alert.reminders = []
+
     def _dispatch(
         self,
         kind: AlertEvent,
@@ -260,8 +341,9 @@ class BrandLifecycle:
         previous: int | None = None,
     ) -> Dispatch:
         assert self.alert is not None
+        event = "-".join(part for part in (kind.value, self.alert.round, key) if part)
         return Dispatch(
-            key=f"{self.alert.id}:{kind.value}{'-' + key if key else ''}",
+            key=f"{self.alert.id}:{event}",
             kind=kind,
             brand=self.brand,
             alert_id=self.alert.id,
@@ -277,13 +359,19 @@ class BrandLifecycle:
     def _resolve(self, now: datetime) -> Dispatch:
         assert self.alert is not None
         # Everyone who was told about it hears that it is over: the audiences of its peak
-        # as they are now, and everyone paged while it lasted.
-        dispatch = replace(
-            self._dispatch(
-                AlertEvent.RESOLVED, now, audience=audience_for(self.alert.peak_severity)
-            ),
-            paged=tuple(self.alert.paged),
-        )
+        # as they are now, and everyone paged while it lasted. A reopened alert that paged
+        # nobody since its rekindle: the team, who heard of it (the rest heard it end).
+        if self.alert.rekindles and self.alert.escalation_from is None:
+            dispatch = replace(
+                self._dispatch(AlertEvent.RESOLVED, now, audience=(TEAM,)), quiet=True
+            )
+        else:
+            dispatch = replace(
+                self._dispatch(
+                    AlertEvent.RESOLVED, now, audience=audience_for(self.alert.peak_severity)
+                ),
+                paged=tuple(self.alert.paged),
+            )
         closed = self.alert.as_dict()
         closed["resolved_at"] = iso(now)
         self.episodes.append(closed)
@@ -312,10 +400,13 @@ class BrandLifecycle:
             return []
         if not policy.steps:
             return []
+        if alert.rekindles and alert.escalation_from is None:
+            return []  # reopened, never worse than its peak: the team knows, nobody is paged
+        base = alert.escalation_from or alert.started_at
         due: tuple[int, int] | None = None
         for round_number in range(policy.repeat):
             for index, step in enumerate(policy.steps):
-                moment = alert.started_at + timedelta(
+                moment = base + timedelta(
                     minutes=round_number * policy.cycle_minutes + step.after_minutes
                 )
                 if moment <= now:

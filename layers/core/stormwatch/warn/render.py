@@ -171,7 +171,13 @@ class Renderer:
     def _link(self, dispatch: Dispatch, now: datetime) -> str:
         if self.links is None or not dispatch.alert_id:
             return ""
-        if dispatch.kind not in (AlertEvent.STARTED, AlertEvent.ESCALATED, AlertEvent.REMINDER):
+        active = (
+            AlertEvent.STARTED,
+            AlertEvent.ESCALATED,
+            AlertEvent.REMINDER,
+            AlertEvent.REKINDLED,
+        )
+        if dispatch.kind not in active:
             return ""
         return self.links(dispatch.alert_id, now)
 

@@ -54,7 +54,7 @@ def routes(dispatch: Dispatch, roster: Roster | None, now: datetime) -> list[Rou
     made: list[Route] = []
     if TEAM in dispatch.audience:
         made.append(Route(EMAIL))
-        if dispatch.severity >= 2:
+        if dispatch.severity >= 2 and not dispatch.quiet:
             made.append(Route(SMS_TOPIC))
     named = [contact.phone for contact in contacts_of(dispatch.audience, roster, now)]
     phones = dict.fromkeys(phone for phone in [*named, *dispatch.paged] if phone)

@@ -84,6 +84,10 @@ class AlertEvent(enum.StrEnum):
     """An escalation step: still nobody acknowledged."""
     ACKNOWLEDGED = "acknowledged"
     RESOLVED = "resolved"
+    REKINDLED = "rekindled"
+    """The alert resolved, then its storm flared up again within the reopen window: the
+    same alert is open again (decision 0018). The team hears it; on call only when it is
+    worse than the episode's peak."""
     BLIND = "blind"
     """Monitoring is blind (a channel silent or its poller failing): for ops, not a crisis."""
     BLIND_RESOLVED = "blind_resolved"

@@ -43,6 +43,7 @@ from stormwatch.warn.messages.wording import (
     head,
     headline,
     names,
+    rekindled_worse,
 )
 from stormwatch.warn.vocabulary import AlertEvent
 
@@ -70,6 +71,8 @@ def _subject(notice: Notice) -> str:
         AlertEvent.RESOLVED: "RESOLVED",
         AlertEvent.BLIND: "OPS",
     }.get(notice.kind, notice.severity_name.upper())
+    if notice.kind is AlertEvent.REKINDLED and not rekindled_worse(notice):
+        tag = "REKINDLED"
     parts = [head(tag, notice, mode, bracket=True)]
     said = phrases(headline(notice, as_written))
     if notice.kind is AlertEvent.ACKNOWLEDGED:
@@ -95,13 +98,16 @@ def _subject(notice: Notice) -> str:
     elif notice.kind is AlertEvent.REMINDER:
         late = f"not acknowledged after {duration(notice.now - notice.started_at)}"
         options = [*(f"{late}, {p}" for p in said), late]
+    elif notice.kind is AlertEvent.REKINDLED:
+        again = "flared up again, worse" if rekindled_worse(notice) else "flared up again"
+        options = [*(f"{again}, {p}" for p in said), again]
     else:
         options = said
     parts.append(Part(ranked(options), " "))
     return compose(parts, mode)[0]
 
 
-_ACTIVE = (AlertEvent.STARTED, AlertEvent.ESCALATED, AlertEvent.REMINDER)
+_ACTIVE = (AlertEvent.STARTED, AlertEvent.ESCALATED, AlertEvent.REMINDER, AlertEvent.REKINDLED)
 
 _OUTLOOK = {
     1: "Mention activity is above the usual level: keep an eye on it.",
@@ -137,6 +143,8 @@ def _opening(notice: Notice) -> list[str]:
             "Escalation stops here. The alert stays open until mentions are back to normal.",
             f"Now: {said}.",
         ]
+    if notice.kind is AlertEvent.REKINDLED:
+        return _rekindled(notice, brand_name, said)
     lines = [f"{severity.upper()} alert for {brand_name}: {said}.", _OUTLOOK[notice.severity]]
     if notice.kind is AlertEvent.ESCALATED and notice.previous_severity is not None:
         lines.append(
@@ -152,6 +160,32 @@ def _opening(notice: Notice) -> list[str]:
         paging = names(step.paging)
         lines.append(
             f"Escalation step {step.step}{of}" + (f": now paging {paging}." if paging else ".")
+        )
+    return lines
+
+
+def _rekindled(notice: Notice, brand_name: str, said: str) -> list[str]:
+    """The storm that was back to normal flared up again within a day: the same alert."""
+    since = stamp(notice.started_at, notice.zone)
+    lines = [
+        f"The storm for {brand_name} flared up again: {said}.",
+        f"It is the same episode as the alert that started {since}, open again under "
+        "the same id: a storm that comes back within a day of its last unusual "
+        "activity is one episode.",
+    ]
+    peak = notice.previous_severity
+    if rekindled_worse(notice):
+        assert peak is not None
+        lines.append(
+            f"It is worse than before: {notice.severity_name} now, "
+            f"{SEVERITY_NAMES[peak]} at its peak so far. On call is paged."
+        )
+        lines.append(_OUTLOOK[notice.severity])
+    else:
+        was = f" ({SEVERITY_NAMES[peak]})" if peak is not None else ""
+        lines.append(
+            f"Not worse than its peak so far{was}: nobody is paged. "
+            "The alert resolves again once mentions are back to normal."
         )
     return lines
 

@@ -141,6 +141,11 @@ def _sms_status(notice: Notice, mode: Mode) -> list[Part]:
         # commands, and the alert id carries the start date and time anyway.
         up = Part([(f"Up from {SEVERITY_NAMES[notice.previous_severity]}", 0)])
         return [up, Part(since.alternatives, priority=_LATE)]
+    if notice.kind is AlertEvent.REKINDLED:
+        # Only a rekindle worse than the episode's peak pages anyone.
+        was = notice.previous_severity
+        back = f"Back, worse than {SEVERITY_NAMES[was]}" if was is not None else "Back again"
+        return [Part(ranked([back, "Back again"])), since]
     if notice.kind is AlertEvent.REMINDER:
         late = f"Not acked after {duration(notice.now - notice.started_at)}"
         step = f", step {notice.escalation.step}" if notice.escalation else ""

@@ -35,6 +35,7 @@ __all__ = [
     "head",
     "headline",
     "names",
+    "rekindled_worse",
 ]
 
 NAME_CHARS = 120
@@ -188,3 +189,8 @@ def head(tag: str, notice: Notice, mode: Mode, *, bracket: bool = False) -> Part
         alternatives.append((f"{label} {brand_id}:", 2))
     alternatives.append((f"{label} alert:", 3))
     return Part(alternatives, cap=mode.head_cap)
+
+
+def rekindled_worse(notice: Notice) -> bool:
+    """A rekindled alert worse than the episode's peak before it (a page, not an update)."""
+    return notice.previous_severity is not None and notice.severity > notice.previous_severity
