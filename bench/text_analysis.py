@@ -1,5 +1,8 @@
 """Throughput of language detection + offline sentiment, the text work of the poll path.
 
+The analyzer is the shipped `OfflineAnalyzer`: the learned model (with the lexicon's score
+as an input) for the languages it was trained on, the lexicon alone for the others.
+
     PYTHONPATH=layers/core .venv/bin/python -m bench.text_analysis
 
 The mentions are the evaluation texts (tests/data/*_eval.tsv): consecutive texts of one
@@ -24,7 +27,7 @@ from pathlib import Path
 
 from stormwatch.listen import language
 from stormwatch.listen.language import detect_language
-from stormwatch.listen.sentiment import OfflineAnalyzer, score_label
+from stormwatch.listen.sentiment import OfflineAnalyzer
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 ITEMS = 50_000
@@ -73,7 +76,7 @@ def accuracy_lines() -> list[str]:
     scored: dict[str, list[bool]] = {}
     for line in (DATA / "sentiment_eval.tsv").read_text(encoding="utf-8").splitlines()[1:]:
         text_language, label, text = line.split("\t")
-        guess = score_label(analyzer.score(text, text_language)).value
+        guess = analyzer.label_and_score(text, text_language)[0].value
         scored.setdefault(text_language, []).append(guess == label)
     lines = []
     for title, results in (("language detection", detected), ("sentiment", scored)):

@@ -9,8 +9,9 @@ Lambda layer does not: run it from a training venv of its own (README of 0018), 
 Every hyper-parameter (C, and the offset added to the negative class's score) is chosen by
 5-fold cross-validation on the train splits (mean macro-F1 over the languages); the
 validation splits are only scored, once, at the end. Texts are read with bench.sentiment's
-`clean`, features made by bench/sentiment_linear.py's `FeatureSpace`, so a saved model gives
-the same labels in `python -m bench.sentiment --weights`.
+`clean`, features made by stormwatch.listen.learned's `FeatureSpace`, so a saved model
+gives the same labels in `python -m bench.sentiment --weights`. scripts/sentiment/train.py
+trains the shipped table with this module's functions.
 
 Variants: `linear` (per language or, with --multilingual, one model with a copy of every
 feature per language), `--lexicon` adds the OfflineAnalyzer's score as three inputs;
@@ -27,6 +28,7 @@ import random
 import sys
 import tempfile
 import time
+from array import array
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -38,7 +40,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import LinearSVC
 
 from bench.sentiment import clean, read_languages
-from bench.sentiment_linear import CLASSES, FeatureSpace, LinearModel, lexicon_inputs
+from stormwatch.listen.learned import CLASSES, FeatureSpace, LinearModel, lexicon_inputs
 from stormwatch.listen.sentiment import OfflineAnalyzer, score_label
 
 FOLDERS = (
@@ -235,6 +237,27 @@ def run_linear(options: argparse.Namespace, folders: dict[str, str]) -> None:
     del languages
 
 
+def to_model(
+    space: FeatureSpace,
+    model: Compact,
+    languages: Sequence[str],
+    offset: float,
+    trained_on: Sequence[str],
+    *,
+    multilingual: bool,
+) -> LinearModel:
+    """The inference model of a fitted SVM: its table, a bias per language, and "*"."""
+    coef = model.coef_.astype(np.float32)  # classes x features
+    table = coef[:, : space.rows].T.copy()  # rows x classes
+    intercept = model.intercept_.astype(float).copy()
+    intercept[0] += offset
+    bias: dict[str, tuple[float, float, float]] = {"*": tuple(intercept)}  # type: ignore[dict-item]
+    if multilingual:
+        for i, name in enumerate(languages):
+            bias[name] = tuple(intercept + coef[:, space.rows + i])  # type: ignore[assignment]
+    return LinearModel(space, array("f", table.ravel().tolist()), bias, tuple(trained_on))
+
+
 def save(
     options: argparse.Namespace,
     space: FeatureSpace,
@@ -243,21 +266,13 @@ def save(
     unit_languages: Sequence[str],
     offset: float,
 ) -> None:
-    coef = model.coef_.astype(np.float32)  # classes x features
-    table = coef[:, : space.rows].T.copy()  # rows x classes
-    intercept = model.intercept_.astype(float).copy()
-    intercept[0] += offset
-    bias: dict[str, tuple[float, float, float]] = {"*": tuple(intercept)}  # type: ignore[dict-item]
-    if options.multilingual:
-        for i, name in enumerate(unit_languages):
-            bias[name] = tuple(intercept + coef[:, space.rows + i])  # type: ignore[assignment]
-    from array import array
-
-    linear = LinearModel(
+    linear = to_model(
         space,
-        array("f", table.ravel().tolist()),
-        bias,
-        trained_on=tuple(digest(options.data, f) for f in unit),
+        model,
+        unit_languages,
+        offset,
+        [digest(options.data, f) for f in unit],
+        multilingual=options.multilingual,
     )
     path = options.save
     if not options.multilingual:

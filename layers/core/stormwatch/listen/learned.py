@@ -1,9 +1,10 @@
-"""A linear sentiment model on hashed word and character n-grams, in plain Python.
+"""The learned sentiment model: a linear model on hashed word and character n-grams.
 
-The candidate of docs/decisions/0018 (not shipped yet): the same code turns a post into
-feature indices for training (scripts/sentiment/experiment.py builds sparse matrices from
-`features`) and scores it at inference from a float32 weight table, so what is trained is
-exactly what runs. Standard library only, as in the Lambda layer.
+`OfflineAnalyzer` labels posts in the languages it was trained on with it (docs/decisions/
+0019; the weights and their model card are in ``models/``). The same code turns a post
+into feature indices for training (scripts/sentiment/train.py builds sparse matrices from
+`FeatureSpace.features`) and scores it at inference from a float32 weight table, so what
+is trained is exactly what runs. Standard library only, as everything in the layer.
 
 Features of a post written in language L, each hashed (CRC-32) into `buckets` rows:
 
@@ -34,7 +35,7 @@ import re
 import struct
 import zlib
 from array import array
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
@@ -149,7 +150,6 @@ class LinearModel:
     space: FeatureSpace
     table: array[float]  # rows x CLASSES, row-major, float32
     bias: dict[str, tuple[float, float, float]]  # per trained language, and "*" for others
-    lexicon: Callable[[str, str], float] | None = None
     trained_on: tuple[str, ...] = ()  # SHA-256 of each training text file
     _chunk_sums: dict[tuple[str, str], Chunk] = field(default_factory=dict)
     _pair_sums: dict[tuple[str, str, str], Sums] = field(default_factory=dict)
@@ -191,9 +191,14 @@ class LinearModel:
         self._chunk_sums.clear()
         self._pair_sums.clear()
 
-    def scores(self, text: str, language: str) -> tuple[float, float, float]:
-        """Decision values (negative, neutral, positive) of `text` in `language`."""
-        written_in = language
+    def scores(
+        self, text: str, language: str, lexicon_score: float = 0.0
+    ) -> tuple[float, float, float]:
+        """Decision values (negative, neutral, positive) of `text` in `language`.
+
+        `lexicon_score` is the lexicon's compound score of the text (OfflineAnalyzer.score
+        in the same language), read only by a model trained with `lexicon_features`.
+        """
         if language not in self.space.languages:
             language = "*"
         count = 0
@@ -220,9 +225,9 @@ class LinearModel:
             neg, neu, pos = neg * scale, neu * scale, pos * scale
         bias = self.bias.get(language, self.bias["*"])
         neg, neu, pos = neg + bias[0], neu + bias[1], pos + bias[2]
-        if self.lexicon is not None:
+        if self.space.lexicon_features:
             table, base = self.table, self.space.buckets * CLASSES
-            for offset, value in enumerate(lexicon_inputs(self.lexicon(text, written_in))):
+            for offset, value in enumerate(lexicon_inputs(lexicon_score)):
                 if value:
                     row = base + offset * CLASSES
                     neg += value * table[row]
@@ -230,8 +235,9 @@ class LinearModel:
                     pos += value * table[row + 2]
         return neg, neu, pos
 
-    def label(self, text: str, language: str) -> int:
-        values = self.scores(text, language)
+    def label(self, text: str, language: str, lexicon_score: float = 0.0) -> int:
+        """The class (0 negative, 1 neutral, 2 positive) with the highest decision value."""
+        values = self.scores(text, language, lexicon_score)
         return max(range(CLASSES), key=values.__getitem__)
 
     # --- storage --------------------------------------------------------------------------
@@ -253,8 +259,11 @@ class LinearModel:
         path.write_bytes(_MAGIC + struct.pack("<I", len(encoded)) + encoded + table.tobytes())
 
     @classmethod
-    def load(cls, path: Path, lexicon: Callable[[str, str], float] | None = None) -> LinearModel:
-        data = path.read_bytes()
+    def load(cls, path: Path) -> LinearModel:
+        return cls.from_bytes(path.read_bytes(), str(path))
+
+    @classmethod
+    def from_bytes(cls, data: bytes, path: str = "weights") -> LinearModel:
         if not data.startswith(_MAGIC):
             raise ValueError(f"{path}: not a {FORMAT} file")
         start = len(_MAGIC) + 4
@@ -274,15 +283,17 @@ class LinearModel:
             table.byteswap()
         if len(table) != space.rows * CLASSES:
             raise ValueError(f"{path}: {len(table)} weights, expected {space.rows * CLASSES}")
-        if space.lexicon_features and lexicon is None:
-            raise ValueError(f"{path}: the model reads lexicon scores; pass `lexicon`")
         bias = {
             name: (float(values[0]), float(values[1]), float(values[2]))
             for name, values in header["bias"].items()
         }
         trained_on = tuple(str(digest) for digest in header.get("trained_on", ()))
-        return cls(space, table, bias, lexicon if space.lexicon_features else None, trained_on)
+        return cls(space, table, bias, trained_on)
 
 
-def labels(model: LinearModel, items: Sequence[tuple[str, str]]) -> list[int]:
-    return [model.label(text, language) for text, language in items]
+def probabilities(values: Sequence[float]) -> list[float]:
+    """Softmax of decision values: shares that sum to 1, in the order of `values`."""
+    top = max(values)
+    exps = [math.exp(value - top) for value in values]
+    total = sum(exps)
+    return [value / total for value in exps]
