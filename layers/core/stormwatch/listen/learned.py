@@ -23,8 +23,9 @@ compound score s: max(-s, 0), max(s, 0) and s == 0.
 
 Every n-gram feature belongs to one token or one pair of tokens, and no token spans
 whitespace, so a post's score is a sum of cached sums: one per whitespace-separated chunk
-(its tokens and the pairs inside it) and one per pair across two chunks. Warm, a post
-costs a `split` and two dictionary lookups per chunk.
+(its tokens and the pairs inside it) and one per pair across two chunks, kept with the
+second chunk under the first one's last token. Warm, a post costs a `split` and two
+dictionary lookups by string per chunk.
 """
 
 from __future__ import annotations
@@ -137,10 +138,12 @@ def lexicon_inputs(score: float) -> tuple[float, float, float]:
 
 Sums = tuple[int, float, float, float]
 """Occurrences and the summed (negative, neutral, positive) weights of some features."""
-Chunk = tuple[str, str, int, float, float, float]
-"""A chunk's first and last token and the sums of its tokens and inner pairs."""
-_EMPTY: Final[Chunk] = ("", "", 0, 0.0, 0.0, 0.0)
-MEMO_LIMIT: Final = 100_000
+Chunk = tuple[str, str, int, float, float, float, dict[str, Sums]]
+"""A chunk's first and last token, the sums of its tokens and inner pairs, and the sums of
+the pair its first token makes with the last token of each chunk seen before it."""
+_EMPTY: Final[Chunk] = ("", "", 0, 0.0, 0.0, 0.0, {})  # never read past its count of 0
+MEMO_LIMIT: Final = 100_000  # chunks per language
+PAIR_LIMIT: Final = 256  # pairs remembered per chunk
 
 
 @dataclass(slots=True)
@@ -151,8 +154,7 @@ class LinearModel:
     table: array[float]  # rows x CLASSES, row-major, float32
     bias: dict[str, tuple[float, float, float]]  # per trained language, and "*" for others
     trained_on: tuple[str, ...] = ()  # SHA-256 of each training text file
-    _chunk_sums: dict[tuple[str, str], Chunk] = field(default_factory=dict)
-    _pair_sums: dict[tuple[str, str, str], Sums] = field(default_factory=dict)
+    _chunks: dict[str, dict[str, Chunk]] = field(default_factory=dict)  # by language
 
     def _sum(self, keys: list[str], language: str) -> Sums:
         table = self.table
@@ -165,15 +167,6 @@ class LinearModel:
             pos += table[row + 2]
         return len(indices), neg, neu, pos
 
-    def _pair(self, language: str, first: str, second: str) -> Sums:
-        key = (language, first, second)
-        found = self._pair_sums.get(key)
-        if found is None:
-            if len(self._pair_sums) >= MEMO_LIMIT:
-                self._pair_sums.clear()
-            found = self._pair_sums[key] = self._sum(pair_keys(first, second), language)
-        return found
-
     def _chunk(self, language: str, chunk: str) -> Chunk:
         """Sums of a whitespace-free chunk's tokens and inner pairs, and its end tokens."""
         found = tokens(chunk)
@@ -182,14 +175,13 @@ class LinearModel:
         count = 0
         neg = neu = pos = 0.0
         parts = [self._sum(token_keys(token), language) for token in found]
-        parts.extend(self._pair(language, a, b) for a, b in pairwise(found))
+        parts.extend(self._sum(pair_keys(a, b), language) for a, b in pairwise(found))
         for n, a, b, c in parts:
             count, neg, neu, pos = count + n, neg + a, neu + b, pos + c
-        return found[0], found[-1], count, neg, neu, pos
+        return found[0], found[-1], count, neg, neu, pos, {}
 
     def clear_caches(self) -> None:
-        self._chunk_sums.clear()
-        self._pair_sums.clear()
+        self._chunks.clear()
 
     def scores(
         self, text: str, language: str, lexicon_score: float = 0.0
@@ -201,25 +193,38 @@ class LinearModel:
         """
         if language not in self.space.languages:
             language = "*"
+        chunks = self._chunks.get(language)
+        if chunks is None:
+            chunks = self._chunks[language] = {}
         count = 0
         neg = neu = pos = 0.0
-        chunks = self._chunk_sums
         previous = ""
         for chunk in text.split():
-            key = (language, chunk)
-            entry = chunks.get(key)
+            entry = chunks.get(chunk)
             if entry is None:
                 if len(chunks) >= MEMO_LIMIT:
                     chunks.clear()
-                entry = chunks[key] = self._chunk(language, chunk)
-            first, last, n, a, b, c = entry
+                entry = chunks[chunk] = self._chunk(language, chunk)
+            first, last, n, a, b, c, after = entry
             if not n:
                 continue
-            if previous:
-                pn, pa, pb, pc = self._pair(language, previous, first)
-                n, a, b, c = n + pn, a + pa, b + pb, c + pc
             count, neg, neu, pos = count + n, neg + a, neu + b, pos + c
+            if previous:
+                pair = after.get(previous)
+                if pair is None:
+                    if len(after) >= PAIR_LIMIT:
+                        after.clear()
+                    pair = after[previous] = self._sum(pair_keys(previous, first), language)
+                n, a, b, c = pair
+                count, neg, neu, pos = count + n, neg + a, neu + b, pos + c
             previous = last
+        return self._finish(language, count, (neg, neu, pos), lexicon_score)
+
+    def _finish(
+        self, language: str, count: int, sums: tuple[float, float, float], lexicon_score: float
+    ) -> tuple[float, float, float]:
+        """The decision values from the n-gram sums: scaled, plus bias and lexicon inputs."""
+        neg, neu, pos = sums
         if count:
             scale = 1.0 / math.sqrt(count)
             neg, neu, pos = neg * scale, neu * scale, pos * scale
