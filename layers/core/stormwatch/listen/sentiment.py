@@ -595,9 +595,10 @@ class OfflineAnalyzer:
     """Sentiment for any language, in-process: the learned model where it was trained,
     the lexicon alone elsewhere (see the module docstring for both).
 
-    `model` is the shipped one by default, loaded on the first text in one of its
-    languages; None means the lexicon only. Unknown languages, Polish (no labelled posts to
-    train on) and a missing or unreadable weights file take the lexicon-only path.
+    `model` is the shipped one by default, loaded on the first text analysed (not when
+    the analyzer is made); None means the lexicon only. Unknown languages, Polish (no
+    labelled posts to train on) and a missing or unreadable weights file take the
+    lexicon-only path.
     """
 
     def __init__(self, model: LinearModel | Literal["shipped"] | None = "shipped") -> None:
