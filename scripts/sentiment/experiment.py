@@ -14,7 +14,8 @@ gives the same labels in `python -m bench.sentiment --weights`. scripts/sentimen
 trains the shipped table with this module's functions.
 
 Variants: `linear` (per language or, with --multilingual, one model with a copy of every
-feature per language), `--lexicon` adds the OfflineAnalyzer's score as three inputs;
+feature per language), `--lexicon` adds the OfflineAnalyzer's score as three inputs,
+`--negation` a negated copy of the words after a negator (0019: not shipped);
 `fasttext` trains fastText supervised per language (epochs and learning rate by CV);
 `leave-one-out` trains the multilingual model without one language and scores that
 language's validation split, as a model would meet Polish (no labelled posts).
@@ -30,6 +31,7 @@ import tempfile
 import time
 from array import array
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +42,8 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import LinearSVC
 
 from bench.sentiment import clean, read_languages
-from stormwatch.listen.learned import CLASSES, FeatureSpace, LinearModel, lexicon_inputs
-from stormwatch.listen.sentiment import OfflineAnalyzer, score_label
+from stormwatch.listen.learned import CLASSES, FeatureSpace, LinearModel, lexicon_inputs, tokens
+from stormwatch.listen.sentiment import NEGATOR, OfflineAnalyzer, lexicon_for, score_label
 
 FOLDERS = (
     "umsab-english",
@@ -56,6 +58,46 @@ OFFSETS = tuple(round(-0.5 + 0.05 * step, 2) for step in range(31))  # -0.5 .. +
 SEED = 13
 LEXICON = OfflineAnalyzer()
 LABELS = {"negative": 0, "neutral": 1, "positive": 2}
+
+
+# Negators of the languages without a lexicon of their own (they read the English one).
+_MORE_NEGATORS = {
+    "it": {"non", "mai", "nessuno", "niente", "nulla", "senza"},
+    "pt": {"não", "nao", "nunca", "nem", "nada", "sem", "ninguém"},
+}
+_NEGATORS: dict[str, frozenset[str]] = {}
+NEGATION_WINDOW = 3
+
+
+def negators(language: str) -> frozenset[str]:
+    found = _NEGATORS.get(language)
+    if found is None:
+        words = lexicon_for(language).words
+        found = frozenset(k for k, e in words.items() if e.role == NEGATOR) | frozenset(
+            _MORE_NEGATORS.get(language, ())
+        )
+        _NEGATORS[language] = found
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class NegationSpace(FeatureSpace):
+    """0019's item 4: FeatureSpace plus a "negated" copy of each of the (up to three) words
+    after a negator ("not good" also gives "n:good"), from the lexicons' negators."""
+
+    def features(self, text: str, language: str) -> list[int]:
+        result = FeatureSpace.features(self, text, language)
+        words = negators(language)
+        window = 0
+        for token in tokens(text):
+            if token in words or token.endswith("n't"):
+                window = NEGATION_WINDOW
+            elif window and token[0].isalpha():
+                result.extend(self.indices(["n:" + token], language))
+                window -= 1
+            elif not token[0].isalpha():
+                window = 0
+        return result
 
 
 def read(data: Path, folder: str, split: str) -> tuple[list[str], np.ndarray]:
@@ -186,11 +228,11 @@ def run_linear(options: argparse.Namespace, folders: dict[str, str]) -> None:
     languages = [folders[f] for f in names]
     units = [names] if options.multilingual else [[f] for f in names]
     tag = ("multi" if options.multilingual else "mono") + ("+lex" if options.lexicon else "")
-    tag += f" 2^{options.bits}"
+    tag += f" 2^{options.bits}" + (" +negation" if options.negation else "")
     results = []
     for unit in units:
         unit_languages = [folders[f] for f in unit]
-        space = FeatureSpace(
+        space = (NegationSpace if options.negation else FeatureSpace)(
             2**options.bits,
             frozenset(unit_languages),
             language_features=options.multilingual,
@@ -388,6 +430,9 @@ def main(argv: Sequence[str]) -> None:
     linear.add_argument("--multilingual", action="store_true")
     linear.add_argument("--lexicon", action="store_true")
     linear.add_argument("--bits", type=int, default=20)
+    linear.add_argument(
+        "--negation", action="store_true", help="NegationSpace (not the shipped features)"
+    )
     linear.add_argument("--save", type=Path)
     linear.add_argument("--c", type=float, help="skip the CV: this C, no offset")
     sub.add_parser("fasttext")
