@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from stormwatch.listen import sentiment
+from stormwatch.listen import learned, sentiment
 from stormwatch.listen.learned import (
     CLASSES,
     FeatureSpace,
@@ -90,6 +90,31 @@ def test_cached_chunk_sums_equal_the_features_the_trainer_sees() -> None:
         # Then both equal the sums over the features the trainer builds its rows from
         for _ in range(2):
             assert model.scores(text, language) == pytest.approx(reference, abs=1e-6)
+
+
+def test_the_caches_stay_bounded_and_scores_do_not_change_when_they_empty(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a model whose caches may hold five chunks and pairs, all languages together
+    monkeypatch.setattr(learned, "MEMO_LIMIT", 5)
+    space = FeatureSpace(512, frozenset({"de", "en"}), language_features=True)
+    table = array("f", [((i * 7919) % 13 - 6) / 10 for i in range(space.rows * CLASSES)])
+    bias = {"*": (0.0, 0.0, 0.0), "de": (0.1, 0.0, -0.1), "en": (0.0, 0.1, 0.0)}
+    bounded = LinearModel(space, table, bias)
+    words = [f"wort{chr(97 + i)}" for i in range(26)]
+    texts = [
+        (f"{word} und noch mehr {word}!", "de" if i % 2 else "en") for i, word in enumerate(words)
+    ]
+    # When many texts in two languages are scored, twice
+    first = [bounded.scores(text, language) for text, language in texts]
+    second = [bounded.scores(text, language) for text, language in texts]
+    # Then the caches never hold more than allowed, and the scores are those of a fresh model
+    assert bounded._remembered <= 5
+    assert sum(map(len, bounded._chunks.values())) <= 5
+    fresh = [v for t, lang in texts for v in LinearModel(space, table, bias).scores(t, lang)]
+    assert [v for values in first for v in values] == pytest.approx(fresh, abs=1e-6)
+    assert [v for values in second for v in values] == pytest.approx(fresh, abs=1e-6)
+    assert len(set(first)) == len(texts)
 
 
 def test_the_lexicon_score_enters_as_three_inputs() -> None:

@@ -142,8 +142,7 @@ Chunk = tuple[str, str, int, float, float, float, dict[str, Sums]]
 """A chunk's first and last token, the sums of its tokens and inner pairs, and the sums of
 the pair its first token makes with the last token of each chunk seen before it."""
 _EMPTY: Final[Chunk] = ("", "", 0, 0.0, 0.0, 0.0, {})  # never read past its count of 0
-MEMO_LIMIT: Final = 100_000  # chunks per language
-PAIR_LIMIT: Final = 256  # pairs remembered per chunk
+MEMO_LIMIT: Final = 200_000  # chunks and pairs remembered, all languages together
 
 
 @dataclass(slots=True)
@@ -155,6 +154,7 @@ class LinearModel:
     bias: dict[str, tuple[float, float, float]]  # per trained language, and "*" for others
     trained_on: tuple[str, ...] = ()  # SHA-256 of each training text file
     _chunks: dict[str, dict[str, Chunk]] = field(default_factory=dict)  # by language
+    _remembered: int = 0  # chunks and pairs in `_chunks`, bounded by MEMO_LIMIT
 
     def _sum(self, keys: list[str], language: str) -> Sums:
         table = self.table
@@ -182,6 +182,18 @@ class LinearModel:
 
     def clear_caches(self) -> None:
         self._chunks.clear()
+        self._remembered = 0
+
+    def _room(self, language: str) -> dict[str, Chunk]:
+        """`language`'s chunk cache, with room for one more chunk or pair: every cache is
+        emptied when they hold MEMO_LIMIT (a pair may then go to an entry no longer kept)."""
+        if self._remembered >= MEMO_LIMIT:
+            self.clear_caches()
+        self._remembered += 1
+        chunks = self._chunks.get(language)
+        if chunks is None:
+            chunks = self._chunks[language] = {}
+        return chunks
 
     def scores(
         self, text: str, language: str, lexicon_score: float = 0.0
@@ -202,8 +214,7 @@ class LinearModel:
         for chunk in text.split():
             entry = chunks.get(chunk)
             if entry is None:
-                if len(chunks) >= MEMO_LIMIT:
-                    chunks.clear()
+                chunks = self._room(language)
                 entry = chunks[chunk] = self._chunk(language, chunk)
             first, last, n, a, b, c, after = entry
             if not n:
@@ -212,8 +223,7 @@ class LinearModel:
             if previous:
                 pair = after.get(previous)
                 if pair is None:
-                    if len(after) >= PAIR_LIMIT:
-                        after.clear()
+                    chunks = self._room(language)
                     pair = after[previous] = self._sum(pair_keys(previous, first), language)
                 n, a, b, c = pair
                 count, neg, neu, pos = count + n, neg + a, neu + b, pos + c

@@ -608,7 +608,7 @@ class OfflineAnalyzer:
     @property
     def model(self) -> LinearModel | None:
         """The learned model, loading the shipped one if it is the choice and not loaded yet."""
-        if self._model == "shipped":
+        if isinstance(self._model, str):  # "shipped", not read yet
             self._model = _Shipped.get()
         return self._model
 
@@ -626,7 +626,7 @@ class OfflineAnalyzer:
         """Forget the cached token meanings (benchmarks measure the cold path with it)."""
         for reader in self._readers.values():
             reader.clear()
-        if self._model is not None and self._model != "shipped":
+        if isinstance(self._model, LinearModel):
             self._model.clear_caches()
 
     def score(self, text: str, language: str) -> float:
