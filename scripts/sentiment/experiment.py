@@ -1,7 +1,7 @@
-"""Model comparison for docs/decisions/0018: fit on the train splits, choose by CV, report val.
+"""Model comparison for docs/decisions/0019: fit on the train splits, choose by CV, report val.
 
 Needs scikit-learn, numpy and (for `fasttext`) the fasttext-numpy2 wheel, which the
-Lambda layer does not: run it from a training venv of its own (README of 0018), e.g.
+Lambda layer does not: run it from a training venv of its own (0019 lists its packages), e.g.
 
     PYTHONPATH=layers/core:. .train-venv/bin/python scripts/sentiment/experiment.py \\
         --data /work/shared/data/sentiment linear --save .train-out/linear.bin
