@@ -1,6 +1,12 @@
 """Throughput of language detection + offline sentiment, the text work of the poll path.
 
-    PYTHONPATH=layers/core .venv/bin/python -m bench.text_analysis
+The analyzer is the shipped `OfflineAnalyzer`: the learned model (with the lexicon's score
+as an input) for the languages it was trained on, the lexicon alone for the others.
+
+    PYTHONPATH=layers/core .venv/bin/python -m bench.text_analysis [--model lexicon]
+
+(`--model lexicon`: the lexicon alone, the analyzer before the learned model shipped, to
+compare the two on the same machine at the same time.)
 
 The mentions are the evaluation texts (tests/data/*_eval.tsv): consecutive texts of one
 language joined until each is about 150 characters, a typical post, repeated to 50,000
@@ -16,7 +22,9 @@ per language, so one command reproduces every figure.
 
 from __future__ import annotations
 
+import argparse
 import statistics
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,7 +32,7 @@ from pathlib import Path
 
 from stormwatch.listen import language
 from stormwatch.listen.language import detect_language
-from stormwatch.listen.sentiment import OfflineAnalyzer, score_label
+from stormwatch.listen.sentiment import OfflineAnalyzer
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 ITEMS = 50_000
@@ -63,9 +71,8 @@ def posts(texts: Sequence[tuple[str, str]], target_chars: int) -> list[str]:
     return joined
 
 
-def accuracy_lines() -> list[str]:
+def accuracy_lines(analyzer: OfflineAnalyzer) -> list[str]:
     """Per-language accuracy of detection (language_eval.tsv) and sentiment (sentiment_eval.tsv)."""
-    analyzer = OfflineAnalyzer()
     detected: dict[str, list[bool]] = {}
     for line in (DATA / "language_eval.tsv").read_text(encoding="utf-8").splitlines()[1:]:
         expected, text = line.split("\t")
@@ -73,7 +80,7 @@ def accuracy_lines() -> list[str]:
     scored: dict[str, list[bool]] = {}
     for line in (DATA / "sentiment_eval.tsv").read_text(encoding="utf-8").splitlines()[1:]:
         text_language, label, text = line.split("\t")
-        guess = score_label(analyzer.score(text, text_language)).value
+        guess = analyzer.label_and_score(text, text_language)[0].value
         scored.setdefault(text_language, []).append(guess == label)
     lines = []
     for title, results in (("language detection", detected), ("sentiment", scored)):
@@ -127,13 +134,16 @@ class Timing:
         return f"{self.count / seconds:,.0f} mentions/s ({seconds / self.count * 1e6:.1f} us each)"
 
 
-def main() -> None:
-    for line in accuracy_lines():
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", choices=("shipped", "lexicon"), default="shipped")
+    options = parser.parse_args(argv)
+    analyzer = OfflineAnalyzer() if options.model == "shipped" else OfflineAnalyzer(model=None)
+    for line in accuracy_lines(analyzer):
         print(line)
     texts = eval_texts()
     items = repeat(posts(texts, TARGET_CHARS), ITEMS)
     short_items = repeat([text for _, text in texts], ITEMS)
-    analyzer = OfflineAnalyzer()
     run(items[:2_000], analyzer)  # load the profile and lexicons outside the timing
 
     short = timed(short_items, analyzer)
@@ -152,4 +162,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -1,7 +1,7 @@
-"""Model comparison for docs/decisions/0018: fit on the train splits, choose by CV, report val.
+"""Model comparison for docs/decisions/0019: fit on the train splits, choose by CV, report val.
 
 Needs scikit-learn, numpy and (for `fasttext`) the fasttext-numpy2 wheel, which the
-Lambda layer does not: run it from a training venv of its own (README of 0018), e.g.
+Lambda layer does not: run it from a training venv of its own (0019 lists its packages), e.g.
 
     PYTHONPATH=layers/core:. .train-venv/bin/python scripts/sentiment/experiment.py \\
         --data /work/shared/data/sentiment linear --save .train-out/linear.bin
@@ -9,11 +9,13 @@ Lambda layer does not: run it from a training venv of its own (README of 0018), 
 Every hyper-parameter (C, and the offset added to the negative class's score) is chosen by
 5-fold cross-validation on the train splits (mean macro-F1 over the languages); the
 validation splits are only scored, once, at the end. Texts are read with bench.sentiment's
-`clean`, features made by bench/sentiment_linear.py's `FeatureSpace`, so a saved model gives
-the same labels in `python -m bench.sentiment --weights`.
+`clean`, features made by stormwatch.listen.learned's `FeatureSpace`, so a saved model
+gives the same labels in `python -m bench.sentiment --weights`. scripts/sentiment/train.py
+trains the shipped table with this module's functions.
 
 Variants: `linear` (per language or, with --multilingual, one model with a copy of every
-feature per language), `--lexicon` adds the OfflineAnalyzer's score as three inputs;
+feature per language), `--lexicon` adds the OfflineAnalyzer's score as three inputs,
+`--negation` a negated copy of the words after a negator (0019: not shipped);
 `fasttext` trains fastText supervised per language (epochs and learning rate by CV);
 `leave-one-out` trains the multilingual model without one language and scores that
 language's validation split, as a model would meet Polish (no labelled posts).
@@ -27,7 +29,9 @@ import random
 import sys
 import tempfile
 import time
+from array import array
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +42,8 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import LinearSVC
 
 from bench.sentiment import clean, read_languages
-from bench.sentiment_linear import CLASSES, FeatureSpace, LinearModel, lexicon_inputs
-from stormwatch.listen.sentiment import OfflineAnalyzer, score_label
+from stormwatch.listen.learned import CLASSES, FeatureSpace, LinearModel, lexicon_inputs, tokens
+from stormwatch.listen.sentiment import NEGATOR, OfflineAnalyzer, lexicon_for, score_label
 
 FOLDERS = (
     "umsab-english",
@@ -54,6 +58,46 @@ OFFSETS = tuple(round(-0.5 + 0.05 * step, 2) for step in range(31))  # -0.5 .. +
 SEED = 13
 LEXICON = OfflineAnalyzer()
 LABELS = {"negative": 0, "neutral": 1, "positive": 2}
+
+
+# Negators of the languages without a lexicon of their own (they read the English one).
+_MORE_NEGATORS = {
+    "it": {"non", "mai", "nessuno", "niente", "nulla", "senza"},
+    "pt": {"não", "nao", "nunca", "nem", "nada", "sem", "ninguém"},
+}
+_NEGATORS: dict[str, frozenset[str]] = {}
+NEGATION_WINDOW = 3
+
+
+def negators(language: str) -> frozenset[str]:
+    found = _NEGATORS.get(language)
+    if found is None:
+        words = lexicon_for(language).words
+        found = frozenset(k for k, e in words.items() if e.role == NEGATOR) | frozenset(
+            _MORE_NEGATORS.get(language, ())
+        )
+        _NEGATORS[language] = found
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class NegationSpace(FeatureSpace):
+    """0019's item 4: FeatureSpace plus a "negated" copy of each of the (up to three) words
+    after a negator ("not good" also gives "n:good"), from the lexicons' negators."""
+
+    def features(self, text: str, language: str) -> list[int]:
+        result = FeatureSpace.features(self, text, language)
+        words = negators(language)
+        window = 0
+        for token in tokens(text):
+            if token in words or token.endswith("n't"):
+                window = NEGATION_WINDOW
+            elif window and token[0].isalpha():
+                result.extend(self.indices(["n:" + token], language))
+                window -= 1
+            elif not token[0].isalpha():
+                window = 0
+        return result
 
 
 def read(data: Path, folder: str, split: str) -> tuple[list[str], np.ndarray]:
@@ -184,11 +228,11 @@ def run_linear(options: argparse.Namespace, folders: dict[str, str]) -> None:
     languages = [folders[f] for f in names]
     units = [names] if options.multilingual else [[f] for f in names]
     tag = ("multi" if options.multilingual else "mono") + ("+lex" if options.lexicon else "")
-    tag += f" 2^{options.bits}"
+    tag += f" 2^{options.bits}" + (" +negation" if options.negation else "")
     results = []
     for unit in units:
         unit_languages = [folders[f] for f in unit]
-        space = FeatureSpace(
+        space = (NegationSpace if options.negation else FeatureSpace)(
             2**options.bits,
             frozenset(unit_languages),
             language_features=options.multilingual,
@@ -235,6 +279,27 @@ def run_linear(options: argparse.Namespace, folders: dict[str, str]) -> None:
     del languages
 
 
+def to_model(
+    space: FeatureSpace,
+    model: Compact,
+    languages: Sequence[str],
+    offset: float,
+    trained_on: Sequence[str],
+    *,
+    multilingual: bool,
+) -> LinearModel:
+    """The inference model of a fitted SVM: its table, a bias per language, and "*"."""
+    coef = model.coef_.astype(np.float32)  # classes x features
+    table = coef[:, : space.rows].T.copy()  # rows x classes
+    intercept = model.intercept_.astype(float).copy()
+    intercept[0] += offset
+    bias: dict[str, tuple[float, float, float]] = {"*": tuple(intercept)}  # type: ignore[dict-item]
+    if multilingual:
+        for i, name in enumerate(languages):
+            bias[name] = tuple(intercept + coef[:, space.rows + i])  # type: ignore[assignment]
+    return LinearModel(space, array("f", table.ravel().tolist()), bias, tuple(trained_on))
+
+
 def save(
     options: argparse.Namespace,
     space: FeatureSpace,
@@ -243,21 +308,13 @@ def save(
     unit_languages: Sequence[str],
     offset: float,
 ) -> None:
-    coef = model.coef_.astype(np.float32)  # classes x features
-    table = coef[:, : space.rows].T.copy()  # rows x classes
-    intercept = model.intercept_.astype(float).copy()
-    intercept[0] += offset
-    bias: dict[str, tuple[float, float, float]] = {"*": tuple(intercept)}  # type: ignore[dict-item]
-    if options.multilingual:
-        for i, name in enumerate(unit_languages):
-            bias[name] = tuple(intercept + coef[:, space.rows + i])  # type: ignore[assignment]
-    from array import array
-
-    linear = LinearModel(
+    linear = to_model(
         space,
-        array("f", table.ravel().tolist()),
-        bias,
-        trained_on=tuple(digest(options.data, f) for f in unit),
+        model,
+        unit_languages,
+        offset,
+        [digest(options.data, f) for f in unit],
+        multilingual=options.multilingual,
     )
     path = options.save
     if not options.multilingual:
@@ -373,6 +430,9 @@ def main(argv: Sequence[str]) -> None:
     linear.add_argument("--multilingual", action="store_true")
     linear.add_argument("--lexicon", action="store_true")
     linear.add_argument("--bits", type=int, default=20)
+    linear.add_argument(
+        "--negation", action="store_true", help="NegationSpace (not the shipped features)"
+    )
     linear.add_argument("--save", type=Path)
     linear.add_argument("--c", type=float, help="skip the CV: this C, no offset")
     sub.add_parser("fasttext")

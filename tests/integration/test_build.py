@@ -187,6 +187,9 @@ def test_every_module_of_the_layer_imports_from_the_build_output(build_dir: Path
 def test_the_layer_carries_its_data_files_and_stays_small(build_dir: Path) -> None:
     _, layer = _built(build_dir)
     assert list((layer / "stormwatch" / "listen" / "lexicons").glob("*.tsv"))
+    # The learned sentiment model's weights (3.1 MB) and their model card
+    assert (layer / "stormwatch" / "listen" / "models" / "sentiment.bin").stat().st_size > 1e6
+    assert (layer / "stormwatch" / "listen" / "models" / "README.md").exists()
     size = sum(path.stat().st_size for path in layer.rglob("*") if path.is_file())
     assert list((layer / "stormwatch" / "act" / "fonts").glob("*.ttf"))
     # Lambda allows 250 MB unzipped for function plus layers; most of ours is botocore

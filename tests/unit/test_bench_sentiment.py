@@ -1,15 +1,13 @@
-"""bench/sentiment.py: its metrics on a hand-made set, its reading, and the linear model's file."""
+"""bench/sentiment.py: its metrics on a hand-made set and its reading of the files."""
 
 from __future__ import annotations
 
 import json
-from array import array
 from pathlib import Path
 
 import pytest
 
 from bench.sentiment import clean, main, read_split, score
-from bench.sentiment_linear import CLASSES, FeatureSpace, LinearModel, tokens
 
 # gold:      neg neg neg neg neu neu neu pos pos pos
 # predicted: neg neg neu pos neu neu neg pos pos neu
@@ -64,38 +62,3 @@ def test_bench_prints_per_folder_and_the_mean_last(
     assert any(line.startswith("a (en, 1 posts)") for line in lines)
     assert any("1 posts also in a train split left out" in line for line in lines)
     assert read_split(tmp_path, "b", "de", "val").labels == [0]
-
-
-def test_linear_model_round_trips_and_scores_from_its_table(tmp_path: Path) -> None:
-    space = FeatureSpace(64, frozenset({"en"}), language_features=True)
-    table = array("f", [0.0] * (space.rows * CLASSES))
-    for index in space.features("bad", "en"):
-        table[index * CLASSES] = 1.0  # every feature of "bad" votes negative
-    model = LinearModel(space, table, {"*": (0.0, 0.1, 0.0), "en": (0.0, 0.1, 0.0)})
-    path = tmp_path / "m.bin"
-    model.save(path)
-    loaded = LinearModel.load(path)
-    assert loaded.label("bad", "en") == 0
-    assert loaded.label("", "en") == 1
-    assert loaded.scores("bad", "en") == pytest.approx(model.scores("bad", "en"))
-    assert tokens("SOOO bad!!! @brand http://x.co/1 :( 😡 42") == [
-        "soo", "bad", "!!", "@user", "<url>", ":(", "😡", "0",
-    ]  # fmt: skip
-
-
-def test_cached_chunk_sums_equal_the_features_the_trainer_sees() -> None:
-    space = FeatureSpace(512, frozenset({"de"}), language_features=True)
-    table = array("f", [((i * 7919) % 13 - 6) / 10 for i in range(space.rows * CLASSES)])
-    model = LinearModel(space, table, {"*": (0.0, 0.0, 0.0), "de": (0.1, 0.0, -0.1)})
-    for text, language in [
-        ("Nicht gut!!! @db_bahn #Zugausfall 😡😡 http://t.co/x", "de"),
-        ("  so   sooo bad:( ok  ", "en"),
-        ("...", "de"),
-    ]:
-        indices = space.features(text, language)
-        reference = [model.bias[language if language == "de" else "*"][k] for k in range(3)]
-        for k in range(CLASSES):
-            total = sum(table[i * CLASSES + k] for i in indices)
-            reference[k] += total / len(indices) ** 0.5 if indices else 0.0
-        for _ in range(2):  # cold, then from the caches
-            assert model.scores(text, language) == pytest.approx(reference, abs=1e-6)

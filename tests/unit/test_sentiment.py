@@ -1,4 +1,5 @@
-"""Sentiment: the offline lexicon analyzer's rules, its measured accuracy, and Comprehend."""
+"""Sentiment: the offline lexicon analyzer's rules, the shipped analyzer's measured accuracy
+(own set and the demo's texts), and Comprehend. The learned model: test_learned_sentiment."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from local import scenario
 from stormwatch.listen.sentiment import (
     COMPREHEND_BATCH_SIZE,
     COMPREHEND_MAX_BYTES,
@@ -33,10 +35,14 @@ from stormwatch.model import Sentiment
 EVAL = Path(__file__).resolve().parents[1] / "data" / "sentiment_eval.tsv"
 LAYER_PACKAGE = Path(__file__).resolve().parents[2] / "layers" / "core" / "stormwatch"
 
-# Measured on tests/data/sentiment_eval.tsv (written before the lexicons were tuned):
-# en 0.849 (73/86), de 0.907 (78/86), pl 0.907 (78/86), fr 0.938 (30/32),
-# es 0.969 (31/32). Each floor allows one or two texts to flip, not more.
-ACCURACY_FLOORS = {"en": 0.83, "de": 0.88, "pl": 0.88, "fr": 0.90, "es": 0.90}
+# The shipped analyzer (learned model for en de fr es, lexicon alone for pl) on
+# tests/data/sentiment_eval.tsv, the project's own set, written by the lexicons' authors:
+# en 0.860 (74/86), de 0.884 (76/86), pl 0.907 (78/86), fr 0.719 (23/32), es 0.969 (31/32).
+# The lexicon alone scored en 0.849, de 0.907 and fr 0.938 (the rest the same): the model,
+# trained on real posts, reads short neutral French and German questions and announcements
+# as negative more often (docs/decisions/0019; on real posts it gains 32 points in French).
+# A regression test, not an accuracy claim: each floor allows one or two texts to flip.
+ACCURACY_FLOORS = {"en": 0.83, "de": 0.87, "pl": 0.88, "fr": 0.68, "es": 0.90}
 
 analyzer = OfflineAnalyzer()
 
@@ -346,7 +352,9 @@ def test_a_word_listed_twice_is_rejected() -> None:
         lexicon.add("pl.tsv", 2, "swietnie\t2")
 
 
-def test_lexicons_are_found_where_the_lambda_layer_installs_the_package(tmp_path: Path) -> None:
+def test_lexicons_and_weights_load_where_the_lambda_layer_installs_the_package(
+    tmp_path: Path,
+) -> None:
     # Given the package copied to python/stormwatch, as `sam build` lays out a layer
     shutil.copytree(
         LAYER_PACKAGE,
@@ -354,11 +362,15 @@ def test_lexicons_are_found_where_the_lambda_layer_installs_the_package(tmp_path
         ignore=shutil.ignore_patterns("__pycache__"),
     )
     program = (
+        "from stormwatch.listen import sentiment\n"
         "from stormwatch.listen.sentiment import OfflineAnalyzer\n"
         "from stormwatch.listen.language import detect_language\n"
         "text = 'Nie polecam, obsługa to jakiś żart 😡'\n"
         "language = detect_language(text)\n"
-        "print(language, OfflineAnalyzer().score(text, language) < 0)\n"
+        "analyzer = OfflineAnalyzer()\n"
+        "print(language, analyzer.score(text, language) < 0, sentiment._Shipped.loaded)\n"
+        "label, _ = analyzer.analyze([('Worst airline ever, never again', 'en')])[0]\n"
+        "print(label.value, analyzer.model is not None)\n"
     )
     # When a fresh interpreter imports it from there (and nothing else)
     environment = {"PYTHONPATH": str(tmp_path / "python"), "PATH": os.environ.get("PATH", "")}
@@ -371,9 +383,10 @@ def test_lexicons_are_found_where_the_lambda_layer_installs_the_package(tmp_path
         check=False,
         timeout=60,
     )
-    # Then the trigram profile and the lexicons load as package data
+    # Then the trigram profile, the lexicons and (on first scoring, not at import) the
+    # learned model's weights load as package data
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["pl", "True"]
+    assert result.stdout.split() == ["pl", "True", "False", "negative", "True"]
 
 
 # --- measured accuracy --------------------------------------------------------------------
@@ -399,16 +412,65 @@ def test_evaluation_set_has_the_promised_size_and_labels() -> None:
 
 
 def test_accuracy_on_the_evaluation_set_stays_above_the_measured_floors() -> None:
-    # Given the labelled evaluation set / When each text is scored in its language
+    # Given the labelled evaluation set / When the shipped analyzer labels each text
     right: Counter[str] = Counter()
     total: Counter[str] = Counter()
-    for language, label, text in _eval_rows():
+    rows = _eval_rows()
+    labels = analyzer.analyze([(text, language) for language, _, text in rows])
+    for (language, label, _), (found, _) in zip(rows, labels, strict=True):
         total[language] += 1
-        right[language] += score_label(score(text, language)).value == label
+        right[language] += found.value == label
     accuracy = {language: right[language] / total[language] for language in total}
     # Then no language falls below the accuracy measured when the analyzer was written
     for language, floor in ACCURACY_FLOORS.items():
         assert accuracy[language] >= floor, accuracy
+
+
+# The demo (local/scenario.py, `_storm_brand_post`): during the storm a brand post is drawn
+# from the negative bank 80% of the time, the neutral 15%, the positive 5%, in de 50%,
+# en 42%, pl 5%, fr 3% (a language without texts in a bank uses the English ones); the
+# quiet Saturday draws from `_QUIET` in de 50%, en 40%, pl 7%, fr 3%. Each text is written
+# with every brand form. Measured with the shipped analyzer: storm 0.712 negative (the
+# lexicon alone: 0.758), quiet Saturday 0.150 (the same). The demo's negative-share rule
+# fires at 0.6 (config/example.yaml).
+STORM_NEGATIVE_FLOOR = 0.65
+QUIET_NEGATIVE_CEILING = 0.20
+
+
+def _negative_share(bank: dict[str, list[str]], language: str) -> float:
+    written_in = language if language in bank else "en"
+    texts = [
+        template.replace("{brand}", form)
+        for template in bank[written_in]
+        for form in scenario.STORM_BRAND_FORMS
+    ]
+    labels = analyzer.analyze([(text, written_in) for text in texts])
+    return sum(label is Sentiment.NEGATIVE for label, _ in labels) / len(labels)
+
+
+def test_the_demo_storm_reads_mostly_negative_and_the_quiet_saturday_mostly_not() -> None:
+    # Given the scenario's text banks and how often the demo draws from each
+    storm_languages = {"de": 0.5, "en": 0.42, "pl": 0.05, "fr": 0.03}
+    storm_banks = {
+        0.8: scenario._STORM_NEGATIVE,
+        0.15: scenario._STORM_NEUTRAL,
+        0.05: scenario._STORM_POSITIVE,
+    }
+    quiet_languages = {"de": 0.5, "en": 0.4, "pl": 0.07, "fr": 0.03}
+    quiet = {language: [text for text, _ in items] for language, items in scenario._QUIET.items()}
+    # When the shipped analyzer labels every text in every brand form
+    storm = sum(
+        bank_weight * language_weight * _negative_share(bank, language)
+        for bank_weight, bank in storm_banks.items()
+        for language, language_weight in storm_languages.items()
+    )
+    saturday = sum(
+        weight * _negative_share(quiet, lang) for lang, weight in quiet_languages.items()
+    )
+    # Then the storm's expected negative share is above the demo's alert level, the quiet
+    # day's far below it
+    assert storm >= STORM_NEGATIVE_FLOOR, storm
+    assert saturday <= QUIET_NEGATIVE_CEILING, saturday
 
 
 # --- Comprehend -----------------------------------------------------------------------------

@@ -1,9 +1,14 @@
-"""Sentiment of mentions behind one batch interface: an offline lexicon analyzer and Comprehend.
+"""Sentiment of mentions behind one batch interface: an offline analyzer and Comprehend.
 
 `OfflineAnalyzer` is the default: free, in-process, microseconds a mention (measured by
-``bench/text_analysis.py``). It scores
-like VADER (Hutto & Gilbert, 2014), re-implemented here with lexicons written for this
-project (``lexicons/<lang>.tsv``, format in ``lexicons/README.md``):
+``bench/text_analysis.py``). In the languages its learned model was trained on (en, de,
+fr, es, it, pt) it labels with that model (``learned.py``, weights and model card in
+``models/``; docs/decisions/0019), which reads the post's n-grams and the lexicon score
+below; in every other language (Polish included), or if the weights cannot be read, the
+lexicon score alone gives the label.
+
+The lexicon score is computed like VADER (Hutto & Gilbert, 2014), re-implemented here with
+lexicons written for this project (``lexicons/<lang>.tsv``, format in ``lexicons/README.md``):
 
 - each word, emoji or emoticon has a valence from -4 to +4;
 - a negator within the three tokens before a word flips and damps it (x -0.74): "not good",
@@ -39,10 +44,11 @@ from dataclasses import dataclass, field
 from functools import partial
 from importlib import resources
 from itertools import chain
-from typing import TYPE_CHECKING, Final, Protocol, cast
+from typing import TYPE_CHECKING, Final, Literal, Protocol, cast
 
 from stormwatch.config import COMPREHEND_LANGUAGES
 from stormwatch.listen.language import BoundedMemo
+from stormwatch.listen.learned import LinearModel, probabilities
 from stormwatch.model import Sentiment
 from stormwatch.text import fold
 
@@ -541,11 +547,70 @@ class _Reader:
         self.chunks.clear()
 
 
-class OfflineAnalyzer:
-    """Lexicon-based sentiment for any language (see the module docstring for the method)."""
+# --- the learned model -------------------------------------------------------------------
 
-    def __init__(self) -> None:
+SHIPPED_MODEL: Final = "sentiment.bin"
+# A neutral label's score stays inside the dead band, keeping its lean: |score| < 0.04.
+_NEUTRAL_SCALE: Final = 0.04
+
+
+class _Shipped:
+    """The shipped model, read from the package on first use (not at import) and shared."""
+
+    model: LinearModel | None = None
+    loaded = False
+
+    @classmethod
+    def get(cls) -> LinearModel | None:
+        if not cls.loaded:
+            cls.loaded = True
+            resource = resources.files("stormwatch.listen") / "models" / SHIPPED_MODEL
+            try:
+                cls.model = LinearModel.from_bytes(resource.read_bytes(), f"models/{SHIPPED_MODEL}")
+            except (OSError, ValueError) as error:
+                logger.warning("sentiment model unavailable (%s): lexicon only", error)
+        return cls.model
+
+
+def learned_score(values: Sequence[float]) -> tuple[Sentiment, float]:
+    """Label and score in [-1, 1] of a learned model's decision values (neg, neu, pos).
+
+    The label is the class with the highest value. The score is P(positive) - P(negative)
+    of a softmax over the values, moved into the label's band of `score_label` (negative
+    <= -0.05, neutral strictly inside, positive >= 0.05), so a stored score always reads
+    back as its label, as the lexicon's compound does.
+    """
+    negative, neutral, positive = values
+    shares = probabilities(values)
+    lean = shares[2] - shares[0]
+    # Ties go to the earlier class, as LinearModel.label's argmax does.
+    if negative >= neutral and negative >= positive:
+        return Sentiment.NEGATIVE, min(lean, NEGATIVE_THRESHOLD)
+    if positive > neutral:
+        return Sentiment.POSITIVE, max(lean, POSITIVE_THRESHOLD)
+    return Sentiment.NEUTRAL, lean * _NEUTRAL_SCALE
+
+
+class OfflineAnalyzer:
+    """Sentiment for any language, in-process: the learned model where it was trained,
+    the lexicon alone elsewhere (see the module docstring for both).
+
+    `model` is the shipped one by default, loaded on the first text analysed (not when
+    the analyzer is made); None means the lexicon only. Unknown languages, Polish (no
+    labelled posts to train on) and a missing or unreadable weights file take the
+    lexicon-only path.
+    """
+
+    def __init__(self, model: LinearModel | Literal["shipped"] | None = "shipped") -> None:
         self._readers: dict[str, _Reader] = {}
+        self._model = model
+
+    @property
+    def model(self) -> LinearModel | None:
+        """The learned model, loading the shipped one if it is the choice and not loaded yet."""
+        if isinstance(self._model, str):  # "shipped", not read yet
+            self._model = _Shipped.get()
+        return self._model
 
     def _reader(self, language: str) -> _Reader:
         reader = self._readers.get(language)
@@ -561,18 +626,25 @@ class OfflineAnalyzer:
         """Forget the cached token meanings (benchmarks measure the cold path with it)."""
         for reader in self._readers.values():
             reader.clear()
+        if isinstance(self._model, LinearModel):
+            self._model.clear_caches()
 
     def score(self, text: str, language: str) -> float:
-        """Compound score in [-1, 1] of `text` written in `language` (ISO 639-1 or "und")."""
+        """The lexicon's compound score in [-1, 1] of `text` in `language` (ISO 639-1 or
+        "und"): the label of the lexicon-only path, and an input of the learned model."""
         tokens = self._reader(language).read(text)
         return _compound(tokens, text) if tokens else 0.0
 
+    def label_and_score(self, text: str, language: str) -> tuple[Sentiment, float]:
+        """What the poll path stores for one text: its label and a score in [-1, 1]."""
+        lexicon_score = self.score(text, language)
+        model = self.model
+        if model is None or language not in model.space.languages:
+            return score_label(lexicon_score), lexicon_score
+        return learned_score(model.scores(text, language, lexicon_score))
+
     def analyze(self, items: Sequence[tuple[str, str]]) -> list[tuple[Sentiment, float]]:
-        results = []
-        for text, language in items:
-            score = self.score(text, language)
-            results.append((score_label(score), score))
-        return results
+        return [self.label_and_score(text, language) for text, language in items]
 
 
 # --- Amazon Comprehend ----------------------------------------------------------------

@@ -1,9 +1,10 @@
-"""A linear sentiment model on hashed word and character n-grams, in plain Python.
+"""The learned sentiment model: a linear model on hashed word and character n-grams.
 
-The candidate of docs/decisions/0018 (not shipped yet): the same code turns a post into
-feature indices for training (scripts/sentiment/experiment.py builds sparse matrices from
-`features`) and scores it at inference from a float32 weight table, so what is trained is
-exactly what runs. Standard library only, as in the Lambda layer.
+`OfflineAnalyzer` labels posts in the languages it was trained on with it (docs/decisions/
+0019; the weights and their model card are in ``models/``). The same code turns a post
+into feature indices for training (scripts/sentiment/train.py builds sparse matrices from
+`FeatureSpace.features`) and scores it at inference from a float32 weight table, so what
+is trained is exactly what runs. Standard library only, as everything in the layer.
 
 Features of a post written in language L, each hashed (CRC-32) into `buckets` rows:
 
@@ -22,8 +23,9 @@ compound score s: max(-s, 0), max(s, 0) and s == 0.
 
 Every n-gram feature belongs to one token or one pair of tokens, and no token spans
 whitespace, so a post's score is a sum of cached sums: one per whitespace-separated chunk
-(its tokens and the pairs inside it) and one per pair across two chunks. Warm, a post
-costs a `split` and two dictionary lookups per chunk.
+(its tokens and the pairs inside it) and one per pair across two chunks, kept with the
+second chunk under the first one's last token. Warm, a post costs a `split` and two
+dictionary lookups by string per chunk.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import re
 import struct
 import zlib
 from array import array
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
@@ -136,10 +138,11 @@ def lexicon_inputs(score: float) -> tuple[float, float, float]:
 
 Sums = tuple[int, float, float, float]
 """Occurrences and the summed (negative, neutral, positive) weights of some features."""
-Chunk = tuple[str, str, int, float, float, float]
-"""A chunk's first and last token and the sums of its tokens and inner pairs."""
-_EMPTY: Final[Chunk] = ("", "", 0, 0.0, 0.0, 0.0)
-MEMO_LIMIT: Final = 100_000
+Chunk = tuple[str, str, int, float, float, float, dict[str, Sums]]
+"""A chunk's first and last token, the sums of its tokens and inner pairs, and the sums of
+the pair its first token makes with the last token of each chunk seen before it."""
+_EMPTY: Final[Chunk] = ("", "", 0, 0.0, 0.0, 0.0, {})  # never read past its count of 0
+MEMO_LIMIT: Final = 200_000  # chunks and pairs remembered, all languages together
 
 
 @dataclass(slots=True)
@@ -149,10 +152,9 @@ class LinearModel:
     space: FeatureSpace
     table: array[float]  # rows x CLASSES, row-major, float32
     bias: dict[str, tuple[float, float, float]]  # per trained language, and "*" for others
-    lexicon: Callable[[str, str], float] | None = None
     trained_on: tuple[str, ...] = ()  # SHA-256 of each training text file
-    _chunk_sums: dict[tuple[str, str], Chunk] = field(default_factory=dict)
-    _pair_sums: dict[tuple[str, str, str], Sums] = field(default_factory=dict)
+    _chunks: dict[str, dict[str, Chunk]] = field(default_factory=dict)  # by language
+    _remembered: int = 0  # chunks and pairs in `_chunks`, bounded by MEMO_LIMIT
 
     def _sum(self, keys: list[str], language: str) -> Sums:
         table = self.table
@@ -165,15 +167,6 @@ class LinearModel:
             pos += table[row + 2]
         return len(indices), neg, neu, pos
 
-    def _pair(self, language: str, first: str, second: str) -> Sums:
-        key = (language, first, second)
-        found = self._pair_sums.get(key)
-        if found is None:
-            if len(self._pair_sums) >= MEMO_LIMIT:
-                self._pair_sums.clear()
-            found = self._pair_sums[key] = self._sum(pair_keys(first, second), language)
-        return found
-
     def _chunk(self, language: str, chunk: str) -> Chunk:
         """Sums of a whitespace-free chunk's tokens and inner pairs, and its end tokens."""
         found = tokens(chunk)
@@ -182,47 +175,74 @@ class LinearModel:
         count = 0
         neg = neu = pos = 0.0
         parts = [self._sum(token_keys(token), language) for token in found]
-        parts.extend(self._pair(language, a, b) for a, b in pairwise(found))
+        parts.extend(self._sum(pair_keys(a, b), language) for a, b in pairwise(found))
         for n, a, b, c in parts:
             count, neg, neu, pos = count + n, neg + a, neu + b, pos + c
-        return found[0], found[-1], count, neg, neu, pos
+        return found[0], found[-1], count, neg, neu, pos, {}
 
     def clear_caches(self) -> None:
-        self._chunk_sums.clear()
-        self._pair_sums.clear()
+        self._chunks.clear()
+        self._remembered = 0
 
-    def scores(self, text: str, language: str) -> tuple[float, float, float]:
-        """Decision values (negative, neutral, positive) of `text` in `language`."""
-        written_in = language
+    def _room(self, language: str) -> dict[str, Chunk]:
+        """`language`'s chunk cache, with room for one more chunk or pair: every cache is
+        emptied when they hold MEMO_LIMIT (a pair may then go to an entry no longer kept)."""
+        if self._remembered >= MEMO_LIMIT:
+            self.clear_caches()
+        self._remembered += 1
+        chunks = self._chunks.get(language)
+        if chunks is None:
+            chunks = self._chunks[language] = {}
+        return chunks
+
+    def scores(
+        self, text: str, language: str, lexicon_score: float = 0.0
+    ) -> tuple[float, float, float]:
+        """Decision values (negative, neutral, positive) of `text` in `language`.
+
+        `lexicon_score` is the lexicon's compound score of the text (OfflineAnalyzer.score
+        in the same language), read only by a model trained with `lexicon_features`.
+        """
         if language not in self.space.languages:
             language = "*"
+        chunks = self._chunks.get(language)
+        if chunks is None:
+            chunks = self._chunks[language] = {}
         count = 0
         neg = neu = pos = 0.0
-        chunks = self._chunk_sums
         previous = ""
         for chunk in text.split():
-            key = (language, chunk)
-            entry = chunks.get(key)
+            entry = chunks.get(chunk)
             if entry is None:
-                if len(chunks) >= MEMO_LIMIT:
-                    chunks.clear()
-                entry = chunks[key] = self._chunk(language, chunk)
-            first, last, n, a, b, c = entry
+                chunks = self._room(language)
+                entry = chunks[chunk] = self._chunk(language, chunk)
+            first, last, n, a, b, c, after = entry
             if not n:
                 continue
-            if previous:
-                pn, pa, pb, pc = self._pair(language, previous, first)
-                n, a, b, c = n + pn, a + pa, b + pb, c + pc
             count, neg, neu, pos = count + n, neg + a, neu + b, pos + c
+            if previous:
+                pair = after.get(previous)
+                if pair is None:
+                    chunks = self._room(language)
+                    pair = after[previous] = self._sum(pair_keys(previous, first), language)
+                n, a, b, c = pair
+                count, neg, neu, pos = count + n, neg + a, neu + b, pos + c
             previous = last
+        return self._finish(language, count, (neg, neu, pos), lexicon_score)
+
+    def _finish(
+        self, language: str, count: int, sums: tuple[float, float, float], lexicon_score: float
+    ) -> tuple[float, float, float]:
+        """The decision values from the n-gram sums: scaled, plus bias and lexicon inputs."""
+        neg, neu, pos = sums
         if count:
             scale = 1.0 / math.sqrt(count)
             neg, neu, pos = neg * scale, neu * scale, pos * scale
         bias = self.bias.get(language, self.bias["*"])
         neg, neu, pos = neg + bias[0], neu + bias[1], pos + bias[2]
-        if self.lexicon is not None:
+        if self.space.lexicon_features:
             table, base = self.table, self.space.buckets * CLASSES
-            for offset, value in enumerate(lexicon_inputs(self.lexicon(text, written_in))):
+            for offset, value in enumerate(lexicon_inputs(lexicon_score)):
                 if value:
                     row = base + offset * CLASSES
                     neg += value * table[row]
@@ -230,8 +250,9 @@ class LinearModel:
                     pos += value * table[row + 2]
         return neg, neu, pos
 
-    def label(self, text: str, language: str) -> int:
-        values = self.scores(text, language)
+    def label(self, text: str, language: str, lexicon_score: float = 0.0) -> int:
+        """The class (0 negative, 1 neutral, 2 positive) with the highest decision value."""
+        values = self.scores(text, language, lexicon_score)
         return max(range(CLASSES), key=values.__getitem__)
 
     # --- storage --------------------------------------------------------------------------
@@ -253,8 +274,11 @@ class LinearModel:
         path.write_bytes(_MAGIC + struct.pack("<I", len(encoded)) + encoded + table.tobytes())
 
     @classmethod
-    def load(cls, path: Path, lexicon: Callable[[str, str], float] | None = None) -> LinearModel:
-        data = path.read_bytes()
+    def load(cls, path: Path) -> LinearModel:
+        return cls.from_bytes(path.read_bytes(), str(path))
+
+    @classmethod
+    def from_bytes(cls, data: bytes, path: str = "weights") -> LinearModel:
         if not data.startswith(_MAGIC):
             raise ValueError(f"{path}: not a {FORMAT} file")
         start = len(_MAGIC) + 4
@@ -274,15 +298,17 @@ class LinearModel:
             table.byteswap()
         if len(table) != space.rows * CLASSES:
             raise ValueError(f"{path}: {len(table)} weights, expected {space.rows * CLASSES}")
-        if space.lexicon_features and lexicon is None:
-            raise ValueError(f"{path}: the model reads lexicon scores; pass `lexicon`")
         bias = {
             name: (float(values[0]), float(values[1]), float(values[2]))
             for name, values in header["bias"].items()
         }
         trained_on = tuple(str(digest) for digest in header.get("trained_on", ()))
-        return cls(space, table, bias, lexicon if space.lexicon_features else None, trained_on)
+        return cls(space, table, bias, trained_on)
 
 
-def labels(model: LinearModel, items: Sequence[tuple[str, str]]) -> list[int]:
-    return [model.label(text, language) for text, language in items]
+def probabilities(values: Sequence[float]) -> list[float]:
+    """Softmax of decision values: shares that sum to 1, in the order of `values`."""
+    top = max(values)
+    exps = [math.exp(value - top) for value in values]
+    total = sum(exps)
+    return [value / total for value in exps]
