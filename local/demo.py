@@ -382,12 +382,13 @@ def main(argv: list[str] | None = None) -> int:
             f"  the weeks before imported as history ({imported} buckets), so the baseline\n"
             "  knows the brand's daily rhythm. "
             + (
-                "Every 5 minutes the pollers and the evaluator run (deployed: every minute).\n"
+                "Every 5 minutes the pollers and the evaluator run (deployed: the evaluator "
+                "every minute).\n"
                 if args.full
                 else f"From {begin.astimezone(ZoneInfo(stack.config().time_zone)):%a %H:%M} "
                 "the pollers and the "
                 "evaluator run every 5 minutes\n  while the storm builds, every 30 while it "
-                "dies down (deployed: every minute).\n"
+                "dies down (deployed: the evaluator every minute).\n"
             )
             + f"  Handler logs: {log_path}. Times below are {stack.config().time_zone} (the "
             "roster's);\n  each line sums the hour that ended.\n\n"
