@@ -475,7 +475,7 @@ def test_given_a_mention_that_is_markup_when_the_alert_page_quotes_it_then_it_is
     assert "12,345 reach" in page
     # ...and the charts count it: one mention, all of it negative, on x and in all
     assert "Nordwind Air - x" in status
-    assert "1 mentions, 100 % negative" in status
+    assert "1 mention, 100 % negative" in status
     assert "<svg" in page
 
 

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from stormwatch.model import BucketCounts
 
 WIDTH, HEIGHT = 320, 80
-MIN_MENTIONS_FOR_SHARE = 5
+MIN_MENTIONS_FOR_SHARE = 5  # status.html says so
 """A bucket with fewer mentions draws no share: one negative post of one is not "100 %"."""
 
 
