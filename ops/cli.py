@@ -182,13 +182,12 @@ def find_table(
 
 
 def _output(stack_outputs: Callable[[str], Mapping[str, str]], stack: str, key: str) -> str:
+    from ops.transport import stack_output
+
     try:
-        outputs = stack_outputs(stack)
+        return stack_output(stack_outputs, stack, key)
     except LookupError as error:
         raise ValueError(str(error)) from None
-    if key not in outputs:
-        raise ValueError(f"stack {stack!r} has no {key} output")
-    return outputs[key]
 
 
 def named_stack_outputs(stack: str) -> Mapping[str, str]:

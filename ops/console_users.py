@@ -110,17 +110,14 @@ def find_pool(
 ) -> str:
     """The pool of --stack or $STORMWATCH_STACK (its ConsoleUserPoolId output), else the
     account's only stormwatch console pool."""
-    from ops.transport import STACK_ENV
+    from ops.transport import STACK_ENV, stack_output
 
     stack = stack or (os.environ if environ is None else environ).get(STACK_ENV) or None
     if stack and stack_outputs is not None:
         try:
-            outputs = stack_outputs(stack)
+            return stack_output(stack_outputs, stack, "ConsoleUserPoolId")
         except LookupError as error:
             raise ConsoleUserError(str(error)) from None
-        if "ConsoleUserPoolId" not in outputs:
-            raise ConsoleUserError(f"stack {stack!r} has no ConsoleUserPoolId output")
-        return outputs["ConsoleUserPoolId"]
     pools = [
         pool
         for page in cognito.get_paginator("list_user_pools").paginate(MaxResults=60)

@@ -124,6 +124,15 @@ def find_stack_outputs(
     return {str(o["OutputKey"]): str(o["OutputValue"]) for o in stacks[0].get("Outputs") or []}
 
 
+def stack_output(stack_outputs: Callable[[str], Mapping[str, str]], stack: str, key: str) -> str:
+    """The output `key` of the stack named `stack`; LookupError, in one line, when the stack
+    or the output is not there."""
+    outputs = stack_outputs(stack)
+    if key not in outputs:
+        raise LookupError(f"stack {stack!r} has no {key} output")
+    return outputs[key]
+
+
 def describe_stacks(name: str | None) -> list[Mapping[str, Any]]:
     import boto3
 
