@@ -388,6 +388,7 @@ class _AwsMeter:
     def record(self, service: str, operation: str, params: dict[str, Any], answer: Any) -> None:
         from botocore import xform_name
 
+        from stormwatch.persistence.keys import MENTION_PARTITION_PREFIX
         from stormwatch.persistence.table import item_size, write_units
 
         usage = self.usage
@@ -407,10 +408,11 @@ class _AwsMeter:
                     size = sum(item_size(item) for item in answer.get("Items", []))
                     consistent = params.get("ConsistentRead", False)
                     usage.read_units += max(1, math.ceil(size / 4096)) * (1 if consistent else 0.5)
-                for action in params.get("TransactItems", []):
-                    if "Put" in action:
-                        usage.items_put += 1
-                        usage.item_bytes += item_size(action["Put"]["Item"])
+                if operation == "PutItem" and params["Item"]["pk"]["S"].startswith(
+                    MENTION_PARTITION_PREFIX
+                ):
+                    usage.items_put += 1
+                    usage.item_bytes += item_size(params["Item"])
             elif service == "sns" and "TopicArn" in params:
                 self.moments.setdefault(f"{self.function} {params['TopicArn']}", []).append(now)
 
@@ -477,6 +479,7 @@ def measure_slice(stack: Any, meter: _AwsMeter, log: _LogMeter, rate: int, minut
                 if firing.function == "PollMentionsFunction":
                     usage.mentions += int(result.get("stored", 0))
             stack.world.exchanges.clear()
+            _count_stream(stack, meter, usage)
         for name, messages in stack.received().items():
             if " email:" in name:
                 usage.email_deliveries += len(messages)
@@ -489,6 +492,25 @@ def measure_slice(stack: Any, meter: _AwsMeter, log: _LogMeter, rate: int, minut
     )
     meter.usage = None
     return usage
+
+
+def _count_stream(stack: Any, meter: _AwsMeter, usage: Usage) -> None:
+    """The stream's batching window ends: what the minute's polls stored is counted
+    (`CountMentionsStream`; Lambda's reads of the stream are free)."""
+    function = "CountMentionsFunction"
+    before = stack.streams.invocations
+    meter.function = function
+    began = time.perf_counter()
+    stack.streams.deliver()
+    wall = time.perf_counter() - began
+    meter.function = ""
+    invocations = stack.streams.invocations - before
+    if invocations:
+        meter.moments.setdefault(f"{function} logs", []).append(datetime.now(UTC))
+        usage.invocations[function] += invocations
+        usage.wall_seconds += wall
+        usage.wall_by[function] += wall
+        usage.bound_seconds += wall
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -518,6 +540,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         meter = _AwsMeter()
         meter.install()
         assert stack.deployment is not None
+        assert stack.streams is not None
+        stack.streams.automatic = False
         config = stack.config()
         parameter = stack.client("ssm").get_parameter(Name=stack.config_parameter())
         resources = template_resources(

@@ -31,6 +31,8 @@ NOT_CREATED = {
     "AWS::Lambda::LayerVersion": "the layer's package is imported directly",
     "AWS::Lambda::Permission": "nothing invokes through AWS locally",
     "AWS::Lambda::EventInvokeConfig": "asynchronous invocations run in-process, once (local.stack)",
+    "AWS::Lambda::EventSourceMapping": "local.streams reads the table's stream from moto and "
+    "hands the function its batches, as Lambda's poller would",
     "AWS::IAM::Role": "moto does not enforce IAM; tests check the policies in the template",
     "AWS::IAM::Policy": "moto does not enforce IAM; tests check the policies in the template",
     "AWS::ApiGatewayV2::Api": "moto cannot put an HTTP API before in-process handlers; the "
@@ -227,9 +229,11 @@ def _table(props: dict[str, Any], clients: Clients, _: str) -> Physical:
         "KeySchema": props["KeySchema"],
         "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
     }
-    for optional in ("GlobalSecondaryIndexes", "StreamSpecification"):
-        if optional in props:
-            request[optional] = props[optional]
+    if "GlobalSecondaryIndexes" in props:
+        request["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+    if "StreamSpecification" in props:
+        # CloudFormation names the view type only; the API also wants the switch.
+        request["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
     sse = props.get("SSESpecification")
     if sse:
         request["SSESpecification"] = {
@@ -545,6 +549,12 @@ def _role(props: dict[str, Any], _: Clients, logical_id: str) -> Physical:
     return Physical(name, {"Arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{name}", "RoleId": name})
 
 
+def _event_source_mapping(props: dict[str, Any], _: Clients, logical_id: str) -> Physical:
+    """Nothing in moto (it would try to run the function in Docker): the resolved
+    properties, for `local.streams`."""
+    return Physical(logical_id, {"Properties": json.dumps(props)})
+
+
 def _placeholder(_: dict[str, Any], __: Clients, logical_id: str) -> Physical:
     return Physical(logical_id, {"Arn": _arn("lambda", f"layer:{logical_id}:1")})
 
@@ -601,6 +611,7 @@ CREATORS: dict[str, Callable[[dict[str, Any], Clients, str], Physical]] = {
     "AWS::Lambda::LayerVersion": _placeholder,
     "AWS::Lambda::Permission": _placeholder,
     "AWS::Lambda::EventInvokeConfig": _placeholder,
+    "AWS::Lambda::EventSourceMapping": _event_source_mapping,
     "AWS::ApiGatewayV2::Api": _http_api,
     "AWS::ApiGatewayV2::Stage": _placeholder,
     "AWS::ApiGatewayV2::Route": _placeholder,

@@ -33,6 +33,7 @@ from local.localconfig import localize, read_document
 from local.provision import REGION, Deployment, deploy, translate
 from local.routes import RouteTable, routes_of
 from local.scenario import Scenario, build_scenario
+from local.streams import StreamDelivery
 from ops.cli import config_key
 from stormwatch.config import Config, parse_config
 from stormwatch.runtime import clear_caches
@@ -312,6 +313,7 @@ class LocalStack:
         self._inbox_lock = threading.Lock()
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
+        self.streams: StreamDelivery | None = None
         self.aws_actions: dict[str, set[str]] = {}
         """Per function (logical id), every AWS action its handler called (IAM's names)."""
         self.table_partitions: dict[str, set[tuple[str, str]]] = {}
@@ -356,6 +358,7 @@ class LocalStack:
         template, self._code_dirs = translate(TEMPLATE, self.parameters)
         self.deployment = deploy(template, self.parameters, self.client)
         self._answer_invokes()
+        self.streams = StreamDelivery(self)
         self._routes.clear()
         self._tap_subscriptions()
         self._store_configuration()
@@ -628,11 +631,14 @@ class LocalStack:
     def invoke(self, function: str, event: dict[str, Any], budget_seconds: float = 60.0) -> Any:
         """Call a function's handler in-process with the environment Lambda would give it;
         then run what it invoked asynchronously (each as its own function, after this one
-        returned, as Lambda would a moment later)."""
+        returned, as Lambda would a moment later), and hand the table's new stream records
+        to the functions mapped to it (`local.streams`)."""
         try:
             return self._invoke_now(function, event, budget_seconds)
         finally:
             self._run_queued_events()
+            if self.streams is not None and self.streams.automatic:
+                self.streams.deliver()
 
     def _invoke_now(self, function: str, event: dict[str, Any], budget_seconds: float) -> Any:
         assert self.deployment is not None

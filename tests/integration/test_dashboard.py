@@ -242,7 +242,13 @@ def test_the_dashboard_shows_each_quantity_the_issue_asks_for(stack: LocalStack)
         assert f"sum(counts.{count})" in alerts
     assert "failed_sources > 0" in widgets["Poll errors, newest first"]["query"]
     shown = {row[1] for _, row in _metric_rows(body)}
-    assert {"NotificationFailures", "EvaluationErrors", "UnpolledChannels", "Errors"} == shown
+    assert {
+        "NotificationFailures",
+        "EvaluationErrors",
+        "UnpolledChannels",
+        "Errors",
+        "IteratorAge",
+    } == shown
 
 
 def test_a_poll_logs_one_line_with_the_negative_mentions_it_stored(
@@ -288,7 +294,11 @@ def test_there_is_an_alarm_on_each_functions_errors_a_silent_poller_and_failed_p
         for alarm in alarms.values()
         if alarm.get("Namespace") == "AWS/Lambda" and alarm.get("MetricName") == "Errors"
     }
-    assert errors == template_functions()
+    # (the counter's failures are retried, never lost: they show as its iterator age)
+    assert errors == template_functions() - {"CountMentionsFunction"}
+    behind = alarms["CountingBehindAlarm"]
+    assert (behind["MetricName"], behind["Statistic"]) == ("IteratorAge", "Maximum")
+    assert behind["Dimensions"][0]["Value"] == {"Ref": "CountMentionsFunction"}
     failures = alarms["NotificationFailuresAlarm"]
     assert (failures["Namespace"], failures["MetricName"]) == ("Stormwatch", "NotificationFailures")
     assert failures["Threshold"] == 1

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 import threading
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -97,7 +97,26 @@ def _commit(
     )
 
 
+_counted: list[LocalStack] = []
+
+
+@pytest.fixture(autouse=True)
+def _counting(stack: LocalStack) -> Iterator[None]:
+    """Buckets are counted from the table's stream: the helpers that read them first let
+    the stack hand the stream's new records to the counter, as Lambda would."""
+    _counted.append(stack)
+    yield
+    _counted.clear()
+
+
+def _count_stream() -> None:
+    for stack in _counted:
+        assert stack.streams is not None
+        stack.streams.deliver()
+
+
 def _series(store: MentionLedger, brand: str, channel: str) -> dict[datetime, BucketCounts]:
+    _count_stream()
     buckets = BucketStore(store.table).read(brand, T0 - timedelta(hours=1), T0 + timedelta(days=1))
     return buckets.get(channel, {})
 
@@ -154,58 +173,92 @@ def test_a_commit_whose_answer_was_lost_can_be_repeated(store: MentionLedger, ch
     assert _totals(store, "acme", channel)["total"] == 4
 
 
-def test_a_run_that_lost_the_race_stores_nothing(store: MentionLedger, channel: str) -> None:
+def test_a_run_that_lost_the_race_keeps_what_it_stored_counted_once(
+    store: MentionLedger, channel: str
+) -> None:
     # Given two runs that both read cursor version 0; the first commits
     _commit(store, channel, 0, [_scored(channel, 0)], {"run": "first"})
     # When the second commits different mentions against the same version
     late = [_scored(channel, 1), _scored(channel, 2)]
     with pytest.raises(StoreConflict):
         _commit(store, channel, 0, late, {"run": "second"})
-    # Then none of its mentions were stored: they will be read again from the first's cursor
-    assert _totals(store, "acme", channel)["total"] == 1
+    # Then its cursor was refused, but what it stored is stored and counted
     assert store.load_cursors(channel)["search:acme"].state == {"run": "first"}
+    assert _totals(store, "acme", channel)["total"] == 3
+    # And when the next run reads those mentions again from the first's cursor, they are
+    # recognised, not counted again
+    again = _commit(store, channel, 1, late, {"run": "third"})
+    assert (again.stored, again.duplicates) == (0, 2)
+    assert _totals(store, "acme", channel)["total"] == 3
 
 
-def test_a_page_larger_than_a_transaction_is_split_and_counted_once(
+def test_a_page_is_put_mention_by_mention_at_one_write_each(
     store: MentionLedger, channel: str
 ) -> None:
-    # Given 180 mentions of two brands in four buckets (more than 100 actions)
-    page = [_scored(channel, minute=(i % 4) * 5, brands=("acme", "zenith")) for i in range(180)]
+    # Given a page of 60 mentions of two brands in four buckets
+    page = [_scored(channel, minute=(i % 4) * 5, brands=("acme", "zenith")) for i in range(60)]
+    before = dict(store.table.stats.by_operation)
     # When it is committed
     result = _commit(store, channel, 0, page)
-    # Then it took two transactions (100 actions - 8 bucket updates - 1 cursor = 91 mentions
-    # each), and both brands count every mention once
-    assert result.transactions == 2
-    assert result.stored == 180
-    assert _totals(store, "acme", channel)["total"] == 180
-    assert _totals(store, "zenith", channel)["total"] == 180
+    # Then each mention was one conditional put, and the cursor one update: no transaction
+    made = {
+        operation: count - before.get(operation, 0)
+        for operation, count in store.table.stats.by_operation.items()
+    }
+    assert made == {"put_item": 60, "update_item": 1}
+    assert result.stored == 60
+    # And once the stream is counted both brands count every mention once
+    assert _totals(store, "acme", channel)["total"] == 60
+    assert _totals(store, "zenith", channel)["total"] == 60
 
 
-def test_a_crash_between_chunks_is_repaired_by_reading_the_page_again(
+def test_a_crash_between_the_puts_and_the_cursor_is_repaired_by_reading_the_page_again(
     store: MentionLedger, channel: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given a big page whose second transaction fails (the Lambda dies there)
-    page = [_scored(channel, minute=(i % 3) * 5) for i in range(150)]
-    real = store.table.transact
-    calls = {"n": 0}
+    # Given a page whose puts went through, and the Lambda died before its cursor moved
+    page = [_scored(channel, minute=(i % 3) * 5) for i in range(30)]
+    real = store.table.call
 
-    def dying(actions: list[dict[str, Any]]) -> None:
-        calls["n"] += 1
-        if calls["n"] == 2:
+    def dying(operation: str, **request: Any) -> dict[str, Any]:
+        if operation == "update_item":
             raise ConnectionError("killed")
-        real(actions)
+        return real(operation, **request)
 
-    monkeypatch.setattr(store.table, "transact", dying)
+    monkeypatch.setattr(store.table, "call", dying)
     with pytest.raises(ConnectionError):
         _commit(store, channel, 0, page)
     assert store.load_cursors(channel) == {}  # the cursor did not move
     # When the next run reads the same page again and commits it
-    monkeypatch.setattr(store.table, "transact", real)
+    monkeypatch.setattr(store.table, "call", real)
     result = _commit(store, channel, 0, page)
-    # Then what the first run stored is recognised, and every mention is counted once
-    assert result.duplicates > 0
-    assert result.stored + result.duplicates == 150
-    assert _totals(store, "acme", channel)["total"] == 150
+    # Then every mention is recognised as stored, and each is counted once
+    assert (result.stored, result.duplicates) == (0, 30)
+    assert _totals(store, "acme", channel)["total"] == 30
+
+
+def test_mentions_stored_by_a_run_that_died_count_though_the_next_reads_another_page(
+    store: MentionLedger, channel: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a run that stored a page and died before its cursor moved
+    first_page = [_scored(channel, 0) for _ in range(4)]
+    real = store.table.call
+
+    def dying(operation: str, **request: Any) -> dict[str, Any]:
+        if operation == "update_item":
+            raise ConnectionError("killed")
+        return real(operation, **request)
+
+    monkeypatch.setattr(store.table, "call", dying)
+    with pytest.raises(ConnectionError):
+        _commit(store, channel, 0, first_page)
+    monkeypatch.setattr(store.table, "call", real)
+    # When the next run, from the same cursor, is given a different page (newer posts: a
+    # search that answers newest first) and commits it
+    result = _commit(store, channel, 0, [_scored(channel, 1) for _ in range(3)])
+    # Then its own three are stored, and the four the dead run stored are counted as well:
+    # a stored mention is a counted one, whoever stored it
+    assert result.stored == 3
+    assert _totals(store, "acme", channel)["total"] == 7
 
 
 def test_backoff_is_remembered_and_cleared_by_the_next_commit(
@@ -240,15 +293,21 @@ def test_poll_health_counts_consecutive_failures(table: Table, channel: str) -> 
 def test_a_non_conditional_failure_is_not_mistaken_for_a_duplicate(
     store: MentionLedger, channel: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given DynamoDB refusing a transaction for a reason other than a condition
-    def refuse(actions: list[dict[str, Any]]) -> None:
-        error = {"Error": {"Code": "ValidationException", "Message": "Item size too large"}}
-        raise ClientError(error, "TransactWriteItems")  # type: ignore[arg-type]
+    # Given DynamoDB refusing a put for a reason other than its condition
+    real = store.table.call
 
-    monkeypatch.setattr(store.table, "transact", refuse)
-    # When a page is committed / Then the error surfaces instead of being dropped as a "duplicate"
+    def refuse(operation: str, **request: Any) -> dict[str, Any]:
+        if operation == "put_item":
+            error = {"Error": {"Code": "ValidationException", "Message": "Item size too large"}}
+            raise ClientError(error, "PutItem")  # type: ignore[arg-type]
+        return real(operation, **request)
+
+    monkeypatch.setattr(store.table, "call", refuse)
+    # When a page is committed / Then the error surfaces instead of being dropped as a
+    # "duplicate", and the cursor stays where it was
     with pytest.raises(ClientError):
         _commit(store, channel, 0, [_scored(channel, 0)])
+    assert store.load_cursors(channel) == {}
 
 
 def _with(scored: ScoredMention, **changes: Any) -> ScoredMention:
@@ -340,36 +399,14 @@ def test_a_mention_naming_more_brands_than_a_transaction_holds_is_committed(
     )
     worker.start()
     worker.join(timeout=10)
-    # Then it finishes, stores both, and counts the hostile one for as many brands as one
-    # transaction can hold (the rest are named in a warning)
+    # Then it finishes, stores both, and counts the hostile one for as many brands as the
+    # counter's transaction holds beside its position (the rest are named in a warning)
     assert not worker.is_alive(), "the commit never finished"
     assert outcome[0].stored == 2
-    fits = MAX_TRANSACTION_ACTIONS - 2
+    fits = MAX_TRANSACTION_ACTIONS - 1
     edges = (brands[0], brands[fits - 1], brands[fits], brands[-1])
     assert [_totals(store, b, channel)["total"] for b in edges] == [1, 1, 0, 0]
-    assert "counted for its first 98 of 150 brands" in caplog.text
-
-
-def test_a_transaction_stays_within_its_byte_limit(
-    store: MentionLedger, channel: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Given a limit of 40 KB per transaction and ten mentions of 10 KB each
-    monkeypatch.setattr("stormwatch.persistence.mentions.MAX_TRANSACTION_BYTES", 40_000)
-    page = [_with(_scored(channel, 0), text="n" * 10_000) for _ in range(10)]
-    sizes: list[int] = []
-    real = store.table.transact
-
-    def measured(actions: list[dict[str, Any]]) -> None:
-        sizes.append(len(json.dumps(actions)))
-        real(actions)
-
-    monkeypatch.setattr(store.table, "transact", measured)
-    # When they are committed
-    result = _commit(store, channel, 0, page)
-    # Then they went in several transactions, none over the limit, all counted once
-    assert result.transactions == len(sizes) >= 3
-    assert max(sizes) <= 40_000 + 2_000  # (JSON quoting adds a little over DynamoDB's count)
-    assert _totals(store, "acme", channel)["total"] == 10
+    assert "counted for its first 99 of 150 brands" in caplog.text
 
 
 def _recent(store: MentionLedger, channel: str) -> list[ScoredMention]:
@@ -380,11 +417,11 @@ def test_a_cursor_that_moves_alone_costs_one_conditional_update(
     store: MentionLedger, channel: str
 ) -> None:
     # Given a source whose page held no mention, only a new position
-    before = store.table.stats.transactions
+    before = store.table.stats.requests
     result = _commit(store, channel, 0, [], {"watermark": "7"})
-    # Then the cursor moved without a transaction
+    # Then the cursor moved with one request
     assert result.version == 1
-    assert store.table.stats.transactions == before
+    assert store.table.stats.requests == before + 1
     assert store.load_cursors(channel)["search:acme"].state == {"watermark": "7"}
     # and a run that read the old version is refused, while repeating the same move is not
     with pytest.raises(StoreConflict):
@@ -443,7 +480,8 @@ def test_channels_share_one_bucket_item_and_all_channels_is_their_sum(table: Tab
         0,
         [_scored("mastodon", m, Sentiment.POSITIVE, brands=(brand,)) for m in (2, 7)],
     )
-    # When the brand's buckets are read
+    # When the stream is counted and the brand's buckets are read
+    _count_stream()
     series = BucketStore(table).read(brand, T0, T0 + timedelta(hours=1))
     # Then each channel has its own counts and ALL adds them up, bucket by bucket
     assert {name: sorted(counts) for name, counts in series.items()} == {
@@ -477,6 +515,7 @@ def test_imported_history_replaces_a_bucket_and_ignores_all_channels_keys(table:
     # Given a bucket counted live, then a history import for the same bucket
     brand = f"brand-{uuid.uuid4().hex[:8]}"
     _commit(MentionLedger(table), "x", 0, [_scored("x", 0, brands=(brand,))])
+    _count_stream()
     history = {
         BucketKey(brand, "x", T0): BucketCounts(total=5, neutral=5),
         BucketKey(brand, "rss", T0): BucketCounts(total=1, positive=1),
@@ -498,6 +537,7 @@ def test_a_brand_is_read_with_one_query_and_written_with_one_conditional_put(tab
     # Given a brand with buckets and a stored state
     brand = f"brand-{uuid.uuid4().hex[:8]}"
     _commit(MentionLedger(table), "x", 0, [_scored("x", m, brands=(brand,)) for m in (0, 30)])
+    _count_stream()
     states = WarnStateStore(table)
     detectors = {"x": {"level": 1.5, "history": list(range(300))}}
     version = states.save_brand(brand, BrandState(detectors, {"alert": None}, 0), [], T0)

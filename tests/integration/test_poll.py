@@ -113,7 +113,26 @@ def _mentions(channel: str, count: int, text: str = "Nordwind Air again") -> lis
     ]
 
 
+_counted: list[LocalStack] = []
+
+
+@pytest.fixture(autouse=True)
+def _counting(stack: LocalStack) -> Iterator[None]:
+    """Buckets are counted from the table's stream: the helpers that read them first let
+    the stack hand the stream's new records to the counter, as Lambda would."""
+    _counted.append(stack)
+    yield
+    _counted.clear()
+
+
+def _count_stream() -> None:
+    for stack in _counted:
+        assert stack.streams is not None
+        stack.streams.deliver()
+
+
 def _total(store: MentionLedger, channel: str) -> int:
+    _count_stream()
     buckets = BucketStore(store.table).read(
         "nordwind-air", NOW - timedelta(days=1), NOW + timedelta(hours=1)
     )

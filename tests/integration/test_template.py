@@ -195,8 +195,10 @@ def test_every_function_logs_with_retention_alarms_and_parks_failures(cfn: dict[
     functions = _resources(cfn, "AWS::Lambda::Function")
     alarms = _resources(cfn, "AWS::CloudWatch::Alarm")
     invoke_configs = _resources(cfn, "AWS::Lambda::EventInvokeConfig")
+    mappings = _resources(cfn, "AWS::Lambda::EventSourceMapping")
     assert set(functions) == {
         "PollMentionsFunction",
+        "CountMentionsFunction",
         "EvaluateAlertsFunction",
         "PublishScheduledFunction",
         "ActFunction",
@@ -210,12 +212,24 @@ def test_every_function_logs_with_retention_alarms_and_parks_failures(cfn: dict[
         # The scheduled functions are traced only when asked (ScheduledTracing): Lambda
         # would trace every one of their ~300,000 runs a month
         scheduled = name in ("PollMentionsFunction", "EvaluateAlertsFunction")
+        scheduled |= name == "CountMentionsFunction"  # as often as the pollers
         tracing = {"Fn::If": ["TraceScheduled", "Active", "PassThrough"]} if scheduled else "Active"
         assert properties["TracingConfig"] == {"Mode": tracing}
         group = properties["LoggingConfig"]["LogGroup"]["Ref"]
         assert cfn["Resources"][group]["Properties"]["RetentionInDays"] == {
             "Ref": "LogRetentionDays"
         }
+        stream = [m for m in mappings.values() if m["Properties"]["FunctionName"] == {"Ref": name}]
+        if stream:
+            # A stream's batch is retried until it succeeds (a batch given up is mentions
+            # never counted); a failing or held-back function shows as its iterator age
+            assert [m["Properties"]["MaximumRetryAttempts"] for m in stream] == [-1]
+            assert any(
+                alarm["Properties"].get("MetricName") == "IteratorAge"
+                and alarm["Properties"]["Dimensions"][0]["Value"] == {"Ref": name}
+                for alarm in alarms.values()
+            ), f"{name} has no iterator age alarm"
+            continue
         assert any(
             alarm["Properties"].get("MetricName") == "Errors"
             and alarm["Properties"]["Dimensions"][0]["Value"] == {"Ref": name}
@@ -534,7 +548,13 @@ def test_each_role_writes_and_reads_only_its_own_partitions(
     # gives it
     access = BY_FUNCTION[function]
     statements = role_statements(cfn, function)
-    table = [s for s in statements if any(a.startswith("dynamodb:") for a in actions_of(s))]
+    table = [
+        s
+        for s in statements
+        if any(a.startswith("dynamodb:") for a in actions_of(s))
+        # The stream's records are read by Lambda's event source mapping, not by key
+        and s.get("Resource") != {"Fn::GetAtt": ["Table", "StreamArn"]}
+    ]
     writes = [s for s in table if DYNAMODB_WRITES & set(actions_of(s))]
     reads = [s for s in table if not DYNAMODB_WRITES & set(actions_of(s))]
     # Then every statement that writes is limited to exactly those partitions

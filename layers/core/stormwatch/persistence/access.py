@@ -38,6 +38,7 @@ QUEUE = keys.QUEUE
 AUDIT = keys.audit_partition(ANY)
 ALERT_TIMELINES = keys.alert_timeline_partition(ANY)
 LINK_USES = keys.link_use(ANY)["pk"]["S"]
+COUNTED = keys.counted_position(ANY)["pk"]["S"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +50,12 @@ class PartitionAccess:
 ACT_WRITES = (CRISIS, STATEMENTS, STATEMENT_LIST, PARKED, QUEUE, AUDIT, ALERT_TIMELINES)
 
 BY_FUNCTION: dict[str, PartitionAccess] = {
+    # Never the buckets: those are counted from the stream, by the counter alone.
     "PollMentionsFunction": PartitionAccess(
-        writes=(MENTIONS, BRANDS, CURSORS, MONITOR, BUDGETS),
+        writes=(MENTIONS, CURSORS, MONITOR, BUDGETS),
         reads=(CURSORS,),
     ),
+    "CountMentionsFunction": PartitionAccess(writes=(BRANDS, COUNTED), reads=(COUNTED,)),
     # Never the pollers' mentions or cursors; the brand's partition holds its alert state.
     "EvaluateAlertsFunction": PartitionAccess(
         writes=(BRANDS, MONITOR, OUTBOX),

@@ -5,8 +5,8 @@ counter that stayed zero is absent. Codes instead of field names keep an item of
 busy channels well under the 1 KB of one write unit, which every page's update costs.
 The all-channels series is not stored: it is the sum of the channels, made on reading.
 
-Live counting adds to these items in the same transaction that stores the mentions
-(`persistence.mentions`); `import_history` writes whole items from a previous tool's
+Live counting adds to these items from the table's stream of stored mentions
+(`persistence.counting`); `import_history` writes whole items from a previous tool's
 export, replacing what is there.
 """
 
@@ -43,10 +43,15 @@ def counter_attributes(channel: str, counts: BucketCounts) -> dict[str, int]:
 
 
 def add_counts(
-    table: str, brand: str, channel: str, start: datetime, counts: BucketCounts
+    table: str, brand: str, start: datetime, by_channel: Mapping[str, BucketCounts]
 ) -> dict[str, Any]:
-    """The transaction action that adds `counts` to one channel of one bucket."""
-    counters = counter_attributes(channel, counts)
+    """The transaction action that adds each channel's `counts` to one bucket item (one
+    action an item: a transaction may not touch an item twice)."""
+    counters = {
+        name: value
+        for channel, counts in sorted(by_channel.items())
+        for name, value in counter_attributes(channel, counts).items()
+    }
     names = {f"#c{i}": name for i, name in enumerate(counters)}
     values: dict[str, AttributeValue] = {
         f":c{i}": {"N": str(value)} for i, value in enumerate(counters.values())

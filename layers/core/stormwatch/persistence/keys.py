@@ -12,6 +12,8 @@
     MONITOR                         BLIND                       channels on which we are blind
     OUTBOX                          <dispatch key>              a message decided, until sent
     BUDGET#<service>                <month>                     spend under a monthly cap
+    COUNTED#<stream shard id>       POSITION                    the last stream record of the
+                                                                shard counted into buckets (TTL)
     CRISIS                          MODE                        crisis mode: the kill switch
     STATEMENT#<statement id>        STATEMENT                   a statement: its texts, hash,
                                                                 state and approvals
@@ -64,12 +66,12 @@ def _key(pk: str, sk: str) -> Item:
 
 def mention(channel: str, created_at: datetime, mention_id: str) -> Item:
     moment = iso(created_at)
-    return _key(f"MENTION#{channel}#{moment[:10]}", f"{moment}#{mention_id}")
+    return _key(mention_day(channel, moment[:10]), f"{moment}#{mention_id}")
 
 
 def mention_day(channel: str, day: str) -> str:
     """The partition of one channel's mentions of one UTC day (`YYYY-MM-DD`)."""
-    return f"MENTION#{channel}#{day}"
+    return f"{MENTION_PARTITION_PREFIX}{channel}#{day}"
 
 
 def brand_partition(brand: str) -> str:
@@ -120,6 +122,14 @@ def alert_outbox_prefix(alert_id: str) -> str:
 
 def budget(service: str, month: str) -> Item:
     return _key(f"BUDGET#{service}", month)
+
+
+def counted_position(shard_id: str) -> Item:
+    return _key(f"COUNTED#{shard_id}", "POSITION")
+
+
+MENTION_PARTITION_PREFIX = "MENTION#"
+"""What every mention's partition key starts with: the stream's filter for the counter."""
 
 
 # --- Act ---------------------------------------------------------------------------------

@@ -1,52 +1,50 @@
-"""Mentions, their bucket counters and the cursors that say where each query resumes.
+"""Mentions and the cursors that say where each query resumes.
 
-Exactly-once counting: a page is committed in one transaction holding the mentions
-(each put only if it does not exist yet), the bucket ADDs for exactly those mentions,
-and the cursor (only if nobody else moved it). A mention item therefore exists if and
-only if it was counted. When a put fails its condition the mention was counted before
-(a retry, an overlapping page, two sources finding the same post): it is dropped and
-the rest is committed again. The cursor update is idempotent (it succeeds again if the
-cursor already holds exactly this state) so a transaction that committed but whose
-answer was lost can be retried without a false conflict.
-(docs/decisions/0001-exactly-once-commit.md)
+Exactly-once counting, at one write unit a mention: each mention is put on its own, only
+if it does not exist yet, and counted from the table's stream (`persistence.counting`,
+the count-mentions function), which sees each item's insertion exactly once. A mention
+item therefore exists if and only if it is (or is about to be) counted, whoever put it:
+a retry, an overlapping run, two sources finding the same post, or a run that crashed
+before it moved its cursor. The cursor moves after the page's puts, only if nobody else
+moved it (a crash in between re-reads the page; its puts are refused as duplicates). The
+cursor update is idempotent (it succeeds again if the cursor already holds exactly this
+state), so an update whose answer was lost can be retried without a false conflict.
+(docs/decisions/0001-exactly-once-commit.md, revised by 0020)
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from stormwatch.errors import StoreConflict
 from stormwatch.model import (
-    BucketKey,
     Mention,
     ScoredMention,
     Sentiment,
-    aggregate,
     bucket_start,
     iso,
     parse_iso,
 )
 from stormwatch.persistence import keys
-from stormwatch.persistence.buckets import add_counts
 from stormwatch.persistence.table import (
     MAX_TRANSACTION_ACTIONS,
     AttributeValue,
     Item,
     Table,
-    cancellation_reasons,
     condition_failed,
-    item_size,
 )
 
 logger = logging.getLogger(__name__)
 
-MAX_CONFLICT_RETRIES = 6
+# A page's puts go out this many at a time (botocore keeps 10 connections a client); a
+# page this small goes out one by one.
+PARALLEL_PUTS = 8
+_SERIAL_PUTS = 4
 
 # Caps of a stored mention's fields, in UTF-8 bytes: one hostile entry (an RSS link of
 # 450 KB) must not exceed DynamoDB's 400 KB item and fail its whole page, every run.
@@ -55,15 +53,11 @@ MAX_AUTHOR_BYTES = 512
 MAX_URL_BYTES = 2_048
 # The sort key `<created_at>#<id>` may hold 1,024 bytes; an id longer than this is refused.
 MAX_ID_BYTES = 900
-# Below DynamoDB's 4 MB per transaction, with room for the keys and attribute names.
-MAX_TRANSACTION_BYTES = 3_500_000
 # How far ahead of the commit a mention may be dated (clocks differ, posts do not come
 # from the future).
 MAX_FUTURE = timedelta(days=1)
 # A number attribute holds 38 digits; a count beyond this is nonsense, not a fact.
 MAX_COUNT = 10**15
-# What a bucket update weighs against MAX_TRANSACTION_BYTES (keys and a few counters).
-_UPDATE_BYTES = 1_024
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +77,6 @@ class CommitResult:
     # Of `stored`, how many are negative: the dashboard's negative share per channel.
     negative: int = 0
     version: int = 0
-    transactions: int = 0
 
 
 class MentionLedger:
@@ -129,118 +122,55 @@ class MentionLedger:
         mention_ttl_days: int,
         now: datetime,
     ) -> CommitResult:
-        """Store `scored`, add them to their buckets and move the cursor, exactly once.
+        """Store `scored` (each counted from the stream, exactly once) and move the cursor.
 
-        Raises `StoreConflict` when another run moved the cursor first; the mentions of
-        this call that were not committed will be read again from the other run's cursor.
+        Raises `StoreConflict` when another run moved the cursor first; what this call
+        stored stays stored and counted, and the other run's cursor reads past it or finds
+        it stored already.
         """
         pending, skipped = _storable(_unique(scored), now)
         result = CommitResult(version=expected_version, skipped=skipped)
-        cursor_update = self._cursor_update(channel, source, expected_version, cursor_state, now)
-        if not pending:
-            # Only the position moved: one conditional update, half a transaction's price.
-            self._move_cursor(cursor_update)
-            result.version = expected_version + 1
-            return result
-        # Mentions and their buckets go in chunks that fit one transaction; the cursor
-        # moves with the last chunk, so a crash in between re-reads the page and the
-        # already stored mentions are recognised as duplicates.
-        while True:
-            chunk, rest = _split(pending, bucket_minutes, self._put_size(mention_ttl_days, now))
-            last = not rest
-            stored, duplicates = self._commit_chunk(
-                chunk, cursor_update if last else None, bucket_minutes, mention_ttl_days, now
-            )
-            result.stored += len(stored)
-            result.negative += sum(item.sentiment is Sentiment.NEGATIVE for item in stored)
-            result.duplicates += duplicates
-            result.transactions += 1
-            if last:
-                result.version = expected_version + 1
-                return result
-            pending = rest
+        stored = self._put_new(
+            [self._mention_item(item, bucket_minutes, mention_ttl_days, now) for item in pending]
+        )
+        for item, new in zip(pending, stored, strict=True):
+            if new:
+                result.stored += 1
+                result.negative += item.sentiment is Sentiment.NEGATIVE
+            else:
+                result.duplicates += 1
+        # After the puts, never before: a crash in between re-reads the page.
+        self._move_cursor(self._cursor_update(channel, source, expected_version, cursor_state, now))
+        result.version = expected_version + 1
+        return result
+
+    def _put_new(self, items: list[Item]) -> list[bool]:
+        """Put each item unless it exists; which were new. A page's puts go out side by side:
+        one after another, a hundred round trips would take most of a run's minute."""
+        if len(items) <= _SERIAL_PUTS:
+            return [self.table.put_new(item) for item in items]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=PARALLEL_PUTS) as pool:
+            return list(pool.map(self.table.put_new, items))
 
     def _move_cursor(self, cursor_update: dict[str, Any]) -> None:
         from botocore.exceptions import ClientError
 
         try:
-            self.table.call("update_item", **cursor_update["Update"])
+            self.table.call("update_item", **cursor_update)
         except ClientError as error:
             if condition_failed(error):
                 self.table.stats.conflicts += 1
                 raise StoreConflict("the cursor was moved by another run") from None
             raise
 
-    def _commit_chunk(
-        self,
-        chunk: list[ScoredMention],
-        cursor_update: dict[str, Any] | None,
-        bucket_minutes: int,
-        mention_ttl_days: int,
-        now: datetime,
-    ) -> tuple[list[ScoredMention], int]:
-        """The mentions this chunk stored (its duplicates left out), and how many were
-        duplicates."""
-        from botocore.exceptions import ClientError
-
-        candidates = list(chunk)
-        duplicates = 0
-        conflicts = 0
-        while True:
-            actions = [self._mention_put(item, mention_ttl_days, now) for item in candidates]
-            actions += [
-                add_counts(self.table.name, key.brand, key.channel, key.start, counts)
-                for key, counts in sorted(aggregate(candidates, bucket_minutes).items())
-            ]
-            if cursor_update is not None:
-                actions.append(cursor_update)
-            if not actions:
-                return [], duplicates
-            try:
-                self.table.transact(actions)
-            except ClientError as error:
-                reasons = cancellation_reasons(error)
-                if reasons is None:
-                    raise
-                failed_mentions = {
-                    index
-                    for index, code in enumerate(reasons[: len(candidates)])
-                    if code == "ConditionalCheckFailed"
-                }
-                cursor_refused = (
-                    cursor_update is not None
-                    and len(reasons) == len(actions)
-                    and reasons[-1] == "ConditionalCheckFailed"
-                )
-                if cursor_refused:
-                    self.table.stats.conflicts += 1
-                    raise StoreConflict("the cursor was moved by another run") from None
-                if failed_mentions:
-                    duplicates += len(failed_mentions)
-                    candidates = [
-                        item
-                        for index, item in enumerate(candidates)
-                        if index not in failed_mentions
-                    ]
-                    self.table.stats.retries_after_duplicates += 1
-                    continue
-                if "TransactionConflict" in reasons and conflicts < MAX_CONFLICT_RETRIES:
-                    conflicts += 1
-                    time.sleep(0.05 * 2**conflicts)
-                    continue
-                raise
-            return candidates, duplicates
-
-    def _put_size(self, ttl_days: int, now: datetime) -> Callable[[ScoredMention], int]:
-        def size(item: ScoredMention) -> int:
-            return item_size(self._mention_put(item, ttl_days, now)["Put"]["Item"])
-
-        return size
-
-    def _mention_put(self, item: ScoredMention, ttl_days: int, now: datetime) -> dict[str, Any]:
+    def _mention_item(
+        self, item: ScoredMention, bucket_minutes: int, ttl_days: int, now: datetime
+    ) -> Item:
         mention = item.mention
         expires = int((mention.created_at + timedelta(days=ttl_days)).timestamp())
-        record: Item = {
+        return {
             **keys.mention(mention.channel, mention.created_at, mention.id),
             "channel": {"S": mention.channel},
             "id": {"S": mention.id},
@@ -254,15 +184,11 @@ class MentionLedger:
             "reach": {"N": str(min(max(mention.reach, 0), MAX_COUNT))},
             "engagement": {"N": str(min(max(mention.engagement, 0), MAX_COUNT))},
             "created_at": {"S": iso(mention.created_at)},
+            # The bucket it counts in, decided here with the config of this run: the
+            # counter needs no config, and a change of bucket width never splits a page.
+            "bucket": {"S": iso(bucket_start(mention.created_at, bucket_minutes))},
             "fetched_at": {"S": iso(now)},
             "expires_at": {"N": str(expires)},
-        }
-        return {
-            "Put": {
-                "TableName": self.table.name,
-                "Item": record,
-                "ConditionExpression": "attribute_not_exists(pk)",
-            }
         }
 
     def _cursor_update(
@@ -285,23 +211,20 @@ class MentionLedger:
             condition = "#version = :expected OR (#version = :next AND #state = :state)"
             values[":expected"] = {"N": str(expected_version)}
         return {
-            "Update": {
-                "TableName": self.table.name,
-                "Key": keys.cursor(channel, source),
-                "UpdateExpression": (
-                    "SET #state = :state, #version = :next, #updated = :now "
-                    "REMOVE #backoff, #reason"
-                ),
-                "ConditionExpression": condition,
-                "ExpressionAttributeNames": {
-                    "#state": "state",
-                    "#version": "version",
-                    "#updated": "updated_at",
-                    "#backoff": "backoff_until",
-                    "#reason": "backoff_reason",
-                },
-                "ExpressionAttributeValues": values,
-            }
+            "TableName": self.table.name,
+            "Key": keys.cursor(channel, source),
+            "UpdateExpression": (
+                "SET #state = :state, #version = :next, #updated = :now REMOVE #backoff, #reason"
+            ),
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": {
+                "#state": "state",
+                "#version": "version",
+                "#updated": "updated_at",
+                "#backoff": "backoff_until",
+                "#reason": "backoff_reason",
+            },
+            "ExpressionAttributeValues": values,
         }
 
     # --- reading mentions back -----------------------------------------------------------
@@ -343,34 +266,11 @@ class MentionLedger:
                 **only,
             )
             for item in items:
-                found.append(_scored_mention(item))
+                found.append(scored_mention(item))
                 if len(found) >= limit:
                     break
             day -= timedelta(days=1)
         return found
-
-
-def _split(
-    pending: list[ScoredMention],
-    bucket_minutes: int,
-    put_size: Callable[[ScoredMention], int],
-) -> tuple[list[ScoredMention], list[ScoredMention]]:
-    """The longest prefix whose puts, bucket updates and the cursor fit a transaction (100
-    actions, 4 MB); never empty, since `_storable` made every mention fit one alone."""
-    chunk: list[ScoredMention] = []
-    buckets: set[BucketKey] = set()
-    size = _UPDATE_BYTES  # the cursor
-    for index, item in enumerate(pending):
-        start = bucket_start(item.mention.created_at, bucket_minutes)
-        new = {BucketKey(brand, item.mention.channel, start) for brand in item.brands} - buckets
-        grown = size + put_size(item) + _UPDATE_BYTES * len(new)
-        actions = len(chunk) + 1 + len(buckets) + len(new) + 1
-        if chunk and (actions > MAX_TRANSACTION_ACTIONS or grown > MAX_TRANSACTION_BYTES):
-            return chunk, pending[index:]
-        chunk.append(item)
-        buckets |= new
-        size = grown
-    return chunk, []
 
 
 def _storable(scored: Sequence[ScoredMention], now: datetime) -> tuple[list[ScoredMention], int]:
@@ -416,8 +316,8 @@ def _capped(item: ScoredMention) -> ScoredMention:
         url = ""
     text = _truncated(_valid(mention.text), MAX_TEXT_BYTES)
     author = _truncated(_valid(mention.author), MAX_AUTHOR_BYTES)
-    # One put and its brands' bucket updates and the cursor must fit one transaction.
-    most = MAX_TRANSACTION_ACTIONS - 2
+    # One mention's bucket updates must fit the counter's transaction, with its position.
+    most = MAX_TRANSACTION_ACTIONS - 1
     brands = item.brands
     if len(brands) > most:
         logger.warning(
@@ -474,7 +374,7 @@ def _cursor_record(item: Item) -> CursorRecord:
     )
 
 
-def _scored_mention(item: Item) -> ScoredMention:
+def scored_mention(item: Item) -> ScoredMention:
     return ScoredMention(
         mention=Mention(
             channel=item["channel"]["S"],

@@ -33,7 +33,6 @@ class TableStats:
     requests: int = 0
     transactions: int = 0
     write_items: int = 0
-    retries_after_duplicates: int = 0
     conflicts: int = 0
     by_operation: dict[str, int] = field(default_factory=dict)
 
