@@ -61,11 +61,17 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, object]:
     logger.set_correlation_id(f"evaluate-{now:%Y%m%dT%H%M}-{context.aws_request_id}")
     deadline = Deadline.from_context(context, RESERVE_SECONDS)
     report, table = evaluate(Environment.from_environ(), _clients, now, deadline)
-    # EMF only what an alarm reads (docs/decisions/0012-dashboard-and-alarms.md); the rest
-    # is in the run's log line, which the dashboard reads with Logs Insights.
-    metrics.add_metric(name="NotificationFailures", unit=MetricUnit.Count, value=len(report.failed))
-    metrics.add_metric(name="EvaluationErrors", unit=MetricUnit.Count, value=len(report.errors))
-    metrics.add_metric(name="UnpolledChannels", unit=MetricUnit.Count, value=len(report.unpolled))
+    # EMF only what an alarm reads (docs/decisions/0012-dashboard-and-alarms.md), and only
+    # when it is not zero: CloudWatch bills a metric by the hours it is sent in ($0.30 a
+    # month when sent every hour), and its alarm reads a missing datapoint as all clear.
+    # The rest is in the run's log line, which Logs Insights reads.
+    for name, value in (
+        ("NotificationFailures", len(report.failed)),
+        ("EvaluationErrors", len(report.errors)),
+        ("UnpolledChannels", len(report.unpolled)),
+    ):
+        if value:
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     summary = report.summary()
     # One line a run, quiet or not: the dashboard sums its counts (Logs Insights).
     counts = {

@@ -46,10 +46,23 @@ def cfn() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def printed(stack: LocalStack) -> tuple[str, dict[str, Any]]:
-    """What a poll of X that stores mentions, a poll that cannot start and an evaluation
-    print; and the good poll's summary."""
+    """What a poll of X that stores mentions, a poll that cannot start, an evaluation and an
+    evaluation with something for each alarm to read print; and the good poll's summary."""
+    from stormwatch.warn import service
+
     printed = io.StringIO()
     stack.log = printed
+    real_evaluate = service.evaluate
+
+    def troubled(*args: Any, **kwargs: Any) -> Any:
+        # The evaluation as it ran, with a refused page, a brand that failed and a silent
+        # channel added: the metrics are sent only when not zero
+        report, table = real_evaluate(*args, **kwargs)
+        report.failed.append("a:started:sms")
+        report.errors.append("acme: boom")
+        report.unpolled.append("reddit")
+        return report, table
+
     try:
         # In the storm: mentions stored, many of them negative.
         moment = stack.scenario.storm_start + timedelta(hours=2)
@@ -58,6 +71,13 @@ def printed(stack: LocalStack) -> tuple[str, dict[str, Any]]:
             with pytest.raises(ConfigError):
                 stack.invoke("PollMentionsFunction", {"channel": "myspace"})
             stack.invoke("EvaluateAlertsFunction", {"scheduled_time": f"{moment:%Y-%m-%dT%H:%MZ}"})
+            service.evaluate = troubled
+            try:
+                stack.invoke(
+                    "EvaluateAlertsFunction", {"scheduled_time": f"{moment:%Y-%m-%dT%H:%MZ}"}
+                )
+            finally:
+                service.evaluate = real_evaluate
     finally:
         stack.log = None
     return printed.getvalue(), summary
@@ -341,3 +361,18 @@ def test_the_local_stack_has_the_metric_math_alarm_and_the_dashboard(stack: Loca
     assert "stormwatch-dev-notification-failures" in alarms
     names = [d["DashboardName"] for d in cloudwatch.list_dashboards()["DashboardEntries"]]
     assert names == ["stormwatch-dev"]
+
+
+def test_a_healthy_evaluation_sends_no_metric_and_a_troubled_one_sends_what_went_wrong(
+    run: tuple[list[dict[str, Any]], dict[str, Any]],
+) -> None:
+    # Given the fixture's two evaluations: the first found nothing wrong, the second a
+    # refused page, a failed brand and a silent channel
+    documents = run[0]
+    # Then only the second sent metrics (a metric costs by the hours it is sent in, and its
+    # alarm reads a missing datapoint as all clear), one for each thing that went wrong
+    assert len(documents) == 1
+    (document,) = documents
+    sent = {m["Name"] for d in document["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
+    assert sent == {"NotificationFailures", "EvaluationErrors", "UnpolledChannels"}
+    assert [document[name] for name in sorted(sent)] == [[1.0], [1.0], [1.0]]
