@@ -132,13 +132,19 @@ def load_prices(path: Path = PRICES) -> dict[str, Any]:
 
 
 def template_resources(
-    template: Mapping[str, Any], log_retention_days: int, mention_ttl_days: int, config_bytes: int
+    template: Mapping[str, Any],
+    log_retention_days: int,
+    mention_ttl_days: int,
+    config_bytes: int,
+    created: set[str] | None = None,
 ) -> Resources:
-    """Count the monthly-billed resources of a (translated) template. A metric-math alarm
-    bills per metric it reads."""
+    """Count the monthly-billed resources of a (translated) template, only those `created`
+    (their conditions true) when given. A metric-math alarm bills per metric it reads."""
     counts: Counter[str] = Counter()
     alarm_metrics = 0
-    for resource in template["Resources"].values():
+    for logical_id, resource in template["Resources"].items():
+        if created is not None and logical_id not in created:
+            continue
         kind = resource["Type"]
         counts[kind] += 1
         if kind == "AWS::CloudWatch::Alarm":
@@ -549,6 +555,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             int(stack.parameters.get("LogRetentionDays", 90)),
             config.mention_ttl_days,
             len(parameter["Parameter"]["Value"].encode()),
+            set(stack.deployment.resources),
         )
         print(
             f"prices: {prices['region']} ({prices['region_name']}), written {prices['written']}, "

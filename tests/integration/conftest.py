@@ -15,7 +15,10 @@ from local.stack import LocalStack
 
 @pytest.fixture(scope="session")
 def _deployed_stack() -> Iterator[LocalStack]:
-    with LocalStack(scenario=build_scenario(volume=0.05, seed=3)) as running:
+    # Everything the template can make, the opt-in dashboard included (its body is checked).
+    with LocalStack(
+        scenario=build_scenario(volume=0.05, seed=3), parameters={"OpsDashboard": "true"}
+    ) as running:
         yield running
 
 

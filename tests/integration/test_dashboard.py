@@ -376,3 +376,16 @@ def test_a_healthy_evaluation_sends_no_metric_and_a_troubled_one_sends_what_went
     sent = {m["Name"] for d in document["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
     assert sent == {"NotificationFailures", "EvaluationErrors", "UnpolledChannels"}
     assert [document[name] for name in sorted(sent)] == [[1.0], [1.0], [1.0]]
+
+
+def test_the_dashboard_is_made_only_when_asked_for(cfn: dict[str, Any]) -> None:
+    from local.provision import plan
+
+    # Given the template as ops deploy it, without and with OpsDashboard=true
+    dashboard = cfn["Resources"]["Dashboard"]
+    assert dashboard["Condition"] == "WithDashboard"
+    assert cfn["Outputs"]["DashboardUrl"]["Condition"] == "WithDashboard"
+    # Then by default there is none ($3 a month at list price); asked for, there is one
+    assert plan(cfn, DEFAULT_PARAMETERS).conditions["WithDashboard"] is False
+    asked = {**DEFAULT_PARAMETERS, "OpsDashboard": "true"}
+    assert plan(cfn, asked).conditions["WithDashboard"] is True
