@@ -414,11 +414,12 @@ class _AwsMeter:
                     size = sum(item_size(item) for item in answer.get("Items", []))
                     consistent = params.get("ConsistentRead", False)
                     usage.read_units += max(1, math.ceil(size / 4096)) * (1 if consistent else 0.5)
-                if operation == "PutItem" and params["Item"]["pk"]["S"].startswith(
-                    MENTION_PARTITION_PREFIX
-                ):
-                    usage.items_put += 1
-                    usage.item_bytes += item_size(params["Item"])
+                for entries in params.get("RequestItems", {}).values():
+                    for entry in entries if operation == "BatchWriteItem" else ():
+                        item = entry.get("PutRequest", {}).get("Item", {})
+                        if item.get("pk", {}).get("S", "").startswith(MENTION_PARTITION_PREFIX):
+                            usage.items_put += 1
+                            usage.item_bytes += item_size(item)
             elif service == "sns" and "TopicArn" in params:
                 self.moments.setdefault(f"{self.function} {params['TopicArn']}", []).append(now)
 

@@ -208,12 +208,13 @@ class _AwsCalls:
 
 def _partition_keys(request: dict[str, Any]) -> list[str]:
     """The partition keys (`pk`) a DynamoDB request touches, as IAM's `dynamodb:LeadingKeys`
-    sees them: the item's or key's, or a Query's `pk = :value`."""
-    found = [
-        str(item["pk"]["S"])
-        for item in (request.get("Item"), request.get("Key"))
-        if isinstance(item, dict) and "pk" in item
-    ]
+    sees them: the item's or key's, each of a batch's, or a Query's `pk = :value`."""
+    items = [request.get("Item"), request.get("Key")]
+    for entries in (request.get("RequestItems") or {}).values():
+        for entry in entries if isinstance(entries, list) else ():
+            for change in entry.values():
+                items += [change.get("Item"), change.get("Key")]
+    found = [str(item["pk"]["S"]) for item in items if isinstance(item, dict) and "pk" in item]
     condition = str(request.get("KeyConditionExpression", ""))
     match = re.match(r"\s*pk\s*=\s*(:\w+)", condition)
     if match:
@@ -735,6 +736,9 @@ class LocalStack:
             if spec is None or spec.loader is None:
                 raise ImportError(f"cannot load {path}")
             module = importlib.util.module_from_spec(spec)
+            # Its Powertools logger may be the first of the process, and binds to the stdout
+            # it finds: the router, so the stack's log gets what it prints whoever came first.
+            _HandlerOutput.install()
             spec.loader.exec_module(module)
             self._handlers[function] = module
         return self._handlers[function]

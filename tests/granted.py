@@ -30,13 +30,27 @@ _COMMON = {
     "sqs:SendMessage": DEAD_LETTER,
 }
 
+STREAM = "Lambda's event source mapping reads the table's stream as the function's role"
+
 GRANTED: dict[str, dict[str, str]] = {
     "PollMentionsFunction": {
-        **_COMMON,
+        **{action: why for action, why in _COMMON.items() if action != "dynamodb:PutItem"},
+        "dynamodb:BatchWriteItem": SEEN,
         "secretsmanager:GetSecretValue": SEEN,
         "comprehend:BatchDetectSentiment": (
             "only with ComprehendSentiment=on; moto has no batch_detect_sentiment"
         ),
+    },
+    "CountMentionsFunction": {
+        "dynamodb:Query": "the shard's position, read after a batch found it counted already "
+        "(tests/integration/test_stream_counting.py)",
+        "dynamodb:UpdateItem": SEEN,
+        "dynamodb:DescribeStream": STREAM,
+        "dynamodb:GetRecords": STREAM,
+        "dynamodb:GetShardIterator": STREAM,
+        "dynamodb:ListStreams": STREAM,
+        "kms:Decrypt": TABLE_KEY,
+        "kms:GenerateDataKey": TABLE_KEY,
     },
     "EvaluateAlertsFunction": {
         **_COMMON,

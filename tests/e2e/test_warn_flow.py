@@ -488,7 +488,9 @@ class WarnFlow:
     def test_every_aws_call_of_a_function_is_one_its_role_allows(self, run: Run) -> None:
         # Given what each handler called over the night (moto does not enforce IAM)
         called = run.stack.aws_actions
-        assert {"PollMentionsFunction", "EvaluateAlertsFunction"} <= set(called)
+        assert {"PollMentionsFunction", "CountMentionsFunction", "EvaluateAlertsFunction"} <= set(
+            called
+        )
         assert "dynamodb:TransactWriteItems" not in set().union(*called.values())
         # Then each call is one the function's role in the template allows, each DynamoDB
         # one on a partition its role's LeadingKeys allow
@@ -499,7 +501,7 @@ class WarnFlow:
             refused = refused_calls(template, function, actions, partitions)
             assert not refused, f"{function} calls what its role does not allow: {refused}"
         # ...and what their roles are granted for use is used (tests/granted.py)
-        for function in ("PollMentionsFunction", "EvaluateAlertsFunction"):
+        for function in ("PollMentionsFunction", "CountMentionsFunction", "EvaluateAlertsFunction"):
             assert_seen(function, called[function])
 
 

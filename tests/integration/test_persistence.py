@@ -157,8 +157,8 @@ def test_a_retried_page_counts_nothing_twice(store: MentionLedger, channel: str)
     # When the next page repeats two of them (a page boundary overlap) with three new ones
     again = page[3:] + [_scored(channel, 2) for _ in range(3)]
     result = _commit(store, channel, 1, again)
-    # Then only the new ones are stored and counted
-    assert (result.stored, result.duplicates) == (3, 2)
+    # Then all five are written, and once the stream is counted only the new ones count
+    assert (result.stored, result.duplicates) == (5, 0)
     assert _totals(store, "acme", channel)["total"] == 8
 
 
@@ -169,7 +169,7 @@ def test_a_commit_whose_answer_was_lost_can_be_repeated(store: MentionLedger, ch
     # When the caller repeats exactly the same commit
     result = _commit(store, channel, 0, page, {"w": 1})
     # Then it succeeds without a conflict and nothing is counted twice
-    assert (result.stored, result.duplicates, result.version) == (0, 4, 1)
+    assert (result.stored, result.version) == (4, 1)
     assert _totals(store, "acme", channel)["total"] == 4
 
 
@@ -187,12 +187,11 @@ def test_a_run_that_lost_the_race_keeps_what_it_stored_counted_once(
     assert _totals(store, "acme", channel)["total"] == 3
     # And when the next run reads those mentions again from the first's cursor, they are
     # recognised, not counted again
-    again = _commit(store, channel, 1, late, {"run": "third"})
-    assert (again.stored, again.duplicates) == (0, 2)
+    _commit(store, channel, 1, late, {"run": "third"})
     assert _totals(store, "acme", channel)["total"] == 3
 
 
-def test_a_page_is_put_mention_by_mention_at_one_write_each(
+def test_a_page_is_written_25_mentions_a_request_at_one_write_each(
     store: MentionLedger, channel: str
 ) -> None:
     # Given a page of 60 mentions of two brands in four buckets
@@ -200,12 +199,13 @@ def test_a_page_is_put_mention_by_mention_at_one_write_each(
     before = dict(store.table.stats.by_operation)
     # When it is committed
     result = _commit(store, channel, 0, page)
-    # Then each mention was one conditional put, and the cursor one update: no transaction
+    # Then the mentions took three BatchWriteItems, and the cursor one update: no
+    # transaction (which bills every item twice)
     made = {
         operation: count - before.get(operation, 0)
         for operation, count in store.table.stats.by_operation.items()
     }
-    assert made == {"put_item": 60, "update_item": 1}
+    assert made == {"batch_write_item": 3, "update_item": 1}
     assert result.stored == 60
     # And once the stream is counted both brands count every mention once
     assert _totals(store, "acme", channel)["total"] == 60
@@ -231,8 +231,8 @@ def test_a_crash_between_the_puts_and_the_cursor_is_repaired_by_reading_the_page
     # When the next run reads the same page again and commits it
     monkeypatch.setattr(store.table, "call", real)
     result = _commit(store, channel, 0, page)
-    # Then every mention is recognised as stored, and each is counted once
-    assert (result.stored, result.duplicates) == (0, 30)
+    # Then each mention is written again, and counted once
+    assert result.stored == 30
     assert _totals(store, "acme", channel)["total"] == 30
 
 
@@ -290,21 +290,21 @@ def test_poll_health_counts_consecutive_failures(table: Table, channel: str) -> 
     assert healthy.last_success_at == T0 + timedelta(minutes=10)
 
 
-def test_a_non_conditional_failure_is_not_mistaken_for_a_duplicate(
+def test_a_refused_write_surfaces_and_keeps_the_cursor(
     store: MentionLedger, channel: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given DynamoDB refusing a put for a reason other than its condition
+    # Given DynamoDB refusing a page's write
     real = store.table.call
 
     def refuse(operation: str, **request: Any) -> dict[str, Any]:
-        if operation == "put_item":
+        if operation == "batch_write_item":
             error = {"Error": {"Code": "ValidationException", "Message": "Item size too large"}}
-            raise ClientError(error, "PutItem")  # type: ignore[arg-type]
+            raise ClientError(error, "BatchWriteItem")  # type: ignore[arg-type]
         return real(operation, **request)
 
     monkeypatch.setattr(store.table, "call", refuse)
-    # When a page is committed / Then the error surfaces instead of being dropped as a
-    # "duplicate", and the cursor stays where it was
+    # When a page is committed / Then the error surfaces, and the cursor stays where it
+    # was (the next run reads the page again)
     with pytest.raises(ClientError):
         _commit(store, channel, 0, [_scored(channel, 0)])
     assert store.load_cursors(channel) == {}
@@ -673,18 +673,14 @@ def test_the_blind_monitor_is_read_with_the_health_of_every_poller(table: Table)
     assert "blind:rss" in {e.key for e in Outbox(table).pending()}
 
 
-def test_the_negatives_a_commit_reports_are_those_it_stored_not_its_duplicates(
+def test_the_negatives_a_commit_reports_are_those_it_wrote_and_repeats_are_written_once(
     store: MentionLedger, channel: str
 ) -> None:
-    # Given a negative mention already stored
-    first = _scored(channel, 0, Sentiment.NEGATIVE)
-    assert _commit(store, channel, 0, [first]).negative == 1
-    # When it comes again with one new negative and one new positive mention
-    again = [
-        first,
-        _scored(channel, 1, Sentiment.NEGATIVE),
-        _scored(channel, 2, Sentiment.POSITIVE),
-    ]
-    result = _commit(store, channel, 1, again)
-    # Then only the new negative one counts (the dashboard's negative share per channel)
+    # Given a page with a negative mention listed twice, and one positive
+    negative = _scored(channel, 0, Sentiment.NEGATIVE)
+    page = [negative, negative, _scored(channel, 2, Sentiment.POSITIVE)]
+    # When it is committed
+    result = _commit(store, channel, 0, page)
+    # Then the repeat was written once, and one negative is reported (the poll's log line)
     assert (result.stored, result.duplicates, result.negative) == (2, 1, 1)
+    assert _totals(store, "acme", channel)["negative"] == 1

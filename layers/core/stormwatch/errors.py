@@ -54,3 +54,7 @@ class AuthFailed(ChannelError):
 
 class StoreConflict(StormwatchError):
     """Another run advanced the same cursor first; this run stops for that source."""
+
+
+class StoreThrottled(StormwatchError):
+    """DynamoDB left part of a write unprocessed, again and again; the page is read again."""

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from stormwatch.errors import StoreConflict
+from stormwatch.errors import StoreConflict, StoreThrottled
 from stormwatch.model import (
     Mention,
     ScoredMention,
@@ -41,10 +42,11 @@ from stormwatch.persistence.table import (
 
 logger = logging.getLogger(__name__)
 
-# A page's puts go out this many at a time (botocore keeps 10 connections a client); a
-# page this small goes out one by one.
-PARALLEL_PUTS = 8
-_SERIAL_PUTS = 4
+# DynamoDB's most items in one BatchWriteItem.
+BATCH_WRITE_ITEMS = 25
+# How often items DynamoDB left unprocessed (throttling) are sent again before the page
+# fails (and is read again by the next run).
+MAX_UNPROCESSED_RETRIES = 5
 
 # Caps of a stored mention's fields, in UTF-8 bytes: one hostile entry (an RSS link of
 # 450 KB) must not exceed DynamoDB's 400 KB item and fail its whole page, every run.
@@ -72,7 +74,10 @@ class CursorRecord:
 @dataclass(slots=True)
 class CommitResult:
     stored: int = 0
+    """Mentions written: new ones, and ones written again (a page read again after a crash,
+    an overlapping run). Only the new ones are counted, by the counter."""
     duplicates: int = 0
+    """Repeats within the page, written once."""
     skipped: int = 0
     # Of `stored`, how many are negative: the dashboard's negative share per channel.
     negative: int = 0
@@ -80,7 +85,7 @@ class CommitResult:
 
 
 class MentionLedger:
-    """Where the Listen flow writes: cursors, mentions and their counts."""
+    """Where the Listen flow writes: cursors and mentions (their counts: `persistence.counting`)."""
 
     def __init__(self, table: Table) -> None:
         self.table = table
@@ -110,6 +115,57 @@ class MentionLedger:
 
     # --- the commit --------------------------------------------------------------------
 
+    def store(
+        self,
+        scored: Sequence[ScoredMention],
+        *,
+        bucket_minutes: int,
+        mention_ttl_days: int,
+        now: datetime,
+    ) -> CommitResult:
+        """Write `scored`, 25 to a request; each is counted from the stream when it is new.
+
+        A mention stored before (a page read again after a crash, an overlapping run, two
+        sources finding the same post) is written again, not refused: the stream records
+        that as a modification, which the counter never sees. What raises leaves the page
+        to be read again: nothing here moves a cursor.
+        """
+        unique = _unique(scored)
+        pending, skipped = _storable(unique, now)
+        ttl = mention_ttl_days
+        items = [self._mention_item(item, bucket_minutes, ttl, now) for item in pending]
+        for start in range(0, len(items), BATCH_WRITE_ITEMS):
+            self._write_batch(items[start : start + BATCH_WRITE_ITEMS])
+        return CommitResult(
+            stored=len(pending),
+            duplicates=len(scored) - len(unique),
+            skipped=skipped,
+            negative=sum(item.sentiment is Sentiment.NEGATIVE for item in pending),
+        )
+
+    def move_cursor(
+        self,
+        channel: str,
+        source: str,
+        expected_version: int,
+        cursor_state: Mapping[str, Any],
+        now: datetime,
+    ) -> int:
+        """Move the cursor past what was stored, if nobody moved it since `expected_version`
+        (or it already holds exactly this state: a move whose answer was lost); the new
+        version. Raises `StoreConflict` when another run moved it first."""
+        from botocore.exceptions import ClientError
+
+        update = self._cursor_update(channel, source, expected_version, cursor_state, now)
+        try:
+            self.table.call("update_item", **update)
+        except ClientError as error:
+            if condition_failed(error):
+                self.table.stats.conflicts += 1
+                raise StoreConflict("the cursor was moved by another run") from None
+            raise
+        return expected_version + 1
+
     def commit_page(
         self,
         channel: str,
@@ -122,48 +178,27 @@ class MentionLedger:
         mention_ttl_days: int,
         now: datetime,
     ) -> CommitResult:
-        """Store `scored` (each counted from the stream, exactly once) and move the cursor.
-
-        Raises `StoreConflict` when another run moved the cursor first; what this call
-        stored stays stored and counted, and the other run's cursor reads past it or finds
-        it stored already.
-        """
-        pending, skipped = _storable(_unique(scored), now)
-        result = CommitResult(version=expected_version, skipped=skipped)
-        stored = self._put_new(
-            [self._mention_item(item, bucket_minutes, mention_ttl_days, now) for item in pending]
+        """Store `scored`, then move the cursor past them (never before: a crash in between
+        reads the page again)."""
+        result = self.store(
+            scored, bucket_minutes=bucket_minutes, mention_ttl_days=mention_ttl_days, now=now
         )
-        for item, new in zip(pending, stored, strict=True):
-            if new:
-                result.stored += 1
-                result.negative += item.sentiment is Sentiment.NEGATIVE
-            else:
-                result.duplicates += 1
-        # After the puts, never before: a crash in between re-reads the page.
-        self._move_cursor(self._cursor_update(channel, source, expected_version, cursor_state, now))
-        result.version = expected_version + 1
+        result.version = self.move_cursor(channel, source, expected_version, cursor_state, now)
         return result
 
-    def _put_new(self, items: list[Item]) -> list[bool]:
-        """Put each item unless it exists; which were new. A page's puts go out side by side:
-        one after another, a hundred round trips would take most of a run's minute."""
-        if len(items) <= _SERIAL_PUTS:
-            return [self.table.put_new(item) for item in items]
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=PARALLEL_PUTS) as pool:
-            return list(pool.map(self.table.put_new, items))
-
-    def _move_cursor(self, cursor_update: dict[str, Any]) -> None:
-        from botocore.exceptions import ClientError
-
-        try:
-            self.table.call("update_item", **cursor_update)
-        except ClientError as error:
-            if condition_failed(error):
-                self.table.stats.conflicts += 1
-                raise StoreConflict("the cursor was moved by another run") from None
-            raise
+    def _write_batch(self, items: list[Item]) -> None:
+        """One BatchWriteItem, and again for what DynamoDB left unprocessed (throttled),
+        with a growing pause; raises when it stays unprocessed."""
+        request: dict[str, Any] = {self.table.name: [{"PutRequest": {"Item": i}} for i in items]}
+        for attempt in range(MAX_UNPROCESSED_RETRIES + 1):
+            answer = self.table.call("batch_write_item", RequestItems=request)
+            request = answer.get("UnprocessedItems") or {}
+            if not request:
+                return
+            if attempt < MAX_UNPROCESSED_RETRIES:
+                time.sleep(min(2.0, 0.05 * 2**attempt))
+        left = sum(len(entries) for entries in request.values())
+        raise StoreThrottled(f"{left} of {len(items)} mentions left unwritten by DynamoDB")
 
     def _mention_item(
         self, item: ScoredMention, bucket_minutes: int, ttl_days: int, now: datetime
