@@ -506,6 +506,11 @@ CV_DESIGNS: Mapping[str, Sequence[Mapping[str, str]]] = {
         {"trim_spikes": "4", "trim_runs": "3"},
         {"trim_spikes": "4", "trim_runs": "6"},
     ),
+    # A run ends only after buckets well below the cap (decision 0018, fourth session).
+    "trim-hysteresis": (
+        {"trim_spikes": "4", "trim_runs": "6", "trim_quiet": "3"},
+        {"trim_spikes": "4", "trim_runs": "6", "trim_quiet": "3", "trim_release": "0.25"},
+    ),
     "episode": ({"hold_hours": "24"}, {"hold_hours": "24", "storm_days": "skip"}),
     "rarer+episode": (
         {"watch_return_days": "28"},

@@ -104,6 +104,20 @@ class DetectorOptions:
     """With `trim_spikes`: cap only runs of at most this many buckets above the cap that
     have ended inside the window (a burst still under way, or a long one, counts whole).
     0: every bucket above the cap."""
+    trim_quiet: int = 0
+    """With `trim_spikes` and `trim_runs`: a run above the cap ends only after this many
+    buckets in a row well below the cap (at most `trim_release` times it); buckets
+    between that and the cap keep it going. Its length is from its first bucket above
+    the cap to its last bucket not well below it, read over the whole stored history
+    (not cut at the window's edge). A burst that flickers around the cap is then one
+    long run and counts whole; an isolated spike is still capped once it has ended.
+    0: a run ends at the first bucket not above the cap (`trim_runs` as first tried)."""
+    trim_release: float = 0.5
+    """With `trim_quiet`: a bucket at most this fraction of the cap is well below it."""
+    trim_longest: int = 0
+    """With `trim_spikes`: cap only in windows of at most this many minutes, so the
+    longest windows keep the whole counts and their bars (0: every window of an hour or
+    more)."""
 
 
 _DEFAULT_OPTIONS: Final = DetectorOptions()
@@ -270,6 +284,10 @@ class VolumeDetector:
         self._weekly = [1.0] * DAYS_PER_WEEK
         # The judgement of the pending bucket, reused when it is learned from (same state).
         self._pending_evaluation: _Evaluation | None = None
+        # The long windows' counts of the last judgement (DetectorOptions.trim_quiet).
+        self._hysteresis_cache: (
+            tuple[tuple[Any, ...], list[tuple[int, int, float | None]]] | None
+        ) = None
 
     # ------------------------------------------------------------------ public
 
@@ -425,13 +443,18 @@ class VolumeDetector:
     def _window_sums(
         self, index: int, count: int, expected: float | None, width: int
     ) -> tuple[int, float]:
-        trim = self.options.trim_spikes if width * self.params.bucket_minutes >= 60 else 0.0
+        minutes = width * self.params.bucket_minutes
+        longest = self.options.trim_longest
+        trimmed = minutes >= 60 and (not longest or minutes <= longest)
+        trim = self.options.trim_spikes if trimmed else 0.0
 
         def counted(value: int, mean: float | None) -> int:
             if not trim or mean is None:
                 return value
             return min(value, math.ceil(max(trim * mean, trim)))
 
+        if trim and self.options.trim_runs and self.options.trim_quiet:
+            return self._window_sums_hysteresis(index, count, expected, width, trim)
         if trim and self.options.trim_runs:
             return self._window_sums_isolated(index, count, expected, width, trim)
         total = counted(count, expected)
@@ -467,6 +490,69 @@ class VolumeDetector:
             run, ended = [], True
         total += self._run_total(run, ended)
         return total, expected_total
+
+    def _window_sums_hysteresis(
+        self, index: int, count: int, expected: float | None, width: int, trim: float
+    ) -> tuple[int, float]:
+        """`_window_sums` capping only short runs that ended in quiet (`trim_quiet`)."""
+        counted = self._hysteresis_counts(index, count, expected, trim)
+        total, expected_total = 0, 0.0
+        oldest = index - width + 1
+        for past_index, value, mean in reversed(counted):
+            if past_index < oldest:
+                break
+            total += value
+            expected_total += mean or 0.0
+        return total, expected_total
+
+    def _hysteresis_counts(
+        self, index: int, count: int, expected: float | None, trim: float
+    ) -> list[tuple[int, int, float | None]]:
+        """Every stored bucket and this one, oldest first, as the long windows count them.
+
+        Depends only on the history and this bucket (not on the window), so it is worked
+        out once per judgement.
+        """
+        key = (
+            index,
+            count,
+            expected,
+            len(self._history),
+            self._history[-1][0] if self._history else None,
+        )
+        cached = self._hysteresis_cache
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        options = self.options
+        entries = [*self._history, (index, count, expected)]
+        counted = [(i, c, e) for i, c, e in entries]
+        run_start: int | None = None  # position of the open run's first bucket above the cap
+        last_busy = 0  # position of its last bucket not well below the cap
+        quiet = 0  # buckets well below the cap since then
+        for position, (_, value, mean) in enumerate(entries):
+            cap = math.ceil(max(trim * mean, trim)) if mean is not None else None
+            above = cap is not None and value > cap
+            calm = cap is None or value <= options.trim_release * cap
+            if run_start is None:
+                if above:
+                    run_start, last_busy, quiet = position, position, 0
+                continue
+            if not calm:
+                last_busy, quiet = position, 0
+                continue
+            quiet += 1
+            if quiet < options.trim_quiet:
+                continue
+            # The run has ended in quiet: cap its buckets above the cap if it was short.
+            if last_busy - run_start + 1 <= options.trim_runs:
+                for at in range(run_start, last_busy + 1):
+                    at_index, at_value, at_mean = entries[at]
+                    if at_mean is not None:
+                        at_cap = math.ceil(max(trim * at_mean, trim))
+                        counted[at] = (at_index, min(at_value, at_cap), at_mean)
+            run_start = None
+        self._hysteresis_cache = (key, counted)
+        return counted
 
     def _run_total(self, run: list[tuple[int, int]], ended: bool) -> int:
         if ended and len(run) <= self.options.trim_runs:
