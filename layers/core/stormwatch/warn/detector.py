@@ -73,10 +73,11 @@ Basis = Literal["baseline", "static", "none"]
 
 @dataclass(frozen=True, slots=True)
 class DetectorOptions:
-    """Experimental design choices, measured by `bench.nab --cv` (decision 0017).
+    """Design choices, measured by `bench.nab --cv` (decisions 0017, 0018).
 
-    Not part of the configuration: the defaults are the shipped detector, and a detector
-    with default options saves exactly the state it always did.
+    Not part of the configuration: the defaults are the shipped detector (the spike cap
+    of decision 0018 on; everything else off), and a detector with default options saves
+    exactly the state it always did (the cap is worked out from the stored buckets).
     """
 
     evidence: Literal["anscombe", "poisson"] = "anscombe"
@@ -93,18 +94,19 @@ class DetectorOptions:
     hold_hours: float = 0.0
     """For this long after the last unusual bucket the episode counts as open: normal
     buckets teach nothing upward and do not wind the excess clock back. 0: off."""
-    trim_spikes: float = 0.0
+    trim_spikes: float = 4.0
     """In windows of an hour or more, each bucket counts at most this many times its
     expected count (and at least this many mentions): a spike of one bucket stays the
     short windows' business, so it does not set the long windows' bar, while a ramp of
-    many moderately busy buckets passes whole. 0: off. (Decision 0018: wins on the
-    sparse set, loses a 100x three-hour burst on the bursty one; the reported count
-    would be the trimmed one.)"""
-    trim_runs: int = 0
+    many moderately busy buckets passes whole. 0: off. Shipped with `trim_runs`,
+    `trim_quiet` and `trim_release` (decision 0018): alone it loses a 100x three-hour
+    burst on the bursty set. The count reported is the whole one
+    (`Assessment.window_count`), the capped one is what is judged."""
+    trim_runs: int = 6
     """With `trim_spikes`: cap only runs of at most this many buckets above the cap that
     have ended inside the window (a burst still under way, or a long one, counts whole).
     0: every bucket above the cap."""
-    trim_quiet: int = 0
+    trim_quiet: int = 3
     """With `trim_spikes` and `trim_runs`: a run above the cap ends only after this many
     buckets in a row well below the cap (at most `trim_release` times it); buckets
     between that and the cap keep it going. Its length is from its first bucket above
@@ -112,8 +114,9 @@ class DetectorOptions:
     (not cut at the window's edge). A burst that flickers around the cap is then one
     long run and counts whole; an isolated spike is still capped once it has ended.
     0: a run ends at the first bucket not above the cap (`trim_runs` as first tried)."""
-    trim_release: float = 0.5
-    """With `trim_quiet`: a bucket at most this fraction of the cap is well below it."""
+    trim_release: float = 0.25
+    """With `trim_quiet`: a bucket at most this fraction of the cap is well below it
+    (0.25 of a cap of 4x the expected count: at most the expected count)."""
     trim_longest: int = 0
     """With `trim_spikes`: cap only in windows of at most this many minutes, so the
     longest windows keep the whole counts and their bars (0: every window of an hour or
@@ -151,6 +154,9 @@ class Assessment:
     """Mentions in that window."""
     window_expected: float | None = None
     """Expected mentions in that window."""
+    window_judged: int | None = None
+    """The count the return period was judged on, where short isolated spikes were
+    capped in that window (`DetectorOptions.trim_spikes`); None: the whole count."""
     stale: bool = False
     """The bucket is older than one already seen: it was ignored and the state is unchanged."""
     window_severities: tuple[tuple[int, int], ...] = ()
@@ -167,8 +173,11 @@ class Assessment:
 class _WindowEvidence:
     minutes: int
     count: int
+    """The count judged (short isolated spikes capped in the long windows)."""
     expected: float
     z: float
+    whole: int
+    """The count of mentions in the window, nothing capped."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -443,10 +452,7 @@ class VolumeDetector:
     def _window_sums(
         self, index: int, count: int, expected: float | None, width: int
     ) -> tuple[int, float]:
-        minutes = width * self.params.bucket_minutes
-        longest = self.options.trim_longest
-        trimmed = minutes >= 60 and (not longest or minutes <= longest)
-        trim = self.options.trim_spikes if trimmed else 0.0
+        trim = self.options.trim_spikes if self._trims(width) else 0.0
 
         def counted(value: int, mean: float | None) -> int:
             if not trim or mean is None:
@@ -466,6 +472,23 @@ class VolumeDetector:
             total += counted(past_count, past_expected)
             expected_total += past_expected or 0.0
         return total, expected_total
+
+    def _trims(self, width: int) -> bool:
+        """Whether a window of `width` buckets caps spikes (`DetectorOptions.trim_spikes`)."""
+        minutes = width * self.params.bucket_minutes
+        longest = self.options.trim_longest
+        return (
+            bool(self.options.trim_spikes) and minutes >= 60 and (not longest or minutes <= longest)
+        )
+
+    def _whole_sum(self, index: int, count: int, width: int) -> int:
+        total = count
+        oldest = index - width + 1
+        for past_index, past_count, _ in reversed(self._history):
+            if past_index < oldest:
+                break
+            total += past_count
+        return total
 
     def _window_sums_isolated(
         self, index: int, count: int, expected: float | None, width: int, trim: float
@@ -571,7 +594,8 @@ class VolumeDetector:
                     z = _poisson_score(total, expected_total)
                 else:
                     z = _anscombe(total) - _anscombe_expected(expected_total)
-                evidence.append(_WindowEvidence(minutes, total, expected_total, z))
+                whole = self._whole_sum(index, count, width) if self._trims(width) else total
+                evidence.append(_WindowEvidence(minutes, total, expected_total, z, whole))
         if not self._fits or not evidence:
             assessment = self._static_assessment(start, index, count, expected)
         else:
@@ -602,9 +626,15 @@ class VolumeDetector:
             (each.minutes, self._severity_of(days) if counts else 0)
             for each, counts, days in judged
         )
+        capped = (
+            f" (counted as {window.count}: short spikes capped)"
+            if window.whole != window.count
+            else ""
+        )
         reason = (
-            f"{window.count} mentions in {window.minutes} min against {window.expected:.1f} "
-            f"expected: a 1-in-{_fmt_days(return_days)}-days excess for this series"
+            f"{window.whole} mentions in {window.minutes} min{capped} against "
+            f"{window.expected:.1f} expected: a 1-in-{_fmt_days(return_days)}-days excess "
+            "for this series"
         )
         if not enough:
             reason += f" (below {p.min_count} mentions: never alerts)"
@@ -618,7 +648,8 @@ class VolumeDetector:
             basis="baseline",
             return_period_days=return_days,
             window_minutes=window.minutes,
-            window_count=window.count,
+            window_count=window.whole,
+            window_judged=window.count if window.whole != window.count else None,
             window_expected=window.expected,
             window_severities=window_severities,
             reason=reason,
@@ -661,7 +692,8 @@ class VolumeDetector:
                 basis="none",
                 reason=f"{warming}; no static threshold configured",
             )
-        total, _ = self._window_sums(index, count, None, self._static_buckets)
+        # The static threshold counts every mention (no spike is capped).
+        total = self._whole_sum(index, count, self._static_buckets)
         severity = 0
         for level, multiple in enumerate((1, 2, 4), start=1):
             if total >= multiple * p.static_count:
