@@ -19,7 +19,12 @@ How it judges a bucket (docs/decisions/0003-volume-detector.md has the why):
 2. Evidence: over each window (15 min, 1 h, 3 h, 12 h by default) the observed and the
    expected counts are compared on the Anscombe scale, 2*sqrt(x + 3/8), where a
    Poisson count has unit variance. Social counts are overdispersed and bursty,
-   so this z is not read against a normal table: it is calibrated per series.
+   so this z is not read against a normal table: it is calibrated per series. In the
+   windows of an hour or more a short spike that has died down (a run of at most six
+   buckets above 4x its expected count, followed by three buckets at most the expected
+   count) counts at most 4x its expected count (at least 4), so the spikes of a sparse series do not
+   set the bar that a slow rise must pass (decision 0018); a burst still under way, or
+   a long one, counts whole, and the assessment reports the whole count.
 3. Calibration: the largest z of each day (per window) is kept for the last weeks,
    capped at the alert level so that a storm does not raise the bar; a Gumbel fit
    to these daily maxima turns today's z into a return period ("a 1-in-N-days
