@@ -483,9 +483,12 @@ CROSS_VALIDATION_GRID: Mapping[str, Sequence[str]] = {
 # setting has nothing to choose, so its CV score is its score on all series.
 CV_DESIGNS: Mapping[str, Sequence[Mapping[str, str]]] = {
     # The shipped lifecycle reopens an episode for 24 h (reopen_minutes=1440, decision
-    # 0018); reopen_minutes=0 is the rule shipped before it.
+    # 0018); reopen_minutes=0 is the rule shipped before it. The shipped detector caps
+    # short isolated spikes in the long windows (trim_spikes=4, trim_runs=6, trim_quiet=3,
+    # trim_release=0.25; decision 0018, fourth session); trim_spikes=0 is the one before.
     "shipped": ({},),
     "no-reopen": ({"reopen_minutes": "0"},),
+    "no-trim": ({"trim_spikes": "0"},),
     "watch-level": ({"watch_return_days": "7"}, {"watch_return_days": "28"}),
     "watch-21-28": ({"watch_return_days": "21"}, {"watch_return_days": "28"}),
     "poisson-evidence": (
@@ -501,11 +504,10 @@ CV_DESIGNS: Mapping[str, Sequence[Mapping[str, str]]] = {
     "skip-storm-days": ({"storm_days": "skip"},),
     "six-hour-window": ({"windows_minutes": "15,60,180,360,720"},),
     "longer-maxima": ({"maxima_days": "56"},),
-    "trim-spikes": ({"trim_spikes": "4"}, {"trim_spikes": "8"}),
-    "trim-isolated": (
-        {"trim_spikes": "4", "trim_runs": "3"},
-        {"trim_spikes": "4", "trim_runs": "6"},
-    ),
+    # The spike cap's earlier forms (decision 0018), stated against the shipped one.
+    "trim-spikes": ({"trim_runs": "0"}, {"trim_spikes": "8", "trim_runs": "0"}),
+    "trim-isolated": ({"trim_runs": "3", "trim_quiet": "0"}, {"trim_quiet": "0"}),
+    "trim-hysteresis": ({"trim_release": "0.5"}, {"trim_quiet": "6"}),
     "episode": ({"hold_hours": "24"}, {"hold_hours": "24", "storm_days": "skip"}),
     "rarer+episode": (
         {"watch_return_days": "28"},
@@ -807,7 +809,7 @@ def _explain_windows(
                 i
                 for i in inside
                 if assessments[i].return_period_days is not None
-                and assessments[i].window_count >= setup.detector.min_count
+                and _judged_count(assessments[i]) >= setup.detector.min_count
             ]
             alerts = [i for i in inside if started[i]]
             label = f"{name.removeprefix('Twitter_volume_').removesuffix('.csv'):<6}"
@@ -823,6 +825,12 @@ def _explain_windows(
                 f"{moments[top]:%m-%d %H:%M} ({rarest.window_minutes} min, "
                 f"{rarest.window_count} vs {rarest.window_expected or 0:.0f}); first alert {first}"
             )
+
+
+def _judged_count(assessment: Assessment) -> int:
+    """The window count the detector judged (short spikes capped), as its min_count reads it."""
+    judged = assessment.window_judged
+    return assessment.window_count if judged is None else judged
 
 
 def _bounds(

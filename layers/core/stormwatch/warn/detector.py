@@ -19,7 +19,12 @@ How it judges a bucket (docs/decisions/0003-volume-detector.md has the why):
 2. Evidence: over each window (15 min, 1 h, 3 h, 12 h by default) the observed and the
    expected counts are compared on the Anscombe scale, 2*sqrt(x + 3/8), where a
    Poisson count has unit variance. Social counts are overdispersed and bursty,
-   so this z is not read against a normal table: it is calibrated per series.
+   so this z is not read against a normal table: it is calibrated per series. In the
+   windows of an hour or more a short spike that has died down (a run of at most six
+   buckets above 4x its expected count, followed by three buckets at most the expected
+   count) counts at most 4x its expected count (at least 4), so the spikes of a sparse series do not
+   set the bar that a slow rise must pass (decision 0018); a burst still under way, or
+   a long one, counts whole, and the assessment reports the whole count.
 3. Calibration: the largest z of each day (per window) is kept for the last weeks,
    capped at the alert level so that a storm does not raise the bar; a Gumbel fit
    to these daily maxima turns today's z into a return period ("a 1-in-N-days
@@ -73,10 +78,11 @@ Basis = Literal["baseline", "static", "none"]
 
 @dataclass(frozen=True, slots=True)
 class DetectorOptions:
-    """Experimental design choices, measured by `bench.nab --cv` (decision 0017).
+    """Design choices, measured by `bench.nab --cv` (decisions 0017, 0018).
 
-    Not part of the configuration: the defaults are the shipped detector, and a detector
-    with default options saves exactly the state it always did.
+    Not part of the configuration: the defaults are the shipped detector (the spike cap
+    of decision 0018 on; everything else off), and a detector with default options saves
+    exactly the state it always did (the cap is worked out from the stored buckets).
     """
 
     evidence: Literal["anscombe", "poisson"] = "anscombe"
@@ -93,17 +99,33 @@ class DetectorOptions:
     hold_hours: float = 0.0
     """For this long after the last unusual bucket the episode counts as open: normal
     buckets teach nothing upward and do not wind the excess clock back. 0: off."""
-    trim_spikes: float = 0.0
+    trim_spikes: float = 4.0
     """In windows of an hour or more, each bucket counts at most this many times its
     expected count (and at least this many mentions): a spike of one bucket stays the
     short windows' business, so it does not set the long windows' bar, while a ramp of
-    many moderately busy buckets passes whole. 0: off. (Decision 0018: wins on the
-    sparse set, loses a 100x three-hour burst on the bursty one; the reported count
-    would be the trimmed one.)"""
-    trim_runs: int = 0
+    many moderately busy buckets passes whole. 0: off. Shipped with `trim_runs`,
+    `trim_quiet` and `trim_release` (decision 0018): alone it loses a 100x three-hour
+    burst on the bursty set. The count reported is the whole one
+    (`Assessment.window_count`), the capped one is what is judged."""
+    trim_runs: int = 6
     """With `trim_spikes`: cap only runs of at most this many buckets above the cap that
     have ended inside the window (a burst still under way, or a long one, counts whole).
     0: every bucket above the cap."""
+    trim_quiet: int = 3
+    """With `trim_spikes` and `trim_runs`: a run above the cap ends only after this many
+    buckets in a row well below the cap (at most `trim_release` times it); buckets
+    between that and the cap keep it going. Its length is from its first bucket above
+    the cap to its last bucket not well below it, read over the whole stored history
+    (not cut at the window's edge). A burst that flickers around the cap is then one
+    long run and counts whole; an isolated spike is still capped once it has ended.
+    0: a run ends at the first bucket not above the cap (`trim_runs` as first tried)."""
+    trim_release: float = 0.25
+    """With `trim_quiet`: a bucket at most this fraction of the cap is well below it
+    (0.25 of a cap of 4x the expected count: at most the expected count)."""
+    trim_longest: int = 0
+    """With `trim_spikes`: cap only in windows of at most this many minutes, so the
+    longest windows keep the whole counts and their bars (0: every window of an hour or
+    more)."""
 
 
 _DEFAULT_OPTIONS: Final = DetectorOptions()
@@ -137,6 +159,9 @@ class Assessment:
     """Mentions in that window."""
     window_expected: float | None = None
     """Expected mentions in that window."""
+    window_judged: int | None = None
+    """The count the return period was judged on, where short isolated spikes were
+    capped in that window (`DetectorOptions.trim_spikes`); None: the whole count."""
     stale: bool = False
     """The bucket is older than one already seen: it was ignored and the state is unchanged."""
     window_severities: tuple[tuple[int, int], ...] = ()
@@ -153,8 +178,11 @@ class Assessment:
 class _WindowEvidence:
     minutes: int
     count: int
+    """The count judged (short isolated spikes capped in the long windows)."""
     expected: float
     z: float
+    whole: int
+    """The count of mentions in the window, nothing capped."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,6 +298,10 @@ class VolumeDetector:
         self._weekly = [1.0] * DAYS_PER_WEEK
         # The judgement of the pending bucket, reused when it is learned from (same state).
         self._pending_evaluation: _Evaluation | None = None
+        # The long windows' counts of the last judgement (DetectorOptions.trim_quiet).
+        self._hysteresis_cache: (
+            tuple[tuple[Any, ...], list[tuple[int, int, float | None]]] | None
+        ) = None
 
     # ------------------------------------------------------------------ public
 
@@ -425,13 +457,15 @@ class VolumeDetector:
     def _window_sums(
         self, index: int, count: int, expected: float | None, width: int
     ) -> tuple[int, float]:
-        trim = self.options.trim_spikes if width * self.params.bucket_minutes >= 60 else 0.0
+        trim = self.options.trim_spikes if self._trims(width) else 0.0
 
         def counted(value: int, mean: float | None) -> int:
             if not trim or mean is None:
                 return value
             return min(value, math.ceil(max(trim * mean, trim)))
 
+        if trim and self.options.trim_runs and self.options.trim_quiet:
+            return self._window_sums_hysteresis(index, count, expected, width, trim)
         if trim and self.options.trim_runs:
             return self._window_sums_isolated(index, count, expected, width, trim)
         total = counted(count, expected)
@@ -443,6 +477,23 @@ class VolumeDetector:
             total += counted(past_count, past_expected)
             expected_total += past_expected or 0.0
         return total, expected_total
+
+    def _trims(self, width: int) -> bool:
+        """Whether a window of `width` buckets caps spikes (`DetectorOptions.trim_spikes`)."""
+        minutes = width * self.params.bucket_minutes
+        longest = self.options.trim_longest
+        return (
+            bool(self.options.trim_spikes) and minutes >= 60 and (not longest or minutes <= longest)
+        )
+
+    def _whole_sum(self, index: int, count: int, width: int) -> int:
+        total = count
+        oldest = index - width + 1
+        for past_index, past_count, _ in reversed(self._history):
+            if past_index < oldest:
+                break
+            total += past_count
+        return total
 
     def _window_sums_isolated(
         self, index: int, count: int, expected: float | None, width: int, trim: float
@@ -468,6 +519,69 @@ class VolumeDetector:
         total += self._run_total(run, ended)
         return total, expected_total
 
+    def _window_sums_hysteresis(
+        self, index: int, count: int, expected: float | None, width: int, trim: float
+    ) -> tuple[int, float]:
+        """`_window_sums` capping only short runs that ended in quiet (`trim_quiet`)."""
+        counted = self._hysteresis_counts(index, count, expected, trim)
+        total, expected_total = 0, 0.0
+        oldest = index - width + 1
+        for past_index, value, mean in reversed(counted):
+            if past_index < oldest:
+                break
+            total += value
+            expected_total += mean or 0.0
+        return total, expected_total
+
+    def _hysteresis_counts(
+        self, index: int, count: int, expected: float | None, trim: float
+    ) -> list[tuple[int, int, float | None]]:
+        """Every stored bucket and this one, oldest first, as the long windows count them.
+
+        Depends only on the history and this bucket (not on the window), so it is worked
+        out once per judgement.
+        """
+        key = (
+            index,
+            count,
+            expected,
+            len(self._history),
+            self._history[-1][0] if self._history else None,
+        )
+        cached = self._hysteresis_cache
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        options = self.options
+        entries = [*self._history, (index, count, expected)]
+        counted = [(i, c, e) for i, c, e in entries]
+        run_start: int | None = None  # position of the open run's first bucket above the cap
+        last_busy = 0  # position of its last bucket not well below the cap
+        quiet = 0  # buckets well below the cap since then
+        for position, (_, value, mean) in enumerate(entries):
+            cap = math.ceil(max(trim * mean, trim)) if mean is not None else None
+            above = cap is not None and value > cap
+            calm = cap is None or value <= options.trim_release * cap
+            if run_start is None:
+                if above:
+                    run_start, last_busy, quiet = position, position, 0
+                continue
+            if not calm:
+                last_busy, quiet = position, 0
+                continue
+            quiet += 1
+            if quiet < options.trim_quiet:
+                continue
+            # The run has ended in quiet: cap its buckets above the cap if it was short.
+            if last_busy - run_start + 1 <= options.trim_runs:
+                for at in range(run_start, last_busy + 1):
+                    at_index, at_value, at_mean = entries[at]
+                    if at_mean is not None:
+                        at_cap = math.ceil(max(trim * at_mean, trim))
+                        counted[at] = (at_index, min(at_value, at_cap), at_mean)
+            run_start = None
+        self._hysteresis_cache = (key, counted)
+        return counted
+
     def _run_total(self, run: list[tuple[int, int]], ended: bool) -> int:
         if ended and len(run) <= self.options.trim_runs:
             return sum(cap for _, cap in run)
@@ -485,7 +599,8 @@ class VolumeDetector:
                     z = _poisson_score(total, expected_total)
                 else:
                     z = _anscombe(total) - _anscombe_expected(expected_total)
-                evidence.append(_WindowEvidence(minutes, total, expected_total, z))
+                whole = self._whole_sum(index, count, width) if self._trims(width) else total
+                evidence.append(_WindowEvidence(minutes, total, expected_total, z, whole))
         if not self._fits or not evidence:
             assessment = self._static_assessment(start, index, count, expected)
         else:
@@ -516,9 +631,15 @@ class VolumeDetector:
             (each.minutes, self._severity_of(days) if counts else 0)
             for each, counts, days in judged
         )
+        capped = (
+            f" (counted as {window.count}: short spikes capped)"
+            if window.whole != window.count
+            else ""
+        )
         reason = (
-            f"{window.count} mentions in {window.minutes} min against {window.expected:.1f} "
-            f"expected: a 1-in-{_fmt_days(return_days)}-days excess for this series"
+            f"{window.whole} mentions in {window.minutes} min{capped} against "
+            f"{window.expected:.1f} expected: a 1-in-{_fmt_days(return_days)}-days excess "
+            "for this series"
         )
         if not enough:
             reason += f" (below {p.min_count} mentions: never alerts)"
@@ -532,7 +653,8 @@ class VolumeDetector:
             basis="baseline",
             return_period_days=return_days,
             window_minutes=window.minutes,
-            window_count=window.count,
+            window_count=window.whole,
+            window_judged=window.count if window.whole != window.count else None,
             window_expected=window.expected,
             window_severities=window_severities,
             reason=reason,
@@ -575,7 +697,8 @@ class VolumeDetector:
                 basis="none",
                 reason=f"{warming}; no static threshold configured",
             )
-        total, _ = self._window_sums(index, count, None, self._static_buckets)
+        # The static threshold counts every mention (no spike is capped).
+        total = self._whole_sum(index, count, self._static_buckets)
         severity = 0
         for level, multiple in enumerate((1, 2, 4), start=1):
             if total >= multiple * p.static_count:
