@@ -472,9 +472,7 @@ def measure_slice(stack: Any, meter: _AwsMeter, log: _LogMeter, rate: int, minut
                 exchanges = len(stack.world.exchanges)
                 meter.invocation(firing.function)
                 began = time.perf_counter()
-                result = stack.invoke(
-                    firing.function, _scheduled_input(firing.event, moment), timeout
-                )
+                stack.invoke(firing.function, _scheduled_input(firing.event, moment), timeout)
                 wall = time.perf_counter() - began
                 meter.function = ""
                 channel_requests = len(stack.world.exchanges) - exchanges
@@ -483,8 +481,6 @@ def measure_slice(stack: Any, meter: _AwsMeter, log: _LogMeter, rate: int, minut
                 usage.wall_by[firing.function] += wall
                 usage.bound_seconds += wall + channel_requests * LATENCY_SECONDS["channel"]
                 usage.channel_requests += channel_requests
-                if firing.function == "PollMentionsFunction":
-                    usage.mentions += int(result.get("stored", 0))
             stack.world.exchanges.clear()
             _count_stream(stack, meter, usage)
         for name, messages in stack.received().items():
@@ -493,12 +489,31 @@ def measure_slice(stack: Any, meter: _AwsMeter, log: _LogMeter, rate: int, minut
             else:
                 usage.sms_deliveries += len(messages)
     usage.sms_deliveries += len(stack.sms_sent())
+    usage.mentions = _stored_mentions(stack)
     usage.log_bytes, usage.metrics = log.bytes, set(log.metrics)
     usage.kms_requests = kms_requests(
         meter.moments, usage.requests["secretsmanager:GetSecretValue"]
     )
     meter.usage = None
     return usage
+
+
+def _stored_mentions(stack: Any) -> int:
+    """The mention items the slice left in the table: each post once, however often a
+    poll wrote it (two sources finding it, a page read again)."""
+    from stormwatch.persistence.keys import MENTION_PARTITION_PREFIX
+
+    client = stack.client("dynamodb")
+    paginator = client.get_paginator("scan")
+    return sum(
+        page["Count"]
+        for page in paginator.paginate(
+            TableName=stack.outputs["TableName"],
+            FilterExpression="begins_with(pk, :mention)",
+            ExpressionAttributeValues={":mention": {"S": MENTION_PARTITION_PREFIX}},
+            Select="COUNT",
+        )
+    )
 
 
 def _count_stream(stack: Any, meter: _AwsMeter, usage: Usage) -> None:
