@@ -280,7 +280,13 @@ def doctor(args: argparse.Namespace) -> int:
 
     try:
         outputs = find_stack_outputs(args.stack, os.environ, describe_stacks)
-        return check_stack(outputs, boto3.client("sns"), boto3.client("ssm"), sys.stdout)
+        return check_stack(
+            outputs,
+            boto3.client("sns"),
+            boto3.client("ssm"),
+            boto3.client("lambda"),
+            sys.stdout,
+        )
     except (LookupError, BotoCoreError, ClientError) as error:
         print(f"cannot check: {error}", file=sys.stderr)
         return 2

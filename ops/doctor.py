@@ -5,7 +5,9 @@ SMS and emails without an error anywhere, each checked through SNS's own API:
 - the monthly SMS spend limit: USD 1 by default; past it SNS drops SMS for the month;
 - in the sandbox, whether each roster phone is verified;
 - whether each email subscription of the alerts and ops topics is confirmed (until it
-  is, SNS delivers nothing to it).
+  is, SNS delivers nothing to it);
+- whether the table's stream reaches the counter (its event source mapping enabled, its
+  last batch processed): stored mentions that are not counted never alert anyone.
 
 Each check prints one line, ``OK`` or ``FAIL`` (``WARN`` for what costs no page now)
 with what to do. Exit code 1 when a page could be lost, 2 when the stack or its config
@@ -193,13 +195,59 @@ def _subscriptions(sns: Any, topic_arn: str) -> list[Mapping[str, Any]]:
             return found
 
 
-def check_stack(outputs: Mapping[str, str], sns: Any, ssm: Any, out: TextIO) -> int:
-    """The checks for a deployed stack (its CloudFormation outputs): its two topics, and
-    the phones of the config document it reads."""
+def check_stack(
+    outputs: Mapping[str, str], sns: Any, ssm: Any, lambda_client: Any, out: TextIO
+) -> int:
+    """The checks for a deployed stack (its CloudFormation outputs): its two topics, the
+    phones of the config document it reads, and the counting of stored mentions."""
     # A SecureString (issue 11): the config holds the roster's phone numbers.
     stored = ssm.get_parameter(Name=outputs["ConfigParameterName"], WithDecryption=True)
     text = str(stored["Parameter"]["Value"])
-    return check_paging(sns, stack_topics(outputs), roster_phones(text), out)
+    paging = check_paging(sns, stack_topics(outputs), roster_phones(text), out)
+    counting = check_counting(lambda_client, outputs["CountMentionsFunctionName"], out)
+    return max(paging, counting)
+
+
+def check_counting(lambda_client: Any, function_name: str, out: TextIO) -> int:
+    """Print whether the table's stream reaches the counter; 1 when it does not."""
+    finding = _counting_finding(lambda_client, function_name)
+    print(finding.line(), file=out)
+    return 1 if finding.level == "FAIL" else 0
+
+
+def _counting_finding(lambda_client: Any, function_name: str) -> Finding:
+    subject = "counting of stored mentions"
+    answer, failed = _asked(
+        subject, lambda: lambda_client.list_event_source_mappings(FunctionName=function_name)
+    )
+    if failed:
+        return failed
+    mappings = answer.get("EventSourceMappings", [])
+    if not mappings:
+        return Finding(
+            "FAIL",
+            subject,
+            f"no event source mapping invokes {function_name}: mentions are stored but never "
+            "counted; deploy the stack again (sam deploy)",
+        )
+    for mapping in mappings:
+        state, uuid = mapping.get("State", "?"), mapping.get("UUID", "?")
+        if state not in ("Enabled", "Enabling", "Updating"):
+            return Finding(
+                "FAIL",
+                subject,
+                f"the table's stream mapping is {state}: mentions are stored but not counted; "
+                f"aws lambda update-event-source-mapping --uuid {uuid} --enabled",
+            )
+        result = str(mapping.get("LastProcessingResult", ""))
+        if result.startswith("PROBLEM"):
+            return Finding(
+                "FAIL",
+                subject,
+                f"the counter's last batch failed ({result[:200]}); it is retried until it "
+                f"succeeds: see the log group of {function_name}",
+            )
+    return Finding("OK", subject, "the table's stream reaches the counter")
 
 
 def roster_phones(config_text: str) -> dict[str, str]:

@@ -236,7 +236,7 @@ def test_doctor_checks_the_template_made_topics_and_the_spend_limit_on_moto(
     sns.set_sms_attributes(attributes={"MonthlySpendLimit": "1"})
     out = io.StringIO()
     # When the doctor checks the stack
-    code = check_stack(stack.outputs, sns, stack.client("ssm"), out)
+    code = check_stack(stack.outputs, sns, stack.client("ssm"), stack.client("lambda"), out)
     # Then it says the spend limit loses pages, and what to do; the email subscriptions
     # of both topics are there (moto confirms them at once)
     lines = out.getvalue().splitlines()
@@ -246,9 +246,15 @@ def test_doctor_checks_the_template_made_topics_and_the_spend_limit_on_moto(
     assert any(line.startswith("OK    ops topic email ") for line in lines)
     # moto has no SMS sandbox API: that check says it could not be made
     assert any(line.startswith("FAIL  SMS sandbox: could not check") for line in lines)
+    # ...and no event source mapping (the local stack's stream delivery stands in for it,
+    # local.streams): the counting check finds none and says what to do
+    assert any(
+        line.startswith("FAIL  counting of stored mentions: no event source mapping invokes")
+        for line in lines
+    )
 
     # When the limit is raised for a storm night / Then that check is OK
     sns.set_sms_attributes(attributes={"MonthlySpendLimit": "50"})
     out = io.StringIO()
-    check_stack(stack.outputs, sns, stack.client("ssm"), out)
+    check_stack(stack.outputs, sns, stack.client("ssm"), stack.client("lambda"), out)
     assert "OK    SMS spend limit: USD 50 a month" in out.getvalue().splitlines()

@@ -8,7 +8,9 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from ops.doctor import Topic, check_paging
+import pytest
+
+from ops.doctor import Topic, check_counting, check_paging
 
 ALERTS = Topic("alerts", "arn:aws:sns:eu-central-1:123456789012:stormwatch-prod-alerts")
 OPS = Topic("ops", "arn:aws:sns:eu-central-1:123456789012:stormwatch-prod-ops")
@@ -114,3 +116,56 @@ def test_a_check_sns_cannot_answer_says_so_and_counts_as_a_problem() -> None:
     code, printed = _doctor(sns)
     assert code == 1
     assert "FAIL  SMS sandbox: could not check (AuthorizationError: not authorized" in printed
+
+
+FAILED = "Function call failed"
+
+
+class _Lambda:
+    def __init__(self, mappings: list[dict[str, str]] | Exception) -> None:
+        self.mappings = mappings
+
+    def list_event_source_mappings(self, FunctionName: str) -> dict[str, object]:
+        if isinstance(self.mappings, Exception):
+            raise self.mappings
+        return {"EventSourceMappings": self.mappings}
+
+
+@pytest.mark.parametrize(
+    ("mappings", "code", "says"),
+    [
+        ([{"UUID": "u1", "State": "Enabled", "LastProcessingResult": "OK"}], 0, "OK    counting"),
+        (
+            [{"UUID": "u1", "State": "Enabled", "LastProcessingResult": "No records processed"}],
+            0,
+            "reaches the counter",
+        ),
+        (
+            [{"UUID": "u1", "State": "Disabled", "LastProcessingResult": "OK"}],
+            1,
+            "update-event-source-mapping --uuid u1 --enabled",
+        ),
+        (
+            [
+                {
+                    "UUID": "u1",
+                    "State": "Enabled",
+                    "LastProcessingResult": "PROBLEM: Function call failed",
+                }
+            ],
+            1,
+            f"last batch failed (PROBLEM: {FAILED})",
+        ),
+        ([], 1, "no event source mapping invokes stormwatch-prod-count-mentions"),
+        (RuntimeError("AccessDenied"), 1, "could not check (AccessDenied)"),
+    ],
+)
+def test_the_doctor_says_whether_stored_mentions_are_counted(
+    mappings: list[dict[str, str]] | Exception, code: int, says: str
+) -> None:
+    # Given the counter's event source mappings as Lambda lists them
+    out = io.StringIO()
+    # When the doctor checks them / Then one line says whether the stream reaches the
+    # counter, and what to do when it does not
+    assert check_counting(_Lambda(mappings), "stormwatch-prod-count-mentions", out) == code
+    assert says in out.getvalue()
