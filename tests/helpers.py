@@ -113,3 +113,16 @@ def read_until_limited(
     except RateLimited as limited:
         return mentions, cursor, limited
     raise AssertionError("the source was not rate limited")
+
+
+COUNTING_STACKS: list[Any] = []
+"""The integration tests' shared local stack (tests/integration/conftest.py)."""
+
+
+def count_stream() -> None:
+    """Let the shared local stack hand the table's new stream records to the counter, as
+    Lambda would a moment after a write: bucket counts come from the stream
+    (docs/decisions/0020-counting-from-the-stream.md). Tests that write mentions through
+    the ledger directly call this before they read buckets."""
+    for stack in COUNTING_STACKS:
+        stack.streams.deliver()

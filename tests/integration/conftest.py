@@ -24,4 +24,7 @@ def _deployed_stack() -> Iterator[LocalStack]:
 
 @pytest.fixture(scope="module")
 def stack(_deployed_stack: LocalStack) -> LocalStack:
+    from tests.helpers import COUNTING_STACKS
+
+    COUNTING_STACKS[:] = [_deployed_stack]
     return _deployed_stack.reset()

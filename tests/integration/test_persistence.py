@@ -8,7 +8,6 @@ import dataclasses
 import itertools
 import threading
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -38,6 +37,7 @@ from stormwatch.persistence.mentions import (
 from stormwatch.persistence.outbox import Outbox
 from stormwatch.persistence.table import MAX_TRANSACTION_ACTIONS, Table
 from stormwatch.persistence.warn_state import BrandState, WarnStateStore
+from tests.helpers import count_stream
 
 T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 _numbers = itertools.count()
@@ -97,26 +97,8 @@ def _commit(
     )
 
 
-_counted: list[LocalStack] = []
-
-
-@pytest.fixture(autouse=True)
-def _counting(stack: LocalStack) -> Iterator[None]:
-    """Buckets are counted from the table's stream: the helpers that read them first let
-    the stack hand the stream's new records to the counter, as Lambda would."""
-    _counted.append(stack)
-    yield
-    _counted.clear()
-
-
-def _count_stream() -> None:
-    for stack in _counted:
-        assert stack.streams is not None
-        stack.streams.deliver()
-
-
 def _series(store: MentionLedger, brand: str, channel: str) -> dict[datetime, BucketCounts]:
-    _count_stream()
+    count_stream()
     buckets = BucketStore(store.table).read(brand, T0 - timedelta(hours=1), T0 + timedelta(days=1))
     return buckets.get(channel, {})
 
@@ -212,11 +194,8 @@ def test_a_page_is_written_25_mentions_a_request_at_one_write_each(
     assert _totals(store, "zenith", channel)["total"] == 60
 
 
-def test_a_crash_between_the_puts_and_the_cursor_is_repaired_by_reading_the_page_again(
-    store: MentionLedger, channel: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Given a page whose puts went through, and the Lambda died before its cursor moved
-    page = [_scored(channel, minute=(i % 3) * 5) for i in range(30)]
+def _dying_at_the_cursor(store: MentionLedger, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The Lambda dies when it moves a cursor (after its writes); the real call back."""
     real = store.table.call
 
     def dying(operation: str, **request: Any) -> dict[str, Any]:
@@ -225,6 +204,15 @@ def test_a_crash_between_the_puts_and_the_cursor_is_repaired_by_reading_the_page
         return real(operation, **request)
 
     monkeypatch.setattr(store.table, "call", dying)
+    return real
+
+
+def test_a_crash_between_the_puts_and_the_cursor_is_repaired_by_reading_the_page_again(
+    store: MentionLedger, channel: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a page whose puts went through, and the Lambda died before its cursor moved
+    page = [_scored(channel, minute=(i % 3) * 5) for i in range(30)]
+    real = _dying_at_the_cursor(store, monkeypatch)
     with pytest.raises(ConnectionError):
         _commit(store, channel, 0, page)
     assert store.load_cursors(channel) == {}  # the cursor did not move
@@ -241,14 +229,7 @@ def test_mentions_stored_by_a_run_that_died_count_though_the_next_reads_another_
 ) -> None:
     # Given a run that stored a page and died before its cursor moved
     first_page = [_scored(channel, 0) for _ in range(4)]
-    real = store.table.call
-
-    def dying(operation: str, **request: Any) -> dict[str, Any]:
-        if operation == "update_item":
-            raise ConnectionError("killed")
-        return real(operation, **request)
-
-    monkeypatch.setattr(store.table, "call", dying)
+    real = _dying_at_the_cursor(store, monkeypatch)
     with pytest.raises(ConnectionError):
         _commit(store, channel, 0, first_page)
     monkeypatch.setattr(store.table, "call", real)
@@ -481,7 +462,7 @@ def test_channels_share_one_bucket_item_and_all_channels_is_their_sum(table: Tab
         [_scored("mastodon", m, Sentiment.POSITIVE, brands=(brand,)) for m in (2, 7)],
     )
     # When the stream is counted and the brand's buckets are read
-    _count_stream()
+    count_stream()
     series = BucketStore(table).read(brand, T0, T0 + timedelta(hours=1))
     # Then each channel has its own counts and ALL adds them up, bucket by bucket
     assert {name: sorted(counts) for name, counts in series.items()} == {
@@ -515,7 +496,7 @@ def test_imported_history_replaces_a_bucket_and_ignores_all_channels_keys(table:
     # Given a bucket counted live, then a history import for the same bucket
     brand = f"brand-{uuid.uuid4().hex[:8]}"
     _commit(MentionLedger(table), "x", 0, [_scored("x", 0, brands=(brand,))])
-    _count_stream()
+    count_stream()
     history = {
         BucketKey(brand, "x", T0): BucketCounts(total=5, neutral=5),
         BucketKey(brand, "rss", T0): BucketCounts(total=1, positive=1),
@@ -537,7 +518,7 @@ def test_a_brand_is_read_with_one_query_and_written_with_one_conditional_put(tab
     # Given a brand with buckets and a stored state
     brand = f"brand-{uuid.uuid4().hex[:8]}"
     _commit(MentionLedger(table), "x", 0, [_scored("x", m, brands=(brand,)) for m in (0, 30)])
-    _count_stream()
+    count_stream()
     states = WarnStateStore(table)
     detectors = {"x": {"level": 1.5, "history": list(range(300))}}
     version = states.save_brand(brand, BrandState(detectors, {"alert": None}, 0), [], T0)

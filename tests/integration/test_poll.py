@@ -28,7 +28,7 @@ from stormwatch.persistence.health import HealthLog
 from stormwatch.persistence.mentions import MentionLedger
 from stormwatch.persistence.table import Table
 from stormwatch.persistence.warn_state import WarnStateStore
-from tests.helpers import context_for, example_config
+from tests.helpers import context_for, count_stream, example_config
 
 NOW = datetime(2026, 11, 22, 3, 30, tzinfo=UTC)
 
@@ -113,26 +113,8 @@ def _mentions(channel: str, count: int, text: str = "Nordwind Air again") -> lis
     ]
 
 
-_counted: list[LocalStack] = []
-
-
-@pytest.fixture(autouse=True)
-def _counting(stack: LocalStack) -> Iterator[None]:
-    """Buckets are counted from the table's stream: the helpers that read them first let
-    the stack hand the stream's new records to the counter, as Lambda would."""
-    _counted.append(stack)
-    yield
-    _counted.clear()
-
-
-def _count_stream() -> None:
-    for stack in _counted:
-        assert stack.streams is not None
-        stack.streams.deliver()
-
-
 def _total(store: MentionLedger, channel: str) -> int:
-    _count_stream()
+    count_stream()
     buckets = BucketStore(store.table).read(
         "nordwind-air", NOW - timedelta(days=1), NOW + timedelta(hours=1)
     )
