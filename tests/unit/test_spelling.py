@@ -6,6 +6,7 @@ language loads once for the module (German and English about a second, Polish a 
 
 from __future__ import annotations
 
+import gc
 import itertools
 from pathlib import Path
 
@@ -242,3 +243,34 @@ def test_given_the_dictionaries_are_not_installed_when_checked_then_it_is_a_clea
 ) -> None:
     with pytest.raises(DictionaryMissing, match=r"de\.aff is missing; `make setup`"):
         SpellChecker(dictionaries=tmp_path).unknown_words("Wir prüfen das.", "de")
+
+
+@pytest.mark.parametrize("collecting", [True, False])
+def test_given_a_dictionary_loading_then_the_garbage_collector_waits_and_is_as_it_was_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, collecting: bool
+) -> None:
+    # Given a small German dictionary of its own, and the collector on or off
+    from spylls.hunspell import Dictionary  # type: ignore[import-untyped]
+
+    (tmp_path / "de.aff").write_text("SET UTF-8\n", encoding="utf-8")
+    (tmp_path / "de.dic").write_text("1\nHallo\n", encoding="utf-8")
+    seen_while_loading: list[bool] = []
+    real_load = Dictionary.from_files
+
+    def load(path: str) -> object:
+        seen_while_loading.append(gc.isenabled())
+        return real_load(path)
+
+    monkeypatch.setattr(Dictionary, "from_files", load)
+    was_enabled = gc.isenabled()
+    (gc.enable if collecting else gc.disable)()
+    try:
+        # When it loads for a first check
+        unknown = SpellChecker(dictionaries=tmp_path).unknown_words("Hallo Welt", "de")
+        after = gc.isenabled()
+    finally:
+        (gc.enable if was_enabled else gc.disable)()
+    # Then it was read with the collector paused, which is as it was once it is loaded
+    assert seen_while_loading == [False]
+    assert after is collecting
+    assert words(unknown) == ["Welt"]
