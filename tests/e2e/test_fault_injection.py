@@ -60,6 +60,11 @@ class Faults:
         self.read_rate = 0.02
         self.fired: Counter[str] = Counter()
 
+    def rate_for(self, operation: str) -> float:
+        if operation == "TransactWriteItems":
+            return self.counter_rate
+        return self.write_rate if operation in WRITES else self.read_rate
+
     def roll(self, rate: float) -> str | None:
         with self.lock:
             if not self.active or self.rng.random() >= rate:
@@ -99,9 +104,7 @@ def _inject(monkeypatch: pytest.MonkeyPatch, faults: Faults, channel_port: int) 
     _REAL_CALL[:] = [real_call]
 
     def call(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
-        rate = faults.write_rate if operation in WRITES else faults.read_rate
-        if operation == "TransactWriteItems":
-            rate = faults.counter_rate
+        rate = faults.rate_for(operation)
         if operation not in WRITES | READS:
             return real_call(self, operation, params)
         unprocessed = _throttled(self, operation, params, faults)
