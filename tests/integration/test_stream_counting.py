@@ -75,6 +75,7 @@ def test_a_batch_is_added_to_its_buckets_and_a_retry_adds_nothing(
     again = counter.count(shard, batch, T0)
     # Then nothing is added twice, and the shard's position is the batch's last record
     assert (again.counted, again.already_counted) == (0, 5)
+    assert (first.by_channel, again.by_channel) == ({"x": [5, 5]}, {})
     assert _total(table, brand) == 5
     assert counter.position(shard) == batch[-1].sequence
 
@@ -216,6 +217,9 @@ def test_an_unreadable_mention_is_logged_and_its_neighbours_counted(
     # Then the two good ones are counted, the broken one is logged, not raised (raising
     # would hold the shard back for good), and the other record is ignored
     assert (report.counted, report.unreadable, report.ignored) == (2, 1, 1)
+    # ...and the run's log line says per channel exactly what was counted, and how much
+    # of it was negative
+    assert report.summary()["by_channel"] == {"x": {"counted": 2, "negative": 2}}
     assert _total(table, brand) == 2
     assert "a stored mention could not be counted" in caplog.text
 

@@ -39,6 +39,8 @@ class CountReport:
     ignored: int
     unreadable: int
     transactions: int
+    by_channel: dict[str, list[int]]
+    """Per channel, [counted, of them negative]."""
 
     def summary(self) -> dict[str, object]:
         return {
@@ -47,6 +49,10 @@ class CountReport:
             "ignored": self.ignored,
             "unreadable": self.unreadable,
             "transactions": self.transactions,
+            "by_channel": {
+                channel: {"counted": counted, "negative": negative}
+                for channel, (counted, negative) in sorted(self.by_channel.items())
+            },
         }
 
 
@@ -99,4 +105,5 @@ def count_batch(event: Any, counter: StreamCounter, now: Callable[[], datetime])
         ignored=batch.ignored,
         unreadable=batch.unreadable,
         transactions=result.transactions,
+        by_channel=result.by_channel,
     )

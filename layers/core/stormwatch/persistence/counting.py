@@ -14,10 +14,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from stormwatch.model import BucketCounts, ScoredMention, iso, parse_iso
+from stormwatch.model import BucketCounts, ScoredMention, Sentiment, iso, parse_iso
 from stormwatch.persistence import keys
 from stormwatch.persistence.buckets import add_counts
 from stormwatch.persistence.table import (
@@ -52,6 +52,9 @@ class CountResult:
     counted: int = 0
     already_counted: int = 0
     transactions: int = 0
+    by_channel: dict[str, list[int]] = field(default_factory=dict)
+    """Per channel, the mentions counted now and how many of them are negative: exact,
+    where a poll's report counts what it wrote (a post two sources found, twice)."""
 
 
 def padded_sequence(sequence: str) -> str:
@@ -99,6 +102,10 @@ class StreamCounter:
                 raise
             result.counted += len(chunk)
             result.transactions += 1
+            for item in chunk:
+                tally = result.by_channel.setdefault(item.scored.mention.channel, [0, 0])
+                tally[0] += 1
+                tally[1] += item.scored.sentiment is Sentiment.NEGATIVE
             pending = rest
         return result
 
