@@ -5,6 +5,7 @@ shipped. The episode (the reopen window) shipped too: `test_episode.py`."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,6 +19,14 @@ from stormwatch.warn.detector import (
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 BUCKET = timedelta(minutes=5)
+
+
+def _given_history(
+    detector: VolumeDetector, entries: Iterable[tuple[int, int, float | None]]
+) -> None:
+    """Buckets the detector has judged: (index, count, expected count)."""
+    for index, count, expected in list(entries):
+        detector._remember(index, count, expected)
 
 
 def poisson_mid_p(count: int, mean: float) -> float:
@@ -52,7 +61,7 @@ def test_default_options_save_the_state_they_always_did() -> None:
 def test_trimming_spikes_caps_each_bucket_of_the_long_windows_only() -> None:
     # Given a detector that trims every spike at 4x the expected count (at least 4 mentions)
     detector = VolumeDetector(options=DetectorOptions(trim_spikes=4, trim_runs=0))
-    detector._history.extend((i, 2, 0.5) for i in range(100, 111))
+    _given_history(detector, [(i, 2, 0.5) for i in range(100, 111)])
     # When an hour's window holds one spike of 30 among buckets of 2
     total, expected = detector._window_sums(111, 30, 0.5, 12)
     # Then the spike counts 4 in it; the 15-minute window keeps it whole
@@ -60,7 +69,7 @@ def test_trimming_spikes_caps_each_bucket_of_the_long_windows_only() -> None:
     assert detector._window_sums(111, 30, 0.5, 3) == (34, 1.5)
     # And off (the detector shipped before) nothing is trimmed
     off = VolumeDetector(options=DetectorOptions(trim_spikes=0))
-    off._history.extend(detector._history)
+    _given_history(off, detector._history)
     assert off._window_sums(111, 30, 0.5, 12) == (11 * 2 + 30, 6.0)
 
 
@@ -68,7 +77,7 @@ def test_trimming_only_isolated_runs_keeps_long_and_ongoing_bursts_whole() -> No
     # Given a detector that caps only runs of at most 2 buckets above 4x the expected
     detector = VolumeDetector(options=DetectorOptions(trim_spikes=4, trim_runs=2, trim_quiet=0))
     history = [2, 30, 2, 2, 30, 30, 30, 2, 2, 2, 2]  # a spike, then a 3-bucket burst
-    detector._history.extend((100 + i, c, 0.5) for i, c in enumerate(history))
+    _given_history(detector, [(100 + i, c, 0.5) for i, c in enumerate(history)])
     # When the hour's window ends on a calm bucket / Then only the spike is capped
     assert detector._window_sums(111, 2, 0.5, 12) == (sum(history) - 30 + 4 + 2, 6.0)
     # And a spike still under way (the newest bucket) counts whole
@@ -87,26 +96,26 @@ def test_a_run_ends_only_after_buckets_well_below_the_cap() -> None:
     detector = _hysteresis_detector()
     # A burst flickering around the cap: above, 3 (below the cap, not well below), above...
     history = [1, 30, 3, 30, 3, 30, 3, 30, 0, 0, 1]
-    detector._history.extend((100 + i, c, 0.5) for i, c in enumerate(history))
+    _given_history(detector, [(100 + i, c, 0.5) for i, c in enumerate(history)])
     # When the hour's window is summed
     total, _ = detector._window_sums(111, 1, 0.5, 12)
     # Then the burst is one run of 7 buckets, longer than 3: it counts whole
     assert total == sum(history) + 1
     # While the first try (a run ends at the first bucket under the cap) caps every piece
     first_try = VolumeDetector(options=DetectorOptions(trim_spikes=4, trim_runs=3, trim_quiet=0))
-    first_try._history.extend(detector._history)
+    _given_history(first_try, detector._history)
     assert first_try._window_sums(111, 1, 0.5, 12)[0] == sum(history) + 1 - 4 * (30 - 4)
 
 
 def test_a_short_spike_is_capped_once_quiet_has_followed_it() -> None:
     # Given the same options and a spike of two buckets among calm ones
     detector = _hysteresis_detector()
-    detector._history.extend((100 + i, c, 0.5) for i, c in enumerate([1, 0, 30, 20]))
+    _given_history(detector, [(100 + i, c, 0.5) for i, c in enumerate([1, 0, 30, 20])])
     # When only one calm bucket has followed it (the newest)
     # Then it is still under way and counts whole
     assert detector._window_sums(104, 1, 0.5, 12)[0] == 1 + 0 + 30 + 20 + 1
     # And once a second calm bucket follows, both of its buckets count 4
-    detector._history.append((104, 1, 0.5))
+    _given_history(detector, [(104, 1, 0.5)])
     assert detector._window_sums(105, 2, 0.5, 12)[0] == 1 + 0 + 4 + 4 + 1 + 2
     # And the 15-minute window keeps it whole
     assert detector._window_sums(105, 2, 0.5, 3)[0] == 20 + 1 + 2
@@ -116,21 +125,21 @@ def test_a_run_is_measured_beyond_the_window_edge() -> None:
     # Given a 5-bucket burst, then calm, of which an hour's window sees the last 2 buckets
     history = [0] + [30] * 5 + [0] * 9
     detector = _hysteresis_detector()
-    detector._history.extend((100 + i, c, 0.5) for i, c in enumerate(history))
+    _given_history(detector, [(100 + i, c, 0.5) for i, c in enumerate(history)])
     # When the hour's window (buckets 104-115) is summed
     total, _ = detector._window_sums(115, 0, 0.5, 12)
     # Then it is still a run of 5, longer than 3: the two count whole
     assert total == 2 * 30
     # While the first try saw a run of 2 and capped it
     first_try = VolumeDetector(options=DetectorOptions(trim_spikes=4, trim_runs=3, trim_quiet=0))
-    first_try._history.extend(detector._history)
+    _given_history(first_try, detector._history)
     assert first_try._window_sums(115, 0, 0.5, 12)[0] == 2 * 4
 
 
 def test_the_longest_windows_can_be_left_untrimmed() -> None:
     # Given a bucket cap for windows of at most an hour
     detector = VolumeDetector(options=DetectorOptions(trim_runs=0, trim_longest=60))
-    detector._history.extend((i, 2, 0.5) for i in range(100, 147))
+    _given_history(detector, [(i, 2, 0.5) for i in range(100, 147)])
     # When a spike of 30 is summed in the hour's and in the 4-hour window
     # Then the hour counts it 4, the longer window whole
     assert detector._window_sums(147, 30, 0.5, 12)[0] == 11 * 2 + 4
@@ -160,3 +169,30 @@ def test_the_shipped_detector_caps_a_short_ended_spike_and_reports_the_whole_cou
     # While the spike's own bucket (a run still under way) was judged whole
     assert spike.window_judged is None
     assert spike.severity >= 1
+
+
+def test_the_quick_sum_without_stored_spikes_judges_as_the_run_walk_does() -> None:
+    # Given two shipped detectors over the same eight days of a sparse series with short
+    # spikes, one of which always walks the runs (it believes a spike is stored)
+    import random
+
+    rng = random.Random(7)
+    counts = [rng.choice((0, 0, 0, 1, 1, 2, 3)) for _ in range(8 * 288)]
+    for start in range(100, len(counts), 157):
+        spike = rng.randint(1, 4)
+        counts[start : start + spike] = [rng.randint(8, 25)] * spike
+    quick, walking = VolumeDetector(), VolumeDetector()
+    walking._above_cap = lambda value, mean: True  # type: ignore[method-assign]
+    quick_sums = capped = 0
+    for i, count in enumerate(counts):
+        moment = T0 + i * BUCKET
+        quick_sums += quick._spikes_in_history == 0
+        # When each bucket is judged
+        judged = quick.observe(moment, count)
+        # Then both judge it the same, and the count of stored spikes is what it says
+        assert judged == walking.observe(moment, count), i
+        assert quick._spikes_in_history == sum(quick._above_cap(c, e) for _, c, e in quick._history)
+        capped += judged.window_judged is not None
+    # ...over buckets judged by the quick sum and buckets whose spikes were capped
+    assert quick_sums > 200
+    assert capped > 100

@@ -283,6 +283,8 @@ class VolumeDetector:
         self._scale_n = 0
         self._learned = 0
         self._history: list[tuple[int, int, float | None]] = []
+        # How many of `_history` are above the spike cap: none, and no run can be capped.
+        self._spikes_in_history = 0
         self._maxima: list[list[float]] = [[] for _ in self._window_buckets]
         self._day: int | None = None
         self._day_hour_counts = [0.0] * HOURS_PER_DAY
@@ -418,6 +420,9 @@ class VolumeDetector:
             detector._history = [
                 (int(i), int(c), None if e is None else float(e)) for i, c, e in state["history"]
             ]
+            detector._spikes_in_history = sum(
+                detector._above_cap(c, e) for _, c, e in detector._history
+            )
             maxima = state["maxima"]
             if len(maxima) != len(detector._window_buckets):
                 raise ValueError("one list of maxima per window expected")
@@ -465,6 +470,10 @@ class VolumeDetector:
             return min(value, math.ceil(max(trim * mean, trim)))
 
         if trim and self.options.trim_runs and self.options.trim_quiet:
+            if not self._spikes_in_history:
+                # No stored bucket above the cap: no run has ended to be capped (one this
+                # bucket opens is under way and counts whole). Most buckets of most series.
+                return self._whole_sums(index, count, expected, width)
             return self._window_sums_hysteresis(index, count, expected, width, trim)
         if trim and self.options.trim_runs:
             return self._window_sums_isolated(index, count, expected, width, trim)
@@ -485,6 +494,24 @@ class VolumeDetector:
         return (
             bool(self.options.trim_spikes) and minutes >= 60 and (not longest or minutes <= longest)
         )
+
+    def _above_cap(self, value: int, mean: float | None) -> bool:
+        """Whether a bucket is above the spike cap (`DetectorOptions.trim_spikes`)."""
+        trim = self.options.trim_spikes
+        return bool(trim) and mean is not None and value > math.ceil(max(trim * mean, trim))
+
+    def _whole_sums(
+        self, index: int, count: int, expected: float | None, width: int
+    ) -> tuple[int, float]:
+        """A window's mentions and expected mentions, nothing capped."""
+        total, expected_total = count, expected or 0.0
+        oldest = index - width + 1
+        for past_index, past_count, past_expected in reversed(self._history):
+            if past_index < oldest:
+                break
+            total += past_count
+            expected_total += past_expected or 0.0
+        return total, expected_total
 
     def _whole_sum(self, index: int, count: int, width: int) -> int:
         total = count
@@ -760,10 +787,16 @@ class VolumeDetector:
         step = 1 if anomalous else (0 if held else -1)
         self._excess_buckets = max(0, self._excess_buckets + step)
         self._learn(index, count, evaluation.expected, anomalous, held=held)
-        self._history.append((index, count, evaluation.expected))
+        self._remember(index, count, evaluation.expected)
+
+    def _remember(self, index: int, count: int, expected: float | None) -> None:
+        """Keep a judged bucket in the history (the longest window's worth of them)."""
+        self._history.append((index, count, expected))
+        self._spikes_in_history += self._above_cap(count, expected)
         oldest = index - self._history_buckets + 1
         while self._history and self._history[0][0] < oldest:
-            self._history.pop(0)
+            _, dropped, dropped_expected = self._history.pop(0)
+            self._spikes_in_history -= self._above_cap(dropped, dropped_expected)
 
     def _learn(
         self,
