@@ -242,6 +242,12 @@ def _gain(half_life_observations: float) -> float:
     return -math.expm1(-math.log(2.0) / half_life_observations)
 
 
+def _spike_cap(mean: float, trim: float) -> int:
+    """The most a bucket counts in a long window (`DetectorOptions.trim_spikes`): `trim`
+    times its expected count, and at least `trim` mentions."""
+    return math.ceil(max(trim * mean, trim))
+
+
 class VolumeDetector:
     """Streaming, serialisable volume detector for one series.
 
@@ -467,7 +473,7 @@ class VolumeDetector:
         def counted(value: int, mean: float | None) -> int:
             if not trim or mean is None:
                 return value
-            return min(value, math.ceil(max(trim * mean, trim)))
+            return min(value, _spike_cap(mean, trim))
 
         if trim and self.options.trim_runs and self.options.trim_quiet:
             if not self._spikes_in_history:
@@ -498,7 +504,7 @@ class VolumeDetector:
     def _above_cap(self, value: int, mean: float | None) -> bool:
         """Whether a bucket is above the spike cap (`DetectorOptions.trim_spikes`)."""
         trim = self.options.trim_spikes
-        return bool(trim) and mean is not None and value > math.ceil(max(trim * mean, trim))
+        return bool(trim) and mean is not None and value > _spike_cap(mean, trim)
 
     def _whole_sums(
         self, index: int, count: int, expected: float | None, width: int
@@ -512,15 +518,6 @@ class VolumeDetector:
             total += past_count
             expected_total += past_expected or 0.0
         return total, expected_total
-
-    def _whole_sum(self, index: int, count: int, width: int) -> int:
-        total = count
-        oldest = index - width + 1
-        for past_index, past_count, _ in reversed(self._history):
-            if past_index < oldest:
-                break
-            total += past_count
-        return total
 
     def _window_sums_isolated(
         self, index: int, count: int, expected: float | None, width: int, trim: float
@@ -537,7 +534,7 @@ class VolumeDetector:
         ended = False  # a bucket below the cap came after the run
         for value, mean in newest_first:
             expected_total += mean or 0.0
-            cap = math.ceil(max(trim * mean, trim)) if mean is not None else None
+            cap = _spike_cap(mean, trim) if mean is not None else None
             if cap is not None and value > cap:
                 run.append((value, cap))
                 continue
@@ -585,7 +582,7 @@ class VolumeDetector:
         last_busy = 0  # position of its last bucket not well below the cap
         quiet = 0  # buckets well below the cap since then
         for position, (_, value, mean) in enumerate(entries):
-            cap = math.ceil(max(trim * mean, trim)) if mean is not None else None
+            cap = _spike_cap(mean, trim) if mean is not None else None
             above = cap is not None and value > cap
             calm = cap is None or value <= options.trim_release * cap
             if run_start is None:
@@ -603,7 +600,7 @@ class VolumeDetector:
                 for at in range(run_start, last_busy + 1):
                     at_index, at_value, at_mean = entries[at]
                     if at_mean is not None:
-                        at_cap = math.ceil(max(trim * at_mean, trim))
+                        at_cap = _spike_cap(at_mean, trim)
                         counted[at] = (at_index, min(at_value, at_cap), at_mean)
             run_start = None
         self._hysteresis_cache = (key, counted)
@@ -626,7 +623,9 @@ class VolumeDetector:
                     z = _poisson_score(total, expected_total)
                 else:
                     z = _anscombe(total) - _anscombe_expected(expected_total)
-                whole = self._whole_sum(index, count, width) if self._trims(width) else total
+                whole = total
+                if self._trims(width):
+                    whole = self._whole_sums(index, count, None, width)[0]
                 evidence.append(_WindowEvidence(minutes, total, expected_total, z, whole))
         if not self._fits or not evidence:
             assessment = self._static_assessment(start, index, count, expected)
@@ -725,7 +724,7 @@ class VolumeDetector:
                 reason=f"{warming}; no static threshold configured",
             )
         # The static threshold counts every mention (no spike is capped).
-        total = self._whole_sum(index, count, self._static_buckets)
+        total = self._whole_sums(index, count, None, self._static_buckets)[0]
         severity = 0
         for level, multiple in enumerate((1, 2, 4), start=1):
             if total >= multiple * p.static_count:
