@@ -1,8 +1,9 @@
 """Bucket counters from the table's stream: each stored mention counted exactly once.
 
-The pollers put each mention on its own (`persistence.mentions`); DynamoDB's stream holds
-each insertion once, in order within its shard, and Lambda hands the inserted mentions of
-a shard to the count-mentions function in batches, one at a time, again after a failure.
+The pollers write each mention without counting it (`persistence.mentions`); DynamoDB's
+stream holds each insertion once, in order within its shard, and Lambda hands a shard's
+inserted mentions to the count-mentions function in batches, one at a time, again after
+a failure.
 A batch's bucket increments go in one transaction with the shard's *position* - the last
 stream record counted - which moves only forward: a batch retried after a crash, or
 after a transaction whose answer was lost, finds its records behind the position and
@@ -14,12 +15,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from stormwatch.model import BucketCounts, ScoredMention, Sentiment, iso, parse_iso
 from stormwatch.persistence import keys
 from stormwatch.persistence.buckets import add_counts
+from stormwatch.persistence.mentions import scored_mention
 from stormwatch.persistence.table import (
     MAX_TRANSACTION_ACTIONS,
     AttributeValue,
@@ -169,8 +171,6 @@ def _split(pending: list[InsertedMention]) -> tuple[list[InsertedMention], list[
 def inserted_mention(sequence: str, image: dict[str, AttributeValue]) -> InsertedMention:
     """A stream record's new image as the counter needs it; ValueError when it is not a
     stored mention (the stream's filter lets only those through)."""
-    from stormwatch.persistence.mentions import scored_mention
-
     try:
         scored = scored_mention(image)
         bucket = parse_iso(image["bucket"]["S"])
@@ -178,7 +178,5 @@ def inserted_mention(sequence: str, image: dict[str, AttributeValue]) -> Inserte
         raise ValueError(f"not a stored mention: {type(error).__name__}: {error}") from None
     brands = sorted(scored.brands)[: MAX_TRANSACTION_ACTIONS - 1]
     if len(brands) < len(scored.brands):
-        from dataclasses import replace
-
         scored = replace(scored, brands=tuple(brands))
     return InsertedMention(padded_sequence(sequence), scored, bucket)

@@ -1,15 +1,14 @@
 """Mentions and the cursors that say where each query resumes.
 
-Exactly-once counting, at one write unit a mention: each mention is put on its own, only
-if it does not exist yet, and counted from the table's stream (`persistence.counting`,
-the count-mentions function), which sees each item's insertion exactly once. A mention
-item therefore exists if and only if it is (or is about to be) counted, whoever put it:
-a retry, an overlapping run, two sources finding the same post, or a run that crashed
-before it moved its cursor. The cursor moves after the page's puts, only if nobody else
-moved it (a crash in between re-reads the page; its puts are refused as duplicates). The
-cursor update is idempotent (it succeeds again if the cursor already holds exactly this
-state), so an update whose answer was lost can be retried without a false conflict.
-(docs/decisions/0001-exactly-once-commit.md, revised by 0020)
+Exactly-once counting, at one write unit a mention: a page's mentions are written 25 to a
+BatchWriteItem, without a condition, and counted from the table's stream
+(`persistence.counting`, the count-mentions function), which sees each item's insertion
+exactly once. A mention written again - a retry, an overlapping run, two sources finding
+the same post, a page read again after a run died before its cursor moved - is a
+modification, which the counter never sees. The cursor moves after the writes, only if
+nobody else moved it; the update is idempotent (it succeeds again if the cursor already
+holds exactly this state), so an update whose answer was lost can be retried without a
+false conflict. (docs/decisions/0020-counting-from-the-stream.md, which revised 0001)
 """
 
 from __future__ import annotations
